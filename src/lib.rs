@@ -1,6 +1,9 @@
 //! hlprov: an Ansible-style host and cluster provisioner. The binary (src/main.rs) is a thin shell around this
 //! library; tests and benchmarks use the same library. See docs/architecture.md for the layers.
 
+pub mod lab;
+pub mod modules;
 pub mod redact;
+pub mod transport;
 pub mod vars_file;
 pub mod yaml;

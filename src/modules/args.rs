@@ -1,0 +1,459 @@
+//! Module arguments: each module declares its arguments once ([`ArgSpec`]); from that declaration hlprov
+//! checks a task before anything runs (unknown names, missing required ones, wrong literal types, bad choices),
+//! normalises aliases and Ansible's loose typing (`yes` is a bool, `"a,b"` is a list), and documents the module.
+
+use serde_json::{Map, Value};
+
+/// The type an argument takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    Str,
+    /// A path on the target (or the controller, for `src`): a string.
+    Path,
+    Bool,
+    Int,
+    /// A list; a string is split on commas, as Ansible does.
+    List,
+    Dict,
+    /// A file mode: octal string ("0644"), symbolic ("u=rw,g=r"), or an integer as YAML gives `0644`.
+    Mode,
+    /// Anything (strings, numbers, structures), passed through.
+    Raw,
+}
+
+/// One argument of a module.
+#[derive(Clone, Copy, Debug)]
+pub struct ArgSpec {
+    pub name: &'static str,
+    pub kind: ArgKind,
+    pub required: bool,
+    pub aliases: &'static [&'static str],
+    pub choices: &'static [&'static str],
+    /// Default, written as YAML would spell it (`"yes"`, `"0"`, `"present"`), or None.
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+}
+
+impl ArgSpec {
+    pub const fn new(name: &'static str, kind: ArgKind) -> ArgSpec {
+        ArgSpec { name, kind, required: false, aliases: &[], choices: &[], default: None, help: "" }
+    }
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    pub const fn aliases(mut self, a: &'static [&'static str]) -> Self {
+        self.aliases = a;
+        self
+    }
+    pub const fn choices(mut self, c: &'static [&'static str]) -> Self {
+        self.choices = c;
+        self
+    }
+    pub const fn default(mut self, d: &'static str) -> Self {
+        self.default = Some(d);
+        self
+    }
+    pub const fn help(mut self, h: &'static str) -> Self {
+        self.help = h;
+        self
+    }
+}
+
+/// Everything a module declares about its arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleSpec {
+    pub args: &'static [ArgSpec],
+    /// The argument a free-form string goes to (`command: ls -l` → `cmd`), for modules that take one.
+    pub free_form: Option<&'static str>,
+    /// Groups of arguments of which at most one may be given.
+    pub mutually_exclusive: &'static [&'static [&'static str]],
+    /// Groups of arguments of which at least one must be given.
+    pub required_one_of: &'static [&'static [&'static str]],
+}
+
+impl ModuleSpec {
+    pub const fn new(args: &'static [ArgSpec]) -> ModuleSpec {
+        ModuleSpec { args, free_form: None, mutually_exclusive: &[], required_one_of: &[] }
+    }
+    pub const fn free_form(mut self, arg: &'static str) -> Self {
+        self.free_form = Some(arg);
+        self
+    }
+    pub const fn mutually_exclusive(mut self, g: &'static [&'static [&'static str]]) -> Self {
+        self.mutually_exclusive = g;
+        self
+    }
+    pub const fn required_one_of(mut self, g: &'static [&'static [&'static str]]) -> Self {
+        self.required_one_of = g;
+        self
+    }
+
+    fn find(&self, name: &str) -> Option<&ArgSpec> {
+        self.args.iter().find(|a| a.name == name || a.aliases.contains(&name))
+    }
+
+    /// Check and normalise arguments. With `templated_ok`, values still holding `{{ }}` skip type checks
+    /// (they are checked again after rendering).
+    pub fn check(&self, raw: &Map<String, Value>, templated_ok: bool) -> Result<Args, String> {
+        let mut out = Map::new();
+        for (key, value) in raw {
+            let Some(spec) = self.find(key) else {
+                let known: Vec<&str> = self.args.iter().map(|a| a.name).collect();
+                return Err(format!("unsupported argument '{key}' (known: {})", known.join(", ")));
+            };
+            if out.contains_key(spec.name) {
+                return Err(format!("argument '{}' given twice (as '{key}' and an alias)", spec.name));
+            }
+            if value.is_null() {
+                continue;
+            }
+            let v = if templated_ok && holds_template(value) { value.clone() } else { coerce(spec, value)? };
+            out.insert(spec.name.to_string(), v);
+        }
+        for group in self.mutually_exclusive {
+            let given: Vec<&str> = group.iter().copied().filter(|g| out.contains_key(*g)).collect();
+            if given.len() > 1 {
+                return Err(format!("arguments are mutually exclusive: {}", given.join(", ")));
+            }
+        }
+        for group in self.required_one_of {
+            if !group.iter().any(|g| out.contains_key(*g)) {
+                return Err(format!("one of these arguments is required: {}", group.join(", ")));
+            }
+        }
+        for spec in self.args {
+            if out.contains_key(spec.name) {
+                continue;
+            }
+            if spec.required {
+                return Err(format!("missing required argument '{}'", spec.name));
+            }
+            if let Some(d) = spec.default {
+                let parsed = match crate::yaml::resolve_plain(d.to_string()) {
+                    crate::yaml::NodeKind::Str(s) => Value::String(s),
+                    crate::yaml::NodeKind::Bool(b) => Value::Bool(b),
+                    crate::yaml::NodeKind::Int(i) => Value::from(i),
+                    _ => Value::String(d.to_string()),
+                };
+                out.insert(spec.name.to_string(), coerce(spec, &parsed)?);
+            }
+        }
+        Ok(Args(out))
+    }
+}
+
+/// Does a value (or anything inside it) still hold a Jinja expression?
+pub fn holds_template(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{") || s.contains("{%"),
+        Value::Array(a) => a.iter().any(holds_template),
+        Value::Object(m) => m.values().any(holds_template),
+        _ => false,
+    }
+}
+
+fn coerce(spec: &ArgSpec, v: &Value) -> Result<Value, String> {
+    let name = spec.name;
+    let out = match spec.kind {
+        ArgKind::Str | ArgKind::Path => match v {
+            Value::String(_) => v.clone(),
+            Value::Number(n) => Value::String(n.to_string()),
+            Value::Bool(b) => Value::String(if *b { "True" } else { "False" }.into()),
+            _ => return Err(format!("argument '{name}' must be a string, not {}", type_name(v))),
+        },
+        ArgKind::Bool => Value::Bool(to_bool(v).ok_or_else(|| format!("argument '{name}' must be a boolean (yes/no/true/false), not {v}"))?),
+        ArgKind::Int => match v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => v.clone(),
+            Value::String(s) => s.trim().parse::<i64>().map(Value::from).map_err(|_| format!("argument '{name}' must be an integer, not '{s}'"))?,
+            _ => return Err(format!("argument '{name}' must be an integer, not {}", type_name(v))),
+        },
+        ArgKind::List => match v {
+            Value::Array(_) => v.clone(),
+            Value::String(s) => Value::Array(s.split(',').map(|p| Value::String(p.trim().to_string())).filter(|p| p != "").collect()),
+            Value::Number(_) | Value::Bool(_) => Value::Array(vec![coerce(&ArgSpec::new(name, ArgKind::Str), v)?]),
+            _ => return Err(format!("argument '{name}' must be a list, not {}", type_name(v))),
+        },
+        ArgKind::Dict => match v {
+            Value::Object(_) => v.clone(),
+            Value::String(s) if s.trim().starts_with('{') => {
+                serde_json::from_str(s).map_err(|_| format!("argument '{name}' must be a mapping, not a string that is not JSON"))?
+            }
+            Value::String(s) => Value::Object(parse_kv(s)?.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+            _ => return Err(format!("argument '{name}' must be a mapping, not {}", type_name(v))),
+        },
+        ArgKind::Mode => match v {
+            // YAML gave us `0644` as the integer 420: Ansible treats an int mode as the numeric mode.
+            Value::Number(n) => Value::String(format!("{:04o}", n.as_u64().filter(|m| *m <= 0o7777).ok_or_else(|| format!("argument '{name}': {n} is not a file mode"))?)),
+            Value::String(s) => {
+                crate::modules::mode::parse(s).map_err(|e| format!("argument '{name}': {e}"))?;
+                v.clone()
+            }
+            _ => return Err(format!("argument '{name}' must be a file mode like '0644' or 'u=rw,g=r,o=r', not {}", type_name(v))),
+        },
+        ArgKind::Raw => v.clone(),
+    };
+    if !spec.choices.is_empty() {
+        let s = match &out {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if !spec.choices.contains(&s.as_str()) {
+            return Err(format!("argument '{name}' must be one of {}, not '{s}'", spec.choices.join(", ")));
+        }
+    }
+    Ok(out)
+}
+
+/// Ansible's boolean conversion for module arguments.
+pub fn to_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f == 1.0 => Some(true),
+            Some(f) if f == 0.0 => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match s.to_lowercase().as_str() {
+            "yes" | "on" | "1" | "true" | "y" | "t" => Some(true),
+            "no" | "off" | "0" | "false" | "n" | "f" | "" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// Checked, normalised arguments with typed accessors. Defaults are already filled in.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Args(pub Map<String, Value>);
+
+impl Args {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+    /// A string argument that the spec marks required (checked before the module runs).
+    pub fn req(&self, name: &str) -> &str {
+        self.str(name).unwrap_or_default()
+    }
+    pub fn bool(&self, name: &str) -> bool {
+        self.0.get(name).and_then(to_bool).unwrap_or(false)
+    }
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.0.get(name).and_then(Value::as_i64)
+    }
+    pub fn list(&self, name: &str) -> Vec<String> {
+        match self.0.get(name) {
+            Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Split a shell-like string into words (POSIX rules: quotes, backslashes), as Python's shlex.split does.
+pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(x) => cur.push(x),
+                        None => return Err("unterminated single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(x @ ('"' | '\\' | '$' | '`')) => cur.push(x),
+                            Some('\n') => {}
+                            Some(x) => {
+                                cur.push('\\');
+                                cur.push(x);
+                            }
+                            None => return Err("unterminated double quote".into()),
+                        },
+                        Some(x) => cur.push(x),
+                        None => return Err("unterminated double quote".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some('\n') => {}
+                    Some(x) => cur.push(x),
+                    None => return Err("trailing backslash".into()),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+/// Parse `k=v k2='v 2'` (Ansible's parse_kv without free form).
+pub fn parse_kv(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for word in shell_words(s)? {
+        let Some((k, v)) = word.split_once('=') else {
+            return Err(format!("expected key=value, found '{word}'"));
+        };
+        out.push((k.trim().to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+/// Parse a module's string arguments (`file: path=/x state=touch`, or `command: ls -l creates=/y`).
+/// For free-form modules, words of the form `known_arg=value` become arguments and the rest, kept as written,
+/// is the free-form value.
+pub fn parse_string_args(spec: &ModuleSpec, s: &str) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    let Some(free_arg) = spec.free_form else {
+        for (k, v) in parse_kv(s)? {
+            out.insert(k, Value::String(v));
+        }
+        return Ok(out);
+    };
+    // Walk the raw text word by word so the free-form part keeps its original quoting and spacing.
+    let mut free = Vec::new();
+    for raw in split_raw_words(s) {
+        let parsed = shell_words(raw)?;
+        let kv = parsed.first().filter(|_| parsed.len() == 1).and_then(|w| w.split_once('='));
+        match kv {
+            Some((k, v)) if k != free_arg && spec.find(k).is_some() => {
+                out.insert(k.to_string(), Value::String(v.to_string()));
+            }
+            _ => free.push(raw),
+        }
+    }
+    let free = free.join(" ");
+    if !free.trim().is_empty() {
+        out.insert(free_arg.to_string(), Value::String(free.trim().to_string()));
+    }
+    Ok(out)
+}
+
+/// Split on unquoted whitespace, keeping each word exactly as written (quotes included).
+fn split_raw_words(s: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let (mut start, mut quote, mut escaped) = (None, None, false);
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (c, quote) {
+            ('\\', q) if q != Some('\'') => escaped = true,
+            ('\'' | '"', None) => {
+                quote = Some(c);
+                start.get_or_insert(i);
+            }
+            (c2, Some(q)) if c2 == q => quote = None,
+            (c2, None) if c2.is_whitespace() => {
+                if let Some(st) = start.take() {
+                    words.push(&s[st..i]);
+                }
+            }
+            _ => {
+                start.get_or_insert(i);
+            }
+        }
+    }
+    if let Some(st) = start {
+        words.push(&s[st..]);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SPEC: ModuleSpec = ModuleSpec::new(&[
+        ArgSpec::new("cmd", ArgKind::Str),
+        ArgSpec::new("chdir", ArgKind::Path),
+        ArgSpec::new("creates", ArgKind::Path),
+        ArgSpec::new("force", ArgKind::Bool).default("no"),
+        ArgSpec::new("state", ArgKind::Str).choices(&["present", "absent"]).default("present"),
+        ArgSpec::new("mode", ArgKind::Mode),
+        ArgSpec::new("names", ArgKind::List).aliases(&["name", "pkg"]),
+    ])
+    .free_form("cmd");
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn shell_words_follow_posix_rules() {
+        assert_eq!(shell_words(r#"echo "a b" 'c d' e\ f"#).unwrap(), ["echo", "a b", "c d", "e f"]);
+        assert!(shell_words("echo 'open").is_err());
+    }
+
+    #[test]
+    fn free_form_keeps_quoting_and_extracts_known_args() {
+        let m = parse_string_args(&SPEC, "grep 'a b' /etc/x creates=/tmp/y chdir=/srv").unwrap();
+        assert_eq!(m.get("cmd").unwrap(), "grep 'a b' /etc/x");
+        assert_eq!(m.get("creates").unwrap(), "/tmp/y");
+        assert_eq!(m.get("chdir").unwrap(), "/srv");
+        // An unknown k=v stays part of the command.
+        assert_eq!(parse_string_args(&SPEC, "env FOO=bar").unwrap().get("cmd").unwrap(), "env FOO=bar");
+    }
+
+    #[test]
+    fn check_normalises_types_aliases_and_defaults() {
+        let a = SPEC.check(&obj(json!({"name": "curl,jq", "force": "yes", "mode": 420})), false).unwrap();
+        assert_eq!(a.list("names"), ["curl", "jq"]);
+        assert!(a.bool("force"));
+        assert_eq!(a.str("mode"), Some("0644"));
+        assert_eq!(a.str("state"), Some("present"));
+    }
+
+    #[test]
+    fn check_refuses_bad_input_with_a_reason() {
+        assert!(SPEC.check(&obj(json!({"bogus": 1})), false).unwrap_err().contains("unsupported argument 'bogus'"));
+        assert!(SPEC.check(&obj(json!({"state": "gone"})), false).unwrap_err().contains("one of present, absent"));
+        assert!(SPEC.check(&obj(json!({"force": "maybe"})), false).unwrap_err().contains("boolean"));
+        assert!(SPEC.check(&obj(json!({"mode": "0999"})), false).is_err());
+        assert!(SPEC.check(&obj(json!({"force": "{{ x }}"})), true).is_ok(), "templated values are checked later");
+    }
+}

@@ -1,0 +1,270 @@
+//! command, shell, raw and script: run something on the host. They always report changed (Ansible does the
+//! same) unless `creates`/`removes` show there is nothing to do; in check mode they run only those checks.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::args::shell_words;
+use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, lines, timestamp};
+use crate::transport::quote::{glob, join, quote};
+
+pub struct Command;
+pub struct Shell;
+pub struct Raw;
+pub struct Script;
+
+const COMMON: [ArgSpec; 6] = [
+    ArgSpec::new("chdir", ArgKind::Path).help("Change into this folder first."),
+    ArgSpec::new("creates", ArgKind::Path).help("A path or glob; if it exists, do not run."),
+    ArgSpec::new("removes", ArgKind::Path).help("A path or glob; if it does not exist, do not run."),
+    ArgSpec::new("stdin", ArgKind::Str).help("Feed this text to the command's standard input."),
+    ArgSpec::new("stdin_add_newline", ArgKind::Bool).default("yes").help("Append a newline to stdin."),
+    ArgSpec::new("strip_empty_ends", ArgKind::Bool).default("yes").help("Strip trailing newlines from stdout and stderr."),
+];
+
+static COMMAND_SPEC: ModuleSpec = ModuleSpec::new(&[
+    ArgSpec::new("cmd", ArgKind::Str).help("The command line, split into words like a shell would (no shell features)."),
+    ArgSpec::new("argv", ArgKind::List).help("The command as a list of words (instead of cmd)."),
+    COMMON[0],
+    COMMON[1],
+    COMMON[2],
+    COMMON[3],
+    COMMON[4],
+    COMMON[5],
+    ArgSpec::new("expand_argument_vars", ArgKind::Bool).default("yes").help("Accepted for Ansible compatibility; hlprov never expands variables in arguments."),
+])
+.free_form("cmd")
+.mutually_exclusive(&[&["cmd", "argv"]])
+.required_one_of(&[&["cmd", "argv"]]);
+
+static SHELL_SPEC: ModuleSpec = ModuleSpec::new(&[
+    ArgSpec::new("cmd", ArgKind::Str).required().help("A shell script line, run by /bin/sh (or `executable`)."),
+    ArgSpec::new("executable", ArgKind::Path).help("The shell to run it with, e.g. /bin/bash."),
+    COMMON[0],
+    COMMON[1],
+    COMMON[2],
+    COMMON[3],
+    COMMON[4],
+    COMMON[5],
+])
+.free_form("cmd");
+
+static RAW_SPEC: ModuleSpec = ModuleSpec::new(&[
+    ArgSpec::new("cmd", ArgKind::Str).required().help("Sent to the host as it is."),
+    ArgSpec::new("executable", ArgKind::Path).help("The shell to run it with."),
+])
+.free_form("cmd");
+
+static SCRIPT_SPEC: ModuleSpec = ModuleSpec::new(&[
+    ArgSpec::new("cmd", ArgKind::Str).required().help("A controller-side script path followed by its arguments."),
+    ArgSpec::new("executable", ArgKind::Path).help("Run the script with this interpreter."),
+    COMMON[0],
+    COMMON[1],
+    COMMON[2],
+])
+.free_form("cmd");
+
+/// Printed instead of running when `creates`/`removes` say there is nothing to do. Unique per process.
+fn skip_marker() -> &'static str {
+    static M: OnceLock<String> = OnceLock::new();
+    M.get_or_init(|| format!("__hlprov_skip_{:016x}__", rand::random::<u64>()))
+}
+
+/// The shell lines that stop early when `creates` exists or `removes` does not.
+fn guard(args: &Args) -> String {
+    let mut s = String::new();
+    let skip = format!("{{ printf '%s' {}; exit 0; }}", skip_marker());
+    if let Some(c) = args.str("creates") {
+        s.push_str(&format!("for __f in {}; do [ -e \"$__f\" ] && {skip}; done; ", glob(c)));
+    }
+    if let Some(r) = args.str("removes") {
+        s.push_str(&format!("__found=; for __f in {}; do [ -e \"$__f\" ] && __found=1; done; [ -z \"$__found\" ] && {skip}; ", glob(r)));
+    }
+    s
+}
+
+fn chdir(args: &Args) -> String {
+    match args.str("chdir") {
+        Some(d) => format!("cd {} || {{ echo 'Unable to change directory before execution: {}' >&2; exit 1; }}; ", quote(d), d.replace('\'', "")),
+        None => String::new(),
+    }
+}
+
+fn skipped_reason(args: &Args) -> String {
+    match (args.str("creates"), args.str("removes")) {
+        (Some(c), _) => format!("Did not run command since '{c}' exists"),
+        (_, Some(r)) => format!("Did not run command since '{r}' does not exist"),
+        _ => "Did not run command".into(),
+    }
+}
+
+/// Run `body` under the creates/removes guard, with chdir and stdin, and report like Ansible.
+async fn run_guarded(ctx: &ModuleCtx<'_>, args: &Args, body: &str, display: Value, stdin: Option<Vec<u8>>) -> Result<Outcome, ModuleError> {
+    let guarded = args.has("creates") || args.has("removes");
+    if ctx.check {
+        if !guarded {
+            let mut o = Outcome::ok().msg("Command would have run if not in check mode");
+            o.skipped = true;
+            return Ok(o);
+        }
+        let out = ctx.read(&format!("{}printf run", guard(args))).await?;
+        if out.stdout_text() == skip_marker() {
+            return Ok(Outcome::ok().msg(skipped_reason(args)).with("cmd", display).with("rc", 0).with("stdout", "").with("stderr", ""));
+        }
+        return Ok(Outcome::changed(true).msg("Command would have run if not in check mode").with("cmd", display));
+    }
+    let script = format!("{}{}{body}", guard(args), chdir(args));
+    let started = Instant::now();
+    let start = timestamp();
+    let out = ctx.write(&script, stdin.as_deref()).await?;
+    if guarded && out.success() && out.stdout_text() == skip_marker() {
+        return Ok(Outcome::ok().msg(skipped_reason(args)).with("cmd", display).with("rc", 0).with("stdout", "").with("stderr", ""));
+    }
+    Ok(command_result(out, display, started, start, args.bool("strip_empty_ends")))
+}
+
+/// The result keys Ansible's command-like modules register.
+pub fn command_result(out: crate::transport::Output, display: Value, started: Instant, start: String, strip: bool) -> Outcome {
+    let strip_ends = |s: String| if strip { s.trim_end_matches(['\n', '\r']).to_string() } else { s };
+    let (stdout, stderr) = (strip_ends(out.stdout_text()), strip_ends(out.stderr_text()));
+    let rc = out.rc();
+    let mut o = Outcome::changed(true)
+        .with("cmd", display)
+        .with("rc", rc)
+        .with("stdout_lines", lines(&stdout))
+        .with("stderr_lines", lines(&stderr))
+        .with("stdout", stdout)
+        .with("stderr", stderr)
+        .with("start", start)
+        .with("end", timestamp())
+        .with("delta", format_delta(started.elapsed()));
+    if let crate::transport::ExitStatus::Signal(sig) = &out.status {
+        o.failed = true;
+        o.msg = Some(format!("killed by signal {sig}"));
+    } else if rc != 0 {
+        o.failed = true;
+        o.msg = Some("non-zero return code".into());
+    } else {
+        o.msg = Some(String::new());
+    }
+    o
+}
+
+fn format_delta(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}.{:06}", s / 3600, (s / 60) % 60, s % 60, d.subsec_micros())
+}
+
+fn stdin_of(args: &Args) -> Option<Vec<u8>> {
+    args.str("stdin").map(|s| {
+        let mut v = s.as_bytes().to_vec();
+        if args.bool("stdin_add_newline") {
+            v.push(b'\n');
+        }
+        v
+    })
+}
+
+#[async_trait::async_trait]
+impl Module for Command {
+    fn name(&self) -> &'static str {
+        "command"
+    }
+    fn summary(&self) -> &'static str {
+        "Run a program with arguments, without a shell (no pipes, redirections or variables)"
+    }
+    fn spec(&self) -> &'static ModuleSpec {
+        &COMMAND_SPEC
+    }
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+        let argv = match args.str("cmd") {
+            Some(cmd) => shell_words(cmd).map_err(|e| ModuleError::Args(format!("cannot split the command line: {e}")))?,
+            None => args.list("argv"),
+        };
+        if argv.is_empty() {
+            return Err(ModuleError::Args("no command given".into()));
+        }
+        let display = Value::Array(argv.iter().map(|a| Value::String(a.clone())).collect());
+        run_guarded(ctx, args, &format!("exec {}", join(&argv)), display, stdin_of(args)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Module for Shell {
+    fn name(&self) -> &'static str {
+        "shell"
+    }
+    fn summary(&self) -> &'static str {
+        "Run a command line through a shell (/bin/sh by default): pipes, redirections and variables work"
+    }
+    fn spec(&self) -> &'static ModuleSpec {
+        &SHELL_SPEC
+    }
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+        let cmd = args.req("cmd");
+        let shell = args.str("executable").unwrap_or("/bin/sh");
+        run_guarded(ctx, args, &format!("exec {} -c {}", quote(shell), quote(cmd)), Value::String(cmd.to_string()), stdin_of(args)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Module for Raw {
+    fn name(&self) -> &'static str {
+        "raw"
+    }
+    fn summary(&self) -> &'static str {
+        "Send a command line to the host as it is (for bootstrapping); always reports changed"
+    }
+    fn spec(&self) -> &'static ModuleSpec {
+        &RAW_SPEC
+    }
+    fn supports_check_mode(&self) -> bool {
+        false
+    }
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+        let cmd = args.req("cmd");
+        let script = match args.str("executable") {
+            Some(shell) => format!("exec {} -c {}", quote(shell), quote(cmd)),
+            None => cmd.to_string(),
+        };
+        let started = Instant::now();
+        let start = timestamp();
+        let out = ctx.write(&script, None).await?;
+        let mut o = command_result(out, Value::String(cmd.to_string()), started, start, false);
+        // raw reports rc != 0 as failed, like Ansible, but keeps output unstripped.
+        o.msg = if o.failed { o.msg } else { None };
+        Ok(o)
+    }
+}
+
+#[async_trait::async_trait]
+impl Module for Script {
+    fn name(&self) -> &'static str {
+        "script"
+    }
+    fn summary(&self) -> &'static str {
+        "Copy a controller-side script to the host, run it with arguments, and remove it"
+    }
+    fn spec(&self) -> &'static ModuleSpec {
+        &SCRIPT_SPEC
+    }
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+        let words = shell_words(args.req("cmd")).map_err(|e| ModuleError::Args(format!("cannot split the command line: {e}")))?;
+        let Some((script, script_args)) = words.split_first() else {
+            return Err(ModuleError::Args("no script given".into()));
+        };
+        let path = ctx.task.find_file(FileKind::Files, script).map_err(ModuleError::Args)?;
+        let content = std::fs::read(&path).map_err(|e| ModuleError::Args(format!("cannot read {}: {e}", path.display())))?;
+        let run = match args.str("executable") {
+            Some(exe) => format!("{} \"$__t\" {}", quote(exe), join(script_args)),
+            None => format!("\"$__t\" {}", join(script_args)),
+        };
+        // One round trip: the script arrives on stdin, runs from a private temp file, and is removed.
+        let body = format!(
+            "__t=$(mktemp) || exit 1; trap 'rm -f \"$__t\"' EXIT; cat > \"$__t\" && chmod 700 \"$__t\" && {{ {run}; }}"
+        );
+        run_guarded(ctx, args, &body, Value::String(args.req("cmd").to_string()), Some(content)).await
+    }
+}

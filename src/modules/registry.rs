@@ -1,0 +1,25 @@
+//! The one list of modules. Adding a module: a new file in src/modules/ and one line here.
+
+use super::Module;
+
+static MODULES: &[&dyn Module] = &[
+    &super::commands::Command,
+    &super::commands::Shell,
+    &super::commands::Raw,
+    &super::commands::Script,
+    &super::ping::Ping,
+];
+
+/// Collection prefixes Ansible users write; hlprov's modules answer to them too.
+const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general."];
+
+/// Find a module by name (`copy`, `ansible.builtin.copy`, …).
+pub fn find(name: &str) -> Option<&'static dyn Module> {
+    let short = PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+    MODULES.iter().copied().find(|m| m.name() == short)
+}
+
+/// Every module, in registration order.
+pub fn all() -> &'static [&'static dyn Module] {
+    MODULES
+}

@@ -1,0 +1,314 @@
+//! The SSH transport (russh + tokio): one TCP connection per host, opened on first use and reused for every
+//! command as a new channel; reopened after it drops. Key auth from files or ssh-agent; host keys checked
+//! against known_hosts; optional jump host (ProxyJump) through a direct-tcpip channel.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use russh::client::{self, Handle};
+use russh::keys::agent::client::AgentClient;
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{ChannelMsg, Disconnect};
+use tokio::sync::Mutex;
+
+use super::known_hosts::{self, HostKeyPolicy, HostKeyProblem};
+use super::{ExitStatus, MAX_OUTPUT_BYTES, Output, Transport, TransportError, keys};
+
+/// Everything needed to reach one host.
+#[derive(Clone, Debug)]
+pub struct SshConfig {
+    /// Address to dial (ansible_host).
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    /// Private key files to offer, in order; when empty, ssh-agent and then the default ~/.ssh/id_* keys.
+    pub identity_files: Vec<PathBuf>,
+    pub known_hosts: Vec<PathBuf>,
+    pub host_key_policy: HostKeyPolicy,
+    pub connect_timeout: Duration,
+    /// Extra attempts when the TCP connection or handshake fails (not on auth or host-key errors).
+    pub connect_retries: u32,
+    /// A bastion to go through (ProxyJump).
+    pub jump: Option<Box<SshConfig>>,
+}
+
+impl SshConfig {
+    pub fn new(address: impl Into<String>, port: u16, user: impl Into<String>) -> SshConfig {
+        SshConfig {
+            address: address.into(),
+            port,
+            user: user.into(),
+            identity_files: Vec::new(),
+            known_hosts: vec![known_hosts::default_known_hosts()],
+            host_key_policy: HostKeyPolicy::Strict,
+            connect_timeout: Duration::from_secs(10),
+            connect_retries: 2,
+            jump: None,
+        }
+    }
+
+    fn target(&self) -> String {
+        format!("{}@{}:{}", self.user, self.address, self.port)
+    }
+}
+
+struct Session {
+    handle: Handle<HostKeyCheck>,
+    /// Keeps the bastion's connection alive while this one is tunnelled through it.
+    _jump: Option<Arc<Session>>,
+}
+
+/// An SSH connection to one host.
+pub struct SshTransport {
+    cfg: SshConfig,
+    target: String,
+    session: Mutex<Option<Arc<Session>>>,
+    opened: AtomicUsize,
+}
+
+impl SshTransport {
+    pub fn new(cfg: SshConfig) -> SshTransport {
+        SshTransport { target: cfg.target(), cfg, session: Mutex::new(None), opened: AtomicUsize::new(0) }
+    }
+
+    /// The open session, connecting first if there is none (or the old one dropped).
+    async fn session(&self) -> Result<Arc<Session>, TransportError> {
+        let mut slot = self.session.lock().await;
+        if let Some(s) = slot.as_ref() {
+            if !s.handle.is_closed() {
+                return Ok(s.clone());
+            }
+        }
+        let session = Arc::new(connect_with_retries(&self.cfg).await?);
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        *slot = Some(session.clone());
+        Ok(session)
+    }
+
+    async fn forget_session(&self) {
+        self.session.lock().await.take();
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for SshTransport {
+    async fn run(&self, command: &str, stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, TransportError> {
+        let session = self.session().await?;
+        let run = exec(&session.handle, command, stdin, &self.target);
+        let result = match timeout {
+            Some(t) => match tokio::time::timeout(t, run).await {
+                Ok(r) => r,
+                Err(_) => {
+                    // The connection may be wedged (host paused); start afresh next time.
+                    self.forget_session().await;
+                    return Err(TransportError::Timeout(t));
+                }
+            },
+            None => run.await,
+        };
+        if matches!(result, Err(TransportError::ConnectionLost { .. })) {
+            self.forget_session().await;
+        }
+        result
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn connections_opened(&self) -> usize {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    async fn close(&self) {
+        if let Some(s) = self.session.lock().await.take() {
+            let _ = s.handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        }
+    }
+}
+
+async fn exec(handle: &Handle<HostKeyCheck>, command: &str, stdin: Option<&[u8]>, target: &str) -> Result<Output, TransportError> {
+    let lost = |e: russh::Error| TransportError::ConnectionLost { target: target.to_string(), reason: e.to_string() };
+    let channel = handle.channel_open_session().await.map_err(lost)?;
+    channel.exec(true, command.as_bytes()).await.map_err(lost)?;
+    let (mut reader, writer) = channel.split();
+    let write = async {
+        if let Some(data) = stdin {
+            writer.data(data).await?;
+        }
+        writer.eof().await
+    };
+    let read = async {
+        let (mut stdout, mut stderr, mut status) = (Vec::new(), Vec::new(), None);
+        while let Some(msg) = reader.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => status = Some(ExitStatus::Code(exit_status as i32)),
+                ChannelMsg::ExitSignal { signal_name, .. } => status = Some(ExitStatus::Signal(format!("{signal_name:?}"))),
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+            if stdout.len() > MAX_OUTPUT_BYTES || stderr.len() > MAX_OUTPUT_BYTES {
+                return Err(TransportError::Other(format!("command output exceeded {MAX_OUTPUT_BYTES} bytes")));
+            }
+        }
+        Ok((stdout, stderr, status))
+    };
+    let (written, read) = tokio::join!(write, read);
+    let (stdout, stderr, status) = read?;
+    let Some(status) = status else {
+        return Err(TransportError::ConnectionLost {
+            target: target.to_string(),
+            reason: "the channel closed before the command reported its exit status".into(),
+        });
+    };
+    // A command that exits without reading all of stdin makes the write fail; that is not an error.
+    let _ = written;
+    Ok(Output { status, stdout, stderr })
+}
+
+async fn connect_with_retries(cfg: &SshConfig) -> Result<Session, TransportError> {
+    let mut attempt = 0;
+    loop {
+        match connect(cfg).await {
+            Err(TransportError::Connect { .. }) if attempt < cfg.connect_retries => {
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn connect(cfg: &SshConfig) -> Result<Session, TransportError> {
+    let target = cfg.target();
+    let connect_err = |reason: String| TransportError::Connect { target: target.clone(), reason };
+    let problem = Arc::new(StdMutex::new(None));
+    let checker = HostKeyCheck {
+        address: cfg.address.clone(),
+        port: cfg.port,
+        files: cfg.known_hosts.clone(),
+        policy: cfg.host_key_policy,
+        problem: problem.clone(),
+    };
+    let config = Arc::new(client::Config {
+        keepalive_interval: Some(Duration::from_secs(15)),
+        keepalive_max: 3,
+        nodelay: true,
+        ..Default::default()
+    });
+    let handshake = async {
+        match &cfg.jump {
+            None => client::connect(config, (cfg.address.as_str(), cfg.port), checker).await.map(|h| (h, None)),
+            Some(jump_cfg) => {
+                let jump = Arc::new(Box::pin(connect_with_retries(jump_cfg)).await?);
+                let channel = jump
+                    .handle
+                    .channel_open_direct_tcpip(cfg.address.clone(), cfg.port as u32, "127.0.0.1", 0)
+                    .await
+                    .map_err(|e| connect_err(format!("jump host {} cannot reach it: {e}", jump_cfg.target())))?;
+                client::connect_stream(config, channel.into_stream(), checker).await.map(|h| (h, Some(jump)))
+            }
+        }
+        .map_err(|e| match problem.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(p) => TransportError::HostKey(p),
+            None => connect_err(describe_io(&e)),
+        })
+    };
+    let (mut handle, jump) = match tokio::time::timeout(cfg.connect_timeout, handshake).await {
+        Ok(r) => r?,
+        Err(_) => return Err(connect_err(format!("timed out after {}s", cfg.connect_timeout.as_secs()))),
+    };
+    tokio::time::timeout(cfg.connect_timeout, authenticate(&mut handle, cfg))
+        .await
+        .map_err(|_| TransportError::Auth { target: target.clone(), user: cfg.user.clone(), reason: "timed out".into() })??;
+    Ok(Session { handle, _jump: jump })
+}
+
+fn describe_io(e: &russh::Error) -> String {
+    match e {
+        russh::Error::IO(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Offer keys in OpenSSH's order: explicit identity files, else the agent's keys, then the default files.
+async fn authenticate(handle: &mut Handle<HostKeyCheck>, cfg: &SshConfig) -> Result<(), TransportError> {
+    let auth_err = |reason: String| TransportError::Auth { target: cfg.target(), user: cfg.user.clone(), reason };
+    let rsa_hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+    let mut tried = Vec::new();
+    let files = if cfg.identity_files.is_empty() { Vec::new() } else { cfg.identity_files.clone() };
+    for path in &files {
+        let key = keys::load_private_key(path).map_err(auth_err)?;
+        let res = handle
+            .authenticate_publickey(&cfg.user, PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash))
+            .await
+            .map_err(|e| auth_err(e.to_string()))?;
+        if res.success() {
+            return Ok(());
+        }
+        tried.push(path.display().to_string());
+    }
+    if cfg.identity_files.is_empty() {
+        if let Ok(mut agent) = AgentClient::connect_env().await {
+            if let Ok(identities) = agent.request_identities().await {
+                for id in identities {
+                    let public = id.public_key().into_owned();
+                    let hash = if matches!(public.algorithm(), russh::keys::Algorithm::Rsa { .. }) { rsa_hash } else { None };
+                    if let Ok(res) = handle.authenticate_publickey_with(&cfg.user, public.clone(), hash, &mut agent).await {
+                        if res.success() {
+                            return Ok(());
+                        }
+                    }
+                    tried.push(format!("agent key {}", known_hosts::fingerprint(&public)));
+                }
+            }
+        }
+        for path in keys::default_identity_files() {
+            let Ok(key) = keys::load_private_key(&path) else { continue };
+            let res = handle
+                .authenticate_publickey(&cfg.user, PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash))
+                .await
+                .map_err(|e| auth_err(e.to_string()))?;
+            if res.success() {
+                return Ok(());
+            }
+            tried.push(path.display().to_string());
+        }
+    }
+    Err(auth_err(if tried.is_empty() {
+        "no key to offer (set ansible_ssh_private_key_file, --private-key, or load a key into ssh-agent)".into()
+    } else {
+        format!("the server accepted none of: {}", tried.join(", "))
+    }))
+}
+
+/// The russh handler: it only has to judge the server's host key.
+struct HostKeyCheck {
+    address: String,
+    port: u16,
+    files: Vec<PathBuf>,
+    policy: HostKeyPolicy,
+    problem: Arc<StdMutex<Option<HostKeyProblem>>>,
+}
+
+impl client::Handler for HostKeyCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let public = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            PublicKeyOrCertificate::Certificate(cert) => russh::keys::PublicKey::from(cert.public_key().clone()),
+        };
+        match known_hosts::verify(&self.address, self.port, &public, &self.files, self.policy) {
+            Ok(()) => Ok(true),
+            Err(p) => {
+                *self.problem.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
+                Ok(false)
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Test harness: N real SSH hosts (systemd + sshd containers from the lab's local image, started with
+//! testcontainers and removed when the test ends). Ports are published on 127.0.0.1 only.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hlprov::lab::{self, docker};
+use hlprov::transport::ssh::{SshConfig, SshTransport};
+use hlprov::transport::{Connection, Transport, keys};
+use testcontainers::core::{IntoContainerPort, Mount};
+use testcontainers::CopyTargetOptions;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+pub struct TestHost {
+    pub name: String,
+    pub port: u16,
+    pub container: ContainerAsync<GenericImage>,
+}
+
+impl TestHost {
+    pub fn id(&self) -> &str {
+        self.container.id()
+    }
+}
+
+/// Hosts for one test, with the key and known_hosts to reach them.
+pub struct TestLab {
+    pub hosts: Vec<TestHost>,
+    pub key_file: PathBuf,
+    pub known_hosts: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// Build the host image once per machine (CI builds it before the tests; this covers a bare `cargo test`).
+pub async fn ensure_image() {
+    let lock_path = std::env::temp_dir().join("hlprov-test-image.lock");
+    let lock = std::fs::File::create(&lock_path).expect("lock file");
+    lock.lock().expect("image lock");
+    let client = docker::connect().await.expect("Docker engine (see README: tests need dockerd running)");
+    lab::image::ensure(&client, lab::HOST_IMAGE, false, &|m| eprintln!("{m}")).await.expect("host image");
+    drop(lock);
+}
+
+impl TestLab {
+    /// Start `n` hosts named h1..hn and wait until each answers over SSH with systemd running.
+    pub async fn start(n: usize) -> TestLab {
+        ensure_image().await;
+        let dir = tempfile::tempdir().unwrap();
+        let client_key = keys::generate_ed25519("hlprov-test");
+        let (client_private, client_public) = keys::encode(&client_key);
+        let key_file = dir.path().join("id_ed25519");
+        write_private(&key_file, &client_private);
+        let (repo, tag) = lab::HOST_IMAGE.split_once(':').unwrap();
+
+        let mut starts = Vec::new();
+        for i in 1..=n {
+            let host_key = keys::generate_ed25519(&format!("root@h{i}"));
+            let (host_private, host_public) = keys::encode(&host_key);
+            let mut req = GenericImage::new(repo, tag)
+                .with_exposed_port(22.tcp())
+                .with_cmd(["/sbin/init"])
+                .with_hostname(format!("h{i}"))
+                .with_env_var("container", "docker")
+                .with_cap_add("SYS_ADMIN")
+                .with_cap_add("NET_ADMIN")
+                .with_security_opt("seccomp=unconfined")
+                .with_security_opt("apparmor=unconfined")
+                .with_mount(Mount::bind_mount("/sys/fs/cgroup", "/sys/fs/cgroup"))
+                .with_mount(Mount::tmpfs_mount("/run"))
+                .with_mount(Mount::tmpfs_mount("/run/lock"))
+                .with_host_config_modifier(|hc| {
+                    // Publish on loopback only.
+                    let binding = bollard::models::PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) };
+                    hc.publish_all_ports = Some(false);
+                    hc.port_bindings = Some([("22/tcp".to_string(), Some(vec![binding]))].into_iter().collect());
+                });
+            for (path, mode, data) in lab::host_files(&host_private, &host_public, &client_public) {
+                req = req.with_copy_to(CopyTargetOptions::new(path).with_mode(mode), data);
+            }
+            starts.push(async move { (i, req.start().await.expect("start test host"), host_public) });
+        }
+        let started = futures::future::join_all(starts).await;
+
+        let known_hosts = dir.path().join("known_hosts");
+        let mut kh = String::new();
+        let mut hosts = Vec::new();
+        for (i, container, host_public) in started {
+            let port = container.get_host_port_ipv4(22.tcp()).await.expect("published port");
+            kh.push_str(&format!("[127.0.0.1]:{port} {host_public}\n"));
+            hosts.push(TestHost { name: format!("h{i}"), port, container });
+        }
+        std::fs::write(&known_hosts, kh).unwrap();
+        let lab = TestLab { hosts, key_file, known_hosts, dir };
+        let waits = lab.hosts.iter().map(|h| lab::wait_ready(lab.ssh_config(&h.name)));
+        for r in futures::future::join_all(waits).await {
+            r.expect("test host ready");
+        }
+        lab
+    }
+
+    pub fn host(&self, name: &str) -> &TestHost {
+        self.hosts.iter().find(|h| h.name == name).unwrap_or_else(|| panic!("no test host {name}"))
+    }
+
+    pub fn ssh_config(&self, name: &str) -> SshConfig {
+        lab::lab_ssh_config(self.host(name).port, &self.key_file, &self.known_hosts)
+    }
+
+    pub fn transport(&self, name: &str) -> Arc<dyn Transport> {
+        Arc::new(SshTransport::new(self.ssh_config(name)))
+    }
+
+    pub fn connection(&self, name: &str) -> Connection {
+        Connection::new(self.transport(name), "root".into(), None)
+    }
+
+    /// An inventory file for these hosts (same shape `hlprov lab up` writes), with extra YAML under `all:`.
+    pub fn inventory(&self, extra_all: &str) -> PathBuf {
+        let mut s = String::from("all:\n  hosts:\n");
+        for h in &self.hosts {
+            s.push_str(&format!("    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n", h.name, h.port));
+        }
+        s.push_str(&format!(
+            "  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: {}\n    ansible_ssh_common_args: -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes\n",
+            self.key_file.display(),
+            self.known_hosts.display()
+        ));
+        s.push_str(extra_all);
+        let path = self.dir.path().join("inventory.yml");
+        std::fs::write(&path, s).unwrap();
+        path
+    }
+
+    /// Run a command inside a host without SSH (docker exec), to check state independently of hlprov.
+    pub async fn docker_exec(&self, name: &str, script: &str) -> (i64, String) {
+        let client = docker::connect().await.unwrap();
+        docker::exec(&client, self.host(name).id(), &["/bin/sh", "-c", script]).await.expect("docker exec")
+    }
+}
+
+fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).unwrap();
+    std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+}
