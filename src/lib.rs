@@ -3,7 +3,9 @@
 
 pub mod lab;
 pub mod modules;
+pub mod playbook;
 pub mod redact;
+pub mod report;
 pub mod transport;
 pub mod vars_file;
 pub mod yaml;

@@ -143,7 +143,7 @@ impl<'a> ModuleCtx<'a> {
 }
 
 /// Content before and after a change, for `--diff`.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Diff {
     pub before_header: String,
     pub after_header: String,

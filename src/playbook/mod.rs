@@ -1,0 +1,232 @@
+//! Playbooks as data: plays, tasks, blocks, roles, includes and handlers, each with the file:line it came from.
+//! [`load`] reads a playbook and everything it imports statically, and refuses bad input (unknown modules or
+//! keywords, wrong argument types, missing roles or files) before anything runs. Running is exec's business.
+
+mod keywords;
+mod load;
+mod role;
+mod task;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::modules::Module;
+use crate::yaml::Span;
+
+pub use keywords::{PLAY_KEYWORDS, TASK_KEYWORDS};
+pub use load::{LoadError, LoadOptions, load, load_role, load_task_file};
+pub use role::RoleScope;
+
+/// A loaded playbook.
+#[derive(Debug)]
+pub struct Playbook {
+    pub path: PathBuf,
+    /// The playbook's folder: relative paths, `files/`, `templates/` and `group_vars/` are found from here.
+    pub dir: PathBuf,
+    pub plays: Vec<Arc<Play>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Every host finishes a task before any host starts the next (Ansible's default).
+    #[default]
+    Linear,
+    /// Each host runs through the play at its own pace.
+    Free,
+}
+
+/// One play: a set of hosts and what to do to them.
+#[derive(Debug)]
+pub struct Play {
+    pub span: Span,
+    pub name: String,
+    /// Host pattern (may hold a template, rendered with extra vars).
+    pub hosts: String,
+    /// Phase name in the phase graph (`phase:`), if the play names one.
+    pub phase: Option<String>,
+    /// Phases this one needs (`requires:`); None means "the play before this one".
+    pub requires: Option<Vec<(String, Span)>>,
+    /// Verification gate run after the play (`verify:`).
+    pub verify: Vec<Node>,
+    pub vars: Map<String, Value>,
+    pub vars_files: Vec<(String, Span)>,
+    pub gather_facts: bool,
+    /// Batch sizes (`serial:`): numbers or percentages; the last one repeats.
+    pub serial: Vec<Value>,
+    pub max_fail_percentage: Option<f64>,
+    pub any_errors_fatal: bool,
+    pub strategy: Strategy,
+    pub force_handlers: bool,
+    /// Keywords every task of the play inherits (become, environment, tags, …).
+    pub kw: Keywords,
+    pub pre_tasks: Vec<Node>,
+    /// `roles:` (as role blocks) followed by `tasks:`.
+    pub tasks: Vec<Node>,
+    pub post_tasks: Vec<Node>,
+    /// Play handlers followed by the handlers of its roles.
+    pub handlers: Vec<Node>,
+}
+
+/// A condition (`when`, `changed_when`, `failed_when`, `until`): a Jinja expression or a literal boolean.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cond {
+    pub expr: String,
+    pub span: Span,
+}
+
+/// Keywords a task inherits from its blocks, role and play (each level adds to or overrides the one above).
+#[derive(Clone, Debug, Default)]
+pub struct Keywords {
+    pub when: Vec<Cond>,
+    pub tags: Vec<String>,
+    /// `become:` (a reserved word in Rust).
+    pub escalate: Option<bool>,
+    pub become_user: Option<String>,
+    pub environment: Option<Value>,
+    /// `vars:` of a block or task (block/task precedence level).
+    pub vars: Map<String, Value>,
+    pub ignore_errors: Option<Value>,
+    pub ignore_unreachable: Option<bool>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<bool>,
+    pub no_log: Option<Value>,
+    pub delegate_to: Option<String>,
+    pub run_once: Option<bool>,
+    pub any_errors_fatal: Option<bool>,
+    /// Per-task time limit in seconds.
+    pub timeout: Option<u64>,
+}
+
+/// Which loop keyword a task used; they differ in how the list is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoopKind {
+    Loop,
+    WithItems,
+    WithList,
+    WithDict,
+    WithIndexedItems,
+    WithFileglob,
+    WithSequence,
+}
+
+#[derive(Clone, Debug)]
+pub struct Loop {
+    pub kind: LoopKind,
+    pub expr: Value,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoopControl {
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub label: Option<String>,
+    pub pause: Option<f64>,
+    pub extended: bool,
+}
+
+impl Default for LoopControl {
+    fn default() -> Self {
+        LoopControl { loop_var: "item".into(), index_var: None, label: None, pause: None, extended: false }
+    }
+}
+
+/// A task that runs a module.
+pub struct Task {
+    pub span: Span,
+    pub name: Option<String>,
+    pub module: &'static dyn Module,
+    /// The module's arguments as written (rendered per host at run time).
+    pub args: Map<String, Value>,
+    pub kw: Keywords,
+    pub loop_: Option<Loop>,
+    pub loop_control: LoopControl,
+    pub register: Option<String>,
+    pub changed_when: Option<Vec<Cond>>,
+    pub failed_when: Option<Vec<Cond>>,
+    pub until: Option<Vec<Cond>>,
+    pub retries: Option<Value>,
+    pub delay: Option<Value>,
+    pub notify: Vec<String>,
+    /// Topics a handler answers to (`listen:`), besides its name.
+    pub listen: Vec<String>,
+    /// Marks a task that only reads: it runs even in check mode (phase gates).
+    pub read_only: bool,
+    pub role: Option<Arc<RoleScope>>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task").field("span", &self.span).field("name", &self.name).field("module", &self.module.name()).finish()
+    }
+}
+
+impl Task {
+    /// The name shown in output: `role : name`, or the module and its arguments when unnamed.
+    pub fn display_name(&self) -> String {
+        let base = match &self.name {
+            Some(n) => n.clone(),
+            None => self.module.name().to_string(),
+        };
+        match &self.role {
+            Some(r) => format!("{} : {base}", r.name),
+            None => base,
+        }
+    }
+}
+
+/// `block:` with optional `rescue:` and `always:`; roles are blocks with a role scope.
+#[derive(Debug)]
+pub struct Block {
+    pub span: Span,
+    pub name: Option<String>,
+    pub block: Vec<Node>,
+    pub rescue: Vec<Node>,
+    pub always: Vec<Node>,
+    pub kw: Keywords,
+    /// Set when this block is a role's body: its variables and files apply inside.
+    pub role: Option<Arc<RoleScope>>,
+}
+
+/// What a dynamic include brings in.
+#[derive(Clone, Debug)]
+pub enum IncludeKind {
+    /// `include_tasks: FILE` (FILE may be templated).
+    Tasks { file: String },
+    /// `include_role: {name: …, tasks_from: …}`.
+    Role { name: String, tasks_from: Option<String>, vars_from: Option<String>, defaults_from: Option<String>, handlers_from: Option<String> },
+}
+
+/// `include_tasks` / `include_role`: resolved per host when reached.
+#[derive(Debug)]
+pub struct Include {
+    pub span: Span,
+    pub name: Option<String>,
+    pub kind: IncludeKind,
+    pub kw: Keywords,
+    pub loop_: Option<Loop>,
+    pub loop_control: LoopControl,
+    /// Keywords to apply to the included tasks (`apply:`).
+    pub apply: Keywords,
+    /// Folder relative file names are resolved against.
+    pub base_dir: PathBuf,
+    pub role: Option<Arc<RoleScope>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Node {
+    Task(Arc<Task>),
+    Block(Arc<Block>),
+    Include(Arc<Include>),
+}
+
+impl Node {
+    pub fn span(&self) -> &Span {
+        match self {
+            Node::Task(t) => &t.span,
+            Node::Block(b) => &b.span,
+            Node::Include(i) => &i.span,
+        }
+    }
+}

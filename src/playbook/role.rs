@@ -1,0 +1,165 @@
+//! Roles: roles/NAME/{tasks,handlers,templates,files,defaults,vars,meta}. A role becomes a block whose tasks
+//! see the role's variables and find files in the role's folders; its meta dependencies run first.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::load::{LoadError, Loader};
+use super::task::{Ctx, parse_keywords};
+use super::{Block, Keywords, Node, TASK_KEYWORDS};
+use crate::vars_file;
+use crate::yaml::{self, Span};
+
+/// A role as its tasks see it.
+#[derive(Debug)]
+pub struct RoleScope {
+    pub name: String,
+    pub path: PathBuf,
+    /// defaults/main.yml (lowest precedence of all variables).
+    pub defaults: Arc<Map<String, Value>>,
+    /// vars/main.yml (above play vars and vars_files).
+    pub vars: Arc<Map<String, Value>>,
+    /// Parameters given where the role was listed (`roles: [{role: x, vars: {…}}]`).
+    pub params: Arc<Map<String, Value>>,
+    /// The roles this one depends on: their defaults and vars are visible here too.
+    pub deps: Vec<Arc<RoleScope>>,
+}
+
+/// A file `NAME.yml`, `NAME.yaml` or `NAME` in a folder, if any exists.
+pub(crate) fn main_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    [format!("{name}.yml"), format!("{name}.yaml"), name.to_string()].into_iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+impl Loader {
+    pub(crate) fn find_role(&self, name: &str, span: &Span) -> Result<PathBuf, LoadError> {
+        let mut candidates = Vec::new();
+        if name.contains('/') {
+            candidates.push(self.playbook_dir.join(name));
+        }
+        candidates.push(self.playbook_dir.join("roles").join(name));
+        for p in &self.opts.roles_path {
+            candidates.push(p.join(name));
+        }
+        candidates.push(self.playbook_dir.join(name));
+        if let Some(found) = candidates.iter().find(|c| c.is_dir()) {
+            return Ok(found.clone());
+        }
+        let searched: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+        Err(LoadError::at(span, format!("role '{name}' not found (looked in: {})", searched.join(", "))))
+    }
+
+    /// A role (and, first, its dependencies) as a block, or None when it already ran in this play.
+    pub(crate) fn role_block(
+        &mut self,
+        name: &str,
+        params: Map<String, Value>,
+        tasks_from: Option<&str>,
+        kw: Keywords,
+        span: &Span,
+    ) -> Result<Option<Node>, LoadError> {
+        let path = self.find_role(name, span)?;
+        let meta = match super::role::main_file(&path.join("meta"), "main") {
+            Some(p) => yaml::load_file(&p).map_err(LoadError::from)?,
+            None => yaml::Node { kind: yaml::NodeKind::Null, span: span.clone(), tag: None },
+        };
+        let allow_duplicates = matches!(meta.get("allow_duplicates").map(|n| &n.kind), Some(yaml::NodeKind::Bool(true)));
+        let key = format!("{}|{}|{}", path.display(), Value::Object(params.clone()), tasks_from.unwrap_or("main"));
+        if !allow_duplicates && !self.play_roles.insert(key) {
+            return Ok(None);
+        }
+        if self.role_stack.contains(&path) {
+            return Err(LoadError::at(span, format!("role '{name}' depends on itself (through meta dependencies)")));
+        }
+        self.role_stack.push(path.clone());
+        let result = self.role_block_inner(name, &path, &meta, params, tasks_from, kw, span);
+        self.role_stack.pop();
+        result.map(Some)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn role_block_inner(
+        &mut self,
+        name: &str,
+        path: &Path,
+        meta: &yaml::Node,
+        params: Map<String, Value>,
+        tasks_from: Option<&str>,
+        kw: Keywords,
+        span: &Span,
+    ) -> Result<Node, LoadError> {
+        let mut body = Vec::new();
+        let mut deps = Vec::new();
+        if let Some(list) = meta.get("dependencies") {
+            for dep in list.as_seq().unwrap_or_default() {
+                let (dep_name, dep_params, dep_kw) = self.role_entry(dep)?;
+                if let Some(node) = self.role_block(&dep_name, dep_params, None, dep_kw, &dep.span)? {
+                    if let Node::Block(b) = &node {
+                        if let Some(scope) = &b.role {
+                            deps.push(scope.clone());
+                        }
+                    }
+                    body.push(node);
+                }
+            }
+        }
+        let read_vars = |dir: &str| -> Result<Map<String, Value>, LoadError> {
+            match main_file(&path.join(dir), "main") {
+                Some(p) => Ok(vars_file::load(&p).map_err(LoadError::from)?.vars),
+                None => Ok(Map::new()),
+            }
+        };
+        let scope = Arc::new(RoleScope {
+            name: name.rsplit('/').next().unwrap_or(name).to_string(),
+            path: path.to_path_buf(),
+            defaults: Arc::new(read_vars("defaults")?),
+            vars: Arc::new(read_vars("vars")?),
+            params: Arc::new(params),
+            deps,
+        });
+        let ctx = Ctx { base_dir: path.join("tasks"), role: Some(scope.clone()), handlers: false };
+        let tasks_name = tasks_from.map(|t| t.trim_end_matches(".yml").trim_end_matches(".yaml")).unwrap_or("main");
+        match main_file(&path.join("tasks"), tasks_name) {
+            Some(file) => body.extend(self.load_tasks_file(&file, &ctx, span)?),
+            None if tasks_from.is_some() => {
+                return Err(LoadError::at(span, format!("role '{name}' has no tasks/{tasks_name}.yml")));
+            }
+            None => {}
+        }
+        if self.role_handlers_seen.insert(path.to_path_buf()) {
+            if let Some(file) = main_file(&path.join("handlers"), "main") {
+                let hctx = Ctx { base_dir: path.join("handlers"), role: Some(scope.clone()), handlers: true };
+                let handlers = self.load_tasks_file(&file, &hctx, span)?;
+                self.play_handlers.extend(handlers);
+            }
+        }
+        Ok(Node::Block(Arc::new(Block { span: span.clone(), name: None, block: body, rescue: vec![], always: vec![], kw, role: Some(scope) })))
+    }
+
+    /// One entry of `roles:` or `dependencies:`: a name, or a mapping with `role:`/`name:`, keywords and parameters.
+    pub(crate) fn role_entry(&self, node: &yaml::Node) -> Result<(String, Map<String, Value>, Keywords), LoadError> {
+        if let Some(name) = node.as_str() {
+            return Ok((name.to_string(), Map::new(), Keywords::default()));
+        }
+        let Some(entries) = node.as_map() else {
+            return Err(LoadError::at(&node.span, format!("a role entry is a name or a mapping with `role:`, found {}", node.type_name())));
+        };
+        let name = node
+            .get("role")
+            .or_else(|| node.get("name"))
+            .and_then(|n| n.as_str())
+            .ok_or_else(|| LoadError::at(&node.span, "a role entry needs `role:` (the role's name)"))?
+            .to_string();
+        let mut kw = parse_keywords(node, TASK_KEYWORDS)?;
+        // Role `vars:` are role parameters (they outrank play vars), not block vars.
+        let mut params = std::mem::take(&mut kw.vars);
+        for (k, v) in entries {
+            let key = k.key_string().unwrap_or_default();
+            if key != "role" && key != "name" && !TASK_KEYWORDS.contains(&key.as_str()) {
+                params.insert(key, v.to_value());
+            }
+        }
+        Ok((name, params, kw))
+    }
+}

@@ -1,0 +1,431 @@
+//! Parsing task lists: tasks, blocks, static imports (expanded here) and dynamic includes (kept for run time).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::keywords::{TASK_KEYWORDS, suggest};
+use super::load::{LoadError, Loader};
+use super::{Block, Cond, Include, IncludeKind, Keywords, Loop, LoopControl, LoopKind, Node, RoleScope, Task};
+use crate::modules::{args, registry};
+use crate::yaml::{self, NodeKind};
+
+/// Where a task list is being read: for relative paths and role context.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    /// Folder that relative `import_tasks`/`include_tasks` names start from.
+    pub base_dir: PathBuf,
+    pub role: Option<Arc<RoleScope>>,
+    pub handlers: bool,
+}
+
+fn err(node: &yaml::Node, msg: impl Into<String>) -> LoadError {
+    LoadError::at(&node.span, msg)
+}
+
+impl Loader {
+    /// Parse a list of tasks (a `tasks:` section or a tasks file).
+    pub(crate) fn parse_task_list(&mut self, node: &yaml::Node, ctx: &Ctx) -> Result<Vec<Node>, LoadError> {
+        if node.is_null() {
+            return Ok(Vec::new());
+        }
+        let Some(items) = node.as_seq() else {
+            return Err(err(node, format!("expected a list of tasks, found {}", node.type_name())));
+        };
+        let mut out = Vec::new();
+        for item in items {
+            out.extend(self.parse_entry(item, ctx)?);
+        }
+        Ok(out)
+    }
+
+    fn parse_entry(&mut self, node: &yaml::Node, ctx: &Ctx) -> Result<Vec<Node>, LoadError> {
+        let Some(entries) = node.as_map() else {
+            return Err(err(node, format!("expected a task (a mapping with a module or `block:`), found {}", node.type_name())));
+        };
+        if node.get("block").is_some() {
+            return Ok(vec![self.parse_block(node, ctx)?]);
+        }
+        let mut actions: Vec<(&yaml::Node, &yaml::Node)> = Vec::new();
+        for (k, v) in entries {
+            let key = k.key_string().unwrap_or_default();
+            if key == "action" || key == "local_action" || !TASK_KEYWORDS.contains(&key.as_str()) {
+                actions.push((k, v));
+            }
+        }
+        if node.get("rescue").is_some() || node.get("always").is_some() {
+            return Err(err(node, "`rescue:` and `always:` belong to a `block:`, and this task has none"));
+        }
+        let (key_node, value) = match actions.as_slice() {
+            [] => return Err(err(node, "task has no module: expected one key naming a module (e.g. `command:`) or `block:`")),
+            [one] => *one,
+            many => {
+                let names: Vec<String> = many.iter().map(|(k, _)| k.key_string().unwrap_or_default()).collect();
+                let hint = names
+                    .iter()
+                    .find_map(|n| suggest(n, TASK_KEYWORDS).map(|s| format!(" ('{n}' looks like the keyword '{s}')")))
+                    .unwrap_or_default();
+                return Err(err(node, format!("a task runs one module, but this one names several: {}{hint}", names.join(", "))));
+            }
+        };
+        let key = key_node.key_string().unwrap_or_default();
+        let (module_name, mut margs, local) = match key.as_str() {
+            "action" | "local_action" => {
+                let (m, a) = self.parse_action_value(value)?;
+                (m, a, key == "local_action")
+            }
+            _ => (key.clone(), Map::new(), false),
+        };
+        match module_name.trim_start_matches("ansible.builtin.").trim_start_matches("ansible.legacy.") {
+            "import_tasks" => return self.import_tasks(node, value, ctx),
+            "import_role" => return self.import_role(node, value, ctx),
+            "include_tasks" | "include_role" => return Ok(vec![self.parse_include(node, &module_name, value, ctx)?]),
+            "include" => return Err(err(key_node, "`include:` was removed from Ansible; use `include_tasks:` or `import_tasks:`")),
+            "import_playbook" => return Err(err(key_node, "`import_playbook:` is only allowed at the top level of a playbook")),
+            _ => {}
+        }
+        let Some(module) = registry::find(&module_name) else {
+            let hint = suggest(&module_name, TASK_KEYWORDS).map(|s| format!("; did you mean the keyword '{s}'?")).unwrap_or_default();
+            return Err(err(key_node, format!("unknown module '{module_name}'{hint} (see docs/modules.md for the modules hlprov has)")));
+        };
+        let spec = module.spec();
+        if key != "action" && key != "local_action" {
+            margs = match &value.kind {
+                NodeKind::Null => Map::new(),
+                NodeKind::Map(_) => value.to_value().as_object().cloned().unwrap_or_default(),
+                NodeKind::Str(s) => args::parse_string_args(spec, s).map_err(|e| err(value, format!("module '{module_name}': {e}")))?,
+                _ => match spec.free_form {
+                    Some(f) => [(f.to_string(), value.to_value())].into_iter().collect(),
+                    None => return Err(err(value, format!("module '{module_name}' expects a mapping of arguments, found {}", value.type_name()))),
+                },
+            };
+        }
+        if let Some(extra) = node.get("args") {
+            let Some(m) = extra.to_value().as_object().cloned() else {
+                return Err(err(extra, "`args:` must be a mapping"));
+            };
+            for (k, v) in m {
+                margs.entry(k).or_insert(v);
+            }
+        }
+        if module.name() != "set_fact" {
+            spec.check(&margs, true).map_err(|e| err(key_node, format!("module '{module_name}': {e}")))?;
+        }
+        let mut kw = parse_keywords(node, TASK_KEYWORDS)?;
+        if local {
+            kw.delegate_to = Some("localhost".into());
+        }
+        let (loop_, loop_control) = parse_loop(node)?;
+        let name = opt_string(node, "name")?;
+        let register = match opt_string(node, "register")? {
+            Some(r) if !is_identifier(&r) => return Err(err(node.get("register").unwrap_or(node), format!("register: '{r}' is not a valid variable name"))),
+            r => r,
+        };
+        let listen = if ctx.handlers { string_list(node, "listen")? } else { Vec::new() };
+        if !ctx.handlers && node.get("listen").is_some() {
+            return Err(err(node.get("listen").unwrap_or(node), "`listen:` only applies to handlers"));
+        }
+        Ok(vec![Node::Task(Arc::new(Task {
+            span: node.span.clone(),
+            name,
+            module,
+            args: margs,
+            kw,
+            loop_,
+            loop_control,
+            register,
+            changed_when: opt_conds(node, "changed_when")?,
+            failed_when: opt_conds(node, "failed_when")?,
+            until: opt_conds(node, "until")?,
+            retries: node.get("retries").map(yaml::Node::to_value),
+            delay: node.get("delay").map(yaml::Node::to_value),
+            notify: string_list(node, "notify")?,
+            listen,
+            read_only: opt_bool(node, "read_only")?.unwrap_or(false),
+            role: ctx.role.clone(),
+        }))])
+    }
+
+    /// `action: copy src=a dest=b` or `action: {module: copy, src: a}`.
+    fn parse_action_value(&self, value: &yaml::Node) -> Result<(String, Map<String, Value>), LoadError> {
+        match &value.kind {
+            NodeKind::Str(s) => {
+                let (m, rest) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
+                let module = registry::find(m).ok_or_else(|| err(value, format!("unknown module '{m}'")))?;
+                let a = args::parse_string_args(module.spec(), rest).map_err(|e| err(value, e))?;
+                Ok((m.to_string(), a))
+            }
+            NodeKind::Map(_) => {
+                let mut m = value.to_value().as_object().cloned().unwrap_or_default();
+                let Some(Value::String(module)) = m.remove("module") else {
+                    return Err(err(value, "`action:` as a mapping needs `module:`"));
+                };
+                Ok((module, m))
+            }
+            _ => Err(err(value, "`action:` takes 'module args' or a mapping with `module:`")),
+        }
+    }
+
+    fn parse_block(&mut self, node: &yaml::Node, ctx: &Ctx) -> Result<Node, LoadError> {
+        const BLOCK_ONLY: &[&str] = &[
+            "name", "block", "rescue", "always", "when", "tags", "become", "become_user", "become_method", "environment", "vars",
+            "ignore_errors", "ignore_unreachable", "check_mode", "diff", "no_log", "delegate_to", "run_once", "any_errors_fatal",
+            "timeout", "notify", "remote_user", "connection", "collections", "module_defaults", "throttle", "debugger",
+        ];
+        for (k, _) in node.as_map().unwrap_or_default() {
+            let key = k.key_string().unwrap_or_default();
+            if !BLOCK_ONLY.contains(&key.as_str()) {
+                let hint = if registry::find(&key).is_some() { " (a block holds tasks under `block:`; put the module in a task there)" } else { "" };
+                return Err(err(k, format!("'{key}' is not allowed on a block{hint}")));
+            }
+        }
+        let list = |l: &mut Loader, key: &str| -> Result<Vec<Node>, LoadError> {
+            match node.get(key) {
+                Some(n) => l.parse_task_list(n, ctx),
+                None => Ok(Vec::new()),
+            }
+        };
+        let block = list(self, "block")?;
+        let rescue = list(self, "rescue")?;
+        let always = list(self, "always")?;
+        Ok(Node::Block(Arc::new(Block {
+            span: node.span.clone(),
+            name: opt_string(node, "name")?,
+            block,
+            rescue,
+            always,
+            kw: parse_keywords(node, BLOCK_ONLY)?,
+            role: None,
+        })))
+    }
+
+    fn import_tasks(&mut self, node: &yaml::Node, value: &yaml::Node, ctx: &Ctx) -> Result<Vec<Node>, LoadError> {
+        let file = match (&value.kind, value.get("file")) {
+            (NodeKind::Str(s), _) => s.clone(),
+            (_, Some(f)) => f.as_str().map(str::to_string).ok_or_else(|| err(f, "`file:` must be a string"))?,
+            _ => return Err(err(value, "import_tasks needs a file name")),
+        };
+        if file.contains("{{") {
+            return Err(err(value, "import_tasks is static and cannot use a templated file name; use include_tasks"));
+        }
+        let path = resolve_tasks_path(&ctx.base_dir, &file);
+        let nodes = self.load_tasks_file(&path, &Ctx { base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(), ..ctx.clone() }, &value.span)?;
+        let kw = parse_keywords(node, TASK_KEYWORDS)?;
+        Ok(vec![Node::Block(Arc::new(Block { span: node.span.clone(), name: None, block: nodes, rescue: vec![], always: vec![], kw, role: None }))])
+    }
+
+    fn import_role(&mut self, node: &yaml::Node, value: &yaml::Node, _ctx: &Ctx) -> Result<Vec<Node>, LoadError> {
+        let name = value.get("name").and_then(|n| n.as_str()).ok_or_else(|| err(value, "import_role needs `name:`"))?;
+        let tasks_from = value.get("tasks_from").and_then(|n| n.as_str());
+        let kw = parse_keywords(node, TASK_KEYWORDS)?;
+        let params = node.get("vars").map(|v| v.to_value().as_object().cloned().unwrap_or_default()).unwrap_or_default();
+        let block = self.role_block(name, params, tasks_from, kw, &value.span)?;
+        Ok(block.into_iter().collect())
+    }
+
+    fn parse_include(&mut self, node: &yaml::Node, module: &str, value: &yaml::Node, ctx: &Ctx) -> Result<Node, LoadError> {
+        let get_str = |key: &str| -> Result<Option<String>, LoadError> {
+            match value.get(key) {
+                None => Ok(None),
+                Some(n) => n.as_str().map(|s| Some(s.to_string())).ok_or_else(|| err(n, format!("`{key}:` must be a string"))),
+            }
+        };
+        let kind = if module.ends_with("include_tasks") {
+            let file = match &value.kind {
+                NodeKind::Str(s) => s.clone(),
+                _ => get_str("file")?.ok_or_else(|| err(value, "include_tasks needs a file name"))?,
+            };
+            IncludeKind::Tasks { file }
+        } else {
+            let name = get_str("name")?.ok_or_else(|| err(value, "include_role needs `name:`"))?;
+            IncludeKind::Role {
+                name,
+                tasks_from: get_str("tasks_from")?,
+                vars_from: get_str("vars_from")?,
+                defaults_from: get_str("defaults_from")?,
+                handlers_from: get_str("handlers_from")?,
+            }
+        };
+        let apply = match value.get("apply") {
+            Some(a) => parse_keywords(a, TASK_KEYWORDS)?,
+            None => Keywords::default(),
+        };
+        let (loop_, loop_control) = parse_loop(node)?;
+        Ok(Node::Include(Arc::new(Include {
+            span: node.span.clone(),
+            name: opt_string(node, "name")?,
+            kind,
+            kw: parse_keywords(node, TASK_KEYWORDS)?,
+            loop_,
+            loop_control,
+            apply,
+            base_dir: ctx.base_dir.clone(),
+            role: ctx.role.clone(),
+        })))
+    }
+}
+
+/// `tasks/foo.yml` relative to where the including file is.
+pub(crate) fn resolve_tasks_path(base: &Path, file: &str) -> PathBuf {
+    let p = Path::new(file);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let direct = base.join(p);
+    if direct.exists() {
+        return direct;
+    }
+    // Inside a role, `tasks/` is the base; a role's `tasks/x.yml` may also be written from the role root.
+    base.parent().map(|b| b.join(p)).filter(|c| c.exists()).unwrap_or(direct)
+}
+
+/// Keywords shared by tasks, blocks, roles and plays.
+pub(crate) fn parse_keywords(node: &yaml::Node, allowed: &[&str]) -> Result<Keywords, LoadError> {
+    let _ = allowed;
+    let mut kw = Keywords {
+        when: conds(node, "when")?,
+        tags: string_list(node, "tags")?,
+        escalate: opt_bool(node, "become")?,
+        become_user: opt_string(node, "become_user")?,
+        environment: node.get("environment").map(yaml::Node::to_value),
+        ignore_errors: node.get("ignore_errors").map(yaml::Node::to_value),
+        ignore_unreachable: opt_bool(node, "ignore_unreachable")?,
+        check_mode: node.get("check_mode").map(yaml::Node::to_value),
+        diff: opt_bool(node, "diff")?,
+        no_log: node.get("no_log").map(yaml::Node::to_value),
+        delegate_to: opt_string(node, "delegate_to")?,
+        run_once: opt_bool(node, "run_once")?,
+        any_errors_fatal: opt_bool(node, "any_errors_fatal")?,
+        timeout: None,
+        vars: Map::new(),
+    };
+    if let Some(m) = node.get("become_method").and_then(|n| n.as_str()) {
+        if m != "sudo" {
+            return Err(err(node.get("become_method").unwrap_or(node), format!("become_method '{m}' is not supported; hlprov escalates with sudo")));
+        }
+    }
+    if let Some(v) = node.get("vars") {
+        match v.to_value() {
+            Value::Object(m) => kw.vars = m,
+            Value::Null => {}
+            _ => return Err(err(v, format!("`vars:` must be a mapping, found {}", v.type_name()))),
+        }
+    }
+    if let Some(t) = node.get("timeout") {
+        match &t.kind {
+            NodeKind::Int(i) if *i >= 0 => kw.timeout = Some(*i as u64),
+            _ => return Err(err(t, "`timeout:` must be a whole number of seconds")),
+        }
+    }
+    if let Some(e) = &kw.environment {
+        if !matches!(e, Value::Object(_) | Value::String(_) | Value::Array(_)) {
+            return Err(err(node.get("environment").unwrap_or(node), "`environment:` must be a mapping of variable names to values"));
+        }
+    }
+    Ok(kw)
+}
+
+pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl), LoadError> {
+    const KINDS: &[(&str, LoopKind)] = &[
+        ("loop", LoopKind::Loop),
+        ("with_items", LoopKind::WithItems),
+        ("with_list", LoopKind::WithList),
+        ("with_dict", LoopKind::WithDict),
+        ("with_indexed_items", LoopKind::WithIndexedItems),
+        ("with_fileglob", LoopKind::WithFileglob),
+        ("with_sequence", LoopKind::WithSequence),
+    ];
+    let found: Vec<(&str, LoopKind, &yaml::Node)> = KINDS.iter().filter_map(|(k, kind)| node.get(k).map(|n| (*k, *kind, n))).collect();
+    let loop_ = match found.as_slice() {
+        [] => None,
+        [(_, kind, n)] => Some(Loop { kind: *kind, expr: n.to_value() }),
+        many => {
+            let names: Vec<&str> = many.iter().map(|(k, _, _)| *k).collect();
+            return Err(err(node, format!("a task can loop only one way, but uses {}", names.join(" and "))));
+        }
+    };
+    let mut lc = LoopControl::default();
+    if let Some(c) = node.get("loop_control") {
+        let Some(entries) = c.as_map() else {
+            return Err(err(c, "`loop_control:` must be a mapping"));
+        };
+        for (k, v) in entries {
+            match k.key_string().unwrap_or_default().as_str() {
+                "loop_var" => lc.loop_var = v.as_str().filter(|s| is_identifier(s)).ok_or_else(|| err(v, "loop_var must be a variable name"))?.to_string(),
+                "index_var" => lc.index_var = Some(v.as_str().filter(|s| is_identifier(s)).ok_or_else(|| err(v, "index_var must be a variable name"))?.to_string()),
+                "label" => lc.label = Some(v.as_str().map(str::to_string).unwrap_or_else(|| v.to_value().to_string())),
+                "pause" => lc.pause = Some(v.to_value().as_f64().ok_or_else(|| err(v, "pause must be a number of seconds"))?),
+                "extended" => lc.extended = matches!(v.kind, NodeKind::Bool(true)),
+                "extended_allitems" | "break_when" => {}
+                other => return Err(err(k, format!("unknown loop_control option '{other}' (loop_var, index_var, label, pause, extended)"))),
+            }
+        }
+    }
+    if loop_.is_none() && node.get("loop_control").is_some() {
+        return Err(err(node, "`loop_control:` without a loop"));
+    }
+    Ok((loop_, lc))
+}
+
+pub(crate) fn opt_string(node: &yaml::Node, key: &str) -> Result<Option<String>, LoadError> {
+    match node.get(key) {
+        None => Ok(None),
+        Some(n) => match &n.kind {
+            NodeKind::Null => Ok(None),
+            NodeKind::Str(s) => Ok(Some(s.clone())),
+            NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => Ok(n.key_string()),
+            _ => Err(err(n, format!("`{key}:` must be a string, found {}", n.type_name()))),
+        },
+    }
+}
+
+pub(crate) fn opt_bool(node: &yaml::Node, key: &str) -> Result<Option<bool>, LoadError> {
+    match node.get(key) {
+        None => Ok(None),
+        Some(n) => match &n.kind {
+            NodeKind::Bool(b) => Ok(Some(*b)),
+            NodeKind::Str(s) => args::to_bool(&Value::String(s.clone()))
+                .map(Some)
+                .ok_or_else(|| err(n, format!("`{key}:` must be a boolean (yes/no/true/false), found '{s}'"))),
+            _ => Err(err(n, format!("`{key}:` must be a boolean, found {}", n.type_name()))),
+        },
+    }
+}
+
+/// A string, a comma-separated string, or a list of strings.
+pub(crate) fn string_list(node: &yaml::Node, key: &str) -> Result<Vec<String>, LoadError> {
+    let Some(n) = node.get(key) else { return Ok(Vec::new()) };
+    match &n.kind {
+        NodeKind::Null => Ok(Vec::new()),
+        NodeKind::Str(s) if key == "tags" => Ok(s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()),
+        NodeKind::Seq(items) => items.iter().map(|i| i.key_string().ok_or_else(|| err(i, format!("`{key}:` entries must be strings")))).collect(),
+        _ => n.key_string().map(|s| vec![s]).ok_or_else(|| err(n, format!("`{key}:` must be a string or a list of strings"))),
+    }
+}
+
+pub(crate) fn conds(node: &yaml::Node, key: &str) -> Result<Vec<Cond>, LoadError> {
+    Ok(opt_conds(node, key)?.unwrap_or_default())
+}
+
+fn opt_conds(node: &yaml::Node, key: &str) -> Result<Option<Vec<Cond>>, LoadError> {
+    let Some(n) = node.get(key) else { return Ok(None) };
+    let one = |c: &yaml::Node| -> Result<Cond, LoadError> {
+        let expr = match &c.kind {
+            NodeKind::Str(s) => s.clone(),
+            NodeKind::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+            NodeKind::Int(i) => i.to_string(),
+            _ => return Err(err(c, format!("`{key}:` must be an expression or a list of expressions, found {}", c.type_name()))),
+        };
+        Ok(Cond { expr, span: c.span.clone() })
+    };
+    match &n.kind {
+        NodeKind::Null => Ok(None),
+        NodeKind::Seq(items) => Ok(Some(items.iter().map(one).collect::<Result<_, _>>()?)),
+        _ => Ok(Some(vec![one(n)?])),
+    }
+}
+
+pub(crate) fn is_identifier(s: &str) -> bool {
+    !s.is_empty() && !s.starts_with(|c: char| c.is_ascii_digit()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
