@@ -41,7 +41,10 @@ pub fn from_node(node: &yaml::Node) -> Result<VarsFile, YamlError> {
     Ok(VarsFile { vars, spans })
 }
 
-/// Is `name` a file hlprov reads as variables (inside group_vars/ host_vars/ directories)?
+/// Is `name` a file hlprov reads as variables (inside group_vars/ host_vars/ directories)? Ansible skips hidden
+/// files and editor backups (`name~`), and reads files with no extension or a .yml/.yaml/.json one.
 pub fn is_vars_file_name(name: &str) -> bool {
-    !name.starts_with('.') && (name.ends_with(".yml") || name.ends_with(".yaml") || name.ends_with(".json") || !name.contains('.'))
+    !name.starts_with('.')
+        && !name.ends_with('~')
+        && (name.ends_with(".yml") || name.ends_with(".yaml") || name.ends_with(".json") || !name.contains('.'))
 }
