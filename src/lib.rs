@@ -2,5 +2,7 @@
 //! library; tests and benchmarks use the same library. See docs/architecture.md for the layers.
 
 pub mod redact;
+pub mod template;
+pub mod vars;
 pub mod vars_file;
 pub mod yaml;
