@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn non_string_keys_print_like_python() {
-        let v = Value::from_pairs([(Value::from(1), Value::from("a")), (Value::from(true), Value::from("b"))]);
-        assert_eq!(to_json(&v).unwrap(), json!({"1": "a", "True": "b"}));
+        let v = Value::from_pairs([(Value::from(1), Value::from("a")), (Value::from(()), Value::from("b")), (Value::from(false), Value::from("c"))]);
+        assert_eq!(to_json(&v).unwrap(), json!({"1": "a", "None": "b", "False": "c"}));
     }
 }

@@ -98,6 +98,7 @@ impl Engine {
         if !is_template(s) {
             return Ok(Value::from(s));
         }
+        let s = &*escape_backslashes(s);
         if let Some(expr) = single_expression(s) {
             return self.eval_expr(expr, obj);
         }
@@ -111,7 +112,10 @@ impl Engine {
         if v.is_undefined() {
             let e = expr.trim();
             let simple = e.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
-            let name = if simple { Some(e.to_string()) } else { obj.ctx.last_miss() };
+            let miss = obj.ctx.last_miss();
+            // `nope.x` with `nope` missing: name the missing variable, as Ansible does.
+            let root = e.split('.').next().unwrap_or(e);
+            let name = if simple && miss.as_deref() != Some(root) { Some(e.to_string()) } else { miss };
             return Err(match name {
                 Some(n) => Error::new(ErrorKind::UndefinedError, format!("`{n}` is undefined")),
                 None => Error::new(ErrorKind::UndefinedError, "the expression's value is undefined"),
@@ -193,13 +197,98 @@ fn backticked(detail: &str) -> Option<String> {
 
 /// If `s` is exactly one `{{ expr }}` (whitespace control allowed), the expression.
 pub fn single_expression(s: &str) -> Option<&str> {
-    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
-    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#") {
+    let rest = s.strip_prefix("{{")?;
+    let end = expression_end(rest)?;
+    if end + 2 != rest.len() {
         return None;
     }
+    let inner = &rest[..end];
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
     Some(inner)
+}
+
+/// [`escape_backslashes`] for a bare expression (a condition).
+pub fn escape_backslashes_expr(expr: &str) -> String {
+    let wrapped = format!("{{{{{expr}}}}}");
+    let escaped = escape_backslashes(&wrapped);
+    escaped[2..escaped.len() - 2].to_string()
+}
+
+/// Byte offset of the `}}` closing an expression that starts at the beginning of `s`, skipping string
+/// literals and nested brackets (so `{{ {'a': {'b': 1}} }}` ends at the last `}}`).
+fn expression_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let (mut i, mut depth, mut quote) = (0usize, 0i32, None::<u8>);
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' => depth -= 1,
+                b'}' if depth == 0 && b.get(i + 1) == Some(&b'}') => return Some(i),
+                b'}' => depth -= 1,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Ansible's `escape_backslashes`: inside `{{ }}` of a template written in YAML, backslashes in string
+/// literals are taken literally (`regex_replace('\\d', '\\1')` means what a regex author expects).
+/// Template files are not changed.
+pub fn escape_backslashes(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('\\') || !s.contains("{{") {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut rest = s;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start + 2]);
+        let body = &rest[start + 2..];
+        let Some(end) = expression_end(body) else {
+            out.push_str(body);
+            return std::borrow::Cow::Owned(out);
+        };
+        let mut quote = None;
+        let mut chars = body[..end].chars();
+        while let Some(c) = chars.next() {
+            match (quote, c) {
+                (Some(_), '\\') => {
+                    out.push_str("\\\\");
+                    // An escaped quote stays part of the literal.
+                    if let Some(n) = chars.next() {
+                        if Some(n) == quote {
+                            out.pop();
+                        }
+                        out.push(n);
+                    }
+                }
+                (Some(q), c) if c == q => {
+                    quote = None;
+                    out.push(c);
+                }
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    out.push(c);
+                }
+                (_, c) => out.push(c),
+            }
+        }
+        rest = &body[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 fn trailing_newlines(s: &str) -> usize {
@@ -226,10 +315,11 @@ fn build_env(opts: TextOptions) -> Environment<'static> {
         // Jinja prints values with Python's str(): True, None, ['a', 1], {'k': 'v'}.
         let text = match value.kind() {
             ValueKind::Undefined => return Err(filters::undefined_error(value)),
-            ValueKind::Seq | ValueKind::Map | ValueKind::Iterable | ValueKind::None | ValueKind::Bool => filters::python_repr(value),
+            // Ansible prints none as an empty string.
+            ValueKind::None => String::new(),
+            ValueKind::Seq | ValueKind::Map | ValueKind::Iterable | ValueKind::Bool => filters::python_repr(value),
             _ => return minijinja::escape_formatter(out, state, value),
         };
-        use std::fmt::Write;
         out.write_str(&text).map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write template output"))
     });
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);

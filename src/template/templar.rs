@@ -80,7 +80,8 @@ impl Templar {
             return Err(TemplateError::new(TemplateErrorKind::Syntax, origin, "empty condition"));
         }
         let (obj, ctx) = self.root(scope);
-        let v = self.engine.eval_expr(bare, &obj).map_err(|e| self.error(Fail::Engine(e), &ctx, origin, false))?;
+        let bare = engine::escape_backslashes_expr(bare);
+        let v = self.engine.eval_expr(&bare, &obj).map_err(|e| self.error(Fail::Engine(e), &ctx, origin, false))?;
         Ok(truthy(&v))
     }
 
@@ -104,7 +105,7 @@ impl Templar {
                     return Ok(v.clone());
                 }
                 let rendered = self.engine.render_str(s, obj).map_err(Fail::Engine)?;
-                to_json(&rendered)?
+                strip_omit(to_json(&rendered)?, omit)
             }
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -184,6 +185,16 @@ fn to_json(v: &minijinja::Value) -> Result<Value, Fail> {
         ToJsonError::Undefined => Fail::UndefinedResult,
         ToJsonError::Invalid(e) => Fail::Engine(e),
     })
+}
+
+/// `v` without list items and mapping entries equal to the omit placeholder (at any depth), as Ansible removes
+/// them from module arguments.
+fn strip_omit(v: Value, omit: &str) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(a.into_iter().filter(|x| x.as_str() != Some(omit)).map(|x| strip_omit(x, omit)).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, x)| x.as_str() != Some(omit)).map(|(k, x)| (k, strip_omit(x, omit))).collect()),
+        other => other,
+    }
 }
 
 /// Ansible's truthiness for conditions: Python's, but the strings `bool` understands count as booleans.

@@ -46,10 +46,10 @@ pub fn to_bool(value: &Value) -> Result<bool, Error> {
 
 /// Jinja's `int(default=0, base=10)`: strings parsed in `base` (Python accepts `0x`, `_`, spaces), then as a
 /// float truncated; anything unparseable gives `default`.
-fn int(value: &Value, default: Option<Value>, base: Option<u32>) -> Result<Value, Error> {
+fn int(value: &Value, default: Option<Value>, base: Option<u32>, kwargs: Kwargs) -> Result<Value, Error> {
     defined(value)?;
-    let default = default.unwrap_or(Value::from(0));
-    let base = base.unwrap_or(10);
+    let default = default.or(kwargs.get("default")?).unwrap_or(Value::from(0));
+    let base = base.or(kwargs.get("base")?).unwrap_or(10);
     Ok(match value.kind() {
         ValueKind::Bool => Value::from(value.is_true() as i64),
         ValueKind::Number if value.is_integer() => value.clone(),

@@ -18,6 +18,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("ansible.utils.ipaddr", ipaddr);
     env.add_filter("ansible.netcommon.ipaddr", ipaddr);
     env.add_filter("ansible.utils.nthhost", nthhost);
+    env.add_filter("ansible.utils.ipv4", |v: &Value, q: Option<Value>| family(v, q, 4));
+    env.add_filter("ansible.utils.ipv6", |v: &Value, q: Option<Value>| family(v, q, 6));
 }
 
 /// An address with its prefix length (32/128 when none was written).
@@ -91,7 +93,7 @@ fn query(c: Cidr, q: &str) -> Result<Value, Error> {
         "" => Value::from(if c.explicit { with_prefix(c.addr) } else { c.fmt(c.addr) }),
         "address" => {
             if c.explicit && c.size() > 1 && is_network {
-                Value::from(false)
+                Value::from(())
             } else {
                 Value::from(c.fmt(c.addr))
             }

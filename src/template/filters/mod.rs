@@ -13,7 +13,7 @@ pub use serialize::json_of;
 mod sha512_crypt;
 mod text;
 
-use minijinja::value::{Rest, Value};
+use minijinja::value::{Rest, Value, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State};
 
 pub use self::core::python_repr;
@@ -38,11 +38,12 @@ pub fn fail(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
-type Filter = dyn Fn(&mut State, Rest<Value>) -> Result<Value, Error> + Send + Sync + 'static;
+type Filter = dyn Fn(&mut State, Rest<ValueOrKwargs>) -> Result<Value, Error> + Send + Sync + 'static;
 
 /// Wrap a built-in minijinja filter so that it refuses an undefined input instead of treating it as "".
 fn strict(f: Value) -> Box<Filter> {
-    Box::new(move |state: &mut State, args: Rest<Value>| {
+    Box::new(move |state: &mut State, args: Rest<ValueOrKwargs>| {
+        let args: Vec<Value> = args.0.into_iter().map(Value::from).collect();
         if let Some(first) = args.first() {
             defined(first)?;
         }
@@ -105,8 +106,8 @@ pub fn register(env: &mut Environment<'static>) {
     for (name, f) in builtins {
         let wrapped: std::sync::Arc<Filter> = std::sync::Arc::from(strict(f));
         let w2 = wrapped.clone();
-        env.add_filter(name, move |s: &mut State, a: Rest<Value>| wrapped(s, a));
-        env.add_filter(format!("ansible.builtin.{name}"), move |s: &mut State, a: Rest<Value>| w2(s, a));
+        env.add_filter(name, move |s: &mut State, a: Rest<ValueOrKwargs>| wrapped(s, a));
+        env.add_filter(format!("ansible.builtin.{name}"), move |s: &mut State, a: Rest<ValueOrKwargs>| w2(s, a));
     }
     core::register(env);
     text::register(env);

@@ -18,12 +18,10 @@ const BEST_WIDTH: usize = 80;
 /// `yaml.dump(v, allow_unicode=True, ...)`.
 pub fn dump(v: &Json, style: &Style) -> String {
     let indent = if (2..10).contains(&style.indent) { style.indent } else { 2 };
-    let mut e = Emitter { out: String::new(), column: 0, style, indent_step: indent, whitespace: true, indention: true, open_ended: false };
+    let mut e = Emitter { out: String::new(), column: 0, style, indent_step: indent, whitespace: true, indention: true };
     e.node(v, Ctx::Root, 0);
+    // PyYAML ends a plain root scalar with "...", which Ansible's output does not show.
     e.out.push('\n');
-    if e.open_ended {
-        e.out.push_str("...\n");
-    }
     e.out
 }
 
@@ -45,7 +43,6 @@ struct Emitter<'s> {
     whitespace: bool,
     /// Only indentation has been written on this line.
     indention: bool,
-    open_ended: bool,
 }
 
 fn is_flow(v: &Json, style: &Style) -> bool {
@@ -82,7 +79,8 @@ impl Emitter<'_> {
             self.write(" ");
         }
         self.write(ind);
-        self.whitespace = false;
+        // After an opening bracket the next token needs no separating space (PyYAML's whitespace=True).
+        self.whitespace = ind == "[" || ind == "{";
         self.indention = self.indention && indention;
     }
 
@@ -165,9 +163,6 @@ impl Emitter<'_> {
     }
 
     fn plain(&mut self, text: &str, ctx: Ctx, indent: usize) {
-        if ctx == Ctx::Root {
-            self.open_ended = true;
-        }
         if text.is_empty() {
             return;
         }
