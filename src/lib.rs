@@ -7,6 +7,8 @@ pub mod modules;
 pub mod playbook;
 pub mod redact;
 pub mod report;
+pub mod template;
 pub mod transport;
+pub mod vars;
 pub mod vars_file;
 pub mod yaml;

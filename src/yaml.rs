@@ -18,6 +18,10 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 /// The data model shared by variables, module arguments and facts.
 pub type Value = serde_json::Value;
 
+/// How a value tagged `!unsafe` is represented once loaded: `{"__ansible_unsafe": "text"}`, the same encoding
+/// Ansible's own JSON encoder uses. Templating hands such a string over verbatim and never renders it.
+pub const UNSAFE_KEY: &str = "__ansible_unsafe";
+
 /// Largest YAML file hlprov reads.
 pub const MAX_FILE_BYTES: usize = 32 * 1024 * 1024;
 /// Deepest nesting of sequences and mappings.
@@ -136,8 +140,16 @@ impl Node {
             NodeKind::Map(_) => "a mapping",
         }
     }
-    /// Convert to the plain data model. Mapping keys become strings.
+    /// Convert to the plain data model. Mapping keys become strings. Scalars tagged `!unsafe` (or inside a
+    /// collection tagged `!unsafe`) become `{UNSAFE_KEY: "text"}` so templating can leave them alone.
     pub fn to_value(&self) -> Value {
+        if self.tag.as_deref() == Some("unsafe") {
+            return mark_unsafe(self.plain_value());
+        }
+        self.plain_value()
+    }
+
+    fn plain_value(&self) -> Value {
         match &self.kind {
             NodeKind::Null => Value::Null,
             NodeKind::Bool(b) => Value::Bool(*b),
@@ -156,6 +168,22 @@ impl Node {
                 Value::Object(m)
             }
         }
+    }
+}
+
+/// Wrap every string leaf (not mapping keys) in the `!unsafe` representation.
+fn mark_unsafe(v: Value) -> Value {
+    match v {
+        Value::String(s) => {
+            let mut m = Map::new();
+            m.insert(UNSAFE_KEY.to_string(), Value::String(s));
+            Value::Object(m)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(mark_unsafe).collect()),
+        Value::Object(m) if !(m.len() == 1 && m.contains_key(UNSAFE_KEY)) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, mark_unsafe(v))).collect())
+        }
+        other => other,
     }
 }
 
@@ -589,5 +617,14 @@ mod tests {
     fn local_tags_are_kept() {
         let doc = load_one("a: !unsafe '{{ x }}'\n", "f.yml").unwrap();
         assert_eq!(doc.get("a").unwrap().tag.as_deref(), Some("unsafe"));
+    }
+
+    #[test]
+    fn unsafe_values_load_wrapped() {
+        let doc = load_one("a: !unsafe '{{ x }}'\nb: !unsafe ['{{ y }}', 3]\nc: '{{ z }}'\n", "f.yml").unwrap();
+        assert_eq!(
+            doc.to_value(),
+            serde_json::json!({"a": {"__ansible_unsafe": "{{ x }}"}, "b": [{"__ansible_unsafe": "{{ y }}"}, 3], "c": "{{ z }}"})
+        );
     }
 }

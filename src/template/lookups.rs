@@ -1,0 +1,174 @@
+//! Controller-side lookups: `lookup(name, terms..., errors=, wantlist=)` and `query`/`q` (always a list) for
+//! file, env, template and pipe. Relative paths are searched along the scope's search path (role, then
+//! playbook: `<dir>/files/<p>` or `<dir>/templates/<p>`, then `<dir>/<p>`). Errors name the lookup and the
+//! file, never file contents or command output.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use minijinja::value::{Kwargs, Rest, Value, ValueKind};
+use minijinja::{Environment, Error, State};
+
+use super::context::{Failure, SCOPE_KEY, ScopeObject};
+use super::engine::TextOptions;
+use super::error::TemplateErrorKind;
+use super::filters::{fail, text_of};
+use crate::vars::LayerKind;
+
+pub fn register(env: &mut Environment<'static>) {
+    env.add_function("lookup", |s: &State, name: String, terms: Rest<Value>, kw: Kwargs| run(s, &name, &terms, kw, false));
+    env.add_function("query", |s: &State, name: String, terms: Rest<Value>, kw: Kwargs| run(s, &name, &terms, kw, true));
+    env.add_function("q", |s: &State, name: String, terms: Rest<Value>, kw: Kwargs| run(s, &name, &terms, kw, true));
+}
+
+fn scope_object(state: &State) -> Result<Arc<ScopeObject>, Error> {
+    state
+        .lookup(SCOPE_KEY)
+        .and_then(|v| v.downcast_object::<ScopeObject>())
+        .ok_or_else(|| fail("lookups are only available while templating task data"))
+}
+
+fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> Result<Value, Error> {
+    let obj = scope_object(state)?;
+    let errors = kw.get::<Option<String>>("errors")?.unwrap_or_else(|| "strict".into());
+    let wantlist = query || kw.get::<Option<bool>>("wantlist")?.unwrap_or(false);
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    // Terms may be given as a list.
+    let mut flat = Vec::new();
+    for t in terms {
+        if matches!(t.kind(), ValueKind::Seq | ValueKind::Iterable) {
+            flat.extend(t.try_iter()?);
+        } else {
+            flat.push(t.clone());
+        }
+    }
+    let result = match short {
+        "file" => file(&obj, &flat, &kw),
+        "env" => env_lookup(&flat, &kw),
+        "template" => template(&obj, &flat, &kw),
+        "pipe" => pipe(&flat),
+        other => return Err(fail(format!("lookup plugin '{other}' is not available in hlprov (it has file, env, template, pipe)"))),
+    };
+    let items = match (result, errors.as_str()) {
+        (Ok(items), _) => items,
+        (Err(_), "ignore" | "warn") => return Ok(if wantlist { Value::from(Vec::<Value>::new()) } else { Value::from(()) }),
+        (Err(e), "strict") => return Err(e),
+        (Err(_), other) => return Err(fail(format!("lookup: errors must be strict, warn or ignore, not '{other}'"))),
+    };
+    if wantlist {
+        return Ok(Value::from(items));
+    }
+    if items.len() == 1 {
+        return Ok(items.into_iter().next().unwrap_or_default());
+    }
+    if items.iter().all(|i| i.kind() == ValueKind::String) {
+        return Ok(Value::from(items.iter().map(|i| i.as_str().unwrap_or_default()).collect::<Vec<_>>().join(",")));
+    }
+    Ok(Value::from(items))
+}
+
+/// Find `name` along the search path, trying `<dir>/<subdir>/<name>` before `<dir>/<name>`.
+fn find(obj: &ScopeObject, name: &str, subdir: &str) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    let mut dirs = obj.scope.search_paths();
+    if dirs.is_empty() {
+        dirs.push(PathBuf::from("."));
+    }
+    dirs.iter().flat_map(|d| [d.join(subdir).join(p), d.join(p)]).find(|c| c.is_file())
+}
+
+fn read(obj: &ScopeObject, name: &str, subdir: &str, what: &str) -> Result<(PathBuf, String), Error> {
+    let path = find(obj, name, subdir).ok_or_else(|| fail(format!("lookup('{what}'): could not find '{name}' in the search path")))?;
+    let text = crate::yaml::read_text_file(&path).map_err(|m| fail(format!("lookup('{what}'): {}: {m}", path.display())))?;
+    Ok((path, text))
+}
+
+fn file(obj: &ScopeObject, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
+    let lstrip = kw.get::<Option<bool>>("lstrip")?.unwrap_or(false);
+    let rstrip = kw.get::<Option<bool>>("rstrip")?.unwrap_or(true);
+    let mut out = Vec::new();
+    for t in terms {
+        let (_, mut text) = read(obj, &text_of(t)?, "files", "file")?;
+        if rstrip {
+            text.truncate(text.trim_end().len());
+        }
+        if lstrip {
+            text = text.trim_start().to_string();
+        }
+        out.push(Value::from(text));
+    }
+    Ok(out)
+}
+
+fn env_lookup(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
+    let default: Option<Value> = kw.get("default")?;
+    let mut out = Vec::new();
+    for t in terms {
+        out.push(match std::env::var(text_of(t)?) {
+            Ok(v) => Value::from(v),
+            Err(_) => default.clone().unwrap_or(Value::from("")),
+        });
+    }
+    Ok(out)
+}
+
+fn template(obj: &Arc<ScopeObject>, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
+    let extra: Option<Value> = kw.get("template_vars")?;
+    let _: Option<bool> = kw.get("convert_data")?;
+    let target = match extra {
+        Some(vars) if !vars.is_none() => {
+            let json = super::filters::json_of(&vars)?;
+            let crate::yaml::Value::Object(m) = json else { return Err(fail("lookup('template'): template_vars must be a mapping")) };
+            let scope = obj.scope.with_layer(LayerKind::ExtraVars, "template_vars", Arc::new(m));
+            ScopeObject::new(scope, obj.engine.clone(), obj.ctx.clone(), String::new())
+        }
+        _ => obj.clone(),
+    };
+    let mut out = Vec::new();
+    for t in terms {
+        let name = text_of(t)?;
+        let (path, text) = read(obj, &name, "templates", "template")?;
+        let key = format!("lookup('template', '{}')", path.display());
+        target.enter(&key).map_err(|f| {
+            obj.ctx.record_failure(f.clone());
+            fail(f.message)
+        })?;
+        let rendered = TextOptions::default()
+            .apply_header(&text)
+            .map_err(fail)
+            .and_then(|(opts, body)| obj.engine.render_text(body, &target, opts));
+        target.leave();
+        match rendered {
+            Ok(s) => out.push(Value::from(s)),
+            Err(e) => {
+                let (kind, message, undefined) = super::engine::describe(&e, &obj.ctx);
+                let at = e.line().map(|l| format!(":{l}")).unwrap_or_default();
+                let kind = if kind == TemplateErrorKind::Syntax { TemplateErrorKind::Syntax } else { kind };
+                obj.ctx.record_failure(Failure { kind, message: format!("{}{at}: {message}", path.display()), undefined });
+                return Err(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn pipe(terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        let cmd = text_of(t)?;
+        let res = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&cmd)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| fail(format!("lookup('pipe'): cannot run /bin/sh: {e}")))?;
+        if !res.status.success() {
+            return Err(fail(format!("lookup('pipe'): command exited with {}", res.status)));
+        }
+        out.push(Value::from(String::from_utf8_lossy(&res.stdout).trim_end().to_string()));
+    }
+    Ok(out)
+}

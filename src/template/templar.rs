@@ -1,0 +1,210 @@
+//! [`Templar`]: the public templating API (one per run). Renders module arguments deeply, text files for the
+//! template module, and conditions; turns engine failures into [`TemplateError`]s that name the origin span,
+//! the template line and the undefined variable. Filters and lookups live in their own files.
+
+use std::sync::Arc;
+
+use super::context::{RenderCtx, ScopeObject, is_template};
+use super::convert::{self, ToJsonError};
+use super::engine::{self, Engine, TextOptions};
+use super::error::{TemplateError, TemplateErrorKind};
+use crate::vars::{VarScope, unsafe_text};
+use crate::yaml::{Span, Value};
+
+/// Renders templates with Ansible's semantics. Cheap to clone (an Arc).
+#[derive(Clone, Debug)]
+pub struct Templar {
+    engine: Arc<Engine>,
+}
+
+impl Default for Templar {
+    fn default() -> Self {
+        Templar::new()
+    }
+}
+
+impl Templar {
+    /// A Templar with a fresh random `omit` placeholder.
+    pub fn new() -> Templar {
+        use rand::Rng;
+        let bytes: [u8; 20] = rand::thread_rng().r#gen();
+        Templar::with_omit_token(format!("__omit_place_holder__{}", hex::encode(bytes)))
+    }
+
+    /// A Templar with a given `omit` placeholder (tests, or reproducing a run).
+    pub fn with_omit_token(token: String) -> Templar {
+        Templar { engine: Arc::new(Engine::new(token)) }
+    }
+
+    /// The value `{{ omit }}` renders to; mapping keys and list items with this value are dropped.
+    pub fn omit_token(&self) -> &str {
+        self.engine.omit()
+    }
+
+    /// Render every string in `v` (keys included). A string that is exactly one `{{ expr }}` becomes the
+    /// expression's value with its own type; other strings stay strings. Entries equal to `omit` are dropped
+    /// from mappings and lists; `!unsafe` strings come out verbatim.
+    pub fn render_value(&self, v: &Value, scope: &VarScope, origin: &Span) -> Result<Value, TemplateError> {
+        let (obj, ctx) = self.root(scope);
+        self.render_deep(v, &obj).map_err(|e| self.error(e, &ctx, origin, false))
+    }
+
+    /// Render a whole text (the template module's file). `origin` is where the text comes from; for a file
+    /// pass `Span::new(path, 1, 1)` and errors read `path:LINE: ...`. A `#jinja2:` first line may override
+    /// trim_blocks/lstrip_blocks.
+    pub fn render_text(&self, text: &str, scope: &VarScope, origin: &Span) -> Result<String, TemplateError> {
+        self.render_text_with(text, scope, origin, TextOptions::default())
+    }
+
+    /// [`render_text`](Self::render_text) with the template module's `trim_blocks`/`lstrip_blocks` options.
+    pub fn render_text_with(&self, text: &str, scope: &VarScope, origin: &Span, opts: TextOptions) -> Result<String, TemplateError> {
+        let (opts, body) = opts.apply_header(text).map_err(|m| TemplateError::new(TemplateErrorKind::Syntax, origin, m))?;
+        // A header line shifts every line below it.
+        let shift = if body.len() != text.len() { 1 } else { 0 };
+        let (obj, ctx) = self.root(scope);
+        self.engine.render_text(body, &obj, opts).map_err(|e| {
+            let mut err = self.error(Fail::Engine(e), &ctx, origin, true);
+            err.template_line = err.template_line.map(|l| l + shift);
+            err
+        })
+    }
+
+    /// Evaluate a condition (`when`, `failed_when`, `changed_when`, `until`, assert `that`): a bare Jinja
+    /// expression, or one wrapped in `{{ }}` (accepted, as Ansible does). Booleans are taken as they are;
+    /// strings and other values by Python truthiness, except that the strings Ansible's `bool` accepts
+    /// ("yes", "false", ...) mean what they say.
+    pub fn eval_condition(&self, expr: &str, scope: &VarScope, origin: &Span) -> Result<bool, TemplateError> {
+        let trimmed = expr.trim();
+        let bare = engine::single_expression(trimmed).unwrap_or(trimmed);
+        if bare.trim().is_empty() {
+            return Err(TemplateError::new(TemplateErrorKind::Syntax, origin, "empty condition"));
+        }
+        let (obj, ctx) = self.root(scope);
+        let bare = engine::escape_backslashes_expr(bare);
+        let v = self.engine.eval_expr(&bare, &obj).map_err(|e| self.error(Fail::Engine(e), &ctx, origin, false))?;
+        Ok(truthy(&v))
+    }
+
+    /// Evaluate a bare expression to a value (e.g. `loop:` given as an expression, `debug: var=`).
+    pub fn eval_expression(&self, expr: &str, scope: &VarScope, origin: &Span) -> Result<Value, TemplateError> {
+        let (obj, ctx) = self.root(scope);
+        let v = self.engine.eval_expr(expr, &obj).map_err(|e| self.error(Fail::Engine(e), &ctx, origin, false))?;
+        to_json(&v).map_err(|e| self.error(e, &ctx, origin, false))
+    }
+
+    fn root(&self, scope: &VarScope) -> (Arc<ScopeObject>, Arc<RenderCtx>) {
+        let ctx = Arc::new(RenderCtx::default());
+        (ScopeObject::new(scope.clone(), self.engine.clone(), ctx.clone(), String::new()), ctx)
+    }
+
+    fn render_deep(&self, v: &Value, obj: &Arc<ScopeObject>) -> Result<Value, Fail> {
+        let omit = self.engine.omit();
+        Ok(match v {
+            Value::String(s) => {
+                if !is_template(s) {
+                    return Ok(v.clone());
+                }
+                let rendered = self.engine.render_str(s, obj).map_err(Fail::Engine)?;
+                strip_omit(to_json(&rendered)?, omit)
+            }
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    let r = self.render_deep(item, obj)?;
+                    if r.as_str() != Some(omit) {
+                        out.push(r);
+                    }
+                }
+                Value::Array(out)
+            }
+            Value::Object(m) => {
+                if let Some(text) = unsafe_text::as_unsafe(v) {
+                    return Ok(Value::String(text.to_string()));
+                }
+                let mut out = serde_json::Map::with_capacity(m.len());
+                for (k, item) in m {
+                    let key = if is_template(k) {
+                        let rk = self.engine.render_str(k, obj).map_err(Fail::Engine)?;
+                        convert::key_string(&rk)
+                    } else {
+                        k.clone()
+                    };
+                    let r = self.render_deep(item, obj)?;
+                    if r.as_str() != Some(omit) {
+                        out.insert(key, r);
+                    }
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    fn error(&self, fail: Fail, ctx: &RenderCtx, origin: &Span, is_file: bool) -> TemplateError {
+        let (kind, message, undefined, line) = match fail {
+            Fail::Engine(e) => {
+                let line = e.line().map(|l| l as u32);
+                match ctx.failure() {
+                    Some(f) => (f.kind, f.message, f.undefined, line),
+                    None => {
+                        let (k, m, u) = engine::describe(&e, ctx);
+                        (k, m, u, line)
+                    }
+                }
+            }
+            Fail::UndefinedResult => {
+                let name = ctx.last_miss();
+                let msg = match &name {
+                    Some(n) => format!("'{n}' is undefined"),
+                    None => "the template's result is undefined".to_string(),
+                };
+                (TemplateErrorKind::Undefined, msg, name, None)
+            }
+        };
+        let mut err = TemplateError::new(kind, origin, message);
+        err.undefined = undefined;
+        err.is_file = is_file;
+        // Line numbers only help for templates of several lines (or whole files).
+        err.template_line = line.filter(|_| is_file || ctx_is_multiline(origin));
+        err
+    }
+}
+
+/// minijinja only knows the line inside the template; one-line templates are identified by the origin alone.
+fn ctx_is_multiline(_origin: &Span) -> bool {
+    true
+}
+
+enum Fail {
+    Engine(minijinja::Error),
+    UndefinedResult,
+}
+
+fn to_json(v: &minijinja::Value) -> Result<Value, Fail> {
+    convert::to_json(v).map_err(|e| match e {
+        ToJsonError::Undefined => Fail::UndefinedResult,
+        ToJsonError::Invalid(e) => Fail::Engine(e),
+    })
+}
+
+/// `v` without list items and mapping entries equal to the omit placeholder (at any depth), as Ansible removes
+/// them from module arguments.
+fn strip_omit(v: Value, omit: &str) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(a.into_iter().filter(|x| x.as_str() != Some(omit)).map(|x| strip_omit(x, omit)).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, x)| x.as_str() != Some(omit)).map(|(k, x)| (k, strip_omit(x, omit))).collect()),
+        other => other,
+    }
+}
+
+/// Ansible's truthiness for conditions: Python's, but the strings `bool` understands count as booleans.
+pub fn truthy(v: &minijinja::Value) -> bool {
+    if let Some(s) = v.as_str() {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "yes" | "on" | "true" | "1" => return true,
+            "no" | "off" | "false" | "0" | "" => return false,
+            _ => return true,
+        }
+    }
+    v.is_true()
+}
