@@ -2,5 +2,6 @@
 //! library; tests and benchmarks use the same library. See docs/architecture.md for the layers.
 
 pub mod redact;
+pub mod secrets;
 pub mod vars_file;
 pub mod yaml;
