@@ -41,33 +41,47 @@ impl SopsError {
     }
 }
 
-impl fmt::Display for SopsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SopsError {
+    /// The file the error is about, if any.
+    pub fn file(&self) -> Option<&str> {
         match self {
-            SopsError::Input { file, msg } => write!(f, "{file}: {msg}"),
-            SopsError::Io { file, msg } => write!(f, "{file}: {msg}"),
-            SopsError::Mac { file } => write!(
-                f,
-                "{file}: MAC mismatch: the encrypted values do not match the file's message authentication code \
+            SopsError::Input { file, .. } | SopsError::Io { file, .. } | SopsError::Mac { file } | SopsError::NoKey { file, .. } => Some(file),
+            SopsError::Key { .. } => None,
+        }
+    }
+
+    /// The message without the file name (for callers that print the file themselves).
+    pub fn detail(&self) -> String {
+        match self {
+            SopsError::Input { msg, .. } | SopsError::Io { msg, .. } | SopsError::Key { msg } => msg.clone(),
+            SopsError::Mac { .. } => "MAC mismatch: the encrypted values do not match the file's message authentication code \
                  (the file was edited without sops/hlprov, or is corrupt); nothing from it was used"
-            ),
-            SopsError::Key { msg } => f.write_str(msg),
-            SopsError::NoKey { file, recipients, tried, notes } => {
-                write!(f, "{file}: cannot decrypt: the file is encrypted to {}", list_or(recipients, "no recipient"))?;
+                .into(),
+            SopsError::NoKey { recipients, tried, notes, .. } => {
+                let mut s = format!("cannot decrypt: the file is encrypted to {}", list_or(recipients, "no recipient"));
                 if tried.is_empty() {
-                    write!(
-                        f,
-                        "; no age identity was found (set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or put it in {})",
-                        crate::secrets::keys::default_key_file().map(|p| p.display().to_string()).unwrap_or_else(|| "~/.config/sops/age/keys.txt".into())
-                    )?;
+                    let default = crate::secrets::keys::default_key_file()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "~/.config/sops/age/keys.txt".into());
+                    s.push_str(&format!("; no age identity was found (set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or put it in {default})"));
                 } else {
-                    write!(f, "; the available identities ({}) match none of them", tried.join(", "))?;
+                    s.push_str(&format!("; the available identities ({}) match none of them", tried.join(", ")));
                 }
                 for n in notes {
-                    write!(f, "; {n}")?;
+                    s.push_str("; ");
+                    s.push_str(n);
                 }
-                Ok(())
+                s
             }
+        }
+    }
+}
+
+impl fmt::Display for SopsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.file() {
+            Some(file) => write!(f, "{file}: {}", self.detail()),
+            None => f.write_str(&self.detail()),
         }
     }
 }

@@ -88,6 +88,9 @@ pub fn emit(doc: &Value) -> Result<String, String> {
         let Value::Map(entries) = body else {
             return Err(format!("'{name}': an INI file needs every top-level key to be a section (a mapping)"));
         };
+        if !out.is_empty() {
+            out.push('\n');
+        }
         if name != DEFAULT {
             out.push_str(&format!("[{name}]\n"));
         }
@@ -104,7 +107,6 @@ pub fn emit(doc: &Value) -> Result<String, String> {
         for (k, v) in pairs {
             out.push_str(&format!("{k:<width$} = {}\n", quote(&v)));
         }
-        out.push('\n');
     }
     Ok(out)
 }

@@ -16,18 +16,18 @@ use crate::yaml::{self as loader, Node, NodeKind};
 pub fn parse(text: &str, file: &str) -> Result<Vec<Value>, String> {
     let nodes = loader::load_all(text, file).map_err(|e| e.to_string())?;
     let lines: Vec<&str> = text.split('\n').collect();
-    let mut comments = Comments { items: find_comments(&lines), next: 0 };
+    let mut comments = Comments { items: find_comments(text, &lines), next: 0 };
     let doc_markers: Vec<u32> =
         lines.iter().enumerate().filter(|(_, l)| *l == &"---" || l.starts_with("--- ")).map(|(i, _)| i as u32 + 1).collect();
     let mut docs = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
-        let mut v = convert(node, &mut comments);
         // Comments after the last entry belong to this document, up to the next document's `---`.
         let end = match nodes.get(i + 1) {
             Some(next) => doc_markers.iter().rev().find(|&&m| m < next.span.line && m > node.span.line).copied().unwrap_or(next.span.line),
             None => u32::MAX,
         };
-        let trailing = comments.take(|line| line < end);
+        let mut v = convert(node, &mut comments, end);
+        let trailing = comments.take(|line, _| line < end);
         match &mut v {
             Value::Map(entries) => entries.extend(trailing.into_iter().map(Entry::Comment)),
             Value::Seq(items) => items.extend(trailing.into_iter().map(Value::Comment)),
@@ -38,27 +38,36 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Value>, String> {
     Ok(docs)
 }
 
+struct Comment {
+    line: u32,
+    indent: usize,
+    text: String,
+}
+
 struct Comments {
-    /// (line, text after '#'), in line order.
-    items: Vec<(u32, String)>,
+    /// In line order.
+    items: Vec<Comment>,
     next: usize,
 }
 
 impl Comments {
-    fn take(&mut self, pred: impl Fn(u32) -> bool) -> Vec<String> {
+    /// Take comments from the front while `pred(line, indent)` holds.
+    fn take(&mut self, pred: impl Fn(u32, usize) -> bool) -> Vec<String> {
         let mut out = Vec::new();
-        while let Some((line, text)) = self.items.get(self.next) {
-            if !pred(*line) {
+        while let Some(c) = self.items.get(self.next) {
+            if !pred(c.line, c.indent) {
                 break;
             }
-            out.push(text.clone());
+            out.push(c.text.clone());
             self.next += 1;
         }
         out
     }
 }
 
-fn convert(node: &Node, comments: &mut Comments) -> Value {
+/// Convert a node; `limit` is the line where the next entry outside this node starts. Comments after the
+/// node's last entry that are indented at least as deep as its entries stay inside it (sops keeps them there).
+fn convert(node: &Node, comments: &mut Comments, limit: u32) -> Value {
     match &node.kind {
         NodeKind::Null => Value::Null,
         NodeKind::Bool(b) => Value::Bool(*b),
@@ -67,34 +76,43 @@ fn convert(node: &Node, comments: &mut Comments) -> Value {
         NodeKind::Str(s) => Value::Str(s.clone()),
         NodeKind::Seq(items) => {
             let mut out = Vec::new();
-            for item in items {
-                out.extend(comments.take(|l| l <= item.span.line).into_iter().map(Value::Comment));
-                out.push(convert(item, comments));
+            for (i, item) in items.iter().enumerate() {
+                out.extend(comments.take(|l, _| l <= item.span.line).into_iter().map(Value::Comment));
+                let next = items.get(i + 1).map_or(limit, |n| n.span.line);
+                out.push(convert(item, comments, next));
             }
+            let dash = node.span.col.saturating_sub(1) as usize;
+            out.extend(comments.take(|l, ind| l < limit && ind >= dash).into_iter().map(Value::Comment));
             Value::Seq(out)
         }
         NodeKind::Map(pairs) => {
             let mut out = Vec::new();
-            for (k, v) in pairs {
-                out.extend(comments.take(|l| l <= k.span.line).into_iter().map(Entry::Comment));
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                out.extend(comments.take(|l, _| l <= k.span.line).into_iter().map(Entry::Comment));
                 let key = k.key_string().unwrap_or_else(|| k.to_value().to_string());
-                out.push(Entry::Pair(key, convert(v, comments)));
+                let next = pairs.get(i + 1).map_or(limit, |(n, _)| n.span.line);
+                out.push(Entry::Pair(key, convert(v, comments, next)));
+            }
+            if let Some((first, _)) = pairs.first() {
+                let indent = first.span.col.saturating_sub(1) as usize;
+                out.extend(comments.take(|l, ind| l < limit && ind >= indent).into_iter().map(Entry::Comment));
             }
             Value::Map(out)
         }
     }
 }
 
-/// Every comment in the text as (1-based line, text after '#').
-fn find_comments(lines: &[&str]) -> Vec<(u32, String)> {
-    let inside = scalar_lines(&lines.join("\n"), lines);
+/// Every comment in the text, in line order.
+fn find_comments(text: &str, lines: &[&str]) -> Vec<Comment> {
+    let inside = scalar_lines(text, lines);
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         if inside[i] {
             continue;
         }
         if let Some(pos) = comment_start(line) {
-            out.push((i as u32 + 1, line[pos + 1..].trim_end().to_string()));
+            let indent = line[..pos].chars().count();
+            out.push(Comment { line: i as u32 + 1, indent, text: line[pos + 1..].trim_end().to_string() });
         }
     }
     out

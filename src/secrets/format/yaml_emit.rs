@@ -184,10 +184,22 @@ fn plain_ok(s: &str) -> bool {
         return false;
     }
     let numeric_start = first.is_ascii_digit() || ((first == '-' || first == '+' || first == '.') && s.len() > 1);
-    if numeric_start && (s.parse::<f64>().is_ok() || s.starts_with("0o") || s.starts_with("0x") || s.starts_with("0b") || looks_like_time(s)) {
+    if numeric_start && (s.parse::<f64>().is_ok() || radix_int(s) || looks_like_time(s)) {
         return false;
     }
     true
+}
+
+/// `0x1F`, `0o17`, `0b101` (with an optional sign): integers to a YAML 1.2 reader.
+fn radix_int(s: &str) -> bool {
+    let body = s.trim_start_matches(['-', '+']);
+    let digits = |rest: &str, ok: fn(char) -> bool| !rest.is_empty() && rest.chars().all(|c| ok(c) || c == '_');
+    match body.get(..2) {
+        Some("0x") => digits(&body[2..], |c| c.is_ascii_hexdigit()),
+        Some("0o") => digits(&body[2..], |c| ('0'..='7').contains(&c)),
+        Some("0b") => digits(&body[2..], |c| c == '0' || c == '1'),
+        _ => false,
+    }
 }
 
 /// A YAML timestamp (`2024-01-01`, `2024-01-01T00:00:00Z`) that Go's yaml.v3 would turn into a time.
@@ -223,7 +235,7 @@ mod tests {
         for s in ["yes", "No", "0644", "1e3", "1.5", "null", "", " lead", "a: b", "#x", "2024-01-01", "0x1F", "-3", "y", "True"] {
             assert!(!plain_ok(s), "{s:?} must be quoted");
         }
-        for s in ["hunter2", "ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]", "age1abc", "10.0.0.200-10.0.0.220", "-foo", "v1.30.4+k3s1"] {
+        for s in ["hunter2", "ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]", "age1abc", "10.0.0.200-10.0.0.220", "-foo", "v1.30.4+k3s1", "0b3f0c1e-1111"] {
             assert!(plain_ok(s), "{s:?} can be plain");
         }
     }
