@@ -197,11 +197,7 @@ fn tokenize(path: &str) -> Vec<Token> {
             .flatten()
             .min_by_key(|(i, _, _)| *i);
         let (piece, after) = match next {
-            Some((i, len, is_index)) => {
-                let piece = &rest[..i];
-                let r = (piece, Some((&rest[i + len..], is_index)));
-                r
-            }
+            Some((i, len, is_index)) => (&rest[..i], Some((&rest[i + len..], is_index))),
             None => (rest, None),
         };
         tokens.push(if current_is_index { Token::Index(piece.parse().unwrap_or(usize::MAX)) } else { Token::Key(piece.to_string()) });

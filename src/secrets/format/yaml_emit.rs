@@ -169,7 +169,9 @@ fn inline(v: &Value) -> String {
 /// Is `s` safe as a plain (unquoted) scalar that reads back as this same string?
 fn plain_ok(s: &str) -> bool {
     let Some(first) = s.chars().next() else { return false };
-    if s != s.trim() || "-?:,[]{}#&*!|>'\"%@`".contains(first) && !(first == '-' && s.len() > 1 && !s.starts_with("- ") && !s.starts_with("---")) {
+    // An indicator character cannot start a plain scalar; a dash can, when it does not start "- " or "---".
+    let dash_ok = first == '-' && s.len() > 1 && !s.starts_with("- ") && !s.starts_with("---");
+    if s != s.trim() || ("-?:,[]{}#&*!|>'\"%@`".contains(first) && !dash_ok) {
         return false;
     }
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(|c| c.is_control() || c == '\u{feff}') {
