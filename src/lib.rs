@@ -1,12 +1,14 @@
 //! hlprov: an Ansible-style host and cluster provisioner. The binary (src/main.rs) is a thin shell around this
 //! library; tests and benchmarks use the same library. See docs/architecture.md for the layers.
 
+pub mod cli_sops;
 pub mod inventory;
 pub mod lab;
 pub mod modules;
 pub mod playbook;
 pub mod redact;
 pub mod report;
+pub mod secrets;
 pub mod template;
 pub mod transport;
 pub mod vars;
