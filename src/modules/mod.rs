@@ -10,6 +10,7 @@ mod commands;
 mod ping;
 pub mod mode;
 pub mod registry;
+pub mod remote_file;
 
 use std::path::PathBuf;
 use std::time::Duration;

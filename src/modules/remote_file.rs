@@ -1,0 +1,306 @@
+//! Files on the target, as modules need them: one round trip to learn everything about a path (type, mode,
+//! owner, size, checksum, and the content when a diff is wanted), and atomic writes (temp file in the same
+//! folder, fsync, rename) that keep the old file's owner and mode, can validate the new content first, and
+//! refuse to overwrite a file that changed since it was probed.
+
+use base64::Engine;
+
+use super::{Diff, ModuleCtx, ModuleError};
+use crate::transport::quote::quote;
+
+/// Largest file whose old content is fetched for `--diff` (Ansible's limit is about the same).
+pub const MAX_DIFF_BYTES: u64 = 256 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Link,
+    Other,
+}
+
+/// What a path is on the target.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileState {
+    pub exists: bool,
+    pub kind: Option<Kind>,
+    /// Permission bits (07777).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub owner: String,
+    pub group: String,
+    pub size: u64,
+    /// Where a symlink points.
+    pub link_target: Option<String>,
+    /// sha256 of a regular file's content (hex).
+    pub sha256: Option<String>,
+    /// sha1, when asked for (stat's checksum, Ansible's default algorithm).
+    pub sha1: Option<String>,
+    /// The content, when asked for and small enough.
+    pub content: Option<Vec<u8>>,
+}
+
+impl FileState {
+    pub fn is_file(&self) -> bool {
+        self.kind == Some(Kind::File)
+    }
+    pub fn is_dir(&self) -> bool {
+        self.kind == Some(Kind::Dir)
+    }
+    pub fn is_link(&self) -> bool {
+        self.kind == Some(Kind::Link)
+    }
+    /// The content as text (lossy), or empty.
+    pub fn text(&self) -> String {
+        self.content.as_deref().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_default()
+    }
+}
+
+/// What to fetch besides the basics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Want {
+    /// Fetch content up to this many bytes (0: never).
+    pub content_up_to: u64,
+    pub sha1: bool,
+    /// Follow a symlink and describe its target instead.
+    pub follow: bool,
+}
+
+/// The shell snippet that prints a path's state as `key=value` lines (content last, base64).
+pub fn probe_script(path: &str, want: Want) -> String {
+    let p = quote(path);
+    let stat = if want.follow { "stat -L" } else { "stat" };
+    let mut s = format!(
+        "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo exists=0; exit 0; fi; echo exists=1; \
+         if [ -L \"$p\" ] {}; then echo type=link; printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; \
+         elif [ -d \"$p\" ]; then echo type=dir; elif [ -f \"$p\" ]; then echo type=file; else echo type=other; fi; \
+         {stat} -c 'mode=%a\nuid=%u\ngid=%g\nowner=%U\ngroup=%G\nsize=%s' -- \"$p\" || exit 1; ",
+        if want.follow { "&& [ ! -e \"$p\" ]" } else { "" }
+    );
+    s.push_str("if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'sha256=%s\\n' \"$(sha256sum < \"$p\" | cut -c1-64)\"; ");
+    if want.sha1 {
+        s.push_str("printf 'sha1=%s\\n' \"$(sha1sum < \"$p\" | cut -c1-40)\"; ");
+    }
+    if want.content_up_to > 0 {
+        s.push_str(&format!(
+            "if [ \"$({stat} -c %s -- \"$p\")\" -le {} ]; then echo content:; base64 < \"$p\"; fi; ",
+            want.content_up_to
+        ));
+    }
+    s.push_str("fi");
+    s
+}
+
+/// Parse what [`probe_script`] printed.
+pub fn parse_probe(out: &str) -> Result<FileState, String> {
+    let mut st = FileState::default();
+    let mut lines = out.lines();
+    let mut b64 = String::new();
+    while let Some(line) = lines.next() {
+        if line == "content:" {
+            for l in lines.by_ref() {
+                b64.push_str(l.trim());
+            }
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(|e| format!("bad content encoding: {e}"))?;
+            st.content = Some(bytes);
+            break;
+        }
+        let Some((k, v)) = line.split_once('=') else { continue };
+        match k {
+            "exists" => st.exists = v == "1",
+            "type" => {
+                st.kind = Some(match v {
+                    "file" => Kind::File,
+                    "dir" => Kind::Dir,
+                    "link" => Kind::Link,
+                    _ => Kind::Other,
+                })
+            }
+            "target" => st.link_target = Some(v.to_string()),
+            "mode" => st.mode = u32::from_str_radix(v, 8).map_err(|_| format!("bad mode {v}"))?,
+            "uid" => st.uid = v.parse().unwrap_or(0),
+            "gid" => st.gid = v.parse().unwrap_or(0),
+            "owner" => st.owner = v.to_string(),
+            "group" => st.group = v.to_string(),
+            "size" => st.size = v.parse().unwrap_or(0),
+            "sha256" => st.sha256 = Some(v.to_string()),
+            "sha1" => st.sha1 = Some(v.to_string()),
+            _ => {}
+        }
+    }
+    Ok(st)
+}
+
+/// Probe one path (one round trip; allowed in check mode).
+pub async fn probe(ctx: &ModuleCtx<'_>, path: &str, want: Want) -> Result<FileState, ModuleError> {
+    let out = ctx.read(&probe_script(path, want)).await?;
+    if !out.success() {
+        return Err(ModuleError::Failed(format!("cannot inspect {path}: {}", out.stderr_text().trim())));
+    }
+    parse_probe(&out.stdout_text()).map_err(|e| ModuleError::Internal(format!("inspecting {path}: {e}")))
+}
+
+/// Owner, group and mode to give a file.
+#[derive(Clone, Debug, Default)]
+pub struct Attrs {
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    /// Octal permission bits.
+    pub mode: Option<u32>,
+}
+
+/// How to write a file.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOpts<'a> {
+    pub attrs: Attrs,
+    /// Keep a timestamped copy of the old file (Ansible's `backup: yes`).
+    pub backup: bool,
+    /// A command that must accept the new content first; `%s` is the temp file (e.g. `visudo -cf %s`).
+    pub validate: Option<&'a str>,
+    /// The sha256 the file had when probed (None: it did not exist); the write fails if it changed since.
+    pub expect_sha256: Option<Option<&'a str>>,
+}
+
+/// What a write did.
+#[derive(Clone, Debug, Default)]
+pub struct Written {
+    pub backup_file: Option<String>,
+}
+
+/// Write `content` to `path` atomically. Refused in check mode (callers report instead).
+pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts: &WriteOpts<'_>) -> Result<Written, ModuleError> {
+    let p = quote(path);
+    let dir = match path.rsplit_once('/') {
+        Some(("", _)) => "/".to_string(),
+        Some((d, _)) => d.to_string(),
+        None => ".".to_string(),
+    };
+    let d = quote(&dir);
+    let mut s = format!(
+        "set -e; p={p}; [ -d {d} ] || {{ echo 'Destination directory {} does not exist' >&2; exit 1; }}; \
+         t=$(mktemp {d}/.hlprov-tmp.XXXXXXXX); trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; ",
+        dir.replace('\'', "")
+    );
+    if let Some(v) = opts.validate {
+        if !v.contains("%s") {
+            return Err(ModuleError::Args(format!("validate must contain %s (the file to check): '{v}'")));
+        }
+        let cmd = v.replace("%s", "\"$t\"");
+        s.push_str(&format!("if ! out=$({cmd} 2>&1); then echo \"failed to validate: $out\" >&2; exit 3; fi; "));
+    }
+    // Keep the old file's owner and mode unless told otherwise.
+    s.push_str("if [ -e \"$p\" ]; then chown --reference=\"$p\" \"$t\" 2>/dev/null || true; chmod --reference=\"$p\" \"$t\"; else chmod 0644 \"$t\"; fi; ");
+    s.push_str(&attr_commands("\"$t\"", &opts.attrs));
+    if let Some(expect) = &opts.expect_sha256 {
+        match expect {
+            Some(sum) => s.push_str(&format!(
+                "[ -f \"$p\" ] && [ \"$(sha256sum < \"$p\" | cut -c1-64)\" = {} ] || {{ echo \"$p changed while hlprov was working on it; not overwriting\" >&2; exit 4; }}; ",
+                quote(sum)
+            )),
+            None => s.push_str("if [ -e \"$p\" ]; then echo \"$p appeared while hlprov was working on it; not overwriting\" >&2; exit 4; fi; "),
+        }
+    }
+    if opts.backup {
+        s.push_str("b=; if [ -f \"$p\" ]; then b=\"$p.$(date +%Y-%m-%d@%H:%M:%S~)\"; cp -p -- \"$p\" \"$b\"; fi; ");
+    }
+    s.push_str(&format!("sync \"$t\" 2>/dev/null || true; mv -f -- \"$t\" \"$p\"; trap - EXIT; sync {d} 2>/dev/null || true; "));
+    if opts.backup {
+        s.push_str("[ -n \"$b\" ] && printf 'backup=%s\\n' \"$b\"; ");
+    }
+    s.push_str("exit 0");
+    let out = ctx.write(&s, Some(content)).await?;
+    if !out.success() {
+        return Err(ModuleError::Failed(out.stderr_text().trim().to_string()));
+    }
+    let backup_file = out.stdout_text().lines().find_map(|l| l.strip_prefix("backup=").map(str::to_string));
+    Ok(Written { backup_file })
+}
+
+/// Shell commands that set owner, group and mode on `target` (an already quoted word).
+pub fn attr_commands(target: &str, attrs: &Attrs) -> String {
+    let mut s = String::new();
+    match (&attrs.owner, &attrs.group) {
+        (Some(o), Some(g)) => s.push_str(&format!("chown -h {} {target}; ", quote(&format!("{o}:{g}")))),
+        (Some(o), None) => s.push_str(&format!("chown -h {} {target}; ", quote(o))),
+        (None, Some(g)) => s.push_str(&format!("chgrp -h {} {target}; ", quote(g))),
+        (None, None) => {}
+    }
+    if let Some(m) = attrs.mode {
+        s.push_str(&format!("chmod {:04o} {target}; ", m));
+    }
+    s
+}
+
+/// Does `st` differ from `attrs`? (Names and numeric ids both match.)
+pub fn attrs_differ(st: &FileState, attrs: &Attrs) -> Vec<&'static str> {
+    let mut diff = Vec::new();
+    if let Some(o) = &attrs.owner {
+        if *o != st.owner && o.parse::<u32>().ok() != Some(st.uid) {
+            diff.push("owner");
+        }
+    }
+    if let Some(g) = &attrs.group {
+        if *g != st.group && g.parse::<u32>().ok() != Some(st.gid) {
+            diff.push("group");
+        }
+    }
+    if let Some(m) = attrs.mode {
+        if m != st.mode {
+            diff.push("mode");
+        }
+    }
+    diff
+}
+
+/// A content diff for `--diff`.
+pub fn content_diff(path: &str, before: &FileState, after: &[u8]) -> Diff {
+    let before_text = if before.exists { before.text() } else { String::new() };
+    Diff {
+        before_header: if before.exists { path.to_string() } else { "/dev/null".to_string() },
+        after_header: path.to_string(),
+        before: before_text,
+        after: String::from_utf8_lossy(after).into_owned(),
+    }
+}
+
+/// A before/after diff of file properties (state, mode, owner) for `--diff`.
+pub fn property_diff(path: &str, before: &[(&str, String)], after: &[(&str, String)]) -> Diff {
+    let render = |pairs: &[(&str, String)]| pairs.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>();
+    Diff { before_header: path.to_string(), after_header: path.to_string(), before: render(before), after: render(after) }
+}
+
+/// sha256 of bytes, hex (to compare with the host's).
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_output_parses() {
+        let out = "exists=1\ntype=file\nmode=640\nuid=0\ngid=4\nowner=root\ngroup=adm\nsize=5\nsha256=abc\ncontent:\naGVsbG8=\n";
+        let st = parse_probe(out).unwrap();
+        assert!(st.exists && st.is_file());
+        assert_eq!((st.mode, st.owner.as_str(), st.group.as_str(), st.size), (0o640, "root", "adm", 5));
+        assert_eq!(st.content.as_deref(), Some(&b"hello"[..]));
+        assert!(!parse_probe("exists=0\n").unwrap().exists);
+    }
+
+    #[test]
+    fn probe_script_works_against_a_real_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("it's a file");
+        std::fs::write(&f, "hello").unwrap();
+        let script = probe_script(f.to_str().unwrap(), Want { content_up_to: 100, sha1: true, follow: false });
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(&script).output().unwrap();
+        let st = parse_probe(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        assert!(st.is_file(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(st.sha256.as_deref(), Some(sha256_hex(b"hello").as_str()));
+        assert_eq!(st.sha1.as_deref(), Some("aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"));
+        assert_eq!(st.content.as_deref(), Some(&b"hello"[..]));
+    }
+}
