@@ -41,7 +41,7 @@ impl TextOptions {
 
     /// Apply a `#jinja2: trim_blocks: False, lstrip_blocks: True` first line (Ansible's per-file override);
     /// returns the text without that line. Unknown keys are an error.
-    pub fn apply_header<'t>(mut self, text: &'t str) -> Result<(TextOptions, &'t str), String> {
+    pub fn apply_header(mut self, text: &str) -> Result<(TextOptions, &str), String> {
         let Some(rest) = text.strip_prefix("#jinja2:") else { return Ok((self, text)) };
         let (header, body) = rest.split_once('\n').unwrap_or((rest, ""));
         for part in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {

@@ -63,7 +63,7 @@ impl Templar {
         let shift = if body.len() != text.len() { 1 } else { 0 };
         let (obj, ctx) = self.root(scope);
         self.engine.render_text(body, &obj, opts).map_err(|e| {
-            let mut err = self.error(Fail::Engine(e), &ctx, origin, true);
+            let mut err = self.error(Fail::Engine(e, true), &ctx, origin, true);
             err.template_line = err.template_line.map(|l| l + shift);
             err
         })
@@ -81,14 +81,14 @@ impl Templar {
         }
         let (obj, ctx) = self.root(scope);
         let bare = engine::escape_backslashes_expr(bare);
-        let v = self.engine.eval_expr(&bare, &obj).map_err(|e| self.error(Fail::Engine(e), &ctx, origin, false))?;
+        let v = self.engine.eval_expr(&bare, &obj).map_err(|e| self.error(Fail::Engine(e, false), &ctx, origin, false))?;
         Ok(truthy(&v))
     }
 
     /// Evaluate a bare expression to a value (e.g. `loop:` given as an expression, `debug: var=`).
     pub fn eval_expression(&self, expr: &str, scope: &VarScope, origin: &Span) -> Result<Value, TemplateError> {
         let (obj, ctx) = self.root(scope);
-        let v = self.engine.eval_expr(expr, &obj).map_err(|e| self.error(Fail::Engine(e), &ctx, origin, false))?;
+        let v = self.engine.eval_expr(expr, &obj).map_err(|e| self.error(Fail::Engine(e, false), &ctx, origin, false))?;
         to_json(&v).map_err(|e| self.error(e, &ctx, origin, false))
     }
 
@@ -104,7 +104,7 @@ impl Templar {
                 if !is_template(s) {
                     return Ok(v.clone());
                 }
-                let rendered = self.engine.render_str(s, obj).map_err(Fail::Engine)?;
+                let rendered = self.engine.render_str(s, obj).map_err(|e| Fail::Engine(e, s.contains('\n')))?;
                 strip_omit(to_json(&rendered)?, omit)
             }
             Value::Array(items) => {
@@ -124,7 +124,7 @@ impl Templar {
                 let mut out = serde_json::Map::with_capacity(m.len());
                 for (k, item) in m {
                     let key = if is_template(k) {
-                        let rk = self.engine.render_str(k, obj).map_err(Fail::Engine)?;
+                        let rk = self.engine.render_str(k, obj).map_err(|e| Fail::Engine(e, false))?;
                         convert::key_string(&rk)
                     } else {
                         k.clone()
@@ -142,8 +142,9 @@ impl Templar {
 
     fn error(&self, fail: Fail, ctx: &RenderCtx, origin: &Span, is_file: bool) -> TemplateError {
         let (kind, message, undefined, line) = match fail {
-            Fail::Engine(e) => {
-                let line = e.line().map(|l| l as u32);
+            Fail::Engine(e, multiline) => {
+                // Line numbers only help for templates of several lines (or whole files).
+                let line = e.line().map(|l| l as u32).filter(|_| multiline);
                 match ctx.failure() {
                     Some(f) => (f.kind, f.message, f.undefined, line),
                     None => {
@@ -164,26 +165,21 @@ impl Templar {
         let mut err = TemplateError::new(kind, origin, message);
         err.undefined = undefined;
         err.is_file = is_file;
-        // Line numbers only help for templates of several lines (or whole files).
-        err.template_line = line.filter(|_| is_file || ctx_is_multiline(origin));
+        err.template_line = line;
         err
     }
 }
 
-/// minijinja only knows the line inside the template; one-line templates are identified by the origin alone.
-fn ctx_is_multiline(_origin: &Span) -> bool {
-    true
-}
-
 enum Fail {
-    Engine(minijinja::Error),
+    /// An engine error, and whether the failing template has more than one line.
+    Engine(minijinja::Error, bool),
     UndefinedResult,
 }
 
 fn to_json(v: &minijinja::Value) -> Result<Value, Fail> {
     convert::to_json(v).map_err(|e| match e {
         ToJsonError::Undefined => Fail::UndefinedResult,
-        ToJsonError::Invalid(e) => Fail::Engine(e),
+        ToJsonError::Invalid(e) => Fail::Engine(e, false),
     })
 }
 
