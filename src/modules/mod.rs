@@ -27,6 +27,10 @@ pub trait Module: Send + Sync {
     /// One line for `hlprov doc` and docs/modules.md.
     fn summary(&self) -> &'static str;
     fn spec(&self) -> &'static ModuleSpec;
+    /// Where the module differs from Ansible's module of the same name (for docs/modules.md); empty if it does not.
+    fn notes(&self) -> &'static str {
+        ""
+    }
     /// Whether the module needs a connection to the host (debug, set_fact, assert … run on the controller).
     fn needs_host(&self) -> bool {
         true

@@ -145,3 +145,55 @@ fn write_private(path: &Path, text: &str) {
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).unwrap();
     std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
 }
+
+/// What a module run returned, plus whether the error was a bad argument.
+pub type ModuleRun = Result<hlprov::modules::Outcome, hlprov::modules::ModuleError>;
+
+/// A task environment for module tests: controller files from `files_dir`, templates rendered with `vars`.
+pub struct TestEnv {
+    pub files_dir: PathBuf,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub templar: hlprov::template::Templar,
+}
+
+impl TestEnv {
+    pub fn new(files_dir: &Path) -> TestEnv {
+        TestEnv { files_dir: files_dir.to_path_buf(), vars: Default::default(), templar: Default::default() }
+    }
+    fn scope(&self) -> hlprov::vars::VarScope {
+        let mut s = hlprov::vars::VarScope::new();
+        s.push(hlprov::vars::LayerKind::PlayVars, "test vars", Arc::new(self.vars.clone()));
+        s.set_search_paths(vec![self.files_dir.clone()]);
+        s
+    }
+}
+
+impl hlprov::modules::TaskEnv for TestEnv {
+    fn find_file(&self, _: hlprov::modules::FileKind, name: &str) -> Result<PathBuf, String> {
+        let p = self.files_dir.join(name);
+        if p.exists() { Ok(p) } else { Err(format!("could not find '{name}' in {}", self.files_dir.display())) }
+    }
+    fn render(&self, text: &str, origin: &str) -> Result<String, String> {
+        self.templar.render_text(text, &self.scope(), &hlprov::yaml::Span::new(origin, 1, 1)).map_err(|e| e.to_string())
+    }
+    fn eval(&self, expr: &str) -> Result<serde_json::Value, String> {
+        self.templar.eval_expression(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
+    }
+    fn condition(&self, expr: &str) -> Result<bool, String> {
+        self.templar.eval_condition(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
+    }
+    fn fact(&self, _: &str) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// Run module `name` with `args` on a connection, checking arguments first exactly as a task would.
+pub async fn run_module(conn: &Connection, env: &dyn hlprov::modules::TaskEnv, name: &str, args: serde_json::Value, check: bool, diff: bool) -> ModuleRun {
+    let module = hlprov::modules::registry::find(name).unwrap_or_else(|| panic!("no module {name}"));
+    let raw = args.as_object().cloned().unwrap_or_default();
+    let checked = module.spec().check(&raw, false).map_err(hlprov::modules::ModuleError::Args)?;
+    let mut ctx = hlprov::modules::ModuleCtx::new("test-host", Some(conn), env);
+    ctx.check = check;
+    ctx.diff = diff;
+    module.run(&ctx, &checked).await
+}
