@@ -1,7 +1,9 @@
 //! hlprov: an Ansible-style host and cluster provisioner. The binary (src/main.rs) is a thin shell around this
 //! library; tests and benchmarks use the same library. See docs/architecture.md for the layers.
 
-pub mod cli_sops;
+pub mod cli;
+pub mod exec;
+pub mod graph;
 pub mod inventory;
 pub mod lab;
 pub mod modules;

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Once;
 
 use clap::Parser;
-use hlprov::cli_sops::{self, SopsCommand};
+use hlprov::cli::sops::{self as cli_sops, SopsCommand};
 use support::*;
 
 #[derive(Parser)]

@@ -7,6 +7,8 @@
 
 pub mod args;
 mod commands;
+mod flow;
+mod setup;
 mod ping;
 pub mod mode;
 pub mod registry;
@@ -163,6 +165,7 @@ pub enum Control {
     EndPlay,
     EndHost,
     ClearFacts,
+    ClearHostErrors,
     Noop,
 }
 

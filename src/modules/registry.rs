@@ -8,6 +8,12 @@ static MODULES: &[&dyn Module] = &[
     &super::commands::Raw,
     &super::commands::Script,
     &super::ping::Ping,
+    &super::flow::Debug,
+    &super::flow::Assert,
+    &super::flow::Fail,
+    &super::flow::SetFact,
+    &super::flow::Meta,
+    &super::setup::Setup,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.

@@ -18,6 +18,7 @@ use crate::yaml::Span;
 pub use keywords::{PLAY_KEYWORDS, TASK_KEYWORDS};
 pub use load::{LoadError, LoadOptions, load, load_role, load_task_file};
 pub use role::RoleScope;
+pub use task::{is_identifier, resolve_tasks_path};
 
 /// A loaded playbook.
 #[derive(Debug)]

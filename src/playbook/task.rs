@@ -267,7 +267,7 @@ impl Loader {
 }
 
 /// `tasks/foo.yml` relative to where the including file is.
-pub(crate) fn resolve_tasks_path(base: &Path, file: &str) -> PathBuf {
+pub fn resolve_tasks_path(base: &Path, file: &str) -> PathBuf {
     let p = Path::new(file);
     if p.is_absolute() {
         return p.to_path_buf();
@@ -426,6 +426,6 @@ fn opt_conds(node: &yaml::Node, key: &str) -> Result<Option<Vec<Cond>>, LoadErro
     }
 }
 
-pub(crate) fn is_identifier(s: &str) -> bool {
+pub fn is_identifier(s: &str) -> bool {
     !s.is_empty() && !s.starts_with(|c: char| c.is_ascii_digit()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

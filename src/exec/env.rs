@@ -1,0 +1,68 @@
+//! What modules may ask of the engine while they run (controller files, templating, variables, facts),
+//! answered with the task's own variables.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::run::Run;
+use crate::modules::{FileKind, TaskEnv};
+use crate::playbook::RoleScope;
+use crate::vars::VarScope;
+use crate::yaml::Span;
+
+pub(crate) struct ExecEnv {
+    run: Arc<Run>,
+    scope: VarScope,
+    role: Option<Arc<RoleScope>>,
+    host: String,
+}
+
+impl ExecEnv {
+    pub fn new(run: Arc<Run>, scope: VarScope, role: Option<Arc<RoleScope>>, host: String) -> ExecEnv {
+        ExecEnv { run, scope, role, host }
+    }
+}
+
+impl TaskEnv for ExecEnv {
+    /// Ansible's search order: the role's files/ (or templates/), the role itself, then the playbook's
+    /// files/ (or templates/) and the playbook folder.
+    fn find_file(&self, kind: FileKind, name: &str) -> Result<PathBuf, String> {
+        let p = PathBuf::from(name);
+        if p.is_absolute() {
+            return if p.exists() { Ok(p) } else { Err(format!("could not find {name} on the controller")) };
+        }
+        let sub = match kind {
+            FileKind::Files => "files",
+            FileKind::Templates => "templates",
+        };
+        let mut candidates = Vec::new();
+        if let Some(r) = &self.role {
+            candidates.push(r.path.join(sub).join(&p));
+            candidates.push(r.path.join(&p));
+        }
+        candidates.push(self.run.playbook.dir.join(sub).join(&p));
+        candidates.push(self.run.playbook.dir.join(&p));
+        candidates.iter().find(|c| c.exists()).cloned().ok_or_else(|| {
+            let searched: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+            format!("could not find '{name}' (searched: {})", searched.join(", "))
+        })
+    }
+
+    fn render(&self, text: &str, origin: &str) -> Result<String, String> {
+        self.run.templar.render_text(text, &self.scope, &Span::new(origin, 1, 1)).map_err(|e| e.to_string())
+    }
+
+    fn eval(&self, expr: &str) -> Result<Value, String> {
+        self.run.templar.eval_expression(expr, &self.scope, &Span::synthetic("expression")).map_err(|e| e.to_string())
+    }
+
+    fn condition(&self, expr: &str) -> Result<bool, String> {
+        self.run.templar.eval_condition(expr, &self.scope, &Span::synthetic("condition")).map_err(|e| e.to_string())
+    }
+
+    fn fact(&self, name: &str) -> Option<Value> {
+        self.run.knowledge(&self.host).facts.get(name).cloned()
+    }
+}

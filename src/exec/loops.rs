@@ -1,0 +1,160 @@
+//! Loop items: `loop:` and the `with_*` forms, each made into a list the way Ansible makes it.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::run::Run;
+use crate::playbook::{Loop, LoopKind, RoleScope, Task};
+use crate::vars::VarScope;
+
+pub(crate) fn items(run: &Run, t: &Task, lp: &Loop, scope: &VarScope, role: Option<&RoleScope>) -> Result<Vec<Value>, String> {
+    let v = run.templar.render_value(&lp.expr, scope, &t.span).map_err(|e| e.to_string())?;
+    match lp.kind {
+        LoopKind::Loop => match v {
+            Value::Array(a) => Ok(a),
+            other => Err(format!("{}: 'loop' needs a list, got {}: {other}", t.span, kind_of(&other))),
+        },
+        LoopKind::WithItems => Ok(match v {
+            Value::Array(a) => a.into_iter().flat_map(|x| if let Value::Array(inner) = x { inner } else { vec![x] }).collect(),
+            Value::Null => vec![],
+            other => vec![other],
+        }),
+        LoopKind::WithList => Ok(match v {
+            Value::Array(a) => a,
+            other => vec![other],
+        }),
+        LoopKind::WithDict => match v {
+            Value::Object(m) => Ok(m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect()),
+            other => Err(format!("{}: with_dict needs a mapping, got {}", t.span, kind_of(&other))),
+        },
+        LoopKind::WithIndexedItems => match v {
+            Value::Array(a) => Ok(a.into_iter().enumerate().map(|(i, x)| json!([i, x])).collect()),
+            other => Err(format!("{}: with_indexed_items needs a list, got {}", t.span, kind_of(&other))),
+        },
+        LoopKind::WithFileglob => {
+            let patterns: Vec<String> = match v {
+                Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                Value::String(s) => vec![s],
+                other => return Err(format!("{}: with_fileglob needs a pattern, got {}", t.span, kind_of(&other))),
+            };
+            let mut out = Vec::new();
+            for p in patterns {
+                out.extend(fileglob(&p, role, &run.playbook.dir).into_iter().map(|f| Value::String(f.display().to_string())));
+            }
+            Ok(out)
+        }
+        LoopKind::WithSequence => sequence(&match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
+        .map_err(|e| format!("{}: with_sequence: {e}", t.span)),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    crate::modules::args::type_name(v)
+}
+
+/// Files on the controller matching a glob in the last path component, searched like `copy src:`.
+fn fileglob(pattern: &str, role: Option<&RoleScope>, playbook_dir: &Path) -> Vec<PathBuf> {
+    let p = Path::new(pattern);
+    let (dir_part, file_pat) = (p.parent().unwrap_or(Path::new("")), p.file_name().and_then(|f| f.to_str()).unwrap_or(""));
+    let mut bases: Vec<PathBuf> = Vec::new();
+    if p.is_absolute() {
+        bases.push(dir_part.to_path_buf());
+    } else {
+        if let Some(r) = role {
+            bases.push(r.path.join("files").join(dir_part));
+        }
+        bases.push(playbook_dir.join("files").join(dir_part));
+        bases.push(playbook_dir.join(dir_part));
+    }
+    for base in bases {
+        let Ok(rd) = std::fs::read_dir(&base) else { continue };
+        let mut found: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_file() && crate::transport::known_hosts::wildcard(file_pat, &e.file_name().to_string_lossy()))
+            .map(|e| e.path())
+            .collect();
+        if !found.is_empty() {
+            found.sort();
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+/// `with_sequence: start=1 end=5 stride=1 format=node%02d` (or `count=5`, or `1-5`).
+fn sequence(spec: &str) -> Result<Vec<Value>, String> {
+    let (mut start, mut end, mut stride, mut format) = (1i64, None::<i64>, 1i64, "%d".to_string());
+    let mut count = None::<i64>;
+    for word in spec.split_whitespace() {
+        if let Some((k, v)) = word.split_once('=') {
+            let num = || v.parse::<i64>().map_err(|_| format!("'{v}' is not a number"));
+            match k {
+                "start" => start = num()?,
+                "end" => end = Some(num()?),
+                "stride" => stride = num()?,
+                "count" => count = Some(num()?),
+                "format" => format = v.to_string(),
+                other => return Err(format!("unknown option '{other}'")),
+            }
+        } else if let Some((a, b)) = word.split_once('-') {
+            start = a.parse().map_err(|_| format!("'{word}' is not a range"))?;
+            end = Some(b.parse().map_err(|_| format!("'{word}' is not a range"))?);
+        } else {
+            end = Some(word.parse().map_err(|_| format!("'{word}' is not a number"))?);
+        }
+    }
+    if let Some(c) = count {
+        end = Some(start + (c - 1) * stride);
+    }
+    let end = end.ok_or("needs end= or count=")?;
+    if stride == 0 {
+        return Err("stride must not be 0".into());
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+        out.push(Value::String(printf_int(&format, i)));
+        i += stride;
+        if out.len() > 100_000 {
+            return Err("more than 100000 items".into());
+        }
+    }
+    Ok(out)
+}
+
+/// The `%d`, `%02d`, `%x` subset of printf that with_sequence formats use.
+fn printf_int(format: &str, n: i64) -> String {
+    let Some(pos) = format.find('%') else { return format.to_string() };
+    let rest = &format[pos + 1..];
+    let spec_len = rest.find(|c: char| c.is_ascii_alphabetic()).map(|i| i + 1).unwrap_or(rest.len());
+    let spec = &rest[..spec_len];
+    let (flags, conv) = spec.split_at(spec.len().saturating_sub(1));
+    let width: usize = flags.trim_start_matches('0').parse().unwrap_or(0);
+    let zero = flags.starts_with('0');
+    let body = match conv {
+        "x" => format!("{n:x}"),
+        "X" => format!("{n:X}"),
+        "o" => format!("{n:o}"),
+        _ => n.to_string(),
+    };
+    let padded = if zero { format!("{body:0>width$}") } else { format!("{body:>width$}") };
+    format!("{}{padded}{}", &format[..pos], &rest[spec_len..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_like_ansible() {
+        let s = |x: &str| sequence(x).unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
+        assert_eq!(s("start=1 end=3 format=node%02d"), ["node01", "node02", "node03"]);
+        assert_eq!(s("count=3 start=0 stride=2"), ["0", "2", "4"]);
+        assert_eq!(s("4"), ["1", "2", "3", "4"]);
+        assert!(sequence("start=1").is_err());
+    }
+}

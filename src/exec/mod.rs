@@ -1,0 +1,148 @@
+//! The executor: runs a loaded playbook against an inventory with Ansible's semantics. Phases (plays) run as
+//! soon as what they require has passed; within a play, hosts run in parallel (bounded by `forks`) and each
+//! host runs its tasks in order. The executor never prints: it emits events to the [`Reporter`].
+//!
+//! Layout: `run` (shared run state), `scope` (variables for a host and task), `walk` (task lists, blocks,
+//! includes, handlers), `task` (one task on one host), `loops`, `play` (batches and sections), `phases`
+//! (the phase scheduler and gates), `env` (what modules may ask of the engine), `connections`.
+
+pub mod connections;
+mod env;
+mod loops;
+mod phases;
+mod play;
+pub mod record;
+mod run;
+mod scope;
+mod task;
+mod walk;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use connections::ConnectOptions;
+pub use phases::PhaseSelection;
+pub use record::RunRecord;
+
+use crate::inventory::Inventory;
+use crate::playbook::Playbook;
+use crate::report::{HostStats, Reporter};
+use crate::vars::Vars;
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub limit: Option<String>,
+    pub extra_vars: Vars,
+    pub start_at_task: Option<String>,
+    pub verbosity: u8,
+    pub connect: ConnectOptions,
+    /// `-b`: escalate privileges unless a play or task says otherwise.
+    pub escalate: bool,
+    pub become_user: Option<String>,
+    /// Time limit for every task, in seconds (a task's own `timeout:` wins).
+    pub task_timeout: Option<u64>,
+    pub roles_path: Vec<PathBuf>,
+    pub phases: PhaseSelection,
+    /// Where run records go (`.hlprov/runs`); None writes none.
+    pub record_dir: Option<PathBuf>,
+    /// Ctrl-C handling: stop starting tasks, then abandon running ones.
+    pub interrupt: Interrupt,
+}
+
+/// Shared with the Ctrl-C handler: `stop` lets running tasks finish but starts no new ones; `kill` abandons
+/// running tasks (reported as failed, "interrupted").
+#[derive(Clone, Debug, Default)]
+pub struct Interrupt(Arc<InterruptState>);
+
+#[derive(Debug, Default)]
+struct InterruptState {
+    stop: std::sync::atomic::AtomicBool,
+    kill: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Interrupt {
+    pub fn stop(&self) {
+        self.0.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn kill(&self) {
+        self.stop();
+        self.0.kill.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+    pub fn is_stopped(&self) -> bool {
+        self.0.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Resolves once `kill` was called.
+    pub async fn killed(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            if self.0.kill.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            check: false,
+            diff: false,
+            forks: 100,
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
+            limit: None,
+            extra_vars: Vars::new(),
+            start_at_task: None,
+            verbosity: 0,
+            connect: ConnectOptions::default(),
+            escalate: false,
+            become_user: None,
+            task_timeout: None,
+            roles_path: Vec::new(),
+            phases: PhaseSelection::All,
+            record_dir: None,
+            interrupt: Interrupt::default(),
+        }
+    }
+}
+
+/// What a run ended with.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub stats: Vec<(String, HostStats)>,
+    /// 0 ok, 2 a task or gate failed, 3 a host was unreachable.
+    pub exit_code: i32,
+    pub record: RunRecord,
+    /// Connections opened per host (one per host on a healthy run).
+    pub connections: Vec<(String, usize)>,
+}
+
+/// Something wrong with the input, found before any host was touched.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct PreflightError(pub String);
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILED: i32 = 2;
+    pub const UNREACHABLE: i32 = 3;
+    pub const BAD_INPUT: i32 = 4;
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// Run a playbook. Input problems (unknown phases, undecryptable vars files, …) are found before any host is
+/// touched and returned as [`PreflightError`].
+pub async fn run_playbook(playbook: Arc<Playbook>, inventory: Arc<Inventory>, opts: RunOptions, reporter: Reporter) -> Result<RunSummary, PreflightError> {
+    let run = run::Run::new(playbook, inventory, opts, reporter)?;
+    phases::run_all(run).await
+}

@@ -1,0 +1,199 @@
+//! State shared by everything in one run: inventory, playbook, options, the connection pool, and what each
+//! host has learned so far (facts, set_fact, registered results) and how it did (stats).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::connections::Pool;
+use super::{PreflightError, RunOptions};
+use crate::inventory::{Inventory, LayerSource};
+use crate::playbook::{Node, Playbook};
+use crate::report::{HostStats, Reporter};
+use crate::template::Templar;
+use crate::vars::{HostVarsSource, LayerKind, VarScope, Vars, facts_layer};
+
+/// What a host has learned during the run; lives across plays.
+#[derive(Clone, Default)]
+pub(crate) struct HostKnowledge {
+    pub facts: Arc<Vars>,
+    pub facts_layer: Arc<Vars>,
+    pub set_facts: Arc<Vars>,
+    pub registered: Arc<Vars>,
+}
+
+/// One inventory layer, ready to push onto a scope.
+pub(crate) type InvLayer = (LayerKind, Arc<str>, Arc<Vars>);
+
+pub(crate) struct Run {
+    pub inventory: Arc<Inventory>,
+    pub playbook: Arc<Playbook>,
+    pub opts: RunOptions,
+    pub templar: Templar,
+    pub reporter: Reporter,
+    pub pool: Pool,
+    pub extra_vars: Arc<Vars>,
+    pub groups: Arc<Vars>,
+    knowledge: Mutex<HashMap<String, HostKnowledge>>,
+    stats: Mutex<IndexMap<String, HostStats>>,
+    inv_layers: Mutex<HashMap<String, Arc<Vec<InvLayer>>>>,
+    task_files: Mutex<HashMap<PathBuf, Arc<Vec<Node>>>>,
+    /// Set once --start-at-task found its task.
+    pub started: AtomicBool,
+    hostvars: OnceLock<Arc<dyn HostVarsSource>>,
+}
+
+impl Run {
+    pub fn new(playbook: Arc<Playbook>, inventory: Arc<Inventory>, opts: RunOptions, reporter: Reporter) -> Result<Arc<Run>, PreflightError> {
+        let groups: Vars = inventory.groups().into_iter().map(|(g, hosts)| (g, Value::from(hosts))).collect();
+        let started = AtomicBool::new(opts.start_at_task.is_none());
+        let extra_vars = Arc::new(opts.extra_vars.clone());
+        let run = Arc::new(Run {
+            inventory,
+            playbook,
+            templar: Templar::new(),
+            reporter,
+            pool: Pool::default(),
+            extra_vars,
+            groups: Arc::new(groups),
+            knowledge: Mutex::default(),
+            stats: Mutex::default(),
+            inv_layers: Mutex::default(),
+            task_files: Mutex::default(),
+            started,
+            hostvars: OnceLock::new(),
+            opts,
+        });
+        let source: Arc<dyn HostVarsSource> = Arc::new(RunHostVars(Arc::downgrade(&run)));
+        let _ = run.hostvars.set(source);
+        Ok(run)
+    }
+
+    pub fn hostvars(&self) -> Arc<dyn HostVarsSource> {
+        self.hostvars.get().cloned().expect("set in Run::new")
+    }
+
+    pub fn knowledge(&self, host: &str) -> HostKnowledge {
+        self.knowledge.lock().unwrap_or_else(|p| p.into_inner()).get(host).cloned().unwrap_or_default()
+    }
+
+    pub fn set_facts_gathered(&self, host: &str, facts: Vars) {
+        let mut k = self.knowledge.lock().unwrap_or_else(|p| p.into_inner());
+        let e = k.entry(host.to_string()).or_default();
+        let mut merged = (*e.facts).clone();
+        merged.extend(facts);
+        e.facts_layer = Arc::new(facts_layer(&merged));
+        e.facts = Arc::new(merged);
+    }
+
+    pub fn clear_facts(&self, host: &str) {
+        let mut k = self.knowledge.lock().unwrap_or_else(|p| p.into_inner());
+        let e = k.entry(host.to_string()).or_default();
+        e.facts = Arc::default();
+        e.facts_layer = Arc::default();
+        e.set_facts = Arc::default();
+    }
+
+    /// `set_fact`: later assignments win over earlier `register`s of the same name.
+    pub fn set_fact(&self, host: &str, name: &str, value: Value) {
+        let mut k = self.knowledge.lock().unwrap_or_else(|p| p.into_inner());
+        let e = k.entry(host.to_string()).or_default();
+        Arc::make_mut(&mut e.registered).remove(name);
+        Arc::make_mut(&mut e.set_facts).insert(name.to_string(), value);
+    }
+
+    pub fn register(&self, host: &str, name: &str, value: Value) {
+        let mut k = self.knowledge.lock().unwrap_or_else(|p| p.into_inner());
+        let e = k.entry(host.to_string()).or_default();
+        Arc::make_mut(&mut e.set_facts).remove(name);
+        Arc::make_mut(&mut e.registered).insert(name.to_string(), value);
+    }
+
+    pub fn stats_mut<R>(&self, host: &str, f: impl FnOnce(&mut HostStats) -> R) -> R {
+        let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        f(s.entry(host.to_string()).or_default())
+    }
+
+    pub fn touch_stats(&self, host: &str) {
+        self.stats_mut(host, |_| ());
+    }
+
+    pub fn stats(&self) -> Vec<(String, HostStats)> {
+        let mut v: Vec<(String, HostStats)> = self.stats.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(h, s)| (h.clone(), s.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// The host's inventory layers, computed once.
+    pub fn inventory_layers(&self, host: &str) -> Arc<Vec<InvLayer>> {
+        let mut cache = self.inv_layers.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(host.to_string())
+            .or_insert_with(|| {
+                Arc::new(
+                    self.inventory
+                        .host_var_layers(host)
+                        .into_iter()
+                        .map(|l| {
+                            let kind = match l.source {
+                                LayerSource::InventoryHost { .. } | LayerSource::HostVarsFile { .. } | LayerSource::ImplicitLocalhost => LayerKind::InventoryHost,
+                                _ => LayerKind::InventoryGroup,
+                            };
+                            (kind, Arc::from(l.label()), Arc::new(l.vars))
+                        })
+                        .collect(),
+                )
+            })
+            .clone()
+    }
+
+    /// A tasks file for include_tasks, loaded once per run.
+    pub fn cached_task_file(&self, path: &PathBuf, load: impl FnOnce() -> Result<Vec<Node>, String>) -> Result<Arc<Vec<Node>>, String> {
+        if let Some(n) = self.task_files.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+            return Ok(n.clone());
+        }
+        let nodes = Arc::new(load()?);
+        self.task_files.lock().unwrap_or_else(|p| p.into_inner()).insert(path.clone(), nodes.clone());
+        Ok(nodes)
+    }
+
+    /// Ctrl-C was pressed: no new tasks start.
+    pub fn is_interrupted(&self) -> bool {
+        self.opts.interrupt.is_stopped()
+    }
+
+    /// The variables another host exposes through `hostvars`: inventory, facts, set_fact, registered, magic.
+    pub fn host_scope(&self, host: &str) -> VarScope {
+        let mut s = VarScope::new();
+        for (kind, label, vars) in self.inventory_layers(host).iter() {
+            s.push(*kind, label.clone(), vars.clone());
+        }
+        let k = self.knowledge(host);
+        s.push(LayerKind::Facts, "facts", k.facts_layer);
+        s.push(LayerKind::SetFact, "set_fact", k.set_facts);
+        s.push(LayerKind::Registered, "registered", k.registered);
+        s.push(LayerKind::ExtraVars, "extra vars", self.extra_vars.clone());
+        let mut magic = self.inventory.magic_vars(host);
+        magic.insert("groups".into(), Value::Object((*self.groups).clone()));
+        magic.insert("playbook_dir".into(), Value::from(self.playbook.dir.display().to_string()));
+        s.push(LayerKind::Magic, "magic", Arc::new(magic));
+        s.set_hostvars(self.hostvars());
+        s
+    }
+}
+
+struct RunHostVars(Weak<Run>);
+
+impl HostVarsSource for RunHostVars {
+    fn host_scope(&self, host: &str) -> Option<VarScope> {
+        let run = self.0.upgrade()?;
+        (run.inventory.has_host(host) || run.inventory.is_implicit_localhost(host)).then(|| run.host_scope(host))
+    }
+    fn hosts(&self) -> Vec<String> {
+        self.0.upgrade().map(|r| r.inventory.host_names()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,108 @@
+//! The variables a task sees on a host, stacked in Ansible's precedence order (see docs/variables.md):
+//! role defaults < inventory < facts < play vars < vars_files < role vars < block vars < task vars
+//! < set_fact/registered < role params < include params < extra vars < magic variables.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::play::PlayCtx;
+use super::run::Run;
+use super::walk::Inherited;
+use crate::playbook::RoleScope;
+use crate::vars::{LayerKind, Magic, VarScope, Vars};
+
+/// The scope for a host at play level (no role, block or task): host patterns, vars_files names.
+pub(crate) fn play_scope(run: &Run, pc: &PlayCtx, host: &str) -> VarScope {
+    task_scope(run, pc, host, &Inherited::default(), None)
+}
+
+fn push_role_chain(s: &mut VarScope, role: &RoleScope, kind: LayerKind) {
+    for dep in &role.deps {
+        push_role_chain(s, dep, kind);
+    }
+    let (vars, label) = match kind {
+        LayerKind::RoleDefaults => (role.defaults.clone(), format!("role {} defaults", role.name)),
+        _ => (role.vars.clone(), format!("role {} vars", role.name)),
+    };
+    if !vars.is_empty() {
+        s.push(kind, label, vars);
+    }
+}
+
+/// The full scope for a task on a host.
+pub(crate) fn task_scope(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited, task_vars: Option<&Vars>) -> VarScope {
+    let mut s = VarScope::new();
+    if let Some(role) = &inh.role {
+        push_role_chain(&mut s, role, LayerKind::RoleDefaults);
+    }
+    for (kind, label, vars) in run.inventory_layers(host).iter() {
+        s.push(*kind, label.clone(), vars.clone());
+    }
+    let k = run.knowledge(host);
+    s.push(LayerKind::Facts, "facts", k.facts_layer);
+    s.push(LayerKind::PlayVars, "play vars", pc.play_vars.clone());
+    if let Some(vf) = pc.vars_files.lock().unwrap_or_else(|p| p.into_inner()).get(host) {
+        s.push(LayerKind::VarsFiles, "vars_files", vf.clone());
+    }
+    if let Some(role) = &inh.role {
+        push_role_chain(&mut s, role, LayerKind::RoleVars);
+    }
+    for bv in &inh.block_vars {
+        s.push(LayerKind::BlockVars, "block vars", bv.clone());
+    }
+    if let Some(tv) = task_vars {
+        if !tv.is_empty() {
+            s.push(LayerKind::TaskVars, "task vars", Arc::new(tv.clone()));
+        }
+    }
+    s.push(LayerKind::SetFact, "set_fact", k.set_facts);
+    s.push(LayerKind::Registered, "registered", k.registered);
+    if let Some(role) = &inh.role {
+        if !role.params.is_empty() {
+            s.push(LayerKind::RoleParams, format!("role {} params", role.name), role.params.clone());
+        }
+    }
+    for ip in &inh.include_params {
+        s.push(LayerKind::IncludeParams, "include params", ip.clone());
+    }
+    s.push(LayerKind::ExtraVars, "extra vars", run.extra_vars.clone());
+    s.push(LayerKind::Magic, "magic", Arc::new(magic(run, pc, host, inh)));
+    s.set_hostvars(run.hostvars());
+    let mut paths = Vec::new();
+    if let Some(role) = &inh.role {
+        paths.push(role.path.clone());
+    }
+    paths.push(run.playbook.dir.clone());
+    s.set_search_paths(paths);
+    s
+}
+
+fn magic(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited) -> Vars {
+    let batch = pc.batch.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let m = Magic {
+        inventory_hostname: host.to_string(),
+        group_names: run.inventory.group_names(host),
+        groups: (*run.groups).clone(),
+        play_hosts: batch.iter().filter(|h| pc.is_active(h)).cloned().collect(),
+        play_hosts_all: pc.hosts_all.clone(),
+        play_batch: batch,
+        check_mode: run.opts.check,
+        diff_mode: run.opts.diff,
+        playbook_dir: Some(run.playbook.dir.display().to_string()),
+        inventory_dir: None,
+        role_name: inh.role.as_ref().map(|r| r.name.clone()),
+        role_path: inh.role.as_ref().map(|r| r.path.display().to_string()),
+        play_name: Some(pc.play.name.clone()),
+    };
+    let mut vars = m.to_vars();
+    for (k, v) in run.inventory.magic_vars(host) {
+        if k == "inventory_file" || k == "inventory_dir" {
+            vars.insert(k, v);
+        }
+    }
+    vars.insert("ansible_run_tags".into(), Value::from(if run.opts.tags.is_empty() { vec!["all".to_string()] } else { run.opts.tags.clone() }));
+    vars.insert("ansible_skip_tags".into(), Value::from(run.opts.skip_tags.clone()));
+    vars.insert("hlprov_phase".into(), pc.phase.clone().map(Value::from).unwrap_or(Value::Null));
+    vars
+}

@@ -1,0 +1,643 @@
+//! One task on one host: conditions, loop items, argument rendering, privilege escalation, the module run
+//! with retries, changed_when/failed_when, ignore_errors, register, notify, facts, stats and events.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use super::connections;
+use super::env::ExecEnv;
+use super::loops;
+use super::play::PlayCtx;
+use super::run::Run;
+use super::scope::task_scope;
+use super::walk::Inherited;
+use crate::modules::{Control, Diff, ModuleCtx, ModuleError, Outcome, args::to_bool};
+use crate::playbook::{Cond, Include, IncludeKind, Task};
+use crate::report::{Event, Status, TaskResult};
+use crate::template::TemplateError;
+use crate::vars::{LayerKind, VarScope, Vars};
+use crate::yaml::Span;
+
+/// What the walker needs back from a host's run of a task.
+pub(crate) struct TaskDone {
+    pub host: String,
+    pub status: Status,
+    pub control: Option<Control>,
+    /// The registered result.
+    pub result: Value,
+    pub facts: Option<Vars>,
+}
+
+/// What one attempt (or one loop item) produced.
+struct ItemResult {
+    status: Status,
+    result: Value,
+    diffs: Vec<Diff>,
+    control: Option<Control>,
+    facts: Option<Vars>,
+    gathered: bool,
+    delegated_to: Option<String>,
+}
+
+impl ItemResult {
+    fn failed(msg: String) -> ItemResult {
+        ItemResult {
+            status: Status::Failed,
+            result: serde_json::json!({"changed": false, "failed": true, "msg": msg}),
+            diffs: vec![],
+            control: None,
+            facts: None,
+            gathered: false,
+            delegated_to: None,
+        }
+    }
+}
+
+/// The name shown for a task; templates in it are rendered with the first host's variables.
+pub(crate) fn display_name(run: &Run, pc: &PlayCtx, t: &Task, host: &str, inh: &Inherited) -> String {
+    let name = t.display_name();
+    if !name.contains("{{") {
+        return name;
+    }
+    let scope = task_scope(run, pc, host, inh, Some(&t.kw.vars));
+    match run.templar.render_value(&Value::String(name.clone()), &scope, &t.span) {
+        Ok(Value::String(s)) => s,
+        _ => name,
+    }
+}
+
+fn tmpl_err(e: TemplateError) -> String {
+    e.to_string()
+}
+
+/// Evaluate `when` conditions (all must hold). Literal booleans need no templating.
+fn conditions_hold(run: &Run, conds: &[Cond], scope: &VarScope) -> Result<Option<String>, String> {
+    for c in conds {
+        let ok = match c.expr.trim() {
+            "True" | "true" | "yes" => true,
+            "False" | "false" | "no" => false,
+            expr => run.templar.eval_condition(expr, scope, &c.span).map_err(tmpl_err)?,
+        };
+        if !ok {
+            return Ok(Some(c.expr.clone()));
+        }
+    }
+    Ok(None)
+}
+
+fn truthy_opt(run: &Run, v: &Option<Value>, scope: &VarScope, span: &Span) -> Result<Option<bool>, String> {
+    match v {
+        None => Ok(None),
+        Some(Value::String(s)) if s.contains("{{") || s.contains("{%") => {
+            let r = run.templar.render_value(&Value::String(s.clone()), scope, span).map_err(tmpl_err)?;
+            Ok(Some(to_bool(&r).unwrap_or(!r.is_null() && r != Value::String(String::new()))))
+        }
+        Some(v) => Ok(Some(to_bool(v).ok_or_else(|| format!("expected a boolean, found {v}"))?)),
+    }
+}
+
+/// Run `t` on `host`.
+pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>, host: &str, eff: &Inherited, title: &str) -> TaskDone {
+    let started = Instant::now();
+    let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
+    let event = |status: Status, item: Option<String>, result: &Value, diffs: Vec<Diff>, delegated: Option<String>, summary: bool| {
+        let no_log = truthy_opt(run, &eff.no_log, &scope, &t.span).ok().flatten().unwrap_or(false);
+        let shown = if no_log { censored(result) } else { result.clone() };
+        run.reporter.emit(Event::TaskResult(Box::new(TaskResult {
+            host: host.to_string(),
+            play: pc.play.name.clone(),
+            phase: pc.phase.clone(),
+            task: title.to_string(),
+            location: t.span.to_string(),
+            status,
+            item,
+            msg: shown.get("msg").and_then(|m| m.as_str()).map(str::to_string),
+            result: shown,
+            diffs: if no_log { vec![] } else { diffs },
+            duration_ms: started.elapsed().as_millis() as u64,
+            handler: eff.handler,
+            gate: eff.gate,
+            delegated_to: delegated,
+            loop_summary: summary,
+        })));
+    };
+
+    let Some(lp) = &t.loop_ else {
+        match conditions_hold(run, &eff.when, &scope) {
+            Err(e) => return finish(run, pc, t, host, eff, ItemResult::failed(e), &event),
+            Ok(Some(expr)) => return finish(run, pc, t, host, eff, skipped(&expr), &event),
+            Ok(None) => {}
+        }
+        let r = run_item(run, t, host, eff, &scope).await;
+        return finish(run, pc, t, host, eff, r, &event);
+    };
+
+    let items = match loops::items(run, t, lp, &scope, eff.role.as_deref()) {
+        Ok(items) => items,
+        Err(e) => return finish(run, pc, t, host, eff, ItemResult::failed(e), &event),
+    };
+    let lc = &t.loop_control;
+    let mut results = Vec::new();
+    let (mut any_changed, mut any_failed, mut all_skipped, mut diffs_all) = (false, false, !items.is_empty(), Vec::new());
+    let mut facts_all: Option<Vars> = None;
+    let mut control = None;
+    let total = items.len();
+    for (i, item) in items.into_iter().enumerate() {
+        if run.is_interrupted() {
+            break;
+        }
+        let mut lv = Vars::new();
+        lv.insert(lc.loop_var.clone(), item.clone());
+        if let Some(ix) = &lc.index_var {
+            lv.insert(ix.clone(), Value::from(i));
+        }
+        if lc.extended {
+            lv.insert(
+                "ansible_loop".into(),
+                serde_json::json!({"index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == total, "length": total,
+                    "revindex": total - i, "revindex0": total - i - 1}),
+            );
+        }
+        let item_scope = scope.with_layer(LayerKind::TaskVars, "loop item", Arc::new(lv));
+        let label = match &lc.label {
+            Some(l) => match run.templar.render_value(&Value::String(l.clone()), &item_scope, &t.span) {
+                Ok(Value::String(s)) => s,
+                Ok(v) => v.to_string(),
+                Err(_) => l.clone(),
+            },
+            None => match &item {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        };
+        let r = match conditions_hold(run, &eff.when, &item_scope) {
+            Err(e) => ItemResult::failed(e),
+            Ok(Some(expr)) => skipped(&expr),
+            Ok(None) => run_item(run, t, host, eff, &item_scope).await,
+        };
+        event(r.status, Some(label), &r.result, r.diffs.clone(), r.delegated_to.clone(), false);
+        let mut res = r.result.clone();
+        if let Value::Object(m) = &mut res {
+            m.insert(lc.loop_var.clone(), item.clone());
+            m.insert("item".into(), item);
+            m.insert("ansible_loop_var".into(), Value::String(lc.loop_var.clone()));
+        }
+        any_changed |= r.status == Status::Changed;
+        any_failed |= matches!(r.status, Status::Failed | Status::Unreachable);
+        all_skipped &= r.status == Status::Skipped;
+        diffs_all.extend(r.diffs);
+        if let Some(f) = r.facts {
+            facts_all.get_or_insert_with(Vars::new).extend(f);
+        }
+        control = control.or(r.control);
+        results.push(res);
+        if let Some(p) = lc.pause {
+            tokio::time::sleep(Duration::from_secs_f64(p)).await;
+        }
+    }
+    let status = if any_failed {
+        Status::Failed
+    } else if all_skipped {
+        Status::Skipped
+    } else if any_changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    let mut summary = Map::new();
+    summary.insert("changed".into(), Value::Bool(any_changed));
+    summary.insert("msg".into(), Value::from(if any_failed { "One or more items failed" } else { "All items completed" }));
+    if any_failed {
+        summary.insert("failed".into(), Value::Bool(true));
+    }
+    if all_skipped {
+        summary.insert("skipped".into(), Value::Bool(true));
+    }
+    summary.insert("results".into(), Value::Array(results));
+    let agg = ItemResult { status, result: Value::Object(summary), diffs: vec![], control, facts: facts_all, gathered: false, delegated_to: None };
+    let _ = diffs_all;
+    finish_loop(run, pc, t, host, eff, agg, &event)
+}
+
+fn skipped(expr: &str) -> ItemResult {
+    ItemResult {
+        status: Status::Skipped,
+        result: serde_json::json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": expr}),
+        diffs: vec![],
+        control: None,
+        facts: None,
+        gathered: false,
+        delegated_to: None,
+    }
+}
+
+fn censored(result: &Value) -> Value {
+    serde_json::json!({
+        "censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result",
+        "changed": result.get("changed").cloned().unwrap_or(Value::Bool(false)),
+        "failed": result.get("failed").cloned().unwrap_or(Value::Bool(false)),
+    })
+}
+
+type Emit<'a> = dyn Fn(Status, Option<String>, &Value, Vec<Diff>, Option<String>, bool) + 'a;
+
+fn finish(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, r: ItemResult, emit: &Emit<'_>) -> TaskDone {
+    let r = apply_ignore(run, pc, t, host, eff, r);
+    emit(r.status, None, &r.result, r.diffs.clone(), r.delegated_to.clone(), false);
+    record(run, pc, t, host, r)
+}
+
+fn finish_loop(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, r: ItemResult, emit: &Emit<'_>) -> TaskDone {
+    let r = apply_ignore(run, pc, t, host, eff, r);
+    emit(r.status, None, &r.result, vec![], None, true);
+    record(run, pc, t, host, r)
+}
+
+/// Last adjustments: ignore_errors, and gate checks never count as changes.
+fn apply_ignore(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, mut r: ItemResult) -> ItemResult {
+    if eff.gate && r.status == Status::Changed {
+        r.status = Status::Ok;
+        r.result["changed"] = Value::Bool(false);
+    }
+    if r.status == Status::Failed {
+        let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
+        if truthy_opt(run, &eff.ignore_errors, &scope, &t.span).ok().flatten().unwrap_or(false) {
+            r.status = Status::Ignored;
+        }
+    }
+    r
+}
+
+/// Apply a finished task to the host: state, stats, register, facts, notify.
+fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, r: ItemResult) -> TaskDone {
+    match r.status {
+        Status::Failed => pc.update(host, |s| s.failed = true),
+        Status::Unreachable if !pc.play.kw.ignore_unreachable.unwrap_or(false) => pc.update(host, |s| s.unreachable = true),
+        _ => {}
+    }
+    run.stats_mut(host, |s| match r.status {
+        Status::Ok => s.ok += 1,
+        Status::Changed => {
+            s.ok += 1;
+            s.changed += 1;
+        }
+        Status::Failed => s.failed += 1,
+        Status::Unreachable => s.unreachable += 1,
+        Status::Skipped => s.skipped += 1,
+        Status::Ignored => s.ignored += 1,
+    });
+    if r.status == Status::Changed {
+        pc.changed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !t.notify.is_empty() {
+            pc.notify(host, &t.notify);
+        }
+    }
+    if let Some(reg) = &t.register {
+        run.register(host, reg, r.result.clone());
+    }
+    if let Some(facts) = &r.facts {
+        if r.gathered {
+            run.set_facts_gathered(host, facts.clone());
+        } else if !matches!(r.status, Status::Failed | Status::Skipped) {
+            for (k, v) in facts {
+                run.set_fact(host, k, v.clone());
+            }
+        }
+    }
+    TaskDone { host: host.to_string(), status: r.status, control: r.control, result: r.result, facts: if r.gathered { None } else { r.facts } }
+}
+
+/// Mark a host failed for something that happened outside a module (a bad include, …).
+pub(crate) fn fail_host(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: &str, msg: String) {
+    pc.update(host, |s| s.failed = true);
+    run.stats_mut(host, |s| s.failed += 1);
+    run.reporter.emit(Event::TaskResult(Box::new(TaskResult {
+        host: host.to_string(),
+        play: pc.play.name.clone(),
+        phase: pc.phase.clone(),
+        task: name.to_string(),
+        location: span.to_string(),
+        status: Status::Failed,
+        item: None,
+        msg: Some(msg.clone()),
+        result: serde_json::json!({"failed": true, "msg": msg}),
+        diffs: vec![],
+        duration_ms: 0,
+        handler: false,
+        gate: false,
+        delegated_to: None,
+        loop_summary: false,
+    })));
+}
+
+/// Connection variables, rendered (they may be templates such as `ansible_host: "{{ lab_address }}"`).
+const CONNECTION_VARS: &[&str] = &[
+    "ansible_host", "ansible_ssh_host", "ansible_port", "ansible_ssh_port", "ansible_user", "ansible_ssh_user", "remote_user",
+    "ansible_connection", "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_ssh_common_args",
+    "ansible_ssh_extra_args", "ansible_host_key_checking", "ansible_ssh_timeout", "ansible_timeout", "ansible_ssh_retries",
+    "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass", "ansible_password", "ansible_ssh_pass",
+];
+
+fn connection_vars(run: &Run, scope: &VarScope, span: &Span) -> Result<Vars, String> {
+    let mut out = Vars::new();
+    for name in CONNECTION_VARS {
+        if let Some(v) = scope.get(name) {
+            let v = run.templar.render_value(v, scope, span).map_err(tmpl_err)?;
+            out.insert(name.to_string(), v);
+        }
+    }
+    Ok(out)
+}
+
+fn render_env(run: &Run, eff: &Inherited, scope: &VarScope, span: &Span) -> Result<Vec<(String, String)>, String> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    for e in &eff.environment {
+        let rendered = run.templar.render_value(e, scope, span).map_err(tmpl_err)?;
+        let Value::Object(m) = rendered else {
+            return Err(format!("environment must be a mapping, got {rendered}"));
+        };
+        for (k, v) in m {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            env.retain(|(ek, _)| *ek != k);
+            env.push((k, v));
+        }
+    }
+    Ok(env)
+}
+
+/// One run of the module (with retries for `until`), on one host, for one item.
+async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, scope: &VarScope) -> ItemResult {
+    let module = t.module;
+    let rendered = match run.templar.render_value(&Value::Object(t.args.clone()), scope, &t.span) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => Map::new(),
+        Err(e) => return ItemResult::failed(tmpl_err(e)),
+    };
+    let args = if module.name() == "set_fact" {
+        crate::modules::Args(rendered)
+    } else {
+        match module.spec().check(&rendered, false) {
+            Ok(a) => a,
+            Err(e) => return ItemResult::failed(format!("{}: module '{}': {e}", t.span, module.name())),
+        }
+    };
+    let check = match truthy_opt(run, &eff.check_mode, scope, &t.span) {
+        Ok(Some(c)) => c,
+        Ok(None) => run.opts.check,
+        Err(e) => return ItemResult::failed(format!("check_mode: {e}")),
+    } && !t.read_only;
+    let diff = eff.diff.unwrap_or(run.opts.diff);
+    if check && !module.supports_check_mode() {
+        let mut r = ItemResult::failed(String::new());
+        r.status = Status::Skipped;
+        r.result = serde_json::json!({"changed": false, "skipped": true, "msg": "skipped, running in check mode"});
+        return r;
+    }
+    let env = match render_env(run, eff, scope, &t.span) {
+        Ok(e) => e,
+        Err(e) => return ItemResult::failed(e),
+    };
+    // Variables (ansible_become*) win over keywords, which win over the command line, as in Ansible.
+    let var_bool = |name: &str| scope.get(name).and_then(|v| run.templar.render_value(v, scope, &t.span).ok()).and_then(|v| to_bool(&v));
+    let var_str = |name: &str| scope.get(name).and_then(|v| run.templar.render_value(v, scope, &t.span).ok()).and_then(|v| v.as_str().map(str::to_string));
+    let escalate = var_bool("ansible_become").or(eff.escalate).unwrap_or(run.opts.escalate);
+    let become_user = escalate.then(|| var_str("ansible_become_user").or(eff.become_user.clone()).or(run.opts.become_user.clone()).unwrap_or_else(|| "root".into()));
+
+    let delegate = match &eff.delegate_to {
+        Some(d) => match run.templar.render_value(&Value::String(d.clone()), scope, &t.span) {
+            Ok(Value::String(s)) => Some(s),
+            Ok(other) => Some(other.to_string()),
+            Err(e) => return ItemResult::failed(tmpl_err(e)),
+        },
+        None => None,
+    };
+    let target_host = delegate.clone().unwrap_or_else(|| host.to_string());
+    let conn = if module.needs_host() {
+        let conn_scope = if delegate.is_some() { run.host_scope(&target_host) } else { scope.clone() };
+        let vars = match connection_vars(run, &conn_scope, &t.span) {
+            Ok(v) => v,
+            Err(e) => return ItemResult::failed(e),
+        };
+        match connections::target(&target_host, &vars, &run.opts.connect) {
+            Ok(target) => Some(run.pool.get(&target_host, &target)),
+            Err(e) => {
+                let mut r = ItemResult::failed(format!("{target_host}: {e}"));
+                r.status = Status::Unreachable;
+                r.result["unreachable"] = Value::Bool(true);
+                return r;
+            }
+        }
+    } else {
+        None
+    };
+    let task_env = ExecEnv::new(run.clone(), scope.clone(), eff.role.clone(), host.to_string());
+    let mut ctx = ModuleCtx::new(host, conn.as_deref(), &task_env);
+    ctx.check = check;
+    ctx.diff = diff;
+    ctx.become_user = become_user;
+    ctx.env = env;
+    ctx.timeout = eff.timeout.or(run.opts.task_timeout).map(Duration::from_secs);
+
+    let until = t.until.as_deref().unwrap_or_default();
+    let render_num = |v: &Option<Value>, default: u64| -> u64 {
+        match v {
+            None => default,
+            Some(v) => run.templar.render_value(v, scope, &t.span).ok().and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())).unwrap_or(default),
+        }
+    };
+    let attempts = if until.is_empty() {
+        1
+    } else if t.retries.is_some() {
+        render_num(&t.retries, 3) + 1
+    } else {
+        3
+    };
+    let delay = render_num(&t.delay, 5);
+    let lock = run.pool.lock(&target_host);
+    let mut last = None;
+    for attempt in 1..=attempts {
+        let outcome = {
+            let _guard = if module.needs_host() { Some(lock.lock().await) } else { None };
+            tokio::select! {
+                r = module.run(&ctx, &args) => r,
+                _ = run.opts.interrupt.killed() => Err(ModuleError::Failed("interrupted: the task was abandoned after Ctrl-C".into())),
+            }
+        };
+        let mut r = to_item(outcome, &delegate);
+        if let Err(e) = apply_conditions(run, t, scope, &mut r) {
+            r = ItemResult::failed(e);
+        }
+        if !until.is_empty() {
+            r.result["attempts"] = Value::from(attempt);
+            let reg_scope = registered_scope(t, scope, &r.result);
+            match conditions_hold(run, until, &reg_scope) {
+                Ok(None) => {
+                    last = Some(r);
+                    break;
+                }
+                Ok(Some(_)) if attempt < attempts => {
+                    run.reporter.warn(format!("FAILED - RETRYING: [{host}]: {} ({} retries left)", t.display_name(), attempts - attempt));
+                    tokio::time::sleep(Duration::from_secs(delay)).await;
+                    continue;
+                }
+                Ok(Some(_)) => {
+                    r.status = Status::Failed;
+                    r.result["failed"] = Value::Bool(true);
+                    if r.result.get("msg").is_none_or(|m| m.as_str() == Some("")) {
+                        r.result["msg"] = Value::from(format!("gave up after {attempt} attempts: the until condition never held"));
+                    }
+                }
+                Err(e) => r = ItemResult::failed(e),
+            }
+        }
+        last = Some(r);
+        if until.is_empty() {
+            break;
+        }
+    }
+    last.unwrap_or_else(|| ItemResult::failed("the task did not run".into()))
+}
+
+fn registered_scope(t: &Task, scope: &VarScope, result: &Value) -> VarScope {
+    match &t.register {
+        Some(name) => {
+            let mut v = Vars::new();
+            v.insert(name.clone(), result.clone());
+            scope.with_layer(LayerKind::Registered, "this result", Arc::new(v))
+        }
+        None => scope.clone(),
+    }
+}
+
+/// changed_when / failed_when, evaluated with the result registered.
+fn apply_conditions(run: &Run, t: &Task, scope: &VarScope, r: &mut ItemResult) -> Result<(), String> {
+    if r.status == Status::Unreachable || r.status == Status::Skipped {
+        return Ok(());
+    }
+    let reg = registered_scope(t, scope, &r.result);
+    if let Some(conds) = &t.changed_when {
+        let changed = conditions_hold(run, conds, &reg)?.is_none();
+        r.result["changed"] = Value::Bool(changed);
+        if r.status != Status::Failed {
+            r.status = if changed { Status::Changed } else { Status::Ok };
+        }
+    }
+    if let Some(conds) = &t.failed_when {
+        let reg = registered_scope(t, scope, &r.result);
+        // failed_when items are OR-ed, unlike when.
+        let mut failed = false;
+        for c in conds {
+            if conditions_hold(run, std::slice::from_ref(c), &reg)?.is_none() {
+                failed = true;
+                break;
+            }
+        }
+        r.result["failed"] = Value::Bool(failed);
+        r.result["failed_when_result"] = Value::Bool(failed);
+        r.status = if failed {
+            Status::Failed
+        } else if r.result.get("changed") == Some(&Value::Bool(true)) {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+    }
+    Ok(())
+}
+
+fn to_item(outcome: Result<Outcome, ModuleError>, delegate: &Option<String>) -> ItemResult {
+    match outcome {
+        Ok(o) => {
+            let status = if o.failed {
+                Status::Failed
+            } else if o.skipped {
+                Status::Skipped
+            } else if o.changed {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+            let gathered = o.facts.is_some() && o.data.is_empty() && o.control.is_none() && o.msg.is_none() && !o.changed;
+            ItemResult { status, result: o.to_value(), diffs: o.diffs.clone(), control: o.control, facts: o.facts, gathered, delegated_to: delegate.clone() }
+        }
+        Err(ModuleError::Transport(e)) if e.is_unreachable() => {
+            let mut r = ItemResult::failed(e.to_string());
+            r.status = Status::Unreachable;
+            r.result["unreachable"] = Value::Bool(true);
+            r
+        }
+        Err(ModuleError::Transport(e @ crate::transport::TransportError::ConnectionLost { .. })) => ItemResult::failed(format!("connection lost: {e}")),
+        Err(e) => ItemResult::failed(e.to_string()),
+    }
+}
+
+/// What a dynamic include brings in for one host: one (target, parameters) per loop item, or none if `when` says no.
+pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str, eff: &Inherited) -> Result<Vec<(String, Arc<Vars>)>, String> {
+    let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
+    let items: Vec<Option<Value>> = match &inc.loop_ {
+        None => vec![None],
+        Some(lp) => {
+            let probe = Task {
+                span: inc.span.clone(),
+                name: inc.name.clone(),
+                module: crate::modules::registry::find("debug").expect("debug module"),
+                args: Map::new(),
+                kw: inc.kw.clone(),
+                loop_: None,
+                loop_control: inc.loop_control.clone(),
+                register: None,
+                changed_when: None,
+                failed_when: None,
+                until: None,
+                retries: None,
+                delay: None,
+                notify: vec![],
+                listen: vec![],
+                read_only: false,
+                role: inc.role.clone(),
+            };
+            loops::items(run, &probe, lp, &scope, eff.role.as_deref())?.into_iter().map(Some).collect()
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let mut params = inc.kw.vars.clone();
+        if let Some(item) = item {
+            params.insert(inc.loop_control.loop_var.clone(), item);
+        }
+        let item_scope = scope.with_layer(LayerKind::IncludeParams, "include params", Arc::new(params.clone()));
+        if conditions_hold(run, &eff.when, &item_scope)?.is_some() {
+            continue;
+        }
+        let raw = match &inc.kind {
+            IncludeKind::Tasks { file } => file.clone(),
+            IncludeKind::Role { name, .. } => name.clone(),
+        };
+        let target = match run.templar.render_value(&Value::String(raw), &item_scope, &inc.span).map_err(tmpl_err)? {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let target = match &inc.kind {
+            IncludeKind::Tasks { .. } => {
+                let base = match &inc.role {
+                    Some(r) => r.path.join("tasks"),
+                    None => inc.base_dir.clone(),
+                };
+                crate::playbook::resolve_tasks_path(&base, &target).display().to_string()
+            }
+            IncludeKind::Role { .. } => target,
+        };
+        // Rendered now, so inner tasks see the values of this item.
+        let params = match run.templar.render_value(&Value::Object(params), &item_scope, &inc.span).map_err(tmpl_err)? {
+            Value::Object(m) => m,
+            _ => Vars::new(),
+        };
+        out.push((target, Arc::new(params)));
+    }
+    Ok(out)
+}

@@ -1,0 +1,420 @@
+//! Walking task lists over a set of hosts. In the linear strategy every host finishes a task before any host
+//! starts the next; blocks run their `rescue:` for the hosts that failed and `always:` for every host that
+//! entered; dynamic includes are resolved per host and run for each group of hosts that included the same
+//! thing; handlers run at flush points for the hosts that notified them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::play::PlayCtx;
+use super::run::Run;
+use super::task::{self, TaskDone};
+use crate::modules::Control;
+use crate::playbook::{Block, Cond, Include, IncludeKind, Keywords, Node, Play, RoleScope, Strategy, Task};
+use crate::report::{Event, Status};
+use crate::vars::Vars;
+
+/// Keywords in force at a point of the tree: what blocks, roles, includes and the play pass down.
+#[derive(Clone, Default)]
+pub(crate) struct Inherited {
+    pub when: Vec<Cond>,
+    pub tags: Vec<String>,
+    pub escalate: Option<bool>,
+    pub become_user: Option<String>,
+    pub environment: Vec<Value>,
+    pub block_vars: Vec<Arc<Vars>>,
+    pub ignore_errors: Option<Value>,
+    pub ignore_unreachable: Option<bool>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<bool>,
+    pub no_log: Option<Value>,
+    pub delegate_to: Option<String>,
+    pub run_once: Option<bool>,
+    pub any_errors_fatal: Option<bool>,
+    pub timeout: Option<u64>,
+    pub role: Option<Arc<RoleScope>>,
+    pub include_params: Vec<Arc<Vars>>,
+    /// Inside a block that has a `rescue:` (failures there do not abort the play).
+    pub rescuable: bool,
+    pub handler: bool,
+    pub gate: bool,
+}
+
+impl Inherited {
+    pub fn for_play(play: &Play) -> Inherited {
+        Inherited::default().with_kw(&play.kw, false)
+    }
+
+    /// Add a level's keywords. `vars` become block vars when `vars_as_block` (blocks, roles, imports).
+    pub fn with_kw(&self, kw: &Keywords, vars_as_block: bool) -> Inherited {
+        let mut n = self.clone();
+        n.when.extend(kw.when.iter().cloned());
+        for t in &kw.tags {
+            if !n.tags.contains(t) {
+                n.tags.push(t.clone());
+            }
+        }
+        if kw.escalate.is_some() {
+            n.escalate = kw.escalate;
+        }
+        if kw.become_user.is_some() {
+            n.become_user = kw.become_user.clone();
+        }
+        if let Some(e) = &kw.environment {
+            n.environment.push(e.clone());
+        }
+        if vars_as_block && !kw.vars.is_empty() {
+            n.block_vars.push(Arc::new(kw.vars.clone()));
+        }
+        macro_rules! over {
+            ($($f:ident),*) => { $( if kw.$f.is_some() { n.$f = kw.$f.clone(); } )* };
+        }
+        over!(ignore_errors, ignore_unreachable, check_mode, diff, no_log, delegate_to, run_once, any_errors_fatal, timeout);
+        n
+    }
+
+    fn in_role(&self, role: &Option<Arc<RoleScope>>) -> Inherited {
+        let mut n = self.clone();
+        if role.is_some() {
+            n.role = role.clone();
+        }
+        n
+    }
+}
+
+/// Whether a task with these tags runs under --tags/--skip-tags (Ansible's rules, incl. always/never).
+pub(crate) fn tags_selected(tags: &[String], only: &[String], skip: &[String]) -> bool {
+    let has = |t: &str| tags.iter().any(|x| x == t);
+    let tagged = tags.iter().any(|t| t != "always" && t != "never") || has("always");
+    if !skip.is_empty() {
+        if tags.iter().any(|t| skip.contains(t)) || (skip.iter().any(|s| s == "tagged") && tagged) || (skip.iter().any(|s| s == "untagged") && !tagged) {
+            return false;
+        }
+    }
+    if has("always") {
+        return true;
+    }
+    let only_all = only.is_empty() || only.iter().all(|o| o == "all");
+    if has("never") {
+        return tags.iter().any(|t| only.contains(t));
+    }
+    if only_all || only.iter().any(|o| o == "all") {
+        return true;
+    }
+    (only.iter().any(|o| o == "tagged") && tagged) || (only.iter().any(|o| o == "untagged") && !tagged) || tags.iter().any(|t| only.contains(t))
+}
+
+/// Run a list of nodes on `hosts` (each host still active when its turn comes).
+pub(crate) async fn run_nodes(run: &Arc<Run>, pc: &Arc<PlayCtx>, nodes: &[Node], hosts: &[String], inh: &Inherited) {
+    if pc.play.strategy == Strategy::Free && hosts.len() > 1 && !inh.handler {
+        // Each host goes at its own pace.
+        let jobs = hosts.iter().map(|h| {
+            let (run, pc, inh, nodes, host) = (run.clone(), pc.clone(), inh.clone(), nodes.to_vec(), h.clone());
+            async move { Box::pin(run_nodes_linear(&run, &pc, &nodes, std::slice::from_ref(&host), &inh)).await }
+        });
+        futures::stream::iter(jobs).buffer_unordered(run.opts.forks.max(1)).collect::<Vec<()>>().await;
+        return;
+    }
+    run_nodes_linear(run, pc, nodes, hosts, inh).await
+}
+
+async fn run_nodes_linear(run: &Arc<Run>, pc: &Arc<PlayCtx>, nodes: &[Node], hosts: &[String], inh: &Inherited) {
+    for node in nodes {
+        if pc.aborted() || run.is_interrupted() {
+            return;
+        }
+        let active: Vec<String> = hosts.iter().filter(|h| pc.is_active(h)).cloned().collect();
+        if active.is_empty() {
+            return;
+        }
+        match node {
+            Node::Task(t) => run_task_slot(run, pc, t, &active, inh).await,
+            Node::Block(b) => Box::pin(run_block(run, pc, b, &active, inh)).await,
+            Node::Include(i) => Box::pin(run_include(run, pc, i, &active, inh)).await,
+        }
+    }
+}
+
+async fn run_block(run: &Arc<Run>, pc: &Arc<PlayCtx>, block: &Arc<Block>, hosts: &[String], inh: &Inherited) {
+    let inner = inh.in_role(&block.role).with_kw(&block.kw, true);
+    let mut body = inner.clone();
+    body.rescuable = inh.rescuable || !block.rescue.is_empty();
+    run_nodes(run, pc, &block.block, hosts, &body).await;
+
+    let failed: Vec<String> = hosts.iter().filter(|h| pc.host(h).failed && !pc.host(h).unreachable).cloned().collect();
+    if !block.rescue.is_empty() && !failed.is_empty() && !pc.aborted() {
+        for h in &failed {
+            pc.update(h, |s| s.failed = false);
+            run.stats_mut(h, |s| {
+                s.failed = s.failed.saturating_sub(1);
+                s.rescued += 1;
+            });
+            run.reporter.emit(Event::Rescued { host: h.clone(), location: block.span.to_string() });
+        }
+        run_nodes(run, pc, &block.rescue, &failed, &inner).await;
+    }
+    if !block.always.is_empty() && !run.is_interrupted() {
+        // always: runs for every host that entered the block, failed or not.
+        let entered: Vec<String> = hosts.iter().filter(|h| !pc.host(h).unreachable && !pc.host(h).ended).cloned().collect();
+        let was_failed: HashSet<String> = entered.iter().filter(|h| pc.host(h).failed).cloned().collect();
+        for h in &was_failed {
+            pc.update(h, |s| s.failed = false);
+        }
+        run_nodes(run, pc, &block.always, &entered, &inner).await;
+        for h in &was_failed {
+            pc.update(h, |s| s.failed = true);
+        }
+    }
+}
+
+/// Run one task on every host (or on the first, for run_once), then apply play-wide consequences.
+pub(crate) async fn run_task_slot(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>, hosts: &[String], inh: &Inherited) {
+    let eff = inh.in_role(&t.role).with_kw(&t.kw, false);
+    if !inh.handler && !tags_selected(&eff.tags, &run.opts.tags, &run.opts.skip_tags) {
+        return;
+    }
+    if !run.started.load(Ordering::Relaxed) {
+        let want = run.opts.start_at_task.as_deref().unwrap_or_default();
+        let name = t.name.as_deref().unwrap_or_default();
+        if name == want || t.display_name() == want || crate::transport::known_hosts::wildcard(want, name) {
+            run.started.store(true, Ordering::Relaxed);
+        } else {
+            return;
+        }
+    }
+    if run.is_interrupted() || hosts.is_empty() {
+        return;
+    }
+    let title = task::display_name(run, pc, t, &hosts[0], &eff);
+    run.reporter.emit(Event::TaskStart {
+        play: pc.phase.clone().unwrap_or_else(|| pc.play.name.clone()),
+        task: title.clone(),
+        location: t.span.to_string(),
+        handler: inh.handler,
+        gate: inh.gate,
+    });
+    let done: Vec<TaskDone> = if eff.run_once == Some(true) {
+        let first = task::run_on_host(run, pc, t, &hosts[0], &eff, &title).await;
+        for other in &hosts[1..] {
+            // The result applies to every host of the batch, as in Ansible.
+            if let Some(reg) = &t.register {
+                run.register(other, reg, first.result.clone());
+            }
+            if let Some(facts) = &first.facts {
+                for (k, v) in facts {
+                    run.set_fact(other, k, v.clone());
+                }
+            }
+        }
+        vec![first]
+    } else {
+        let forks = run.opts.forks.max(1);
+        let title = &title;
+        let eff = &eff;
+        futures::stream::iter(hosts.iter().map(|h| task::run_on_host(run, pc, t, h, eff, title))).buffer_unordered(forks).collect().await
+    };
+
+    let mut flush_for = Vec::new();
+    for d in &done {
+        match d.control {
+            Some(Control::FlushHandlers) => flush_for.push(d.host.clone()),
+            Some(Control::EndPlay) => {
+                for h in pc.batch.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                    pc.update(h, |s| s.ended = true);
+                }
+            }
+            Some(Control::EndHost) => pc.update(&d.host, |s| s.ended = true),
+            Some(Control::ClearFacts) => run.clear_facts(&d.host),
+            Some(Control::ClearHostErrors) => {
+                for h in pc.hosts_all.iter() {
+                    pc.update(h, |s| s.failed = false);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !flush_for.is_empty() {
+        Box::pin(flush_handlers(run, pc, &flush_for, &Inherited::for_play(&pc.play))).await;
+    }
+    let failed_here = done.iter().any(|d| d.status == Status::Failed);
+    if failed_here && !inh.rescuable && (eff.any_errors_fatal == Some(true) || pc.play.any_errors_fatal) {
+        pc.aborted.store(true, Ordering::Relaxed);
+        run.reporter.warn(format!("any_errors_fatal: {} failed, stopping the play for every host", title));
+    }
+    if let Some(max) = pc.play.max_fail_percentage {
+        let batch = pc.batch.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let failed = batch.iter().filter(|h| pc.host(h).failed || pc.host(h).unreachable).count();
+        if !batch.is_empty() && (failed as f64) * 100.0 / (batch.len() as f64) > max {
+            pc.aborted.store(true, Ordering::Relaxed);
+            run.reporter.warn(format!("max_fail_percentage {max}% exceeded ({failed} of {} hosts failed), stopping the play", batch.len()));
+        }
+    }
+}
+
+async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, hosts: &[String], inh: &Inherited) {
+    let eff = inh.in_role(&inc.role).with_kw(&inc.kw, false);
+    // Tags on a dynamic include select the include itself, as in Ansible.
+    if !tags_selected(&eff.tags, &run.opts.tags, &run.opts.skip_tags) {
+        return;
+    }
+    // Resolve, per host, what it includes: (target, parameters), in order.
+    let mut groups: Vec<(String, Arc<Vars>, Vec<String>)> = Vec::new();
+    for host in hosts {
+        match task::resolve_include(run, pc, inc, host, &eff) {
+            Ok(targets) => {
+                for (target, params) in targets {
+                    let key_params = serde_json::to_string(&*params).unwrap_or_default();
+                    match groups.iter_mut().find(|(t, p, _)| *t == target && serde_json::to_string(&**p).unwrap_or_default() == key_params) {
+                        Some((_, _, hs)) => hs.push(host.clone()),
+                        None => groups.push((target, params, vec![host.clone()])),
+                    }
+                }
+            }
+            Err(e) => task::fail_host(run, pc, host, &inc.span, inc.name.as_deref().unwrap_or("include"), e),
+        }
+    }
+    for (target, params, group) in groups {
+        let mut inner = eff.clone();
+        inner.when.clear();
+        inner = inner.with_kw(&inc.apply, true);
+        inner.include_params.push(params);
+        let loaded = match &inc.kind {
+            IncludeKind::Tasks { .. } => {
+                let path = std::path::PathBuf::from(&target);
+                let (role, dir, opts, span) = (inc.role.clone(), run.playbook.dir.clone(), crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone() }, inc.span.clone());
+                run.cached_task_file(&path, || crate::playbook::load_task_file(&path, role, &dir, &opts, &span).map_err(|e| e.to_string())).map(|n| (*n).clone())
+            }
+            IncludeKind::Role { tasks_from, .. } => {
+                let opts = crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone() };
+                crate::playbook::load_role(&target, tasks_from.as_deref(), Vars::new(), &run.playbook.dir, &opts, &inc.span)
+                    .map(|(node, handlers)| {
+                        pc.handlers.lock().unwrap_or_else(|p| p.into_inner()).extend(handlers);
+                        vec![node]
+                    })
+                    .map_err(|e| e.to_string())
+            }
+        };
+        match loaded {
+            Ok(nodes) => {
+                run.reporter.emit(Event::TaskStart {
+                    play: pc.phase.clone().unwrap_or_else(|| pc.play.name.clone()),
+                    task: format!("included: {target} for {}", group.join(", ")),
+                    location: inc.span.to_string(),
+                    handler: inh.handler,
+                    gate: inh.gate,
+                });
+                run_nodes(run, pc, &nodes, &group, &inner).await;
+            }
+            Err(e) => {
+                for h in &group {
+                    task::fail_host(run, pc, h, &inc.span, "include", e.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Run notified handlers, in the order they are defined, for the hosts that notified them.
+pub(crate) async fn flush_handlers(run: &Arc<Run>, pc: &Arc<PlayCtx>, hosts: &[String], base: &Inherited) {
+    let mut handler_inh = base.clone();
+    handler_inh.handler = true;
+    for _pass in 0..10 {
+        let pending: Vec<(String, Vec<String>)> = {
+            let mut n = pc.notified.lock().unwrap_or_else(|p| p.into_inner());
+            hosts.iter().filter_map(|h| n.remove(h).filter(|v| !v.is_empty()).map(|v| (h.clone(), v))).collect()
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let handlers = pc.handlers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for node in &handlers {
+            let Node::Task(h) = node else { continue };
+            let mut names: Vec<&str> = h.listen.iter().map(String::as_str).collect();
+            if let Some(n) = &h.name {
+                names.push(n);
+            }
+            let mut run_on: Vec<String> = Vec::new();
+            for (host, notified) in &pending {
+                if notified.iter().any(|x| names.contains(&x.as_str())) {
+                    run_on.push(host.clone());
+                }
+            }
+            // Chained: a handler notified by an earlier handler in this same pass.
+            {
+                let mut n = pc.notified.lock().unwrap_or_else(|p| p.into_inner());
+                for host in hosts {
+                    if let Some(list) = n.get_mut(host) {
+                        if list.iter().any(|x| names.contains(&x.as_str())) {
+                            list.retain(|x| !names.contains(&x.as_str()));
+                            if !run_on.contains(host) {
+                                run_on.push(host.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            run_on.retain(|h| pc.is_active(h) || (pc.play.force_handlers && !pc.host(h).unreachable));
+            if !run_on.is_empty() {
+                run_task_slot(run, pc, h, &run_on, &handler_inh).await;
+            }
+        }
+    }
+}
+
+/// The implicit first task of a play (`gather_facts`).
+pub(crate) async fn gather_facts(run: &Arc<Run>, pc: &Arc<PlayCtx>, hosts: &[String], base: &Inherited) {
+    let Some(setup) = crate::modules::registry::find("setup") else { return };
+    let t = Arc::new(Task {
+        span: pc.play.span.clone(),
+        name: Some("Gathering Facts".into()),
+        module: setup,
+        args: Default::default(),
+        kw: Keywords { tags: vec!["always".into()], check_mode: Some(Value::Bool(false)), ..Default::default() },
+        loop_: None,
+        loop_control: Default::default(),
+        register: None,
+        changed_when: None,
+        failed_when: None,
+        until: None,
+        retries: None,
+        delay: None,
+        notify: vec![],
+        listen: vec![],
+        read_only: true,
+        role: None,
+    });
+    let started = run.started.load(Ordering::Relaxed);
+    run.started.store(true, Ordering::Relaxed);
+    run_task_slot(run, pc, &t, hosts, base).await;
+    run.started.store(started, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tags_selected;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn tag_selection_follows_ansible() {
+        assert!(tags_selected(&v(&[]), &v(&[]), &v(&[])));
+        assert!(tags_selected(&v(&["a"]), &v(&["a"]), &v(&[])));
+        assert!(!tags_selected(&v(&["b"]), &v(&["a"]), &v(&[])));
+        assert!(!tags_selected(&v(&[]), &v(&["a"]), &v(&[])));
+        assert!(tags_selected(&v(&["always"]), &v(&["a"]), &v(&[])));
+        assert!(!tags_selected(&v(&["always"]), &v(&["a"]), &v(&["always"])));
+        assert!(!tags_selected(&v(&["never", "debug"]), &v(&[]), &v(&[])));
+        assert!(tags_selected(&v(&["never", "debug"]), &v(&["debug"]), &v(&[])));
+        assert!(!tags_selected(&v(&["a"]), &v(&[]), &v(&["a"])));
+        assert!(tags_selected(&v(&[]), &v(&["untagged"]), &v(&[])));
+        assert!(!tags_selected(&v(&["x"]), &v(&["untagged"]), &v(&[])));
+        assert!(tags_selected(&v(&["x"]), &v(&["tagged"]), &v(&[])));
+        assert!(!tags_selected(&v(&["x"]), &v(&[]), &v(&["tagged"])));
+    }
+}
