@@ -338,10 +338,14 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map { entries, key, span, .. }) => match key.take() {
                 None => {
                     if matches!(node.kind, NodeKind::Seq(_) | NodeKind::Map(_)) {
                         return Err(YamlError::new(&node.span, "a mapping key must be a plain value, not a list or mapping"));
+                    }
+                    // The parser marks a block mapping after its first key; the mapping starts at that key.
+                    if entries.is_empty() && (node.span.line, node.span.col) < (span.line, span.col) {
+                        *span = node.span.clone();
                     }
                     *key = Some(node);
                 }

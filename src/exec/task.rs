@@ -562,8 +562,9 @@ fn to_item(outcome: Result<Outcome, ModuleError>, delegate: &Option<String>) -> 
             } else {
                 Status::Ok
             };
-            let gathered = o.facts.is_some() && o.data.is_empty() && o.control.is_none() && o.msg.is_none() && !o.changed;
-            ItemResult { status, result: o.to_value(), diffs: o.diffs.clone(), control: o.control, facts: o.facts, gathered, delegated_to: delegate.clone() }
+            let gathered = o.facts.is_some();
+            let facts = o.facts.clone().or(o.set_vars.clone());
+            ItemResult { status, result: o.to_value(), diffs: o.diffs.clone(), control: o.control, facts, gathered, delegated_to: delegate.clone() }
         }
         Err(ModuleError::Transport(e)) if e.is_unreachable() => {
             let mut r = ItemResult::failed(e.to_string());

@@ -156,7 +156,7 @@ impl Module for SetFact {
         if facts.is_empty() {
             return Err(ModuleError::Args("set_fact needs at least one variable to set".into()));
         }
-        Ok(Outcome { facts: Some(facts), ..Default::default() })
+        Ok(Outcome { set_vars: Some(facts), ..Default::default() })
     }
 }
 

@@ -179,8 +179,10 @@ pub struct Outcome {
     pub diffs: Vec<Diff>,
     /// Module-specific result keys (rc, stdout, path, …), as Ansible registers them.
     pub data: Map<String, Value>,
-    /// Facts to set on the host (set_fact, fact gathering).
+    /// Facts gathered about the host (setup): they become `ansible_facts` and `ansible_*` variables.
     pub facts: Option<Map<String, Value>>,
+    /// Host variables to set for the rest of the run (set_fact).
+    pub set_vars: Option<Map<String, Value>>,
     pub control: Option<Control>,
 }
 
@@ -226,7 +228,7 @@ impl Outcome {
             let d: Vec<Value> = self.diffs.iter().map(|d| serde_json::to_value(d).unwrap_or_default()).collect();
             m.insert("diff".into(), if d.len() == 1 { d[0].clone() } else { Value::Array(d) });
         }
-        if let Some(f) = &self.facts {
+        if let Some(f) = self.facts.as_ref().or(self.set_vars.as_ref()) {
             m.insert("ansible_facts".into(), Value::Object(f.clone()));
         }
         Value::Object(m)

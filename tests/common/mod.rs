@@ -197,3 +197,56 @@ pub async fn run_module(conn: &Connection, env: &dyn hlprov::modules::TaskEnv, n
     ctx.diff = diff;
     module.run(&ctx, &checked).await
 }
+
+/// The outcome of applying a playbook in a test: the summary and every event, redacted as users see them.
+pub struct Applied {
+    pub summary: hlprov::exec::RunSummary,
+    pub events: Vec<hlprov::report::Event>,
+}
+
+impl Applied {
+    pub fn results(&self) -> Vec<hlprov::report::TaskResult> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                hlprov::report::Event::TaskResult(r) => Some((**r).clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    /// Results of the task named `task` on `host` (summary results of loops included).
+    pub fn of(&self, task: &str, host: &str) -> Vec<hlprov::report::TaskResult> {
+        self.results().into_iter().filter(|r| r.task.ends_with(task) && r.host == host).collect()
+    }
+    pub fn stats(&self, host: &str) -> hlprov::report::HostStats {
+        self.summary.stats.iter().find(|(h, _)| h == host).map(|(_, s)| s.clone()).unwrap_or_default()
+    }
+    pub fn total_changed(&self) -> u32 {
+        self.summary.stats.iter().map(|(_, s)| s.changed).sum()
+    }
+}
+
+/// Write `files` (relative path → content) into a fresh playbook folder and apply `playbook` from it.
+pub async fn apply_files(inventory: &Path, files: &[(&str, &str)], playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, text) in files {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+    let pb = hlprov::playbook::load(&dir.path().join(playbook), &Default::default()).map_err(|e| e.to_string())?;
+    let mut inv = hlprov::inventory::Inventory::load(&[inventory.to_path_buf()]).map_err(|e| e.to_string())?;
+    inv.add_playbook_vars_dir(&pb.dir).map_err(|e| e.to_string())?;
+    let collector = Arc::new(hlprov::report::Collector::default());
+    let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
+    let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter).await.map_err(|e| e.to_string())?;
+    let events = collector.events.lock().unwrap().clone();
+    // Keep the folder alive for the whole run only; tests that need it again write it again.
+    drop(dir);
+    Ok(Applied { summary, events })
+}
+
+/// Apply a single-file playbook.
+pub async fn apply(inventory: &Path, playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
+    apply_files(inventory, &[("site.yml", playbook)], "site.yml", opts).await
+}
