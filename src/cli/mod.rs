@@ -8,6 +8,8 @@ mod common;
 mod inventory_cmd;
 mod lab_cmd;
 mod modules_cmd;
+
+pub use modules_cmd::markdown as modules_markdown;
 pub mod sops;
 
 use clap::{Parser, Subcommand};
