@@ -23,11 +23,13 @@ impl CliLab {
         let dir = tempfile::tempdir().unwrap();
         let name = format!("t{:x}", rand_suffix());
         let out = hlprov(dir.path(), &["lab", "up", "--hosts", &hosts.to_string(), "--name", &name]);
-        assert!(out.status.success(), "lab up failed: {}", text(&out));
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let inventory = PathBuf::from(stdout.lines().last().expect("inventory path on the last line"));
-        assert!(inventory.is_file(), "{stdout}");
-        CliLab { dir, name, inventory }
+        let inventory = PathBuf::from(stdout.lines().last().unwrap_or_default());
+        // The guard exists before any assertion, so a failed `up` is cleaned up too.
+        let lab = CliLab { dir, name, inventory };
+        assert!(out.status.success(), "lab up failed: {}", text(&out));
+        assert!(lab.inventory.is_file(), "{stdout}");
+        lab
     }
     fn run(&self, args: &[&str]) -> Output {
         hlprov(self.dir.path(), args)

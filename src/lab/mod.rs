@@ -88,6 +88,9 @@ pub async fn up(opts: &LabOptions, ui: &dyn LabUi) -> Result<Lab, String> {
     }
     let docker = docker::connect().await?;
     image::ensure(&docker, &opts.image, opts.image == PYTHON_IMAGE, &|m| ui.step(m)).await?;
+    if let Some(warning) = inotify_warning(opts.hosts) {
+        ui.step(&warning);
+    }
 
     let dir = absolute(&lab_dir(&opts.dir, &opts.name))?;
     std::fs::create_dir_all(dir.join("host_keys")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -153,6 +156,17 @@ pub async fn up(opts: &LabOptions, ui: &dyn LabUi) -> Result<Lab, String> {
     let inventory = dir.join("inventory.yml");
     write_if_changed(&inventory, &inventory_text(&opts.name, &hosts, &key_file, &known_hosts))?;
     Ok(Lab { name: opts.name.clone(), hosts, key_file, known_hosts, inventory, created })
+}
+
+/// systemd in each container takes several inotify instances; with the kernel's default limit (128), hosts
+/// beyond about 25 never finish booting. Say so before it happens.
+fn inotify_warning(hosts: usize) -> Option<String> {
+    let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances").ok()?.trim().parse().ok()?;
+    (hosts * 8 > limit).then(|| {
+        format!(
+            "warning: fs.inotify.max_user_instances is {limit}; {hosts} systemd hosts may not all boot. Raise it: sysctl -w fs.inotify.max_user_instances=8192"
+        )
+    })
 }
 
 /// SSH settings for reaching a lab host from this machine.

@@ -229,20 +229,23 @@ impl Applied {
 /// Write `files` (relative path → content) into a fresh playbook folder and apply `playbook` from it.
 pub async fn apply_files(inventory: &Path, files: &[(&str, &str)], playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
     let dir = tempfile::tempdir().unwrap();
+    apply_in(dir.path(), inventory, files, playbook, opts).await
+}
+
+/// The same in a given folder, so that several runs share one playbook path (run records, --resume).
+pub async fn apply_in(dir: &Path, inventory: &Path, files: &[(&str, &str)], playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
     for (rel, text) in files {
-        let p = dir.path().join(rel);
+        let p = dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, text).unwrap();
     }
-    let pb = hlprov::playbook::load(&dir.path().join(playbook), &Default::default()).map_err(|e| e.to_string())?;
+    let pb = hlprov::playbook::load(&dir.join(playbook), &Default::default()).map_err(|e| e.to_string())?;
     let mut inv = hlprov::inventory::Inventory::load(&[inventory.to_path_buf()]).map_err(|e| e.to_string())?;
     inv.add_playbook_vars_dir(&pb.dir).map_err(|e| e.to_string())?;
     let collector = Arc::new(hlprov::report::Collector::default());
     let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
     let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter).await.map_err(|e| e.to_string())?;
     let events = collector.events.lock().unwrap().clone();
-    // Keep the folder alive for the whole run only; tests that need it again write it again.
-    drop(dir);
     Ok(Applied { summary, events })
 }
 
