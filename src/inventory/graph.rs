@@ -174,7 +174,7 @@ impl Graph {
         if self.groups[parent].children.iter().any(|c| c == child) {
             return Ok(());
         }
-        if self.ancestors(parent).contains(child) {
+        if self.reaches(child, parent) {
             return Err(format!("adding group '{child}' as child to '{parent}' creates a recursive dependency loop"));
         }
         self.groups.get_mut(parent).expect("known").children.push(child.to_string());
@@ -183,6 +183,33 @@ impl Graph {
             c.parents.push(parent.to_string());
         }
         Ok(())
+    }
+
+    /// Is `to` below `from` (following child links)? Searches down from `from` and up from `to` in turn and stops
+    /// when either side runs out, so adding a group at either end of a long chain stays cheap.
+    fn reaches(&self, from: &str, to: &str) -> bool {
+        let mut down: HashSet<&str> = HashSet::from([from]);
+        let mut up: HashSet<&str> = HashSet::from([to]);
+        let mut down_todo: Vec<&str> = vec![from];
+        let mut up_todo: Vec<&str> = vec![to];
+        loop {
+            let (Some(_), Some(_)) = (down_todo.last(), up_todo.last()) else { return false };
+            let go_down = down_todo.len() <= up_todo.len();
+            let (todo, seen, other) = if go_down { (&mut down_todo, &mut down, &up) } else { (&mut up_todo, &mut up, &down) };
+            let g = todo.pop().expect("checked non-empty");
+            if other.contains(g) {
+                return true;
+            }
+            let next = if go_down { &self.groups[g].children } else { &self.groups[g].parents };
+            for n in next {
+                if other.contains(n.as_str()) {
+                    return true;
+                }
+                if seen.insert(n) {
+                    todo.push(n);
+                }
+            }
+        }
     }
 
     /// All groups above `group` (not itself).

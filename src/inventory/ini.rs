@@ -149,15 +149,19 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// A pending group got declared: link it under the parents that named it, and so on up for parents that were
+    /// themselves pending children (Ansible's `_add_pending_children`, without recursion).
     fn add_pending_children(&mut self, group: &str, pending: &mut IndexMap<String, Pending>) -> Result<(), InventoryError> {
-        let parents = pending.get(group).map(|p| p.parents.clone()).unwrap_or_default();
-        for parent in parents {
-            self.graph.add_child(&parent, group).map_err(|e| self.err(0, e))?;
-            if pending.get(&parent).is_some_and(|p| p.state == State::Children) {
-                self.add_pending_children(&parent, pending)?;
+        let mut todo = vec![group.to_string()];
+        while let Some(g) = todo.pop() {
+            let Some(p) = pending.shift_remove(&g) else { continue };
+            for parent in p.parents {
+                self.graph.add_child(&parent, &g).map_err(|e| self.err(0, e))?;
+                if pending.get(&parent).is_some_and(|p| p.state == State::Children) {
+                    todo.push(parent);
+                }
             }
         }
-        pending.shift_remove(group);
         Ok(())
     }
 

@@ -7,6 +7,8 @@
 
 mod address;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod glob;
 mod graph;
 mod ini;

@@ -46,29 +46,31 @@ pub fn list_json(graph: &Graph, host_vars: impl Fn(&str) -> Map<String, Value>) 
 /// The `ansible-inventory --graph` tree below `group` (no trailing newline).
 pub fn graph_text(graph: &Graph, group: &str) -> String {
     let mut lines = Vec::new();
-    walk(graph, group, 0, &mut lines);
-    if lines.len() >= MAX_GRAPH_LINES {
-        lines.truncate(MAX_GRAPH_LINES);
-        lines.push(format!("... (graph cut at {MAX_GRAPH_LINES} lines)"));
+    // Depth-first like Ansible's recursive walk: a group's line, its child groups, then its own hosts.
+    enum Item<'a> {
+        Group(&'a str, usize),
+        Host(&'a str, usize),
     }
-    lines.join("\n")
-}
-
-fn walk(graph: &Graph, group: &str, depth: usize, lines: &mut Vec<String>) {
-    if lines.len() >= MAX_GRAPH_LINES {
-        return;
-    }
-    let g = &graph.groups[group];
-    lines.push(node(&format!("@{}:", g.name), depth));
-    for kid in &g.children {
-        walk(graph, kid, depth + 1, lines);
-    }
-    // Hosts directly in `all` are listed under `ungrouped` instead.
-    if g.name != ALL {
-        for h in &g.hosts {
-            lines.push(node(h, depth + 1));
+    let mut stack = vec![Item::Group(group, 0)];
+    while let Some(item) = stack.pop() {
+        if lines.len() >= MAX_GRAPH_LINES {
+            lines.push(format!("... (graph cut at {MAX_GRAPH_LINES} lines)"));
+            break;
+        }
+        match item {
+            Item::Host(h, depth) => lines.push(node(h, depth)),
+            Item::Group(name, depth) => {
+                let g = &graph.groups[name];
+                lines.push(node(&format!("@{}:", g.name), depth));
+                // Hosts directly in `all` are listed under `ungrouped` instead.
+                if g.name != ALL {
+                    stack.extend(g.hosts.iter().rev().map(|h| Item::Host(h, depth + 1)));
+                }
+                stack.extend(g.children.iter().rev().map(|c| Item::Group(c, depth + 1)));
+            }
         }
     }
+    lines.join("\n")
 }
 
 fn node(name: &str, depth: usize) -> String {
