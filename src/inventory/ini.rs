@@ -214,7 +214,7 @@ impl Parser<'_> {
     fn typed(&self, text: &str, col: usize) -> Result<Value, InventoryError> {
         match py_literal::eval(text) {
             Literal::Value(v) => Ok(v),
-            Literal::NotLiteral => Ok(Value::String(text.to_string())),
+            Literal::Text => Ok(Value::String(text.to_string())),
             Literal::Invalid(msg) => Err(self.err(col, format!("value '{text}' cannot be used: {msg}"))),
         }
     }

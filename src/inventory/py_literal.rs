@@ -17,7 +17,7 @@ pub enum Literal {
     /// complex numbers and `...` become their text).
     Value(Value),
     /// Not a literal: Ansible keeps the original text.
-    NotLiteral,
+    Text,
     /// A literal Python refuses to build (an unhashable dict key or set member): Ansible fails on it too.
     Invalid(String),
 }
@@ -31,14 +31,14 @@ pub fn eval(text: &str) -> Literal {
         Ok(v) => {
             p.skip_space();
             if p.i < p.s.len() {
-                return Literal::NotLiteral;
+                return Literal::Text;
             }
             match v.into_value() {
                 Ok(v) => Literal::Value(v),
                 Err(msg) => Literal::Invalid(msg),
             }
         }
-        Err(Fail::NotLiteral) => Literal::NotLiteral,
+        Err(Fail::NotLiteral) => Literal::Text,
     }
 }
 
@@ -772,10 +772,10 @@ mod tests {
             "yes", "0644", "09", "1e", "1__0", "abc # c", "--1", "1+2", "1 if 1 else 2", "{{ x }}", "f'x'", "ur'x'", "a b", "",
             "[1, 2", "{1: 2, 3}", "x()", "'abc", "1abc", "'a' b'b'", "-True", "1j+1", "-(-1)", "1+(-2j)", "-(1+2j)", "spaced value", "{k:1}",
         ] {
-            assert_eq!(eval(s), Literal::NotLiteral, "{s:?}");
+            assert_eq!(eval(s), Literal::Text, "{s:?}");
         }
         let deep = format!("{}1{}", "[".repeat(250), "]".repeat(250));
-        assert_eq!(eval(&deep), Literal::NotLiteral);
+        assert_eq!(eval(&deep), Literal::Text);
     }
 
     #[test]
