@@ -238,11 +238,12 @@ impl Graph {
 
     /// Ansible's `reconcile_inventory`: put parentless groups under `all`, hosts in no group into `ungrouped`
     /// (and out of it when they are in another group), then compute depths.
-    pub fn reconcile(&mut self) {
+    pub fn reconcile(&mut self) -> Result<(), String> {
         let names: Vec<String> = self.groups.keys().cloned().collect();
         for g in &names {
             if g != ALL && self.groups[g.as_str()].parents.is_empty() {
-                self.link(ALL, g).expect("a parentless group cannot form a loop under all");
+                // Fails only when `all` was made a child of this group: Ansible stops with the same error.
+                self.link(ALL, g)?;
             }
         }
         let hosts: Vec<String> = self.hosts.keys().cloned().collect();
@@ -258,7 +259,9 @@ impl Graph {
                     }
                 }
             } else if groups.is_empty() || (groups.len() == 1 && groups.contains(ALL)) {
-                self.put_host_in_group(UNGROUPED, h);
+                // Ansible's add_child looks the name up as a group first: if a group shares the host's name,
+                // that group (not the host) goes under ungrouped.
+                self.add_child(UNGROUPED, h).map_err(|e| format!("while placing host '{h}' in ungrouped: {e}"))?;
             }
         }
         for name in self.groups.keys() {
@@ -267,6 +270,7 @@ impl Graph {
             }
         }
         self.compute_depths();
+        Ok(())
     }
 
     /// Depth = longest path from `all`, computed in topological order (the graph has no loops).
@@ -391,7 +395,7 @@ mod tests {
         g.add_host("both", Some("web"), None, None).unwrap();
         g.add_group("deep").unwrap();
         g.add_child("web", "deep").unwrap();
-        g.reconcile();
+        g.reconcile().unwrap();
         assert_eq!(g.groups["all"].children, ["ungrouped", "web"]);
         assert_eq!(g.groups["ungrouped"].hosts, ["lonely"]);
         assert_eq!((g.groups["web"].depth, g.groups["deep"].depth), (1, 2));
@@ -406,8 +410,16 @@ mod tests {
         g.add_child("a", "b").unwrap();
         g.add_child("b", "c").unwrap();
         g.add_child("all", "c").unwrap();
-        g.reconcile();
+        g.reconcile().unwrap();
         assert_eq!(g.groups["c"].depth, 3);
+    }
+
+    #[test]
+    fn a_group_holding_all_is_a_loop_error_not_a_panic() {
+        let mut g = Graph::new();
+        g.add_group("db").unwrap();
+        g.add_child("db", "all").unwrap();
+        assert!(g.reconcile().unwrap_err().contains("loop"));
     }
 
     #[test]

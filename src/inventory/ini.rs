@@ -228,7 +228,7 @@ mod tests {
     fn load(text: &str) -> Result<Graph, InventoryError> {
         let mut g = Graph::new();
         parse(text, "hosts.ini", "/inv/hosts.ini", &mut g)?;
-        g.reconcile();
+        g.reconcile().unwrap();
         Ok(g)
     }
 

@@ -54,7 +54,8 @@ impl Inventory {
         for s in sources {
             sources::load(s, &mut graph)?;
         }
-        graph.reconcile();
+        // A name that is both a host and a group can make Ansible's placement of ungrouped hosts form a loop.
+        graph.reconcile().map_err(|e| InventoryError::in_file(&sources.iter().map(|s| s.display().to_string()).collect::<Vec<_>>().join(", "), e))?;
         let mut inv = Inventory {
             warnings: Vec::new(),
             graph,

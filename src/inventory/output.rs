@@ -167,7 +167,7 @@ mod tests {
         g.add_child("k3s", "servers").unwrap();
         g.add_host("s1", Some("servers"), None, None).unwrap();
         g.add_host("x", Some("k3s"), None, None).unwrap();
-        g.reconcile();
+        g.reconcile().unwrap();
         assert_eq!(graph_text(&g, "all"), "@all:\n  |--@ungrouped:\n  |--@k3s:\n  |  |--@servers:\n  |  |  |--s1\n  |  |--x");
     }
 }
