@@ -95,7 +95,8 @@ fn exercise(graph: &mut Graph, rng: &mut StdRng) {
         let _ = pattern::select(graph, &p, None);
     }
     let ctx = layers::Context { graph, inventory_roots: &[], playbook_roots: &[] };
-    let list = output::list_json(graph, |h| layers::merge(&ctx.layers(h, false)));
+    let available = pattern::evaluate(graph, &["all".to_string()]).map(|s| s.hosts).unwrap_or_default();
+    let list = output::list_json(graph, &available, |h| layers::merge(&ctx.layers(h, false)));
     let _ = output::json_text(&list);
     let _ = output::graph_text(graph, "all");
 }

@@ -177,7 +177,9 @@ impl Inventory {
 
     /// The `ansible-inventory --list` document (print it with [`json_text`] for Ansible's exact layout).
     pub fn to_list_json(&self) -> Value {
-        output::list_json(&self.graph, |h| self.host_vars(h))
+        // Ansible lists what the pattern `all` selects, which is a single host if one is named "all".
+        let available = pattern::evaluate(&self.graph, &["all".to_string()]).map(|s| s.hosts).unwrap_or_default();
+        output::list_json(&self.graph, &available, |h| self.host_vars(h))
     }
 
     /// The `ansible-inventory --graph [GROUP]` text (default `all`). Like Ansible, only a group name is accepted.

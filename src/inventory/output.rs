@@ -4,6 +4,7 @@
 //!
 //! This file must not compute variables or select hosts; it formats what it is given.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -14,11 +15,13 @@ use super::py_literal::py_float_repr;
 /// Most lines `--graph` prints: a group reachable along many paths is printed once per path, which can explode.
 pub const MAX_GRAPH_LINES: usize = 1_000_000;
 
-/// The `ansible-inventory --list` document. `host_vars` gives a host's merged variables.
-pub fn list_json(graph: &Graph, host_vars: impl Fn(&str) -> Map<String, Value>) -> Value {
+/// The `ansible-inventory --list` document. `available` is what the pattern `all` selects (normally every host;
+/// Ansible filters each group's hosts by it), `host_vars` gives a host's merged variables.
+pub fn list_json(graph: &Graph, available: &[String], host_vars: impl Fn(&str) -> Map<String, Value>) -> Value {
+    let shown: HashSet<&str> = available.iter().map(String::as_str).collect();
     let mut root = Map::new();
     let mut hostvars = Map::new();
-    for h in graph.group_hosts(ALL) {
+    for h in available.iter().cloned() {
         let vars = host_vars(&h);
         if !vars.is_empty() {
             hostvars.insert(h, Value::Object(vars));
@@ -33,8 +36,9 @@ pub fn list_json(graph: &Graph, host_vars: impl Fn(&str) -> Map<String, Value>) 
         if !g.children.is_empty() {
             entry.insert("children".into(), Value::from(g.children.clone()));
         }
-        if g.name != ALL && !g.hosts.is_empty() {
-            entry.insert("hosts".into(), Value::from(g.hosts.clone()));
+        let hosts: Vec<&String> = g.hosts.iter().filter(|h| shown.contains(h.as_str())).collect();
+        if g.name != ALL && !hosts.is_empty() {
+            entry.insert("hosts".into(), Value::from(hosts.into_iter().cloned().collect::<Vec<_>>()));
         }
         if !entry.is_empty() {
             root.insert(g.name.clone(), Value::Object(entry));
