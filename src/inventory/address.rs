@@ -58,7 +58,7 @@ fn is_hostname(s: &str) -> bool {
 pub fn parse_address(address: &str) -> Option<(String, Option<u32>)> {
     let mut host = address.to_string();
     let mut port = None;
-    // Both forms are tried in turn, as in Ansible: `[h]:1:2` ends up host `h`... only if each step matches.
+    // Ansible tries both forms in turn, the second on what the first left.
     for re in [&*BRACKETED_HOSTPORT, &*HOSTPORT] {
         if let Some(c) = re.captures(&host) {
             let p = c[2].parse::<u32>().ok()?;
@@ -67,11 +67,7 @@ pub fn parse_address(address: &str) -> Option<(String, Option<u32>)> {
             port = Some(p);
         }
     }
-    if IPV4.is_match(&host) || IPV6.is_match(&host) || is_hostname(&host) {
-        Some((host, port))
-    } else {
-        None
-    }
+    if IPV4.is_match(&host) || IPV6.is_match(&host) || is_hostname(&host) { Some((host, port)) } else { None }
 }
 
 /// Expand one host entry (as written in an inventory) into host names and an optional port.
@@ -192,7 +188,8 @@ pub fn py_int(text: &str) -> Option<i64> {
         Some(b) => (true, b),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
-    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") || !body.chars().all(|c| c.is_ascii_digit() || c == '_') {
+    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") || !body.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
         return None;
     }
     let v: i64 = body.replace('_', "").parse().ok()?;

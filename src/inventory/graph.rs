@@ -356,7 +356,9 @@ fn push_origin(origins: &mut Vec<String>, origin: &str) {
 /// Python's `int(value)` as Ansible applies it to `ansible_group_priority`.
 fn priority_of(value: &Value) -> Result<i64, String> {
     match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)).ok_or_else(|| format!("ansible_group_priority {n} is out of range")),
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)).ok_or_else(|| format!("ansible_group_priority {n} is out of range"))
+        }
         Value::Bool(b) => Ok(*b as i64),
         Value::String(s) => py_int(s).ok_or_else(|| format!("ansible_group_priority must be an integer, got '{s}'")),
         other => Err(format!("ansible_group_priority must be an integer, got {other}")),

@@ -84,7 +84,10 @@ impl Parser<'_> {
                     "children" => State::Children,
                     "vars" => State::Vars,
                     other => {
-                        return Err(self.err(0, format!("section [{group}:{other}] has unknown type '{other}'; expected [{group}], [{group}:children] or [{group}:vars]")));
+                        return Err(self.err(
+                            0,
+                            format!("section [{group}:{other}] has unknown type '{other}'; expected [{group}], [{group}:children] or [{group}:vars]"),
+                        ));
                     }
                 };
                 if !self.graph.groups.contains_key(&group) {
@@ -138,7 +141,9 @@ impl Parser<'_> {
         if let Some((name, p)) = pending.first() {
             let span = Span::new(self.file, p.line, p.col);
             let msg = match p.state {
-                State::Vars => format!("section [{name}:vars] is for group '{name}', which is not defined anywhere (expected a [{name}] or [{name}:children] section)"),
+                State::Vars => format!(
+                    "section [{name}:vars] is for group '{name}', which is not defined anywhere (expected a [{name}] or [{name}:children] section)"
+                ),
                 _ => format!(
                     "section [{}:children] includes group '{name}', which is not defined anywhere (expected a [{name}] or [{name}:children] section)",
                     p.parents.last().map(String::as_str).unwrap_or("?")

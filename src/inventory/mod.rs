@@ -16,6 +16,7 @@ mod layers;
 mod output;
 mod pattern;
 mod py_literal;
+mod py_repr;
 mod shlex;
 mod sources;
 mod vars_dirs;

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use super::graph::{ALL, Graph};
-use super::py_literal::py_float_repr;
+use super::py_repr::py_float_repr;
 
 /// Most lines `--graph` prints: a group reachable along many paths is printed once per path, which can explode.
 pub const MAX_GRAPH_LINES: usize = 1_000_000;
@@ -160,7 +160,10 @@ mod tests {
     #[test]
     fn json_text_matches_python_layout() {
         let v = json!({"b": [1, 2.5, 1e-9], "a": {}, "c": "é\n", "d": []});
-        assert_eq!(json_text(&v), "{\n    \"a\": {},\n    \"b\": [\n        1,\n        2.5,\n        1e-09\n    ],\n    \"c\": \"é\\n\",\n    \"d\": []\n}");
+        assert_eq!(
+            json_text(&v),
+            "{\n    \"a\": {},\n    \"b\": [\n        1,\n        2.5,\n        1e-09\n    ],\n    \"c\": \"é\\n\",\n    \"d\": []\n}"
+        );
     }
 
     #[test]
