@@ -142,10 +142,10 @@ impl Parser<'_> {
             let span = Span::new(self.file, p.line, p.col);
             let msg = match p.state {
                 State::Vars => format!(
-                    "section [{name}:vars] is for group '{name}', which is not declared in this file or an earlier source (expected a [{name}] or [{name}:children] section in this file)"
+                    "section [{name}:vars] is for group '{name}', which is not declared in this file or an inventory file read before it (expected a [{name}] or [{name}:children] section in this file)"
                 ),
                 _ => format!(
-                    "section [{}:children] includes group '{name}', which is not declared in this file or an earlier source (expected a [{name}] or [{name}:children] section in this file)",
+                    "section [{}:children] includes group '{name}', which is not declared in this file or an inventory file read before it (expected a [{name}] or [{name}:children] section in this file)",
                     p.parents.last().map(String::as_str).unwrap_or("?")
                 ),
             };
