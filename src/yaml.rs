@@ -161,8 +161,7 @@ impl Node {
                 let mut m = Map::new();
                 for (k, v) in entries {
                     let key = k.key_string().unwrap_or_else(|| k.to_value().to_string());
-                    // PyYAML keeps the last of repeated keys but at the first key's place; shift_remove keeps it simple.
-                    m.shift_remove(&key);
+                    // PyYAML keeps the last of repeated keys but at the first key's place: insert does exactly that.
                     m.insert(key, v.to_value());
                 }
                 Value::Object(m)
@@ -584,6 +583,13 @@ mod tests {
     fn merge_keys_and_aliases() {
         let doc = load_one("base: &b {x: 1, y: 2}\nchild:\n  <<: *b\n  y: 3\n", "f.yml").unwrap();
         assert_eq!(doc.get("child").unwrap().to_value(), serde_json::json!({"x": 1, "y": 3}));
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_first_place_and_the_last_value() {
+        // As PyYAML: yaml.safe_load("a: 1\nb: 2\na: 3") == {'a': 3, 'b': 2}, in that order.
+        let v = load_one("a: 1\nb: 2\na: 3\n", "f.yml").unwrap().to_value();
+        assert_eq!(v.as_object().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(), ["a=3", "b=2"]);
     }
 
     #[test]

@@ -58,7 +58,7 @@ fn is_hostname(s: &str) -> bool {
 pub fn parse_address(address: &str) -> Option<(String, Option<u32>)> {
     let mut host = address.to_string();
     let mut port = None;
-    // Both forms are tried in turn, as in Ansible: `[h]:1:2` ends up host `h`... only if each step matches.
+    // Ansible tries both forms in turn, the second on what the first left.
     for re in [&*BRACKETED_HOSTPORT, &*HOSTPORT] {
         if let Some(c) = re.captures(&host) {
             let p = c[2].parse::<u32>().ok()?;
@@ -67,27 +67,34 @@ pub fn parse_address(address: &str) -> Option<(String, Option<u32>)> {
             port = Some(p);
         }
     }
-    if IPV4.is_match(&host) || IPV6.is_match(&host) || is_hostname(&host) {
-        Some((host, port))
-    } else {
-        None
-    }
+    if IPV4.is_match(&host) || IPV6.is_match(&host) || is_hostname(&host) { Some((host, port)) } else { None }
 }
 
 /// Expand one host entry (as written in an inventory) into host names and an optional port.
 pub fn expand_host_entry(entry: &str) -> Result<(Vec<String>, Option<u32>), String> {
     let (pattern, port) = parse_address(entry).unwrap_or_else(|| (entry.to_string(), None));
-    if pattern.contains('[') {
-        let mut out = Vec::new();
-        expand_range(&pattern, &mut out)?;
-        Ok((out, port))
-    } else {
-        Ok((vec![pattern], port))
+    if !pattern.contains('[') {
+        return Ok((vec![pattern], port));
     }
+    // Ansible expands the first range and recurses on each result; a stack keeps that order without recursion.
+    let mut out = Vec::new();
+    let mut stack = vec![pattern];
+    while let Some(cur) = stack.pop() {
+        if !cur.contains('[') {
+            out.push(cur);
+            continue;
+        }
+        let items = expand_first_range(&cur)?;
+        if out.len() + stack.len() + items.len() > MAX_RANGE_HOSTS {
+            return Err(format!("host range expands to more than {MAX_RANGE_HOSTS} hosts"));
+        }
+        stack.extend(items.into_iter().rev());
+    }
+    Ok((out, port))
 }
 
-/// Ansible's `expand_hostname_range`: expand the first `[begin:end(:step)]`, then recurse for the others.
-fn expand_range(line: &str, out: &mut Vec<String>) -> Result<(), String> {
+/// Ansible's `expand_hostname_range` for the first `[begin:end(:step)]` of `line` only.
+fn expand_first_range(line: &str) -> Result<Vec<String>, String> {
     // Ansible replaces the first '[' and first ']' with '|' and splits on '|': any other '|' breaks that split.
     let open = line.find('[').ok_or("host range has no '['")?;
     let close = line.find(']').ok_or("host range has '[' but no ']'")?;
@@ -139,7 +146,7 @@ fn expand_range(line: &str, out: &mut Vec<String>) -> Result<(), String> {
             // Python's range(b, e + 1, step): an empty range is allowed and yields no hosts.
             let ceil = |n: i128, d: i128| (n + d - 1) / d;
             let count = if step > 0 { ceil((e + 1 - b).max(0), step) } else { ceil((b - e - 1).max(0), -step) };
-            if count + out.len() as i128 > MAX_RANGE_HOSTS as i128 {
+            if count > MAX_RANGE_HOSTS as i128 {
                 return Err(format!("host range expands to more than {MAX_RANGE_HOSTS} hosts"));
             }
             (0..count)
@@ -153,18 +160,7 @@ fn expand_range(line: &str, out: &mut Vec<String>) -> Result<(), String> {
                 .collect()
         }
     };
-    for item in items {
-        let name = format!("{head}{item}{tail}");
-        if name.contains('[') {
-            expand_range(&name, out)?;
-        } else {
-            if out.len() >= MAX_RANGE_HOSTS {
-                return Err(format!("host range expands to more than {MAX_RANGE_HOSTS} hosts"));
-            }
-            out.push(name);
-        }
-    }
-    Ok(())
+    Ok(items.into_iter().map(|item| format!("{head}{item}{tail}")).collect())
 }
 
 const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -192,7 +188,8 @@ pub fn py_int(text: &str) -> Option<i64> {
         Some(b) => (true, b),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
-    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") || !body.chars().all(|c| c.is_ascii_digit() || c == '_') {
+    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") || !body.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
         return None;
     }
     let v: i64 = body.replace('_', "").parse().ok()?;

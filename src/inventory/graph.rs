@@ -174,7 +174,7 @@ impl Graph {
         if self.groups[parent].children.iter().any(|c| c == child) {
             return Ok(());
         }
-        if self.ancestors(parent).contains(child) {
+        if self.reaches(child, parent) {
             return Err(format!("adding group '{child}' as child to '{parent}' creates a recursive dependency loop"));
         }
         self.groups.get_mut(parent).expect("known").children.push(child.to_string());
@@ -183,6 +183,33 @@ impl Graph {
             c.parents.push(parent.to_string());
         }
         Ok(())
+    }
+
+    /// Is `to` below `from` (following child links)? Searches down from `from` and up from `to` in turn and stops
+    /// when either side runs out, so adding a group at either end of a long chain stays cheap.
+    fn reaches(&self, from: &str, to: &str) -> bool {
+        let mut down: HashSet<&str> = HashSet::from([from]);
+        let mut up: HashSet<&str> = HashSet::from([to]);
+        let mut down_todo: Vec<&str> = vec![from];
+        let mut up_todo: Vec<&str> = vec![to];
+        loop {
+            let (Some(_), Some(_)) = (down_todo.last(), up_todo.last()) else { return false };
+            let go_down = down_todo.len() <= up_todo.len();
+            let (todo, seen, other) = if go_down { (&mut down_todo, &mut down, &up) } else { (&mut up_todo, &mut up, &down) };
+            let g = todo.pop().expect("checked non-empty");
+            if other.contains(g) {
+                return true;
+            }
+            let next = if go_down { &self.groups[g].children } else { &self.groups[g].parents };
+            for n in next {
+                if other.contains(n.as_str()) {
+                    return true;
+                }
+                if seen.insert(n) {
+                    todo.push(n);
+                }
+            }
+        }
     }
 
     /// All groups above `group` (not itself).
@@ -211,11 +238,12 @@ impl Graph {
 
     /// Ansible's `reconcile_inventory`: put parentless groups under `all`, hosts in no group into `ungrouped`
     /// (and out of it when they are in another group), then compute depths.
-    pub fn reconcile(&mut self) {
+    pub fn reconcile(&mut self) -> Result<(), String> {
         let names: Vec<String> = self.groups.keys().cloned().collect();
         for g in &names {
             if g != ALL && self.groups[g.as_str()].parents.is_empty() {
-                self.link(ALL, g).expect("a parentless group cannot form a loop under all");
+                // Fails only when `all` was made a child of this group: Ansible stops with the same error.
+                self.link(ALL, g)?;
             }
         }
         let hosts: Vec<String> = self.hosts.keys().cloned().collect();
@@ -231,7 +259,9 @@ impl Graph {
                     }
                 }
             } else if groups.is_empty() || (groups.len() == 1 && groups.contains(ALL)) {
-                self.put_host_in_group(UNGROUPED, h);
+                // Ansible's add_child looks the name up as a group first: if a group shares the host's name,
+                // that group (not the host) goes under ungrouped.
+                self.add_child(UNGROUPED, h).map_err(|e| format!("while placing host '{h}' in ungrouped: {e}"))?;
             }
         }
         for name in self.groups.keys() {
@@ -240,6 +270,7 @@ impl Graph {
             }
         }
         self.compute_depths();
+        Ok(())
     }
 
     /// Depth = longest path from `all`, computed in topological order (the graph has no loops).
@@ -325,7 +356,9 @@ fn push_origin(origins: &mut Vec<String>, origin: &str) {
 /// Python's `int(value)` as Ansible applies it to `ansible_group_priority`.
 fn priority_of(value: &Value) -> Result<i64, String> {
     match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)).ok_or_else(|| format!("ansible_group_priority {n} is out of range")),
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)).ok_or_else(|| format!("ansible_group_priority {n} is out of range"))
+        }
         Value::Bool(b) => Ok(*b as i64),
         Value::String(s) => py_int(s).ok_or_else(|| format!("ansible_group_priority must be an integer, got '{s}'")),
         other => Err(format!("ansible_group_priority must be an integer, got {other}")),
@@ -364,7 +397,7 @@ mod tests {
         g.add_host("both", Some("web"), None, None).unwrap();
         g.add_group("deep").unwrap();
         g.add_child("web", "deep").unwrap();
-        g.reconcile();
+        g.reconcile().unwrap();
         assert_eq!(g.groups["all"].children, ["ungrouped", "web"]);
         assert_eq!(g.groups["ungrouped"].hosts, ["lonely"]);
         assert_eq!((g.groups["web"].depth, g.groups["deep"].depth), (1, 2));
@@ -379,8 +412,16 @@ mod tests {
         g.add_child("a", "b").unwrap();
         g.add_child("b", "c").unwrap();
         g.add_child("all", "c").unwrap();
-        g.reconcile();
+        g.reconcile().unwrap();
         assert_eq!(g.groups["c"].depth, 3);
+    }
+
+    #[test]
+    fn a_group_holding_all_is_a_loop_error_not_a_panic() {
+        let mut g = Graph::new();
+        g.add_group("db").unwrap();
+        g.add_child("db", "all").unwrap();
+        assert!(g.reconcile().unwrap_err().contains("loop"));
     }
 
     #[test]

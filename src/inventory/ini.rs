@@ -84,7 +84,10 @@ impl Parser<'_> {
                     "children" => State::Children,
                     "vars" => State::Vars,
                     other => {
-                        return Err(self.err(0, format!("section [{group}:{other}] has unknown type '{other}'; expected [{group}], [{group}:children] or [{group}:vars]")));
+                        return Err(self.err(
+                            0,
+                            format!("section [{group}:{other}] has unknown type '{other}'; expected [{group}], [{group}:children] or [{group}:vars]"),
+                        ));
                     }
                 };
                 if !self.graph.groups.contains_key(&group) {
@@ -138,9 +141,11 @@ impl Parser<'_> {
         if let Some((name, p)) = pending.first() {
             let span = Span::new(self.file, p.line, p.col);
             let msg = match p.state {
-                State::Vars => format!("section [{name}:vars] is for group '{name}', which is not defined anywhere (expected a [{name}] or [{name}:children] section)"),
+                State::Vars => format!(
+                    "section [{name}:vars] is for group '{name}', which is not declared in this file or an inventory file read before it (expected a [{name}] or [{name}:children] section in this file)"
+                ),
                 _ => format!(
-                    "section [{}:children] includes group '{name}', which is not defined anywhere (expected a [{name}] or [{name}:children] section)",
+                    "section [{}:children] includes group '{name}', which is not declared in this file or an inventory file read before it (expected a [{name}] or [{name}:children] section in this file)",
                     p.parents.last().map(String::as_str).unwrap_or("?")
                 ),
             };
@@ -149,15 +154,19 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// A pending group got declared: link it under the parents that named it, and so on up for parents that were
+    /// themselves pending children (Ansible's `_add_pending_children`, without recursion).
     fn add_pending_children(&mut self, group: &str, pending: &mut IndexMap<String, Pending>) -> Result<(), InventoryError> {
-        let parents = pending.get(group).map(|p| p.parents.clone()).unwrap_or_default();
-        for parent in parents {
-            self.graph.add_child(&parent, group).map_err(|e| self.err(0, e))?;
-            if pending.get(&parent).is_some_and(|p| p.state == State::Children) {
-                self.add_pending_children(&parent, pending)?;
+        let mut todo = vec![group.to_string()];
+        while let Some(g) = todo.pop() {
+            let Some(p) = pending.shift_remove(&g) else { continue };
+            for parent in p.parents {
+                self.graph.add_child(&parent, &g).map_err(|e| self.err(0, e))?;
+                if pending.get(&parent).is_some_and(|p| p.state == State::Children) {
+                    todo.push(parent);
+                }
             }
         }
-        pending.shift_remove(group);
         Ok(())
     }
 
@@ -210,7 +219,7 @@ impl Parser<'_> {
     fn typed(&self, text: &str, col: usize) -> Result<Value, InventoryError> {
         match py_literal::eval(text) {
             Literal::Value(v) => Ok(v),
-            Literal::NotLiteral => Ok(Value::String(text.to_string())),
+            Literal::Text => Ok(Value::String(text.to_string())),
             Literal::Invalid(msg) => Err(self.err(col, format!("value '{text}' cannot be used: {msg}"))),
         }
     }
@@ -224,7 +233,7 @@ mod tests {
     fn load(text: &str) -> Result<Graph, InventoryError> {
         let mut g = Graph::new();
         parse(text, "hosts.ini", "/inv/hosts.ini", &mut g)?;
-        g.reconcile();
+        g.reconcile().unwrap();
         Ok(g)
     }
 

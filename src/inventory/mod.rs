@@ -7,6 +7,8 @@
 
 mod address;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod glob;
 mod graph;
 mod ini;
@@ -14,6 +16,7 @@ mod layers;
 mod output;
 mod pattern;
 mod py_literal;
+mod py_repr;
 mod shlex;
 mod sources;
 mod vars_dirs;
@@ -52,7 +55,8 @@ impl Inventory {
         for s in sources {
             sources::load(s, &mut graph)?;
         }
-        graph.reconcile();
+        // A name that is both a host and a group can make Ansible's placement of ungrouped hosts form a loop.
+        graph.reconcile().map_err(|e| InventoryError::in_file(&sources.iter().map(|s| s.display().to_string()).collect::<Vec<_>>().join(", "), e))?;
         let mut inv = Inventory {
             warnings: Vec::new(),
             graph,
@@ -174,7 +178,9 @@ impl Inventory {
 
     /// The `ansible-inventory --list` document (print it with [`json_text`] for Ansible's exact layout).
     pub fn to_list_json(&self) -> Value {
-        output::list_json(&self.graph, |h| self.host_vars(h))
+        // Ansible lists what the pattern `all` selects, which is a single host if one is named "all".
+        let available = pattern::evaluate(&self.graph, &["all".to_string()]).map(|s| s.hosts).unwrap_or_default();
+        output::list_json(&self.graph, &available, |h| self.host_vars(h))
     }
 
     /// The `ansible-inventory --graph [GROUP]` text (default `all`). Like Ansible, only a group name is accepted.

@@ -4,21 +4,24 @@
 //!
 //! This file must not compute variables or select hosts; it formats what it is given.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
 use super::graph::{ALL, Graph};
-use super::py_literal::py_float_repr;
+use super::py_repr::py_float_repr;
 
 /// Most lines `--graph` prints: a group reachable along many paths is printed once per path, which can explode.
 pub const MAX_GRAPH_LINES: usize = 1_000_000;
 
-/// The `ansible-inventory --list` document. `host_vars` gives a host's merged variables.
-pub fn list_json(graph: &Graph, host_vars: impl Fn(&str) -> Map<String, Value>) -> Value {
+/// The `ansible-inventory --list` document. `available` is what the pattern `all` selects (normally every host;
+/// Ansible filters each group's hosts by it), `host_vars` gives a host's merged variables.
+pub fn list_json(graph: &Graph, available: &[String], host_vars: impl Fn(&str) -> Map<String, Value>) -> Value {
+    let shown: HashSet<&str> = available.iter().map(String::as_str).collect();
     let mut root = Map::new();
     let mut hostvars = Map::new();
-    for h in graph.group_hosts(ALL) {
+    for h in available.iter().cloned() {
         let vars = host_vars(&h);
         if !vars.is_empty() {
             hostvars.insert(h, Value::Object(vars));
@@ -33,8 +36,9 @@ pub fn list_json(graph: &Graph, host_vars: impl Fn(&str) -> Map<String, Value>) 
         if !g.children.is_empty() {
             entry.insert("children".into(), Value::from(g.children.clone()));
         }
-        if g.name != ALL && !g.hosts.is_empty() {
-            entry.insert("hosts".into(), Value::from(g.hosts.clone()));
+        let hosts: Vec<&String> = g.hosts.iter().filter(|h| shown.contains(h.as_str())).collect();
+        if g.name != ALL && !hosts.is_empty() {
+            entry.insert("hosts".into(), Value::from(hosts.into_iter().cloned().collect::<Vec<_>>()));
         }
         if !entry.is_empty() {
             root.insert(g.name.clone(), Value::Object(entry));
@@ -46,29 +50,31 @@ pub fn list_json(graph: &Graph, host_vars: impl Fn(&str) -> Map<String, Value>) 
 /// The `ansible-inventory --graph` tree below `group` (no trailing newline).
 pub fn graph_text(graph: &Graph, group: &str) -> String {
     let mut lines = Vec::new();
-    walk(graph, group, 0, &mut lines);
-    if lines.len() >= MAX_GRAPH_LINES {
-        lines.truncate(MAX_GRAPH_LINES);
-        lines.push(format!("... (graph cut at {MAX_GRAPH_LINES} lines)"));
+    // Depth-first like Ansible's recursive walk: a group's line, its child groups, then its own hosts.
+    enum Item<'a> {
+        Group(&'a str, usize),
+        Host(&'a str, usize),
     }
-    lines.join("\n")
-}
-
-fn walk(graph: &Graph, group: &str, depth: usize, lines: &mut Vec<String>) {
-    if lines.len() >= MAX_GRAPH_LINES {
-        return;
-    }
-    let g = &graph.groups[group];
-    lines.push(node(&format!("@{}:", g.name), depth));
-    for kid in &g.children {
-        walk(graph, kid, depth + 1, lines);
-    }
-    // Hosts directly in `all` are listed under `ungrouped` instead.
-    if g.name != ALL {
-        for h in &g.hosts {
-            lines.push(node(h, depth + 1));
+    let mut stack = vec![Item::Group(group, 0)];
+    while let Some(item) = stack.pop() {
+        if lines.len() >= MAX_GRAPH_LINES {
+            lines.push(format!("... (graph cut at {MAX_GRAPH_LINES} lines)"));
+            break;
+        }
+        match item {
+            Item::Host(h, depth) => lines.push(node(h, depth)),
+            Item::Group(name, depth) => {
+                let g = &graph.groups[name];
+                lines.push(node(&format!("@{}:", g.name), depth));
+                // Hosts directly in `all` are listed under `ungrouped` instead.
+                if g.name != ALL {
+                    stack.extend(g.hosts.iter().rev().map(|h| Item::Host(h, depth + 1)));
+                }
+                stack.extend(g.children.iter().rev().map(|c| Item::Group(c, depth + 1)));
+            }
         }
     }
+    lines.join("\n")
 }
 
 fn node(name: &str, depth: usize) -> String {
@@ -154,7 +160,10 @@ mod tests {
     #[test]
     fn json_text_matches_python_layout() {
         let v = json!({"b": [1, 2.5, 1e-9], "a": {}, "c": "é\n", "d": []});
-        assert_eq!(json_text(&v), "{\n    \"a\": {},\n    \"b\": [\n        1,\n        2.5,\n        1e-09\n    ],\n    \"c\": \"é\\n\",\n    \"d\": []\n}");
+        assert_eq!(
+            json_text(&v),
+            "{\n    \"a\": {},\n    \"b\": [\n        1,\n        2.5,\n        1e-09\n    ],\n    \"c\": \"é\\n\",\n    \"d\": []\n}"
+        );
     }
 
     #[test]
@@ -165,7 +174,7 @@ mod tests {
         g.add_child("k3s", "servers").unwrap();
         g.add_host("s1", Some("servers"), None, None).unwrap();
         g.add_host("x", Some("k3s"), None, None).unwrap();
-        g.reconcile();
+        g.reconcile().unwrap();
         assert_eq!(graph_text(&g, "all"), "@all:\n  |--@ungrouped:\n  |--@k3s:\n  |  |--@servers:\n  |  |  |--s1\n  |  |--x");
     }
 }

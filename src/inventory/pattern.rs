@@ -118,7 +118,8 @@ fn match_term(graph: &Graph, term: &str, warnings: &mut Vec<String>) -> Result<V
     let pattern = term.strip_prefix(['&', '!']).unwrap_or(term);
     let (expr, subscript) = split_subscript(pattern, warnings)?;
     let hosts = enumerate(graph, expr, warnings)?;
-    apply_subscript(hosts, subscript).ok_or_else(|| PatternError { pattern: pattern.to_string(), msg: "no hosts matched the subscripted pattern".into() })
+    apply_subscript(hosts, subscript)
+        .ok_or_else(|| PatternError { pattern: pattern.to_string(), msg: "no hosts matched the subscripted pattern".into() })
 }
 
 type Subscript = (i64, Option<i64>);
@@ -169,7 +170,8 @@ fn enumerate(graph: &Graph, expr: &str, warnings: &mut Vec<String>) -> Result<Ve
     let matches: Box<dyn Fn(&str) -> bool> = match expr.strip_prefix('~') {
         Some(re) => {
             // Python's re.match anchors at the start only.
-            let re = Regex::new(&format!("^(?:{re})")).map_err(|e| PatternError { pattern: expr.to_string(), msg: format!("invalid regular expression: {e}") })?;
+            let re = Regex::new(&format!("^(?:{re})"))
+                .map_err(|e| PatternError { pattern: expr.to_string(), msg: format!("invalid regular expression: {e}") })?;
             Box::new(move |s| re.is_match(s))
         }
         None => {

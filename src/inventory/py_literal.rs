@@ -7,6 +7,8 @@
 
 use serde_json::{Map, Number, Value};
 
+use super::py_repr::{py_complex_repr, py_float_repr};
+
 /// Python's parser refuses more nesting than this ("too many nested parentheses"): such a value stays text.
 const MAX_NESTING: usize = 200;
 
@@ -17,7 +19,7 @@ pub enum Literal {
     /// complex numbers and `...` become their text).
     Value(Value),
     /// Not a literal: Ansible keeps the original text.
-    NotLiteral,
+    Text,
     /// A literal Python refuses to build (an unhashable dict key or set member): Ansible fails on it too.
     Invalid(String),
 }
@@ -31,14 +33,14 @@ pub fn eval(text: &str) -> Literal {
         Ok(v) => {
             p.skip_space();
             if p.i < p.s.len() {
-                return Literal::NotLiteral;
+                return Literal::Text;
             }
             match v.into_value() {
                 Ok(v) => Literal::Value(v),
                 Err(msg) => Literal::Invalid(msg),
             }
         }
-        Err(Fail::NotLiteral) => Literal::NotLiteral,
+        Err(Fail::NotLiteral) => Literal::Text,
     }
 }
 
@@ -317,11 +319,7 @@ impl Parser {
                 "None" => Ok(Py::None),
                 "set" => {
                     // `set()` is the one call literal_eval accepts.
-                    if self.eat('(') && self.eat(')') {
-                        Ok(Py::Set(Vec::new()))
-                    } else {
-                        Err(Fail::NotLiteral)
-                    }
+                    if self.eat('(') && self.eat(')') { Ok(Py::Set(Vec::new())) } else { Err(Fail::NotLiteral) }
                 }
                 _ => Err(Fail::NotLiteral),
             };
@@ -503,11 +501,7 @@ impl Quoted {
 
 /// `digitpart`: digits with single underscores between them.
 fn is_digitpart(s: &str, radix: u32) -> bool {
-    !s.is_empty()
-        && !s.starts_with('_')
-        && !s.ends_with('_')
-        && !s.contains("__")
-        && s.chars().all(|c| c == '_' || c.is_digit(radix))
+    !s.is_empty() && !s.starts_with('_') && !s.ends_with('_') && !s.contains("__") && s.chars().all(|c| c == '_' || c.is_digit(radix))
 }
 
 fn parse_number(tok: &str) -> Option<Py> {
@@ -677,47 +671,6 @@ impl Py {
     }
 }
 
-/// Python's `repr(float)`; `dot0` adds ".0" to integral values as `repr` does (complex parts omit it).
-pub fn py_float_repr(f: f64, dot0: bool) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    // Shortest round-trip digits and decimal exponent, then Python's layout rules.
-    let sci = format!("{:e}", f.abs());
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let sign = if f.is_sign_negative() { "-" } else { "" };
-    let body = if (-4..16).contains(&exp) {
-        let point = exp + 1;
-        if point <= 0 {
-            format!("0.{}{}", "0".repeat((-point) as usize), digits)
-        } else if (point as usize) >= digits.len() {
-            let int = format!("{}{}", digits, "0".repeat(point as usize - digits.len()));
-            if dot0 { format!("{int}.0") } else { int }
-        } else {
-            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
-        }
-    } else {
-        let m = if digits.len() > 1 { format!("{}.{}", &digits[..1], &digits[1..]) } else { digits.clone() };
-        format!("{}e{}{:02}", m, if exp < 0 { '-' } else { '+' }, exp.abs())
-    };
-    format!("{sign}{body}")
-}
-
-/// Python's `repr(complex)`, which is what `str()` gives Ansible for a complex INI value.
-fn py_complex_repr(re: f64, im: f64) -> String {
-    let imag = py_float_repr(im, false);
-    if re == 0.0 && re.is_sign_positive() {
-        return format!("{imag}j");
-    }
-    let sign = if imag.starts_with('-') { "" } else { "+" };
-    format!("({}{sign}{imag}j)", py_float_repr(re, false))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -769,29 +722,43 @@ mod tests {
     #[test]
     fn non_literals_stay_text() {
         for s in [
-            "yes", "0644", "09", "1e", "1__0", "abc # c", "--1", "1+2", "1 if 1 else 2", "{{ x }}", "f'x'", "ur'x'", "a b", "",
-            "[1, 2", "{1: 2, 3}", "x()", "'abc", "1abc", "'a' b'b'", "-True", "1j+1", "-(-1)", "1+(-2j)", "-(1+2j)", "spaced value", "{k:1}",
+            "yes",
+            "0644",
+            "09",
+            "1e",
+            "1__0",
+            "abc # c",
+            "--1",
+            "1+2",
+            "1 if 1 else 2",
+            "{{ x }}",
+            "f'x'",
+            "ur'x'",
+            "a b",
+            "",
+            "[1, 2",
+            "{1: 2, 3}",
+            "x()",
+            "'abc",
+            "1abc",
+            "'a' b'b'",
+            "-True",
+            "1j+1",
+            "-(-1)",
+            "1+(-2j)",
+            "-(1+2j)",
+            "spaced value",
+            "{k:1}",
         ] {
-            assert_eq!(eval(s), Literal::NotLiteral, "{s:?}");
+            assert_eq!(eval(s), Literal::Text, "{s:?}");
         }
         let deep = format!("{}1{}", "[".repeat(250), "]".repeat(250));
-        assert_eq!(eval(&deep), Literal::NotLiteral);
+        assert_eq!(eval(&deep), Literal::Text);
     }
 
     #[test]
     fn unhashable_keys_fail_like_python() {
         assert!(matches!(eval("{[1]: 2}"), Literal::Invalid(_)));
         assert!(matches!(eval("{(1, [2])}"), Literal::Invalid(_)));
-    }
-
-    #[test]
-    fn float_repr_matches_python() {
-        assert_eq!(py_float_repr(1.0, true), "1.0");
-        assert_eq!(py_float_repr(1.0, false), "1");
-        assert_eq!(py_float_repr(1e16, true), "1e+16");
-        assert_eq!(py_float_repr(1.5e-5, true), "1.5e-05");
-        assert_eq!(py_float_repr(0.0001, true), "0.0001");
-        assert_eq!(py_float_repr(123.456, true), "123.456");
-        assert_eq!(py_float_repr(-0.0, false), "-0");
     }
 }

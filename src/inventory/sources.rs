@@ -101,7 +101,10 @@ fn load_file(path: &Path, graph: &mut Graph) -> Result<(), InventoryError> {
         Ok(doc) if doc.is_null() => None,
         Ok(doc) => Some(InventoryError::new(
             doc.span.clone(),
-            format!("expected a YAML inventory (a mapping of group names), found {}", if doc.as_map().is_some() { "an empty mapping" } else { doc.type_name() }),
+            format!(
+                "expected a YAML inventory (a mapping of group names), found {}",
+                if doc.as_map().is_some() { "an empty mapping" } else { doc.type_name() }
+            ),
         )),
         Err(e) => Some(InventoryError::from(e)),
     };
@@ -125,7 +128,10 @@ fn load_file(path: &Path, graph: &mut Graph) -> Result<(), InventoryError> {
 fn read_text(path: &Path, shown: &str) -> Result<String, InventoryError> {
     let meta = std::fs::metadata(path).map_err(|e| InventoryError::in_file(shown, format!("cannot read: {e}")))?;
     if meta.len() > yaml::MAX_FILE_BYTES as u64 {
-        return Err(InventoryError::in_file(shown, format!("file is {} bytes; hlprov reads inventories up to {} bytes", meta.len(), yaml::MAX_FILE_BYTES)));
+        return Err(InventoryError::in_file(
+            shown,
+            format!("file is {} bytes; hlprov reads inventories up to {} bytes", meta.len(), yaml::MAX_FILE_BYTES),
+        ));
     }
     let bytes = std::fs::read(path).map_err(|e| InventoryError::in_file(shown, format!("cannot read: {e}")))?;
     match String::from_utf8(bytes) {

@@ -178,7 +178,7 @@ mod tests {
         assert!(accepts(&doc));
         let mut g = Graph::new();
         parse(&doc, "inv.yml", "/inv/inv.yml", &mut g)?;
-        g.reconcile();
+        g.reconcile().unwrap();
         Ok(g)
     }
 
