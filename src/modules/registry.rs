@@ -8,6 +8,15 @@ static MODULES: &[&dyn Module] = &[
     &super::commands::Raw,
     &super::commands::Script,
     &super::ping::Ping,
+    &super::file::File,
+    &super::copy::Copy,
+    &super::template::Template,
+    &super::fetch::Fetch,
+    &super::stat::Stat,
+    &super::slurp::Slurp,
+    &super::lineinfile::LineInFile,
+    &super::blockinfile::BlockInFile,
+    &super::replace::Replace,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.
