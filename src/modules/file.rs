@@ -61,8 +61,18 @@ impl Module for File {
             probes.push((join(&path, s), FOLLOW));
             probes.push((s.clone(), FOLLOW));
         }
-        let sts = remote_file::probe_many(ctx, &probes).await?;
-        let here = Here { path, st: sts[0].clone(), followed: sts[1].clone(), rest: sts[2..].to_vec() };
+        // With recurse, the stat line of everything inside comes in the same round trip.
+        let mut script = remote_file::probe_many_script(&probes);
+        if args.bool("recurse") {
+            script.push_str(&walk_script(&path));
+        }
+        let out = ctx.read(&script).await?;
+        if !out.success() {
+            return Err(ModuleError::Failed(format!("cannot inspect {path}: {}", out.stderr_text().trim())));
+        }
+        let text = out.stdout_text();
+        let (sts, inside) = remote_file::parse_probe_many(&text, probes.len())?;
+        let here = Here { path, st: sts[0].clone(), followed: sts[1].clone(), rest: sts[2..].to_vec(), inside: inside.to_string() };
 
         let prev = here.st.state_name();
         let state = match args.str("state") {
@@ -101,6 +111,8 @@ struct Here {
     followed: FileState,
     /// With src: src relative to path's folder, src relative to path, src as given.
     rest: Vec<FileState>,
+    /// With recurse: a stat line for every entry under path.
+    inside: String,
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -190,24 +202,27 @@ async fn directory(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> 
     let (changing, attrs, after) = set_attrs(ctx, args, &path, st, false).await?;
     let mut changed = !changing.is_empty();
     if args.bool("recurse") && (args.has("mode") || args.has("owner") || args.has("group")) {
-        changed |= recurse(ctx, args, &path).await?;
+        changed |= recurse(ctx, args, &path, &h.inside).await?;
     }
     let after = after.unwrap_or_else(|| st.clone());
     Ok(result("path", &path, changed, &after).diff(diff(&path, prev, "directory", st, &attrs, &changing)))
 }
 
-/// Owner, group and mode on everything under `dir`: one round trip to learn whether anything differs (the
-/// stat line of every entry), one to change it all with chown -R / chmod -R.
-async fn recurse(ctx: &ModuleCtx<'_>, args: &Args, dir: &str) -> Result<bool, ModuleError> {
-    let walk = format!(
+/// Print `%a %u %g %U %G %F` for every entry under `dir` (names are not needed: only whether any differs).
+fn walk_script(dir: &str) -> String {
+    format!(
         "w() {{ for e in \"$1\"/* \"$1\"/.[!.]* \"$1\"/..?*; do [ -e \"$e\" ] || [ -L \"$e\" ] || continue; \
          stat -c '%a %u %g %U %G %F' -- \"$e\" || exit 1; if [ -d \"$e\" ] && [ ! -L \"$e\" ]; then w \"$e\"; fi; done; }}; w {}",
         quote(dir)
-    );
-    let out = ctx.read_ok(&walk, &format!("listing {dir}")).await?;
+    )
+}
+
+/// Owner, group and mode on everything under `dir` (its entries' stat lines were probed): changed with
+/// chown -R / chmod -R in one round trip if any entry differs.
+async fn recurse(ctx: &ModuleCtx<'_>, args: &Args, dir: &str, inside: &str) -> Result<bool, ModuleError> {
     let wanted_mode = args.str("mode").map(mode::parse).transpose().map_err(ModuleError::Args)?;
     let mut differs = false;
-    for line in out.stdout_text().lines() {
+    for line in inside.lines() {
         let f: Vec<&str> = line.splitn(6, ' ').collect();
         if f.len() < 6 {
             continue;

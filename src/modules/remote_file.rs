@@ -168,18 +168,27 @@ pub async fn probe_many(ctx: &ModuleCtx<'_>, paths: &[(String, Want)]) -> Result
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let script: String = paths.iter().map(|(p, want)| format!("( {} ) || exit 1; echo {NEXT}; ", probe_script(p, *want))).collect();
-    let out = ctx.read(&script).await?;
+    let out = ctx.read(&probe_many_script(paths)).await?;
     if !out.success() {
         let names: Vec<&str> = paths.iter().map(|(p, _)| p.as_str()).collect();
         return Err(ModuleError::Failed(format!("cannot inspect {}: {}", names.join(", "), out.stderr_text().trim())));
     }
-    let text = out.stdout_text();
-    let sections: Vec<&str> = text.split(&format!("{NEXT}\n")).collect();
-    if sections.len() != paths.len() + 1 {
-        return Err(ModuleError::Internal(format!("inspecting {} paths: unexpected output", paths.len())));
+    Ok(parse_probe_many(&out.stdout_text(), paths.len())?.0)
+}
+
+/// The script behind [`probe_many`], for modules that add their own reads to the same round trip.
+pub fn probe_many_script(paths: &[(String, Want)]) -> String {
+    paths.iter().map(|(p, want)| format!("( {} ) || exit 1; echo {NEXT}; ", probe_script(p, *want))).collect()
+}
+
+/// Parse [`probe_many_script`]'s output for `n` paths; returns the states and whatever was printed after them.
+pub fn parse_probe_many(text: &str, n: usize) -> Result<(Vec<FileState>, &str), ModuleError> {
+    let sections: Vec<&str> = text.splitn(n + 1, &format!("{NEXT}\n")).collect();
+    if sections.len() != n + 1 {
+        return Err(ModuleError::Internal(format!("inspecting {n} paths: unexpected output")));
     }
-    sections[..paths.len()].iter().map(|s| parse_probe(s).map_err(|e| ModuleError::Internal(format!("inspecting paths: {e}")))).collect()
+    let states = sections[..n].iter().map(|s| parse_probe(s).map_err(|e| ModuleError::Internal(format!("inspecting paths: {e}")))).collect::<Result<_, _>>()?;
+    Ok((states, sections[n]))
 }
 
 /// Probe one path (one round trip; allowed in check mode).
