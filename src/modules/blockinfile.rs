@@ -66,94 +66,19 @@ impl Module for BlockInFile {
                 return Ok(Outcome::ok().msg(format!("File {path} not present")));
             }
         }
-        let original = t.content();
-        let marker = args.req("marker");
-        let marker0 = format!("{}\n", marker.replace("{mark}", args.req("marker_begin"))).into_bytes();
-        let marker1 = format!("{}\n", marker.replace("{mark}", args.req("marker_end"))).into_bytes();
-        let mut block = args.req("block").as_bytes().to_vec();
-        let blocklines = if present && !block.is_empty() {
-            if !block.ends_with(b"\n") {
-                block.push(b'\n');
-            }
-            let mut v = vec![marker0.clone()];
-            v.extend(split_lines(&block));
-            v.push(marker1.clone());
-            v
-        } else {
-            Vec::new()
+        let params = Params {
+            marker: args.req("marker"),
+            begin: args.req("marker_begin"),
+            end: args.req("marker_end"),
+            block: args.req("block"),
+            present,
+            insertafter,
+            insertbefore,
+            insert_re: insert_re.as_ref(),
+            prepend_newline: args.bool("prepend_newline"),
+            append_newline: args.bool("append_newline"),
         };
-
-        let mut lines = split_lines(original);
-        let (mut n0, mut n1) = (None, None);
-        for (i, l) in lines.iter().enumerate() {
-            if *l == marker0 {
-                n0 = Some(i);
-            }
-            if *l == marker1 {
-                n1 = Some(i);
-            }
-        }
-        let mut at = match (n0, n1) {
-            (Some(a), Some(b)) => {
-                // Remove the old block (markers included); the new one goes where it was.
-                let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-                lines.drain(lo..=hi);
-                lo
-            }
-            _ => match &insert_re {
-                Some(re) => {
-                    let mut found = None;
-                    if re.inline_multiline {
-                        // A (?m) pattern is searched in the whole text; the line is counted from the match.
-                        if let Some(caps) = re.captures(original).map_err(ModuleError::Failed)? {
-                            let m = caps.get(0).expect("group 0");
-                            let pos = if insertafter.is_some() { m.end() } else { m.start() };
-                            found = Some(original[..pos].iter().filter(|b| **b == b'\n').count());
-                        }
-                    } else {
-                        for (i, l) in lines.iter().enumerate() {
-                            if re.is_match(l).map_err(ModuleError::Failed)? {
-                                found = Some(i);
-                            }
-                        }
-                    }
-                    match found {
-                        None => lines.len(),
-                        Some(i) if insertafter.is_some() => i + 1,
-                        Some(i) => i,
-                    }
-                }
-                None if insertbefore.is_some() => 0,
-                None => lines.len(),
-            },
-        };
-        // Make sure the line before the block ends with a newline.
-        if at > 0 && !lines[at - 1].ends_with(b"\n") {
-            lines[at - 1].push(b'\n');
-        }
-        if args.bool("prepend_newline") && present && at != 0 && lines[at - 1] != b"\n" {
-            lines.insert(at, b"\n".to_vec());
-            at += 1;
-        }
-        let block_len = blocklines.len();
-        lines.splice(at..at, blocklines);
-        if args.bool("append_newline") && present {
-            let after = at + block_len;
-            if after < lines.len() && lines[after] != b"\n" {
-                lines.insert(after, b"\n".to_vec());
-            }
-        }
-        let result = lines.concat();
-
-        let (msg, changed) = if t.st.exists && result == original {
-            ("", false)
-        } else if !t.st.exists {
-            ("File created", true)
-        } else if block_len == 0 {
-            ("Block removed", true)
-        } else {
-            ("Block inserted", true)
-        };
+        let (result, msg, changed) = edit(t.st.exists.then(|| t.content()), &params)?;
         let new = changed.then_some(result);
         let applied = text_edit::apply(ctx, args, &t, new.as_deref(), &format!("{path} (content)")).await?;
         let mut o = Outcome::changed(changed || applied.attrs_changed).msg(with_attrs_msg(msg, applied.attrs_changed && t.st.exists));
@@ -164,5 +89,167 @@ impl Module for BlockInFile {
             o.diffs = applied.diffs;
         }
         Ok(o)
+    }
+}
+
+/// What the block edit needs from the arguments.
+struct Params<'a> {
+    marker: &'a str,
+    begin: &'a str,
+    end: &'a str,
+    block: &'a str,
+    present: bool,
+    insertafter: Option<&'a str>,
+    insertbefore: Option<&'a str>,
+    insert_re: Option<&'a pyre::PyRegex>,
+    prepend_newline: bool,
+    append_newline: bool,
+}
+
+/// Ansible's blockinfile edit of `original` (None: the file does not exist): the new content, the message and
+/// whether it changed.
+fn edit(original: Option<&[u8]>, p: &Params<'_>) -> Result<(Vec<u8>, &'static str, bool), ModuleError> {
+    let (exists, original) = (original.is_some(), original.unwrap_or_default());
+    let (present, insertafter, insertbefore) = (p.present, p.insertafter, p.insertbefore);
+    let marker0 = format!("{}\n", p.marker.replace("{mark}", p.begin)).into_bytes();
+    let marker1 = format!("{}\n", p.marker.replace("{mark}", p.end)).into_bytes();
+    let mut block = p.block.as_bytes().to_vec();
+    let blocklines = if present && !block.is_empty() {
+        if !block.ends_with(b"\n") {
+            block.push(b'\n');
+        }
+        let mut v = vec![marker0.clone()];
+        v.extend(split_lines(&block));
+        v.push(marker1.clone());
+        v
+    } else {
+        Vec::new()
+    };
+
+    let mut lines = split_lines(original);
+    let (mut n0, mut n1) = (None, None);
+    for (i, l) in lines.iter().enumerate() {
+        if *l == marker0 {
+            n0 = Some(i);
+        }
+        if *l == marker1 {
+            n1 = Some(i);
+        }
+    }
+    let mut at = match (n0, n1) {
+        (Some(a), Some(b)) => {
+            // Remove the old block (markers included); the new one goes where it was.
+            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+            lines.drain(lo..=hi);
+            lo
+        }
+        _ => match p.insert_re {
+            Some(re) => {
+                let mut found = None;
+                if re.inline_multiline {
+                    // A (?m) pattern is searched in the whole text; the line is counted from the match.
+                    if let Some(caps) = re.captures(original).map_err(ModuleError::Failed)? {
+                        let m = caps.get(0).expect("group 0");
+                        let pos = if insertafter.is_some() { m.end() } else { m.start() };
+                        found = Some(original[..pos].iter().filter(|b| **b == b'\n').count());
+                    }
+                } else {
+                    for (i, l) in lines.iter().enumerate() {
+                        if re.is_match(l).map_err(ModuleError::Failed)? {
+                            found = Some(i);
+                        }
+                    }
+                }
+                match found {
+                    None => lines.len(),
+                    Some(i) if insertafter.is_some() => i + 1,
+                    Some(i) => i,
+                }
+            }
+            None if insertbefore.is_some() => 0,
+            None => lines.len(),
+        },
+    };
+    // Make sure the line before the block ends with a newline.
+    if at > 0 && !lines[at - 1].ends_with(b"\n") {
+        lines[at - 1].push(b'\n');
+    }
+    if p.prepend_newline && present && at != 0 && lines[at - 1] != b"\n" {
+        lines.insert(at, b"\n".to_vec());
+        at += 1;
+    }
+    let block_len = blocklines.len();
+    lines.splice(at..at, blocklines);
+    if p.append_newline && present {
+        let after = at + block_len;
+        if after < lines.len() && lines[after] != b"\n" {
+            lines.insert(after, b"\n".to_vec());
+        }
+    }
+    let result = lines.concat();
+
+    let (msg, changed) = if exists && result == original {
+        ("", false)
+    } else if !exists {
+        ("File created", true)
+    } else if block_len == 0 {
+        ("Block removed", true)
+    } else {
+        ("Block inserted", true)
+    };
+    Ok((result, msg, changed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// Cases recorded with ansible-core 2.19 (`ansible localhost -m blockinfile`): input, arguments, the file
+    /// afterwards, msg, changed.
+    #[test]
+    fn matches_ansible_on_recorded_cases() {
+        let cases: Vec<(&str, Value, &str, &str, bool)> = vec![
+        ("a\nb\n", json!({"block": "x"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", "Block inserted", true),
+        ("a\nb", json!({"block": "x"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", "Block inserted", true),
+        ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nold\n# END ANSIBLE MANAGED BLOCK\nb\n", json!({"block": "new\nlines"}), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nnew\nlines\n# END ANSIBLE MANAGED BLOCK\nb\n", "Block inserted", true),
+        ("a\nb\n", json!({"block": "x", "insertbefore": "BOF"}), "# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\na\nb\n", "Block inserted", true),
+        ("a\nb\na\nc\n", json!({"block": "x", "insertafter": "^a"}), "a\nb\na\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nc\n", "Block inserted", true),
+        ("a\nb\na\nc\n", json!({"block": "x", "insertbefore": "^a"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\na\nc\n", "Block inserted", true),
+        ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nold\n# END ANSIBLE MANAGED BLOCK\nb\n", json!({"state": "absent"}), "a\nb\n", "Block removed", true),
+        ("a", json!({"state": "absent"}), "a\n", "Block removed", true),
+        ("a\nb\n", json!({"block": "x", "insertafter": "^a", "prepend_newline": true, "append_newline": true}), "a\n\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n\nb\n", "Block inserted", true),
+        ("a\n# END ANSIBLE MANAGED BLOCK\nmid\n# BEGIN ANSIBLE MANAGED BLOCK\nb\n", json!({"block": "x"}), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nb\n", "Block inserted", true),
+        ("a\nb\nc\n", json!({"block": "x", "insertafter": "(?m)^b$"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nc\n", "Block inserted", true),
+        ("a\nb\n", json!({"block": "x", "marker": "<!-- {mark} -->", "marker_begin": "start", "marker_end": "stop"}), "a\nb\n<!-- start -->\nx\n<!-- stop -->\n", "Block inserted", true),
+        ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", json!({"block": "x"}), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", "", false),
+        ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", json!({"block": ""}), "a\n", "Block removed", true),
+        ];
+        for (text, args, want, want_msg, want_changed) in cases {
+            let s = |k: &str, d: &'static str| args.get(k).and_then(Value::as_str).map(str::to_string).unwrap_or(d.to_string());
+            let after = args.get("insertafter").and_then(Value::as_str);
+            let before = args.get("insertbefore").and_then(Value::as_str);
+            let after = after.or(if before.is_some() { None } else { Some("EOF") });
+            let re = match (after, before) {
+                (Some(a), _) if a != "EOF" => Some(pyre::compile("insertafter", a, false).unwrap()),
+                (_, Some(b)) if b != "BOF" => Some(pyre::compile("insertbefore", b, false).unwrap()),
+                _ => None,
+            };
+            let (marker, begin, end, block) = (s("marker", "# {mark} ANSIBLE MANAGED BLOCK"), s("marker_begin", "BEGIN"), s("marker_end", "END"), s("block", ""));
+            let p = Params {
+                marker: &marker,
+                begin: &begin,
+                end: &end,
+                block: &block,
+                present: s("state", "present") == "present",
+                insertafter: after,
+                insertbefore: before,
+                insert_re: re.as_ref(),
+                prepend_newline: args.get("prepend_newline") == Some(&json!(true)),
+                append_newline: args.get("append_newline") == Some(&json!(true)),
+            };
+            let (got, msg, changed) = edit(Some(text.as_bytes()), &p).unwrap();
+            assert_eq!((String::from_utf8(got).unwrap().as_str(), msg, changed), (want, want_msg, want_changed), "{text:?} {args}");
+        }
     }
 }

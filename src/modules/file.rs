@@ -289,7 +289,9 @@ async fn link(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, src: Option<&str>, fol
     if let Some(s) = src {
         // A relative src is relative to the link's folder (to path itself if path is a real directory).
         let (abs, st) = if h.st.is_dir() { (join(path, s), &h.rest[1]) } else { (join(&remote_file::parent_dir(path), s), &h.rest[0]) };
-        if !force && !(st.exists && !st.is_link()) {
+        // A followed probe describes a link to nothing as a link: that src does not exist.
+        let exists = st.exists && !st.is_link();
+        if !force && !exists {
             return Ok(Outcome::failed(format!("src file does not exist, use 'force=yes' if you really want to create the link: {abs}"))
                 .with("path", path)
                 .with("src", s));

@@ -40,38 +40,23 @@ impl Module for Replace {
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
         let path = args.req("path");
         let re = pyre::compile("regexp", args.req("regexp"), true).map_err(ModuleError::Args)?;
-        // Ansible builds one DOTALL pattern around the section: after(?P<subsection>.*?)before.
-        let section = match (args.str("after").filter(|s| !s.is_empty()), args.str("before").filter(|s| !s.is_empty())) {
-            (Some(a), Some(b)) => Some(format!("(?s){a}(?P<subsection>.*?){b}")),
-            (Some(a), None) => Some(format!("(?s){a}(?P<subsection>.*)")),
-            (None, Some(b)) => Some(format!("(?s)(?P<subsection>.*){b}")),
-            (None, None) => None,
-        };
-        let section_re = section.as_deref().map(|p| pyre::compile("after/before", p, false)).transpose().map_err(ModuleError::Args)?;
-
+        let regexp = args.req("regexp");
+        let (after, before) = (args.str("after"), args.str("before"));
+        // Compile before touching the host, so a bad pattern is an argument error.
+        let compiled = Patterns::compile(regexp, after, before)?;
         let t = text_edit::load(ctx, path).await?;
         if !t.st.exists {
             return Ok(Outcome::failed(format!("Path {path} does not exist !")).with("rc", 257));
         }
-        let contents = t.content();
-        let (start, end) = match &section_re {
-            None => (0, contents.len()),
-            Some(sre) => match sre.captures(contents).map_err(ModuleError::Failed)? {
-                Some(caps) => {
-                    let m = caps.name("subsection").expect("the pattern has this group");
-                    (m.start(), m.end())
-                }
-                None => {
-                    let msg = format!("Pattern for before/after params did not match the given file: {}", section.unwrap_or_default().trim_start_matches("(?s)"));
-                    return Ok(Outcome::ok().msg(msg).with("rc", 0));
-                }
-            },
+        let (new, msg) = match compiled.apply(t.content(), args.req("replace"))? {
+            Edit::SectionNotFound(msg) => return Ok(Outcome::ok().msg(msg).with("rc", 0)),
+            Edit::Done(new, n) => {
+                let msg = if new.is_some() { format!("{n} replacements made") } else { String::new() };
+                (new, msg)
+            }
         };
-        let (replaced, n) = re.subn(&contents[start..end], args.req("replace")).map_err(|e| ModuleError::Args(format!("Unable to process replace due to error: {e}")))?;
-        let changed = n > 0 && replaced != contents[start..end];
-        let new = changed.then(|| [&contents[..start], &replaced[..], &contents[end..]].concat());
+        let changed = new.is_some();
         let applied = text_edit::apply(ctx, args, &t, new.as_deref(), path).await?;
-        let msg = if changed { format!("{n} replacements made") } else { String::new() };
         let mut o = Outcome::changed(changed || applied.attrs_changed).msg(with_attrs_msg(&msg, applied.attrs_changed)).with("rc", 0);
         if let Some(b) = applied.backup_file {
             o = o.with("backup_file", b);
@@ -80,5 +65,90 @@ impl Module for Replace {
             o.diffs = applied.diffs;
         }
         Ok(o)
+    }
+}
+
+/// The compiled `regexp` and the section pattern Ansible builds from `after`/`before`.
+struct Patterns {
+    re: pyre::PyRegex,
+    section: Option<(String, pyre::PyRegex)>,
+}
+
+/// What [`Patterns::apply`] found.
+enum Edit {
+    /// `after`/`before` matched nothing (Ansible's message; not a failure).
+    SectionNotFound(String),
+    /// The new content if it changed, and the number of replacements.
+    Done(Option<Vec<u8>>, usize),
+}
+
+impl Patterns {
+    fn compile(regexp: &str, after: Option<&str>, before: Option<&str>) -> Result<Patterns, ModuleError> {
+        let re = pyre::compile("regexp", regexp, true).map_err(ModuleError::Args)?;
+        // Ansible: after(?P<subsection>.*?)before, in DOTALL mode.
+        let section = match (after.filter(|s| !s.is_empty()), before.filter(|s| !s.is_empty())) {
+            (Some(a), Some(b)) => Some(format!("{a}(?P<subsection>.*?){b}")),
+            (Some(a), None) => Some(format!("{a}(?P<subsection>.*)")),
+            (None, Some(b)) => Some(format!("(?P<subsection>.*){b}")),
+            (None, None) => None,
+        };
+        let section = match section {
+            Some(p) => Some((p.clone(), pyre::compile("after/before", &format!("(?s){p}"), false).map_err(ModuleError::Args)?)),
+            None => None,
+        };
+        Ok(Patterns { re, section })
+    }
+
+    fn apply(&self, contents: &[u8], replace: &str) -> Result<Edit, ModuleError> {
+        let (start, end) = match &self.section {
+            None => (0, contents.len()),
+            Some((pattern, sre)) => match sre.captures(contents).map_err(ModuleError::Failed)? {
+                Some(caps) => {
+                    let m = caps.name("subsection").expect("the pattern has this group");
+                    (m.start(), m.end())
+                }
+                None => return Ok(Edit::SectionNotFound(format!("Pattern for before/after params did not match the given file: {pattern}"))),
+            },
+        };
+        let (replaced, n) = self.re.subn(&contents[start..end], replace).map_err(|e| ModuleError::Args(format!("Unable to process replace due to error: {e}")))?;
+        if n == 0 || replaced == contents[start..end] {
+            return Ok(Edit::Done(None, n));
+        }
+        Ok(Edit::Done(Some([&contents[..start], &replaced[..], &contents[end..]].concat()), n))
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// Cases recorded with ansible-core 2.19 (`ansible localhost -m replace`): input, arguments, the file
+    /// afterwards, msg.
+    #[test]
+    fn matches_ansible_on_recorded_cases() {
+        let cases: Vec<(&str, Value, &str, &str)> = vec![
+            ("a=1\nb=2\na=3\n", json!({"regexp": "^a=(\\d)$", "replace": "a=\\1\\1"}), "a=11\nb=2\na=33\n", "2 replacements made"),
+            ("x y x\n", json!({"regexp": "x", "replace": "z"}), "z y z\n", "2 replacements made"),
+            ("[s]\nk=1\n[t]\nk=1\n", json!({"regexp": "k=1", "replace": "k=2", "after": "\\[t\\]"}), "[s]\nk=1\n[t]\nk=2\n", "1 replacements made"),
+            ("[s]\nk=1\n[t]\nk=1\n", json!({"regexp": "k=1", "replace": "k=2", "before": "\\[t\\]"}), "[s]\nk=2\n[t]\nk=1\n", "1 replacements made"),
+            ("<a>k</a><b>k</b>\n", json!({"regexp": "k", "replace": "v", "after": "<a>", "before": "</a>"}), "<a>v</a><b>k</b>\n", "1 replacements made"),
+            ("abc\n", json!({"regexp": "zzz", "replace": "y"}), "abc\n", ""),
+            ("abc\n", json!({"regexp": "b", "replace": "b"}), "abc\n", ""),
+            ("abc\n", json!({"regexp": "b", "replace": "x", "after": "nomatch"}), "abc\n", "Pattern for before/after params did not match the given file: nomatch(?P<subsection>.*)"),
+            ("line1\n\nline3\n", json!({"regexp": "^$\\n", "replace": ""}), "line1\nline3\n", "1 replacements made"),
+            ("a.b\n", json!({"regexp": "(?P<x>a)\\.(b)", "replace": "\\g<x>-\\2\\n"}), "a-b\n\n", "1 replacements made"),
+        ];
+        for (text, args, want, want_msg) in cases {
+            let s = |k: &str| args.get(k).and_then(Value::as_str);
+            let p = Patterns::compile(s("regexp").unwrap(), s("after"), s("before")).unwrap();
+            let (got, msg) = match p.apply(text.as_bytes(), s("replace").unwrap_or("")).unwrap() {
+                Edit::SectionNotFound(m) => (text.to_string(), m),
+                Edit::Done(Some(new), n) => (String::from_utf8(new).unwrap(), format!("{n} replacements made")),
+                Edit::Done(None, _) => (text.to_string(), String::new()),
+            };
+            assert_eq!((got.as_str(), msg.as_str()), (want, want_msg), "{text:?} {args}");
+        }
     }
 }
