@@ -39,11 +39,8 @@ impl Module for Replace {
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
         let path = args.req("path");
-        let re = pyre::compile("regexp", args.req("regexp"), true).map_err(ModuleError::Args)?;
-        let regexp = args.req("regexp");
-        let (after, before) = (args.str("after"), args.str("before"));
         // Compile before touching the host, so a bad pattern is an argument error.
-        let compiled = Patterns::compile(regexp, after, before)?;
+        let compiled = Patterns::compile(args.req("regexp"), args.str("after"), args.str("before"))?;
         let t = text_edit::load(ctx, path).await?;
         if !t.st.exists {
             return Ok(Outcome::failed(format!("Path {path} does not exist !")).with("rc", 257));
