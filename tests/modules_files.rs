@@ -120,6 +120,8 @@ async fn file_module() {
     assert_eq!(h.stat("%a %U %G %F", &format!("{dir}/sub")).await, "750 nobody nogroup directory");
     assert_eq!(h.stat("%a %U", dir).await, "750 nobody", "every folder created gets the attributes");
     h.sh("test ! -e /root/pwned && test ! -e /pwned").await;
+    assert!(h.changed("file", json!({"path": format!("{dir}/plain/a"), "state": "directory"})).await);
+    assert_eq!(h.stat("%a %U %F", &format!("{dir}/plain/a")).await, "755 root directory", "no attributes asked: mkdir's defaults");
     assert!(h.changed("file", json!({"path": format!("{dir}/f"), "state": "touch", "mode": "0600"})).await);
     assert_eq!(h.stat("%a %s %F", &format!("{dir}/f")).await, "600 0 regular empty file");
     assert!(h.changed("file", json!({"path": format!("{dir}/ln"), "state": "link", "src": "f"})).await);
@@ -204,6 +206,9 @@ async fn copy_and_template() {
     h.sh("test -f /var/www/site/index.html").await;
     let (o, _) = h.ok("copy", json!({"src": "blob.bin", "dest": "/var/www/"}), false).await;
     assert_eq!(key(&o, "dest"), "/var/www/blob.bin");
+    // A dest ending in '/' creates the missing folders with directory_mode.
+    assert!(h.changed("copy", json!({"src": "blob.bin", "dest": "/srv/new/deeper/", "directory_mode": "0700"})).await);
+    assert_eq!(h.sh("stat -c %a /srv/new /srv/new/deeper /srv/new/deeper/blob.bin").await, "700\n700\n644\n");
     let (o, _) = h.ok("template", json!({"src": "motd.j2", "dest": "/etc/motd", "mode": "0644"}), false).await;
     assert!(o.changed);
     assert_eq!(h.sh("cat /etc/motd").await, "Welcome to h1\n- ann\n- bob\n", "trim_blocks is on, as in Ansible");

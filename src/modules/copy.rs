@@ -175,6 +175,14 @@ pub fn diff_text(bytes: Option<&[u8]>, size: u64) -> String {
 
 /// Put one file at `dest` (or inside it, if it is a folder): copy's and template's core.
 pub async fn put_file(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest: &str) -> Result<Outcome, ModuleError> {
+    let mut o = put_file_inner(ctx, args, source, dest).await?;
+    if !ctx.diff {
+        o.diffs.clear();
+    }
+    Ok(o)
+}
+
+async fn put_file_inner(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest: &str) -> Result<Outcome, ModuleError> {
     let follow = args.bool("follow");
     let force = args.bool("force");
     let want = Want { content_up_to: if ctx.diff { remote_file::MAX_DIFF_BYTES } else { 0 }, sha1: false, follow };
@@ -244,7 +252,8 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest: &
         backup: args.bool("backup"),
         validate: args.str("validate"),
         expect_sha256: Some(if replace_link { None } else { st.sha256.as_deref() }),
-        create_parents: into_dir.then(|| args.str("directory_mode").and_then(|m| mode::parse(m).ok()).map(|m| m.apply(0o755, true))),
+        // Folders a dest ending in '/' needs get directory_mode, owner and group, as in Ansible.
+        create_parents: if into_dir { Some(wanted_attrs(args, "directory_mode", None, 0o755, true)?) } else { None },
     };
     if replace_link {
         // Ansible removes the link and writes a file in its place.

@@ -91,7 +91,7 @@ impl Module for File {
             "absent" => absent(ctx, &here).await?,
             "file" => file(ctx, args, &here, follow).await?,
             "directory" => directory(ctx, args, &here, follow).await?,
-            "touch" => touch(ctx, args, &here).await?,
+            "touch" => touch(ctx, args, &here, follow).await?,
             "link" => link(ctx, args, &here, src.as_deref(), follow).await?,
             _ => hard(ctx, args, &here, src.as_deref()).await?,
         };
@@ -192,7 +192,7 @@ async fn directory(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> 
         if ctx.check {
             return Ok(Outcome::changed(true).with("path", path.as_str()).diff(d));
         }
-        let script = remote_file::mkdirs_script(&path, None).replace("mkdir -- \"$d\"", &format!("mkdir -- \"$d\" && {{ {}}}", remote_file::attr_commands("\"$d\"", &attrs)));
+        let script = remote_file::mkdirs_script(&path, &attrs);
         let after = change_and_probe(ctx, &path, &script, &format!("There was an issue creating {path} as requested")).await?;
         return Ok(result("path", &path, true, &after).diff(d));
     }
@@ -263,7 +263,7 @@ async fn recurse(ctx: &ModuleCtx<'_>, args: &Args, dir: &str, inside: &str) -> R
     Ok(differs)
 }
 
-async fn touch(ctx: &ModuleCtx<'_>, args: &Args, h: &Here) -> Result<Outcome, ModuleError> {
+async fn touch(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> Result<Outcome, ModuleError> {
     let prev = h.st.state_name();
     if prev == "absent" && ctx.check {
         return Ok(Outcome::changed(true).with("dest", h.path.as_str()));
@@ -275,8 +275,9 @@ async fn touch(ctx: &ModuleCtx<'_>, args: &Args, h: &Here) -> Result<Outcome, Mo
     if ctx.check {
         return Ok(result("dest", &h.path, true, &h.st).diff(d));
     }
-    let q = quote(&h.path);
-    let script = format!("touch -- {q}; {}", remote_file::attr_commands(&q, &attrs));
+    // touch follows a symlink; owner, group and mode go where it leads too (unless follow=no).
+    let target = if follow && h.st.is_link() { h.st.real_path.clone().unwrap_or_else(|| h.path.clone()) } else { h.path.clone() };
+    let script = format!("touch -- {}; {}", quote(&h.path), remote_file::attr_commands(&quote(&target), &attrs));
     let after = change_and_probe(ctx, &h.path, &script, "Error, could not touch target").await?;
     // Touching always changes the times, so Ansible always reports changed.
     Ok(result("dest", &h.path, true, &after).diff(d))

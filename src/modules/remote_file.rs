@@ -219,8 +219,9 @@ pub struct WriteOpts<'a> {
     pub validate: Option<&'a str>,
     /// The sha256 the file had when probed (None: it did not exist); the write fails if it changed since.
     pub expect_sha256: Option<Option<&'a str>>,
-    /// Create missing parent folders first, with this mode if given (Ansible's `create`, copy's `directory_mode`).
-    pub create_parents: Option<Option<u32>>,
+    /// Create missing parent folders first, each with these attributes (lineinfile's `create`, copy's
+    /// `directory_mode` with owner and group).
+    pub create_parents: Option<Attrs>,
 }
 
 /// What a write did.
@@ -237,8 +238,8 @@ pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts:
     let dir = parent_dir(path);
     let d = quote(&dir);
     let mut s = String::from("set -e; ");
-    if let Some(mode) = opts.create_parents {
-        s.push_str(&mkdirs_script(&dir, mode));
+    if let Some(attrs) = &opts.create_parents {
+        s.push_str(&mkdirs_script(&dir, attrs));
     }
     s.push_str(&format!(
         "p={p}; [ -d {d} ] || {{ echo 'Destination directory {} does not exist' >&2; exit 1; }}; \
@@ -293,9 +294,9 @@ pub fn parent_dir(path: &str) -> String {
     }
 }
 
-/// Shell lines that create `dir` and its missing parents, giving each new one `mode` (mkdir -p would give
+/// Shell lines that create `dir` and its missing parents, giving each new one `attrs` (mkdir -p would give
 /// the parents the default mode only).
-pub fn mkdirs_script(dir: &str, mode: Option<u32>) -> String {
+pub fn mkdirs_script(dir: &str, attrs: &Attrs) -> String {
     let mut prefixes = Vec::new();
     let mut cur = String::new();
     for part in dir.split('/').filter(|p| !p.is_empty()) {
@@ -310,8 +311,7 @@ pub fn mkdirs_script(dir: &str, mode: Option<u32>) -> String {
     if prefixes.is_empty() {
         return String::new();
     }
-    let chmod = mode.map(|m| format!(" && chmod {m:04o} \"$d\"")).unwrap_or_default();
-    format!("for d in {}; do [ -d \"$d\" ] || {{ mkdir -- \"$d\"{chmod}; }}; done; ", prefixes.join(" "))
+    format!("for d in {}; do [ -d \"$d\" ] || {{ mkdir -- \"$d\"; {}}}; done; ", prefixes.join(" "), attr_commands("\"$d\"", attrs))
 }
 
 /// The tail of a changing script: a separator, then the path's state after the change.

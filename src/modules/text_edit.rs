@@ -2,7 +2,7 @@
 //! the module compute the new content on the controller, then write it atomically (only if the file did not
 //! change meanwhile) together with owner/group/mode in a second round trip — or none when nothing changes.
 
-use super::remote_file::{self, FileState, Want, WriteOpts};
+use super::remote_file::{self, Attrs, FileState, Want, WriteOpts};
 use super::{ArgKind, ArgSpec, Args, Diff, ModuleCtx, ModuleError};
 
 /// Largest file these modules edit: its content travels to the controller and back.
@@ -90,7 +90,7 @@ pub async fn apply(ctx: &ModuleCtx<'_>, args: &Args, t: &Target, new: Option<&[u
                 backup: args.bool("backup"),
                 validate: args.str("validate"),
                 expect_sha256: Some(t.st.sha256.as_deref()),
-                create_parents: Some(None),
+                create_parents: Some(Attrs::default()),
             };
             applied.backup_file = remote_file::write_atomic(ctx, &t.write_path, content, &opts).await?.backup_file;
         }
