@@ -46,10 +46,15 @@ pub fn run(a: InventoryArgs) -> i32 {
             Ok(text) => print!("{text}"),
             Err(e) => return common::bad_input(e),
         }
-    } else if let Some(h) = &a.host {
-        if !inv.has_host(h) && !inv.is_implicit_localhost(h) {
-            return common::bad_input(format!("host '{h}' is not in the inventory"));
-        }
+    } else if let Some(pattern) = &a.host {
+        // Like ansible-inventory, --host takes a pattern that must name exactly one host.
+        let hosts = match inv.select(pattern) {
+            Ok(sel) => sel.hosts,
+            Err(e) => return common::bad_input(e),
+        };
+        let [h] = hosts.as_slice() else {
+            return common::bad_input(format!("--host {pattern}: expected one host, the pattern matches {}", hosts.len()));
+        };
         let vars = serde_json::Value::Object(inv.host_vars(h));
         println!("{}", crate::redact::redact(&crate::inventory::json_text(&vars)));
     }

@@ -65,4 +65,8 @@ impl TaskEnv for ExecEnv {
     fn fact(&self, name: &str) -> Option<Value> {
         self.run.knowledge(&self.host).facts.get(name).cloned()
     }
+
+    fn base_dir(&self) -> PathBuf {
+        self.run.playbook.dir.clone()
+    }
 }

@@ -6,13 +6,24 @@
 //! Generic task keywords (when, loop, become, register, …) are the executor's business, not a module's.
 
 pub mod args;
+mod blockinfile;
 mod commands;
+mod copy;
+mod fetch;
+mod file;
 mod flow;
-mod setup;
-mod ping;
+mod lineinfile;
 pub mod mode;
+mod ping;
+pub mod pyre;
 pub mod registry;
 pub mod remote_file;
+mod replace;
+mod setup;
+mod slurp;
+mod stat;
+mod template;
+mod text_edit;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -66,6 +77,10 @@ pub trait TaskEnv: Send + Sync {
     fn condition(&self, expr: &str) -> Result<bool, String>;
     /// A gathered fact (`os_family`, …) if facts were gathered.
     fn fact(&self, name: &str) -> Option<Value>;
+    /// The folder relative controller paths are taken from (the playbook's folder; `fetch dest`).
+    fn base_dir(&self) -> PathBuf {
+        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+    }
 }
 
 /// A [`TaskEnv`] with no playbook behind it (ad-hoc commands): files relative to the working folder,

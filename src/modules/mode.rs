@@ -91,6 +91,29 @@ impl Mode {
     }
 }
 
+impl Mode {
+    /// The mode as GNU chmod takes it, with an explicit class in every clause (GNU's `+x` without a class
+    /// would honour the umask; Ansible's means `a+x`).
+    pub fn to_chmod(&self) -> String {
+        match self {
+            Mode::Octal(v) => format!("{v:04o}"),
+            Mode::Preserve => String::new(),
+            Mode::Symbolic(clauses) => clauses
+                .iter()
+                .map(|c| {
+                    let who = if c.who == 0o7777 {
+                        "a".to_string()
+                    } else {
+                        [(0o700, 'u'), (0o070, 'g'), (0o007, 'o')].iter().filter(|(m, _)| c.who & m != 0).map(|(_, l)| *l).collect()
+                    };
+                    format!("{who}{}{}", c.op, c.perms)
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +129,6 @@ mod tests {
         assert_eq!(parse("u+s").unwrap().apply(0o755, false), 0o4755);
         assert!(parse("z=rw").is_err());
         assert!(parse("0888").is_err());
+        assert_eq!(parse("u=rw,go-w,+X").unwrap().to_chmod(), "u=rw,go-w,a+X");
     }
 }

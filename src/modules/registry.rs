@@ -14,6 +14,15 @@ static MODULES: &[&dyn Module] = &[
     &super::flow::SetFact,
     &super::flow::Meta,
     &super::setup::Setup,
+    &super::file::File,
+    &super::copy::Copy,
+    &super::template::Template,
+    &super::fetch::Fetch,
+    &super::stat::Stat,
+    &super::slurp::Slurp,
+    &super::lineinfile::LineInFile,
+    &super::blockinfile::BlockInFile,
+    &super::replace::Replace,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.

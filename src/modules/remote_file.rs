@@ -5,7 +5,9 @@
 
 use base64::Engine;
 
-use super::{Diff, ModuleCtx, ModuleError};
+use serde_json::{Map, Value};
+
+use super::{Args, Diff, ModuleCtx, ModuleError, mode};
 use crate::transport::quote::quote;
 
 /// Largest file whose old content is fetched for `--diff` (Ansible's limit is about the same).
@@ -31,8 +33,13 @@ pub struct FileState {
     pub owner: String,
     pub group: String,
     pub size: u64,
-    /// Where a symlink points.
+    /// Hard links to it (Ansible calls a file with more than one `hard`).
+    pub nlink: u64,
+    pub inode: u64,
+    /// Where a symlink points, as written in the link.
     pub link_target: Option<String>,
+    /// For a symlink: the absolute path it resolves to (`readlink -f`), what content edits write to.
+    pub real_path: Option<String>,
     /// sha256 of a regular file's content (hex).
     pub sha256: Option<String>,
     /// sha1, when asked for (stat's checksum, Ansible's default algorithm).
@@ -50,6 +57,16 @@ impl FileState {
     }
     pub fn is_link(&self) -> bool {
         self.kind == Some(Kind::Link)
+    }
+    /// Ansible's name for what the path is: absent, file, directory, link, hard (a file with several links).
+    pub fn state_name(&self) -> &'static str {
+        match self.kind {
+            _ if !self.exists => "absent",
+            Some(Kind::Link) => "link",
+            Some(Kind::Dir) => "directory",
+            _ if self.nlink > 1 => "hard",
+            _ => "file",
+        }
     }
     /// The content as text (lossy), or empty.
     pub fn text(&self) -> String {
@@ -71,11 +88,14 @@ pub struct Want {
 pub fn probe_script(path: &str, want: Want) -> String {
     let p = quote(path);
     let stat = if want.follow { "stat -L" } else { "stat" };
+    // Link targets may hold any byte (newlines too), so they travel base64-encoded. A followed link that
+    // leads nowhere is described as the link itself.
     let mut s = format!(
-        "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo exists=0; exit 0; fi; echo exists=1; \
-         if [ -L \"$p\" ] {}; then echo type=link; printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; \
+        "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo exists=0; exit 0; fi; echo exists=1; st='{stat}'; \
+         if [ -L \"$p\" ]; then printf 'real64=%s\\n' \"$(readlink -n -f -- \"$p\" | base64 -w0)\"; fi; \
+         if [ -L \"$p\" ] {}; then echo type=link; st=stat; printf 'target64=%s\\n' \"$(readlink -n -- \"$p\" | base64 -w0)\"; \
          elif [ -d \"$p\" ]; then echo type=dir; elif [ -f \"$p\" ]; then echo type=file; else echo type=other; fi; \
-         {stat} -c 'mode=%a\nuid=%u\ngid=%g\nowner=%U\ngroup=%G\nsize=%s' -- \"$p\" || exit 1; ",
+         $st -c 'mode=%a\nuid=%u\ngid=%g\nowner=%U\ngroup=%G\nsize=%s\nnlink=%h\ninode=%i' -- \"$p\" || exit 1; ",
         if want.follow { "&& [ ! -e \"$p\" ]" } else { "" }
     );
     s.push_str("if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'sha256=%s\\n' \"$(sha256sum < \"$p\" | cut -c1-64)\"; ");
@@ -84,7 +104,7 @@ pub fn probe_script(path: &str, want: Want) -> String {
     }
     if want.content_up_to > 0 {
         s.push_str(&format!(
-            "if [ \"$({stat} -c %s -- \"$p\")\" -le {} ]; then echo content:; base64 < \"$p\"; fi; ",
+            "if [ \"$(stat -L -c %s -- \"$p\")\" -le {} ]; then echo content:; base64 < \"$p\"; fi; ",
             want.content_up_to
         ));
     }
@@ -117,7 +137,10 @@ pub fn parse_probe(out: &str) -> Result<FileState, String> {
                     _ => Kind::Other,
                 })
             }
-            "target" => st.link_target = Some(v.to_string()),
+            "target64" => st.link_target = Some(decode_path(v)?),
+            "real64" => st.real_path = Some(decode_path(v)?),
+            "nlink" => st.nlink = v.parse().unwrap_or(1),
+            "inode" => st.inode = v.parse().unwrap_or(0),
             "mode" => st.mode = u32::from_str_radix(v, 8).map_err(|_| format!("bad mode {v}"))?,
             "uid" => st.uid = v.parse().unwrap_or(0),
             "gid" => st.gid = v.parse().unwrap_or(0),
@@ -130,6 +153,42 @@ pub fn parse_probe(out: &str) -> Result<FileState, String> {
         }
     }
     Ok(st)
+}
+
+fn decode_path(v: &str) -> Result<String, String> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(v.as_bytes()).map_err(|e| format!("bad path encoding: {e}"))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Separates the paths' sections in [`probe_many`]'s output (never a valid `key=value` or base64 line).
+const NEXT: &str = "--hlprov-next--";
+
+/// Probe several paths in one round trip (a directory copy, `dest` and `dest/name`, a link and its target).
+pub async fn probe_many(ctx: &ModuleCtx<'_>, paths: &[(String, Want)]) -> Result<Vec<FileState>, ModuleError> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = ctx.read(&probe_many_script(paths)).await?;
+    if !out.success() {
+        let names: Vec<&str> = paths.iter().map(|(p, _)| p.as_str()).collect();
+        return Err(ModuleError::Failed(format!("cannot inspect {}: {}", names.join(", "), out.stderr_text().trim())));
+    }
+    Ok(parse_probe_many(&out.stdout_text(), paths.len())?.0)
+}
+
+/// The script behind [`probe_many`], for modules that add their own reads to the same round trip.
+pub fn probe_many_script(paths: &[(String, Want)]) -> String {
+    paths.iter().map(|(p, want)| format!("( {} ) || exit 1; echo {NEXT}; ", probe_script(p, *want))).collect()
+}
+
+/// Parse [`probe_many_script`]'s output for `n` paths; returns the states and whatever was printed after them.
+pub fn parse_probe_many(text: &str, n: usize) -> Result<(Vec<FileState>, &str), ModuleError> {
+    let sections: Vec<&str> = text.splitn(n + 1, &format!("{NEXT}\n")).collect();
+    if sections.len() != n + 1 {
+        return Err(ModuleError::Internal(format!("inspecting {n} paths: unexpected output")));
+    }
+    let states = sections[..n].iter().map(|s| parse_probe(s).map_err(|e| ModuleError::Internal(format!("inspecting paths: {e}")))).collect::<Result<_, _>>()?;
+    Ok((states, sections[n]))
 }
 
 /// Probe one path (one round trip; allowed in check mode).
@@ -160,28 +219,37 @@ pub struct WriteOpts<'a> {
     pub validate: Option<&'a str>,
     /// The sha256 the file had when probed (None: it did not exist); the write fails if it changed since.
     pub expect_sha256: Option<Option<&'a str>>,
+    /// Create missing parent folders first, each with these attributes (lineinfile's `create`, copy's
+    /// `directory_mode` with owner and group).
+    pub create_parents: Option<Attrs>,
 }
 
 /// What a write did.
 #[derive(Clone, Debug, Default)]
 pub struct Written {
     pub backup_file: Option<String>,
+    /// The file as it is after the write (probed in the same round trip).
+    pub after: FileState,
 }
 
-/// Write `content` to `path` atomically. Refused in check mode (callers report instead).
+/// Write `content` to `path` atomically, in one round trip. Refused in check mode (callers report instead).
 pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts: &WriteOpts<'_>) -> Result<Written, ModuleError> {
     let p = quote(path);
-    let dir = match path.rsplit_once('/') {
-        Some(("", _)) => "/".to_string(),
-        Some((d, _)) => d.to_string(),
-        None => ".".to_string(),
-    };
+    let dir = parent_dir(path);
     let d = quote(&dir);
-    let mut s = format!(
-        "set -e; p={p}; [ -d {d} ] || {{ echo 'Destination directory {} does not exist' >&2; exit 1; }}; \
+    let mut s = String::from("set -e; ");
+    if let Some(attrs) = &opts.create_parents {
+        s.push_str(&mkdirs_script(&dir, attrs));
+    }
+    s.push_str(&format!(
+        "p={p}; [ -d {d} ] || {{ echo 'Destination directory {} does not exist' >&2; exit 1; }}; \
          t=$(mktemp {d}/.hlprov-tmp.XXXXXXXX); trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; ",
         dir.replace('\'', "")
-    );
+    ));
+    // Keep the old file's owner and mode unless told otherwise.
+    s.push_str("if [ -e \"$p\" ]; then chown --reference=\"$p\" \"$t\" 2>/dev/null || true; chmod --reference=\"$p\" \"$t\"; else chmod 0644 \"$t\"; fi; ");
+    s.push_str(&attr_commands("\"$t\"", &opts.attrs));
+    // Validate after the attributes are set: some validators check them (sshd wants 0600 keys, …).
     if let Some(v) = opts.validate {
         if !v.contains("%s") {
             return Err(ModuleError::Args(format!("validate must contain %s (the file to check): '{v}'")));
@@ -189,9 +257,6 @@ pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts:
         let cmd = v.replace("%s", "\"$t\"");
         s.push_str(&format!("if ! out=$({cmd} 2>&1); then echo \"failed to validate: $out\" >&2; exit 3; fi; "));
     }
-    // Keep the old file's owner and mode unless told otherwise.
-    s.push_str("if [ -e \"$p\" ]; then chown --reference=\"$p\" \"$t\" 2>/dev/null || true; chmod --reference=\"$p\" \"$t\"; else chmod 0644 \"$t\"; fi; ");
-    s.push_str(&attr_commands("\"$t\"", &opts.attrs));
     if let Some(expect) = &opts.expect_sha256 {
         match expect {
             Some(sum) => s.push_str(&format!(
@@ -202,19 +267,71 @@ pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts:
         }
     }
     if opts.backup {
-        s.push_str("b=; if [ -f \"$p\" ]; then b=\"$p.$(date +%Y-%m-%d@%H:%M:%S~)\"; cp -p -- \"$p\" \"$b\"; fi; ");
+        // Ansible's backup name: path.PID.YYYY-MM-DD@HH:MM:SS~
+        s.push_str("b=; if [ -f \"$p\" ]; then b=\"$p.$$.$(date +%Y-%m-%d@%H:%M:%S~)\"; cp -p -- \"$p\" \"$b\"; fi; ");
     }
     s.push_str(&format!("sync \"$t\" 2>/dev/null || true; mv -f -- \"$t\" \"$p\"; trap - EXIT; sync {d} 2>/dev/null || true; "));
     if opts.backup {
-        s.push_str("[ -n \"$b\" ] && printf 'backup=%s\\n' \"$b\"; ");
+        s.push_str("if [ -n \"$b\" ]; then printf 'backup=%s\\n' \"$b\"; fi; ");
     }
-    s.push_str("exit 0");
+    s.push_str(&after_probe(path));
     let out = ctx.write(&s, Some(content)).await?;
     if !out.success() {
         return Err(ModuleError::Failed(out.stderr_text().trim().to_string()));
     }
-    let backup_file = out.stdout_text().lines().find_map(|l| l.strip_prefix("backup=").map(str::to_string));
-    Ok(Written { backup_file })
+    let text = out.stdout_text();
+    let (head, after) = split_after(&text)?;
+    let backup_file = head.lines().find_map(|l| l.strip_prefix("backup=").map(str::to_string));
+    Ok(Written { backup_file, after })
+}
+
+/// The folder holding `path` ("." for a bare name).
+pub fn parent_dir(path: &str) -> String {
+    match path.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) => "/".to_string(),
+        Some((d, _)) => d.to_string(),
+        None => ".".to_string(),
+    }
+}
+
+/// Shell lines that create `dir` and its missing parents, giving each new one `attrs` (mkdir -p would give
+/// the parents the default mode only).
+pub fn mkdirs_script(dir: &str, attrs: &Attrs) -> String {
+    let mut prefixes = Vec::new();
+    let mut cur = String::new();
+    for part in dir.split('/').filter(|p| !p.is_empty()) {
+        if !cur.is_empty() || dir.starts_with('/') {
+            cur.push('/');
+        }
+        cur.push_str(part);
+        if part != "." {
+            prefixes.push(quote(&cur));
+        }
+    }
+    if prefixes.is_empty() {
+        return String::new();
+    }
+    format!("for d in {}; do [ -d \"$d\" ] || {{ mkdir -- \"$d\"; {}}}; done; ", prefixes.join(" "), attr_commands("\"$d\"", attrs))
+}
+
+/// The tail of a changing script: a separator, then the path's state after the change.
+fn after_probe(path: &str) -> String {
+    format!("echo {NEXT}; ( set +e; {} )", probe_script(path, Want::default()))
+}
+
+/// Split a changing script's output into what it printed and the state [`after_probe`] reported.
+fn split_after(text: &str) -> Result<(&str, FileState), ModuleError> {
+    let (head, tail) = text.rsplit_once(&format!("{NEXT}\n")).ok_or_else(|| ModuleError::Internal("no state after the change".into()))?;
+    Ok((head, parse_probe(tail).map_err(ModuleError::Internal)?))
+}
+
+/// Run `script` (which changes `path`) and return the path's state afterwards, in one round trip.
+pub async fn change_and_probe(ctx: &ModuleCtx<'_>, path: &str, script: &str, what: &str) -> Result<FileState, ModuleError> {
+    let out = ctx.write(&format!("set -e; {script}{}", after_probe(path)), None).await?;
+    if !out.success() {
+        return Err(ModuleError::Failed(format!("{what}: {}", out.stderr_text().trim())));
+    }
+    Ok(split_after(&out.stdout_text())?.1)
 }
 
 /// Shell commands that set owner, group and mode on `target` (an already quoted word).
@@ -253,6 +370,50 @@ pub fn attrs_differ(st: &FileState, attrs: &Attrs) -> Vec<&'static str> {
     diff
 }
 
+/// The owner, group and mode a task asks for (`owner`, `group`, `mode` arguments), with a symbolic mode
+/// applied to `current` (the path's mode now, or the mode a new one gets).
+pub fn wanted_attrs(args: &Args, current: u32, is_dir: bool) -> Result<Attrs, ModuleError> {
+    let mode = match args.str("mode") {
+        None => None,
+        Some(m) => match mode::parse(m).map_err(|e| ModuleError::Args(format!("mode: {e}")))? {
+            mode::Mode::Preserve => return Err(ModuleError::Args("mode=preserve is only for copy and template".into())),
+            parsed => Some(parsed.apply(current, is_dir)),
+        },
+    };
+    Ok(Attrs { owner: args.str("owner").map(str::to_string), group: args.str("group").map(str::to_string), mode })
+}
+
+/// The keys Ansible adds to a result that names a path (`uid`, `gid`, `owner`, `group`, `mode`, `state`,
+/// `size`), from the path's state after the task. Nothing if it does not exist.
+pub fn path_info(st: &FileState) -> Map<String, Value> {
+    let mut m = Map::new();
+    if st.exists {
+        m.insert("uid".into(), st.uid.into());
+        m.insert("gid".into(), st.gid.into());
+        m.insert("owner".into(), st.owner.clone().into());
+        m.insert("group".into(), st.group.clone().into());
+        m.insert("mode".into(), format!("0{:03o}", st.mode).into());
+        m.insert("state".into(), st.state_name().into());
+        m.insert("size".into(), st.size.into());
+    }
+    m
+}
+
+/// A before/after diff of the attributes that change (`names` as [`attrs_differ`] gives them).
+pub fn attrs_diff(header: &str, st: &FileState, attrs: &Attrs, names: &[&str]) -> Diff {
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for name in names {
+        let (b, a) = match *name {
+            "owner" => (st.owner.clone(), attrs.owner.clone().unwrap_or_default()),
+            "group" => (st.group.clone(), attrs.group.clone().unwrap_or_default()),
+            _ => (format!("0{:03o}", st.mode), attrs.mode.map(|m| format!("0{m:03o}")).unwrap_or_default()),
+        };
+        before.push((*name, b));
+        after.push((*name, a));
+    }
+    property_diff(header, &before, &after)
+}
+
 /// A content diff for `--diff`.
 pub fn content_diff(path: &str, before: &FileState, after: &[u8]) -> Diff {
     let before_text = if before.exists { before.text() } else { String::new() };
@@ -274,6 +435,12 @@ pub fn property_diff(path: &str, before: &[(&str, String)], after: &[(&str, Stri
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
+}
+
+/// sha1 of bytes, hex: Ansible's `checksum` in copy, fetch and stat results.
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::Digest;
+    hex::encode(sha1::Sha1::digest(data))
 }
 
 #[cfg(test)]

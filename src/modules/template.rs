@@ -1,0 +1,69 @@
+//! template: render a Jinja2 template from the controller (the role's templates/) with the task's variables
+//! and put the result on the host exactly as copy would (same checks, atomic write, owner/group/mode).
+
+use super::copy::{DEST_ARGS, Source, put_file};
+use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+
+pub struct Template;
+
+static SPEC: ModuleSpec = ModuleSpec::new(&[
+    ArgSpec::new("src", ArgKind::Path).required().help("The template on the controller (searched in the role's templates/, then the playbook's)."),
+    DEST_ARGS[0],
+    DEST_ARGS[1],
+    DEST_ARGS[2],
+    DEST_ARGS[3],
+    DEST_ARGS[4],
+    DEST_ARGS[5],
+    DEST_ARGS[6],
+    DEST_ARGS[7],
+    ArgSpec::new("trim_blocks", ArgKind::Bool).default("yes").help("Remove the first newline after a block tag ({% ... %})."),
+    ArgSpec::new("lstrip_blocks", ArgKind::Bool).default("no").help("Strip spaces and tabs from the start of a line up to a block tag."),
+    ArgSpec::new("newline_sequence", ArgKind::Str).default("\n").choices(&["\n", "\r", "\r\n", "\\n", "\\r", "\\r\\n"]).help("Line ending of the result."),
+    ArgSpec::new("output_encoding", ArgKind::Str).default("utf-8").choices(&["utf-8", "utf8"]).help("Encoding of the result; hlprov writes UTF-8 only."),
+]);
+
+#[async_trait::async_trait]
+impl Module for Template {
+    fn name(&self) -> &'static str {
+        "template"
+    }
+    fn summary(&self) -> &'static str {
+        "Render a Jinja2 template on the controller and put the result on the host"
+    }
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+    fn notes(&self) -> &'static str {
+        "Custom delimiters (variable_start_string and the like) are not supported, nor output encodings other than \
+         UTF-8. newline_sequence converts every line end of the result, including those that come from variables \
+         (Jinja converts only the template's own). Results are those of copy (no `md5sum`)."
+    }
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+        let src = args.req("src");
+        let path = ctx.task.find_file(FileKind::Templates, src).map_err(|e| ModuleError::Args(format!("could not find template src={src}: {e}")))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| ModuleError::Args(format!("cannot read template {}: {e}", path.display())))?;
+        // Non-default whitespace options travel as the `#jinja2:` header line the renderer understands; a
+        // header already in the file wins, as in Ansible.
+        let (trim, lstrip) = (args.bool("trim_blocks"), args.bool("lstrip_blocks"));
+        let text = if (trim, lstrip) != (true, false) && !text.starts_with("#jinja2:") {
+            format!("#jinja2: trim_blocks: {}, lstrip_blocks: {}\n{text}", py_bool(trim), py_bool(lstrip))
+        } else {
+            text
+        };
+        let rendered = ctx.task.render(&text, &path.display().to_string()).map_err(ModuleError::Failed)?;
+        let newline = match args.req("newline_sequence") {
+            "\\n" => "\n",
+            "\\r" => "\r",
+            "\\r\\n" => "\r\n",
+            other => other,
+        };
+        let rendered = if newline == "\n" { rendered } else { rendered.replace('\n', newline) };
+        let mut source = Source::from_file(&path)?;
+        source.bytes = rendered.into_bytes();
+        put_file(ctx, args, &source, args.req("dest")).await
+    }
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}
