@@ -12,6 +12,7 @@ mod copy;
 mod fetch;
 mod file;
 mod flow;
+mod k8s_secret;
 mod lineinfile;
 pub mod mode;
 mod ping;

@@ -23,6 +23,7 @@ static MODULES: &[&dyn Module] = &[
     &super::lineinfile::LineInFile,
     &super::blockinfile::BlockInFile,
     &super::replace::Replace,
+    &super::k8s_secret::K8sSecret,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.

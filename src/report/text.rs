@@ -90,7 +90,11 @@ impl Text {
         if let Some(item) = &r.item {
             line.push_str(&format!(" => (item={item})"));
         }
-        let show_result = matches!(r.status, Status::Failed | Status::Unreachable | Status::Ignored) || (self.verbosity >= 1 && !r.loop_summary);
+        // A loop's items were shown one by one; its summary only matters when it failed.
+        if r.loop_summary && !matches!(r.status, Status::Failed | Status::Unreachable | Status::Ignored) {
+            return String::new();
+        }
+        let show_result = matches!(r.status, Status::Failed | Status::Unreachable | Status::Ignored) || self.verbosity >= 1;
         if show_result {
             let label = match r.status {
                 Status::Failed | Status::Ignored => ": FAILED!",
@@ -99,8 +103,6 @@ impl Text {
             };
             let body = if self.verbosity >= 1 { serde_json::to_string_pretty(&r.result) } else { serde_json::to_string(&r.result) };
             line = format!("{line}{label} => {}", body.unwrap_or_default());
-        } else if r.status == Status::Skipped && self.verbosity == 0 && r.loop_summary {
-            return String::new();
         }
         let mut out = self.paint(&line, status);
         if r.status == Status::Ignored {
