@@ -39,6 +39,10 @@ impl Loader {
             candidates.push(self.playbook_dir.join(name));
         }
         candidates.push(self.playbook_dir.join("roles").join(name));
+        // A project keeps playbooks/ and roles/ side by side.
+        if let Some(parent) = self.playbook_dir.parent() {
+            candidates.push(parent.join("roles").join(name));
+        }
         for p in &self.opts.roles_path {
             candidates.push(p.join(name));
         }
