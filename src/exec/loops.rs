@@ -5,15 +5,17 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::run::Run;
-use crate::playbook::{Loop, LoopKind, RoleScope, Task};
+use crate::playbook::{Loop, LoopKind, RoleScope};
+use crate::yaml::Span;
 use crate::vars::VarScope;
 
-pub(crate) fn items(run: &Run, t: &Task, lp: &Loop, scope: &VarScope, role: Option<&RoleScope>) -> Result<Vec<Value>, String> {
-    let v = run.templar.render_value(&lp.expr, scope, &t.span).map_err(|e| e.to_string())?;
+/// The items of a loop; `span` (the task's) is where errors point.
+pub(crate) fn items(run: &Run, span: &Span, lp: &Loop, scope: &VarScope, role: Option<&RoleScope>) -> Result<Vec<Value>, String> {
+    let v = run.templar.render_value(&lp.expr, scope, span).map_err(|e| e.to_string())?;
     match lp.kind {
         LoopKind::Loop => match v {
             Value::Array(a) => Ok(a),
-            other => Err(format!("{}: 'loop' needs a list, got {}: {other}", t.span, kind_of(&other))),
+            other => Err(format!("{}: 'loop' needs a list, got {}: {other}", span, kind_of(&other))),
         },
         LoopKind::WithItems => Ok(match v {
             Value::Array(a) => a.into_iter().flat_map(|x| if let Value::Array(inner) = x { inner } else { vec![x] }).collect(),
@@ -26,17 +28,17 @@ pub(crate) fn items(run: &Run, t: &Task, lp: &Loop, scope: &VarScope, role: Opti
         }),
         LoopKind::WithDict => match v {
             Value::Object(m) => Ok(m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect()),
-            other => Err(format!("{}: with_dict needs a mapping, got {}", t.span, kind_of(&other))),
+            other => Err(format!("{}: with_dict needs a mapping, got {}", span, kind_of(&other))),
         },
         LoopKind::WithIndexedItems => match v {
             Value::Array(a) => Ok(a.into_iter().enumerate().map(|(i, x)| json!([i, x])).collect()),
-            other => Err(format!("{}: with_indexed_items needs a list, got {}", t.span, kind_of(&other))),
+            other => Err(format!("{}: with_indexed_items needs a list, got {}", span, kind_of(&other))),
         },
         LoopKind::WithFileglob => {
             let patterns: Vec<String> = match v {
                 Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
                 Value::String(s) => vec![s],
-                other => return Err(format!("{}: with_fileglob needs a pattern, got {}", t.span, kind_of(&other))),
+                other => return Err(format!("{}: with_fileglob needs a pattern, got {}", span, kind_of(&other))),
             };
             let mut out = Vec::new();
             for p in patterns {
@@ -48,7 +50,7 @@ pub(crate) fn items(run: &Run, t: &Task, lp: &Loop, scope: &VarScope, role: Opti
             Value::String(s) => s,
             other => other.to_string(),
         })
-        .map_err(|e| format!("{}: with_sequence: {e}", t.span)),
+        .map_err(|e| format!("{}: with_sequence: {e}", span)),
     }
 }
 

@@ -134,7 +134,7 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         return finish(run, pc, t, host, eff, r, &event);
     };
 
-    let items = match loops::items(run, t, lp, &scope, eff.role.as_deref()) {
+    let items = match loops::items(run, &t.span, lp, &scope, eff.role.as_deref()) {
         Ok(items) => items,
         Err(e) => return finish(run, pc, t, host, eff, ItemResult::failed(e), &event),
     };
@@ -582,28 +582,7 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
     let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
     let items: Vec<Option<Value>> = match &inc.loop_ {
         None => vec![None],
-        Some(lp) => {
-            let probe = Task {
-                span: inc.span.clone(),
-                name: inc.name.clone(),
-                module: crate::modules::registry::find("debug").expect("debug module"),
-                args: Map::new(),
-                kw: inc.kw.clone(),
-                loop_: None,
-                loop_control: inc.loop_control.clone(),
-                register: None,
-                changed_when: None,
-                failed_when: None,
-                until: None,
-                retries: None,
-                delay: None,
-                notify: vec![],
-                listen: vec![],
-                read_only: false,
-                role: inc.role.clone(),
-            };
-            loops::items(run, &probe, lp, &scope, eff.role.as_deref())?.into_iter().map(Some).collect()
-        }
+        Some(lp) => loops::items(run, &inc.span, lp, &scope, eff.role.as_deref())?.into_iter().map(Some).collect(),
     };
     let mut out = Vec::new();
     for item in items {

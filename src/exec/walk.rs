@@ -368,25 +368,10 @@ pub(crate) async fn flush_handlers(run: &Arc<Run>, pc: &Arc<PlayCtx>, hosts: &[S
 /// The implicit first task of a play (`gather_facts`).
 pub(crate) async fn gather_facts(run: &Arc<Run>, pc: &Arc<PlayCtx>, hosts: &[String], base: &Inherited) {
     let Some(setup) = crate::modules::registry::find("setup") else { return };
-    let t = Arc::new(Task {
-        span: pc.play.span.clone(),
-        name: Some("Gathering Facts".into()),
-        module: setup,
-        args: Default::default(),
-        kw: Keywords { tags: vec!["always".into()], check_mode: Some(Value::Bool(false)), ..Default::default() },
-        loop_: None,
-        loop_control: Default::default(),
-        register: None,
-        changed_when: None,
-        failed_when: None,
-        until: None,
-        retries: None,
-        delay: None,
-        notify: vec![],
-        listen: vec![],
-        read_only: true,
-        role: None,
-    });
+    let kw = Keywords { tags: vec!["always".into()], check_mode: Some(Value::Bool(false)), ..Default::default() };
+    let mut task = Task::synthetic(pc.play.span.clone(), "Gathering Facts", setup, kw);
+    task.read_only = true;
+    let t = Arc::new(task);
     let started = run.started.load(Ordering::Relaxed);
     run.started.store(true, Ordering::Relaxed);
     run_task_slot(run, pc, &t, hosts, base).await;

@@ -111,41 +111,10 @@ fn content_bytes(v: &Value) -> Vec<u8> {
         Value::String(s) => s.as_bytes().to_vec(),
         Value::Bool(b) => if *b { "True" } else { "False" }.as_bytes().to_vec(),
         Value::Null => Vec::new(),
-        other => py_json(other).into_bytes(),
+        other => crate::template::python_json(other).into_bytes(),
     }
 }
 
-/// Python's `json.dumps` (", " and ": " separators, non-ASCII escaped), which Ansible uses for mappings and lists.
-fn py_json(v: &Value) -> String {
-    match v {
-        Value::Array(a) => format!("[{}]", a.iter().map(py_json).collect::<Vec<_>>().join(", ")),
-        Value::Object(m) => format!("{{{}}}", m.iter().map(|(k, v)| format!("{}: {}", py_json(&Value::String(k.clone())), py_json(v))).collect::<Vec<_>>().join(", ")),
-        Value::String(s) => {
-            let mut out = String::from("\"");
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                        let mut buf = [0u16; 2];
-                        for u in c.encode_utf16(&mut buf) {
-                            out.push_str(&format!("\\u{u:04x}"));
-                        }
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-            out
-        }
-        Value::Bool(b) => if *b { "true" } else { "false" }.to_string(),
-        Value::Null => "null".to_string(),
-        Value::Number(n) => n.to_string(),
-    }
-}
 
 /// The mode a file should get: `mode` resolved against its current (or new) mode, `preserve` from the source.
 fn wanted_attrs(args: &Args, mode_arg: &str, source_mode: Option<u32>, current: u32, is_dir: bool) -> Result<Attrs, ModuleError> {

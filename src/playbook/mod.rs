@@ -164,6 +164,29 @@ impl std::fmt::Debug for Task {
 }
 
 impl Task {
+    /// A task hlprov makes itself (fact gathering): a module with no arguments and default keywords.
+    pub fn synthetic(span: Span, name: &str, module: &'static dyn Module, kw: Keywords) -> Task {
+        Task {
+            span,
+            name: Some(name.to_string()),
+            module,
+            args: Map::new(),
+            kw,
+            loop_: None,
+            loop_control: LoopControl::default(),
+            register: None,
+            changed_when: None,
+            failed_when: None,
+            until: None,
+            retries: None,
+            delay: None,
+            notify: Vec::new(),
+            listen: Vec::new(),
+            read_only: false,
+            role: None,
+        }
+    }
+
     /// The name shown in output: `role : name`, or the module and its arguments when unnamed.
     pub fn display_name(&self) -> String {
         let base = match &self.name {

@@ -8,6 +8,11 @@ mod convert;
 mod engine;
 mod error;
 mod filters;
+
+/// Python's `json.dumps(v)` (the `to_json` filter's output): what Ansible writes for a mapping or list.
+pub fn python_json(v: &crate::yaml::Value) -> String {
+    filters::serialize::dumps(v, &filters::serialize::JsonStyle { indent: None, sort_keys: false, ensure_ascii: true })
+}
 mod jinja_tests;
 mod lookups;
 mod templar;

@@ -8,7 +8,7 @@ mod core;
 mod hash;
 mod ipaddr;
 mod pyyaml;
-mod serialize;
+pub(crate) mod serialize;
 pub use serialize::json_of;
 mod sha512_crypt;
 mod text;
