@@ -485,3 +485,19 @@ async fn notify_of_a_missing_handler_is_refused_before_any_host_is_touched() {
     assert!(err.contains("notify 'nobody'"), "{err}");
     assert_eq!(read(&lab, "h1", "/tmp/touched").await, "");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn template_syntax_errors_are_refused_before_any_host_is_touched() {
+    let lab = TestLab::start(1).await;
+    let inv = lab.inventory("");
+    let cases = [
+        ("- hosts: all\n  tasks:\n    - shell: touch /tmp/touched\n    - debug: {msg: \"{{ broken( }}\"}\n", "site.yml:4:7"),
+        ("- hosts: all\n  tasks:\n    - shell: touch /tmp/touched\n    - debug: {msg: hi}\n      when: x ==\n", "site.yml:5:13"),
+        ("- hosts: all\n  tasks:\n    - shell: touch /tmp/touched\n      changed_when: \"{% if %}\"\n", "site.yml:4:21"),
+    ];
+    for (pb, at) in cases {
+        let err = apply(&inv, pb, opts()).await.err().expect("refused");
+        assert!(err.contains(at), "expected {at} in {err}");
+        assert_eq!(read(&lab, "h1", "/tmp/touched").await, "", "nothing ran");
+    }
+}

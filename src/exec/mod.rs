@@ -11,6 +11,7 @@ mod env;
 mod loops;
 mod phases;
 mod play;
+mod preflight;
 pub mod record;
 mod run;
 mod scope;

@@ -4,6 +4,7 @@
 //! and verify-only runs (`hlprov verify`).
 
 use std::collections::HashSet;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,7 +17,6 @@ use super::record::{PhaseRecord, RunRecord, new_id};
 use super::run::Run;
 use super::{PreflightError, RunSummary, exit};
 use crate::graph::{self, PhaseGraph};
-use crate::playbook::Node;
 use crate::report::{Event, PhaseStatus};
 
 /// Which phases a run covers.
@@ -54,8 +54,7 @@ struct Done {
 
 pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError> {
     let graph = graph::build(&run.playbook).map_err(|e| PreflightError(e.msg))?;
-    play::preload_static_vars_files(&run).map_err(PreflightError)?;
-    check_handlers(&run)?;
+    super::preflight::check(&run)?;
     let modes = plan(&run, &graph)?;
     let show_phases = graph.graph.node_weights().any(|p| p.explicit);
     let record_id = new_id();
@@ -187,42 +186,6 @@ fn plan(run: &Run, g: &PhaseGraph) -> Result<Vec<Mode>, PreflightError> {
                 .collect()
         }
     })
-}
-
-/// Every `notify:` must name a handler (or a `listen:` topic) of its play: found before anything runs.
-fn check_handlers(run: &Run) -> Result<(), PreflightError> {
-    fn collect(nodes: &[Node], out: &mut Vec<(String, String)>) {
-        for n in nodes {
-            match n {
-                Node::Task(t) => out.extend(t.notify.iter().map(|x| (x.clone(), t.span.to_string()))),
-                Node::Block(b) => {
-                    collect(&b.block, out);
-                    collect(&b.rescue, out);
-                    collect(&b.always, out);
-                }
-                Node::Include(_) => {}
-            }
-        }
-    }
-    for play in &run.playbook.plays {
-        let mut names: HashSet<String> = HashSet::new();
-        for h in &play.handlers {
-            if let Node::Task(t) = h {
-                names.extend(t.name.clone());
-                names.extend(t.listen.iter().cloned());
-            }
-        }
-        let mut notified = Vec::new();
-        for section in [&play.pre_tasks, &play.tasks, &play.post_tasks, &play.handlers, &play.verify] {
-            collect(section, &mut notified);
-        }
-        for (name, at) in notified {
-            if !name.contains("{{") && !names.contains(&name) {
-                return Err(PreflightError(format!("{at}: notify '{name}': no handler of this play has that name or listens to it")));
-            }
-        }
-    }
-    Ok(())
 }
 
 async fn run_phase(run: Arc<Run>, g: &PhaseGraph, node: NodeIndex, mode: Mode, excluded: HashSet<String>, show: bool, t0: Instant) -> Done {

@@ -105,6 +105,16 @@ impl Engine {
         self.render_text(s, obj, TextOptions::default()).map(Value::from)
     }
 
+    /// Compile without rendering: a syntax error is found before anything runs.
+    pub fn check_syntax(&self, text: &str, expression: bool) -> Result<(), Error> {
+        let env = self.env(TextOptions::default());
+        if expression {
+            env.compile_expression(text).map(|_| ())
+        } else {
+            env.template_from_str(&escape_backslashes(text)).map(|_| ())
+        }
+    }
+
     /// Evaluate a bare expression. An undefined result is an error naming what was undefined.
     pub fn eval_expr(&self, expr: &str, obj: &Arc<ScopeObject>) -> Result<Value, Error> {
         let compiled = self.env(TextOptions::default()).compile_expression_owned(expr.to_string())?;

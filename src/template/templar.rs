@@ -92,6 +92,17 @@ impl Templar {
         to_json(&v).map_err(|e| self.error(e, &ctx, origin, false))
     }
 
+    /// Check a template (`expression: false`) or a condition (`true`) for Jinja syntax errors, without variables.
+    pub fn check_syntax(&self, text: &str, expression: bool, origin: &Span) -> Result<(), TemplateError> {
+        let trimmed = text.trim();
+        let body = if expression { engine::single_expression(trimmed).unwrap_or(trimmed) } else { text };
+        if expression && body.trim().is_empty() {
+            return Err(TemplateError::new(TemplateErrorKind::Syntax, origin, "empty condition"));
+        }
+        let body = if expression { engine::escape_backslashes_expr(body) } else { body.to_string() };
+        self.engine.check_syntax(&body, expression).map_err(|e| TemplateError::new(TemplateErrorKind::Syntax, origin, e.to_string()))
+    }
+
     fn root(&self, scope: &VarScope) -> (Arc<ScopeObject>, Arc<RenderCtx>) {
         let ctx = Arc::new(RenderCtx::default());
         (ScopeObject::new(scope.clone(), self.engine.clone(), ctx.clone(), String::new()), ctx)
