@@ -6,8 +6,13 @@
 //! Generic task keywords (when, loop, become, register, …) are the executor's business, not a module's.
 
 pub mod args;
+mod apt;
 mod commands;
+pub mod host;
+mod package;
 mod ping;
+mod service;
+mod systemd;
 pub mod mode;
 pub mod registry;
 pub mod remote_file;

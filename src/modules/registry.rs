@@ -8,6 +8,11 @@ static MODULES: &[&dyn Module] = &[
     &super::commands::Raw,
     &super::commands::Script,
     &super::ping::Ping,
+    &super::apt::Apt,
+    &super::package::Package,
+    &super::systemd::Systemd("systemd"),
+    &super::systemd::Systemd("systemd_service"),
+    &super::service::Service,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.
