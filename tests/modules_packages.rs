@@ -3,35 +3,14 @@
 //! and a package the test builds with dpkg-deb).
 
 mod common;
+mod system_support;
 
 use std::path::PathBuf;
 
 use common::{TestEnv, TestLab, run_module};
-use hlprov::modules::{ModuleError, Outcome};
+use hlprov::modules::ModuleError;
 use serde_json::{Value, json};
-
-fn env() -> (tempfile::TempDir, TestEnv) {
-    let dir = tempfile::tempdir().unwrap();
-    let env = TestEnv::new(dir.path());
-    (dir, env)
-}
-
-/// Run a shell script in the container; it must succeed. Returns its output.
-async fn sh(lab: &TestLab, script: &str) -> String {
-    let (rc, out) = lab.docker_exec("h1", script).await;
-    assert_eq!(rc, 0, "docker exec failed: {script}\n{out}");
-    out
-}
-
-fn ok(r: Result<Outcome, ModuleError>) -> Outcome {
-    match r {
-        Ok(o) => {
-            assert!(!o.failed, "module failed: {:?}", o.to_value());
-            o
-        }
-        Err(e) => panic!("module error: {e}"),
-    }
-}
+use system_support::{env, ok, sh};
 
 /// The package's dpkg status line and version, read by dpkg itself.
 async fn dpkg_status(lab: &TestLab, pkg: &str) -> String {
