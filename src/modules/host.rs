@@ -50,7 +50,7 @@ impl Probe {
     pub fn script(&self) -> String {
         let mut s = String::new();
         for snippet in &self.snippets {
-            s.push_str(&format!("( {snippet}\n) </dev/null; printf '\\n%s %s\\n' {} $?\n", marker()));
+            s.push_str(&format!("( {snippet}\n); {}\n", end_section()));
         }
         s
     }
@@ -70,8 +70,13 @@ impl Probe {
     }
 }
 
-/// Split output at the markers [`Probe::script`] prints.
-fn split(text: &str) -> Vec<Section> {
+/// The shell command that ends a section: prints the marker with the previous command's exit status.
+pub fn end_section() -> String {
+    format!("printf '\\n%s %s\\n' {} $?", marker())
+}
+
+/// Split output at the markers [`end_section`] prints.
+pub fn split(text: &str) -> Vec<Section> {
     let sep = format!("\n{} ", marker());
     let mut out = Vec::new();
     let mut rest = text;

@@ -7,12 +7,16 @@
 
 pub mod args;
 mod apt;
+mod authorized_key;
 mod commands;
+mod group;
 pub mod host;
+mod http;
 mod package;
 mod ping;
 mod service;
 mod systemd;
+mod user;
 pub mod mode;
 pub mod registry;
 pub mod remote_file;
@@ -123,6 +127,25 @@ impl<'a> ModuleCtx<'a> {
     /// Run a script that only reads the host (allowed in check mode).
     pub async fn read(&self, script: &str) -> Result<Output, ModuleError> {
         self.exec(script, None).await
+    }
+
+    /// Run a script that only reads the host, feeding it `stdin` (an archive to compare, a request body).
+    pub async fn read_input(&self, script: &str, stdin: Option<&[u8]>) -> Result<Output, ModuleError> {
+        self.exec(script, stdin).await
+    }
+
+    /// The same context with another time limit per command (waiting for a reboot, polling a port).
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> ModuleCtx<'a> {
+        ModuleCtx {
+            host: self.host,
+            conn: self.conn,
+            check: self.check,
+            diff: self.diff,
+            become_user: self.become_user.clone(),
+            env: self.env.clone(),
+            timeout,
+            task: self.task,
+        }
     }
 
     /// Run a script that changes the host. Refused in check mode: a module that gets here in check mode is a bug.

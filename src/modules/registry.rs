@@ -13,6 +13,9 @@ static MODULES: &[&dyn Module] = &[
     &super::systemd::Systemd("systemd"),
     &super::systemd::Systemd("systemd_service"),
     &super::service::Service,
+    &super::user::User,
+    &super::group::Group,
+    &super::authorized_key::AuthorizedKey,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.
