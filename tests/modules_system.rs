@@ -6,6 +6,7 @@ mod common;
 mod system_support;
 
 use common::{TestLab, run_module};
+use hlprov::modules::ModuleError;
 use hlprov::transport::keys;
 use hlprov::transport::ssh::SshTransport;
 use serde_json::json;
@@ -172,4 +173,213 @@ async fn authorized_key_installs_a_key_that_sshd_then_accepts() {
     let o = ok(run_module(&conn, &env, "authorized_key", json!({"user": "alice", "key": "file:///root/other.pub", "path": "/etc/ssh/keys/alice", "manage_dir": false}), false, false).await);
     assert!(o.changed);
     assert_eq!(sh(&lab, "cat /etc/ssh/keys/alice; stat -c '%U %a' /etc/ssh/keys/alice").await, format!("{other}\nalice 600\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostname_sets_the_running_and_the_permanent_name() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+
+    let err = run_module(&conn, &env, "hostname", json!({"name": "nas_01"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("is not a valid host name"), "{err}");
+    let err = run_module(&conn, &env, "hostname", json!({"name": "a".repeat(65)}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("longer than 64 characters"), "{err}");
+    let err = run_module(&conn, &env, "hostname", json!({"name": "nas", "use": "redhat"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("must be one of systemd, debian"), "{err}");
+
+    // (1) From scratch (Docker bind-mounts /etc/hostname: written in place).
+    let o = ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa"}), false, false).await);
+    assert!(o.changed);
+    let v = o.to_value();
+    assert_eq!(v["ansible_facts"]["ansible_hostname"], "nas-01");
+    assert_eq!(v["ansible_facts"]["ansible_nodename"], "nas-01.home.arpa");
+    assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("hostname = h1\n", "hostname = nas-01.home.arpa\n"));
+    assert_eq!(sh(&lab, "cat /proc/sys/kernel/hostname /etc/hostname").await, "nas-01.home.arpa\nnas-01.home.arpa\n");
+    // (2) Again.
+    assert!(!ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa"}), false, false).await).changed);
+    // (3) Check mode against a changed host.
+    sh(&lab, "hostname other").await;
+    let o = ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa"}), true, false).await);
+    assert!(o.changed);
+    assert_eq!(o.diffs[0].before, "hostname = other\n");
+    assert_eq!(sh(&lab, "cat /proc/sys/kernel/hostname").await.trim(), "other");
+    // The debian (file) strategy only looks at /etc/hostname.
+    assert!(!ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa", "use": "debian"}), false, false).await).changed);
+    assert!(ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa"}), false, false).await).changed);
+    assert_eq!(sh(&lab, "cat /proc/sys/kernel/hostname").await.trim(), "nas-01.home.arpa");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sysctl_keeps_the_file_like_ansible() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let file = "/etc/sysctl.d/90-hlprov.conf";
+
+    let err = run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("missing: value"), "{err}");
+    let err = run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness", "value": " "}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("value cannot be blank"), "{err}");
+    let err = run_module(&conn, &env, "sysctl", json!({"name": "vm swappiness", "value": "1"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("not a sysctl parameter name"), "{err}");
+
+    sh(&lab, &format!("printf '# homelab\\nvm.swappiness = 60\\nnet.ipv4.tcp_rmem = 4096\\t87380  6291456\\n' > {file}")).await;
+    let args = json!({"name": "vm.swappiness", "value": 10, "sysctl_file": file, "reload": false});
+    // (1) The file is rewritten as Ansible rewrites it.
+    assert!(ok(run_module(&conn, &env, "sysctl", args.clone(), false, false).await).changed);
+    assert_eq!(sh(&lab, &format!("cat {file}")).await, "# homelab\nvm.swappiness=10\nnet.ipv4.tcp_rmem=4096\t87380  6291456\n");
+    // (2) Again; and a value written with other spacing is the same value.
+    assert!(!ok(run_module(&conn, &env, "sysctl", args.clone(), false, false).await).changed);
+    let rmem = json!({"name": "net.ipv4.tcp_rmem", "value": "4096 87380 6291456", "sysctl_file": file, "reload": false});
+    assert!(!ok(run_module(&conn, &env, "sysctl", rmem, false, false).await).changed);
+    // (3) Check mode against a changed file.
+    sh(&lab, &format!("sed -i 's/swappiness=10/swappiness=30/' {file}")).await;
+    let o = ok(run_module(&conn, &env, "sysctl", args.clone(), true, true).await);
+    assert!(o.changed);
+    assert!(o.diffs[0].after.contains("vm.swappiness=10\n"));
+    assert!(sh(&lab, &format!("cat {file}")).await.contains("vm.swappiness=30\n"));
+    // absent drops the line.
+    assert!(ok(run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness", "state": "absent", "sysctl_file": file, "reload": false}), false, false).await).changed);
+    assert_eq!(sh(&lab, &format!("cat {file}")).await, "# homelab\nnet.ipv4.tcp_rmem=4096\t87380  6291456\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sysctl_container_refuses_to_apply_kernel_parameters() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let file = "/etc/sysctl.d/91-hlprov.conf";
+    assert!(sh(&lab, "awk '$2 == \"/proc/sys\" {print $4}' /proc/self/mounts").await.starts_with("ro"), "the test needs a read-only /proc/sys");
+
+    // reload (the default) writes the file, then cannot apply it: a clear refusal, not a false ok.
+    let err = run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness", "value": "11", "sysctl_file": file}), false, false).await.unwrap_err();
+    assert!(matches!(err, ModuleError::Unsupported(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("/proc/sys is read-only inside this container (docker)") && msg.contains(&format!("{file} was written")), "{msg}");
+    assert_eq!(sh(&lab, &format!("cat {file}")).await, "vm.swappiness=11\n");
+    assert_ne!(sh(&lab, "cat /proc/sys/vm/swappiness").await.trim(), "11");
+    // sysctl_set refuses before writing anything, as Ansible sets the value first.
+    let err = run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness", "value": "12", "sysctl_file": file, "sysctl_set": true, "reload": false}), false, false).await.unwrap_err();
+    assert!(matches!(err, ModuleError::Unsupported(_)) && err.to_string().contains("setting vm.swappiness failed"), "{err}");
+    assert_eq!(sh(&lab, &format!("cat {file}")).await, "vm.swappiness=11\n");
+    // Check mode only reports.
+    assert!(ok(run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness", "value": "13", "sysctl_file": file}), true, false).await).changed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn modprobe_container_refuses_kernel_module_load_but_keeps_boot_files() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    assert_eq!(status(&lab, "test -d /sys/module/dummy").await, 1, "the test needs a module the host kernel has not loaded");
+    assert_eq!(status(&lab, "test -d /sys/module/overlay").await, 0, "Docker's overlay2 storage means the host has overlay loaded");
+
+    let err = run_module(&conn, &env, "modprobe", json!({"name": "bad name"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("not a kernel module name"), "{err}");
+    let err = run_module(&conn, &env, "modprobe", json!({"name": "dummy", "params": "numdummies"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("'numdummies' is not key=value"), "{err}");
+
+    // Loading: refused plainly, in check mode too, and nothing is written.
+    for check in [false, true] {
+        let err = run_module(&conn, &env, "modprobe", json!({"name": "dummy", "persistent": "present"}), check, false).await.unwrap_err();
+        assert!(matches!(err, ModuleError::Unsupported(_)), "{err:?}");
+        assert!(err.to_string().contains("cannot load kernel module 'dummy': this host is a container (docker)"), "{err}");
+    }
+    assert_eq!(status(&lab, "test -e /etc/modules-load.d/dummy.conf").await, 1);
+    let err = run_module(&conn, &env, "modprobe", json!({"name": "overlay", "state": "absent"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("cannot unload kernel module 'overlay'"), "{err}");
+
+    // A module the host has loaded is present; its boot files are managed for real.
+    let args = json!({"name": "overlay", "persistent": "present", "params": "redirect_dir=on"});
+    let o = ok(run_module(&conn, &env, "modprobe", args.clone(), false, false).await);
+    assert!(o.changed);
+    assert_eq!((o.data["name"].as_str(), o.data["params"].as_str(), o.data["state"].as_str()), (Some("overlay"), Some("redirect_dir=on"), Some("present")));
+    assert_eq!(sh(&lab, "cat /etc/modules-load.d/overlay.conf /etc/modprobe.d/overlay.conf").await, "overlay\noptions overlay redirect_dir=on\n");
+    assert!(!ok(run_module(&conn, &env, "modprobe", args.clone(), false, false).await).changed);
+    sh(&lab, "rm /etc/modules-load.d/overlay.conf").await;
+    let o = ok(run_module(&conn, &env, "modprobe", args.clone(), true, true).await);
+    assert!(o.changed);
+    assert_eq!(o.diffs[0].after, "overlay\n");
+    assert_eq!(status(&lab, "test -e /etc/modules-load.d/overlay.conf").await, 1);
+    assert!(ok(run_module(&conn, &env, "modprobe", args.clone(), false, false).await).changed);
+    // persistent: absent comments the lines out.
+    assert!(ok(run_module(&conn, &env, "modprobe", json!({"name": "overlay", "persistent": "absent"}), false, false).await).changed);
+    assert_eq!(sh(&lab, "cat /etc/modules-load.d/overlay.conf /etc/modprobe.d/overlay.conf").await, "#overlay\n#options overlay redirect_dir=on\n");
+    assert!(!ok(run_module(&conn, &env, "modprobe", json!({"name": "overlay", "persistent": "absent"}), false, false).await).changed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mount_mounts_remounts_and_keeps_fstab_in_order() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    sh(&lab, "printf '# static file system information\\nproc /proc proc defaults 0 0\\n' > /etc/fstab; mkdir -p /srv/data && echo hi > /srv/data/f").await;
+
+    let err = run_module(&conn, &env, "mount", json!({"path": "/mnt/x", "state": "mounted", "fstype": "tmpfs"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("missing: src"), "{err}");
+    let err = run_module(&conn, &env, "mount", json!({"path": "mnt/x", "state": "unmounted"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("path must be absolute"), "{err}");
+    let err = run_module(&conn, &env, "mount", json!({"path": "/mnt/x", "state": "ephemeral"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("must be one of"), "{err}");
+
+    let tmpfs = |size: &str| json!({"path": "/mnt/scratch", "src": "tmpfs", "fstype": "tmpfs", "opts": format!("size={size}"), "state": "mounted"});
+    // (1) From scratch: folder made, line appended, mounted.
+    let o = ok(run_module(&conn, &env, "mount", tmpfs("1m"), false, false).await);
+    assert!(o.changed);
+    assert_eq!(o.data["fstab"], "/etc/fstab");
+    assert_eq!(sh(&lab, "cat /etc/fstab").await, "# static file system information\nproc /proc proc defaults 0 0\ntmpfs /mnt/scratch tmpfs size=1m 0 0\n");
+    assert_eq!(sh(&lab, "findmnt -n -o FSTYPE,OPTIONS /mnt/scratch").await.split_whitespace().collect::<Vec<_>>(), ["tmpfs", "rw,relatime,size=1024k"]);
+    // (2) Again.
+    assert!(!ok(run_module(&conn, &env, "mount", tmpfs("1m"), false, false).await).changed);
+    // (3) Check mode against an unmounted host.
+    sh(&lab, "umount /mnt/scratch").await;
+    let o = ok(run_module(&conn, &env, "mount", tmpfs("1m"), true, false).await);
+    assert!(o.changed);
+    assert_eq!(status(&lab, "findmnt /mnt/scratch").await, 1, "check mode mounted nothing");
+    assert!(ok(run_module(&conn, &env, "mount", tmpfs("1m"), false, false).await).changed);
+    // New options: the line changes in place and the mount is remounted with them.
+    sh(&lab, "echo 'LABEL=data /data ext4 defaults 0 2' >> /etc/fstab").await;
+    let o = ok(run_module(&conn, &env, "mount", tmpfs("2m"), false, true).await);
+    assert!(o.changed);
+    assert_eq!(o.diffs[0].after, "# static file system information\nproc /proc proc defaults 0 0\ntmpfs /mnt/scratch tmpfs size=2m 0 0\nLABEL=data /data ext4 defaults 0 2\n");
+    assert_eq!(sh(&lab, "cat /etc/fstab").await, o.diffs[0].after);
+    assert!(sh(&lab, "findmnt -n -o OPTIONS /mnt/scratch").await.contains("size=2048k"));
+    // unmounted keeps the line; absent removes line and folder.
+    assert!(ok(run_module(&conn, &env, "mount", json!({"path": "/mnt/scratch", "state": "unmounted"}), false, false).await).changed);
+    assert_eq!(status(&lab, "findmnt /mnt/scratch").await, 1);
+    assert!(sh(&lab, "cat /etc/fstab").await.contains("/mnt/scratch"));
+    assert!(!ok(run_module(&conn, &env, "mount", json!({"path": "/mnt/scratch", "state": "unmounted"}), false, false).await).changed);
+    assert!(ok(run_module(&conn, &env, "mount", json!({"path": "/mnt/scratch", "state": "absent"}), false, false).await).changed);
+    assert!(!sh(&lab, "cat /etc/fstab").await.contains("/mnt/scratch"));
+    assert_eq!(status(&lab, "test -e /mnt/scratch").await, 1);
+
+    // A bind mount.
+    let bind = json!({"path": "/mnt/data", "src": "/srv/data", "fstype": "none", "opts": "bind", "state": "mounted"});
+    assert!(ok(run_module(&conn, &env, "mount", bind.clone(), false, false).await).changed);
+    assert_eq!(sh(&lab, "cat /mnt/data/f").await, "hi\n");
+    assert!(!ok(run_module(&conn, &env, "mount", bind, false, false).await).changed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mount_nfs_in_a_container_stops_at_missing_kernel_support_with_a_clear_message() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let nfs = |state: &str| json!({"path": "/mnt/media", "src": "nas.home.arpa:/export/media", "fstype": "nfs", "opts": "rw,soft,nfsvers=4.2", "state": state});
+
+    // present: the fstab line is written for real.
+    assert!(ok(run_module(&conn, &env, "mount", nfs("present"), false, false).await).changed);
+    let fstab = sh(&lab, "cat /etc/fstab").await;
+    assert!(fstab.ends_with("nas.home.arpa:/export/media /mnt/media nfs rw,soft,nfsvers=4.2 0 0\n"), "{fstab}");
+    assert!(!ok(run_module(&conn, &env, "mount", nfs("present"), false, false).await).changed);
+    // mounted: nothing on this host can mount nfs; the message says why and what to install.
+    let msg = failure(run_module(&conn, &env, "mount", nfs("mounted"), false, false).await);
+    assert_eq!(
+        msg,
+        "Error mounting /mnt/media: neither the kernel nor a mount helper (/sbin/mount.nfs) knows the file system type nfs \
+         (apt-get install nfs-common); inside a container (docker) the machine that runs it must also support nfs"
+    );
+    assert_eq!(sh(&lab, "cat /etc/fstab").await, fstab, "fstab as it was");
+    assert_eq!(status(&lab, "test -e /mnt/media").await, 1, "no folder left behind");
 }

@@ -16,6 +16,10 @@ static MODULES: &[&dyn Module] = &[
     &super::user::User,
     &super::group::Group,
     &super::authorized_key::AuthorizedKey,
+    &super::hostname::Hostname,
+    &super::sysctl::Sysctl,
+    &super::modprobe::Modprobe,
+    &super::mount::Mount,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.
