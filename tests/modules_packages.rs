@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use common::{TestEnv, TestLab, run_module};
 use hlprov::modules::ModuleError;
 use serde_json::{Value, json};
-use system_support::{env, ok, sh};
+use system_support::{env, failure, ok, sh, status};
 
 /// The package's dpkg status line and version, read by dpkg itself.
 async fn dpkg_status(lab: &TestLab, pkg: &str) -> String {
@@ -212,4 +212,157 @@ async fn package_dispatches_to_apt_and_refuses_other_families() {
     assert!(ok(run_module(&conn, &debian, "package", json!({"name": "tree", "state": "present"}), false, false).await).changed);
     let err = run_module(&conn, &env, "package", json!({"name": "tree", "state": "present", "use": "dnf"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("package manager is dnf"), "{err}");
+}
+
+/// A flat repository at /srv/repo holding `name` at `version` (Packages written by hand, as dpkg-scanpackages would).
+async fn flat_repo(lab: &TestLab, name: &str, version: &str) {
+    let deb = build_deb(lab, name, version, None).await;
+    sh(
+        lab,
+        &format!(
+            "set -e; mkdir -p /srv/repo; cp {deb} /srv/repo/; cd /srv/repo; f=$(basename {deb}); \
+             {{ dpkg-deb -f $f; echo \"Filename: ./$f\"; echo \"Size: $(stat -c %s $f)\"; echo \"SHA256: $(sha256sum $f | cut -c1-64)\"; echo; }} > Packages"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apt_repository_adds_a_source_that_apt_latest_then_upgrades_from() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let v1 = build_deb(&lab, "hlprov-demo", "1.0", None).await;
+    sh(&lab, &format!("dpkg -i {v1} >/dev/null")).await;
+    flat_repo(&lab, "hlprov-demo", "2.0").await;
+    let repo = "deb [trusted=yes] file:/srv/repo ./";
+    let file = "/etc/apt/sources.list.d/file_srv_repo.list";
+
+    // (4) Bad input.
+    for bad in ["not a repo", "# deb http://x/ y z"] {
+        let err = run_module(&conn, &env, "apt_repository", json!({"repo": bad}), false, false).await.unwrap_err();
+        assert!(err.to_string().starts_with("Invalid repository string"), "{err}");
+    }
+    let err = run_module(&conn, &env, "apt_repository", json!({"repo": "ppa:deadsnakes/ppa"}), false, false).await.unwrap_err();
+    assert!(matches!(err, ModuleError::Unsupported(_)), "{err:?}");
+
+    // (1) From scratch: the file Ansible would name, and the cache updated (apt sees the new version).
+    let o = ok(run_module(&conn, &env, "apt_repository", json!({"repo": repo}), false, false).await);
+    assert!(o.changed);
+    assert_eq!(o.data["sources_added"], json!([file]));
+    assert_eq!(sh(&lab, &format!("cat {file}; stat -c %a {file}")).await, format!("{repo}\n644\n"));
+    assert!(sh(&lab, "apt-cache policy hlprov-demo").await.contains("Candidate: 2.0"));
+    // (2) Again.
+    let o = ok(run_module(&conn, &env, "apt_repository", json!({"repo": repo}), false, false).await);
+    assert!(!o.changed);
+    assert_eq!(o.data["sources_added"], json!([]));
+    // (3) Check mode against a changed host.
+    sh(&lab, &format!("rm {file}")).await;
+    let o = ok(run_module(&conn, &env, "apt_repository", json!({"repo": repo}), true, true).await);
+    assert!(o.changed);
+    assert_eq!((o.diffs[0].before_header.as_str(), o.diffs[0].after.as_str()), ("/dev/null", format!("{repo}\n").as_str()));
+    assert_eq!(status(&lab, &format!("test -e {file}")).await, 1);
+    assert!(ok(run_module(&conn, &env, "apt_repository", json!({"repo": repo, "filename": "homelab"}), false, false).await).changed);
+    assert_eq!(sh(&lab, "cat /etc/apt/sources.list.d/homelab.list").await, format!("{repo}\n"));
+
+    // apt state=latest upgrades from the new source; present leaves an installed version alone.
+    assert!(!ok(run_module(&conn, &env, "apt", json!({"name": "hlprov-demo"}), false, false).await).changed);
+    let o = ok(run_module(&conn, &env, "apt", json!({"name": "hlprov-demo", "state": "latest"}), true, true).await);
+    assert!(o.changed);
+    assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("hlprov-demo: 1.0\n", "hlprov-demo: 2.0\n"));
+    assert_eq!(dpkg_status(&lab, "hlprov-demo").await, "ii 1.0");
+    assert!(ok(run_module(&conn, &env, "apt", json!({"name": "hlprov-demo", "state": "latest"}), false, false).await).changed);
+    assert_eq!(dpkg_status(&lab, "hlprov-demo").await, "ii 2.0");
+    assert!(!ok(run_module(&conn, &env, "apt", json!({"name": "hlprov-demo", "state": "latest"}), false, false).await).changed);
+
+    // absent removes the line (and the file it leaves empty).
+    let o = ok(run_module(&conn, &env, "apt_repository", json!({"repo": repo, "state": "absent"}), false, false).await);
+    assert!(o.changed);
+    assert_eq!(o.data["sources_removed"], json!(["/etc/apt/sources.list.d/homelab.list"]));
+    assert_eq!(status(&lab, "test -e /etc/apt/sources.list.d/homelab.list").await, 1);
+
+    // A source apt cannot fetch: the update fails and the file is put back as it was (here: not there).
+    let bad = "deb http://127.0.0.1:9/debian bookworm main";
+    let msg = failure(run_module(&conn, &env, "apt_repository", json!({"repo": bad, "update_cache_retries": 1}), false, false).await);
+    assert!(msg.starts_with("Failed to update apt cache after 1 retries"), "{msg}");
+    assert_eq!(status(&lab, "test -e /etc/apt/sources.list.d/127_0_0_1_9_debian.list").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deb822_repository_writes_sources_that_apt_verifies_with_their_key() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let dest = "/etc/apt/sources.list.d/debian-updates.sources";
+    let base = json!({"name": "debian updates", "uris": "http://deb.debian.org/debian", "suites": "bookworm-updates", "components": "main"});
+    let with = |extra: serde_json::Value| {
+        let mut v = base.clone();
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v
+    };
+    // An HTTP server on the host for the key URL case (busybox httpd), and curl for hlprov to fetch with.
+    sh(&lab, "apt-get update -qq && apt-get install -y -qq curl busybox >/dev/null && mkdir -p /srv/www && \
+              cp /etc/apt/trusted.gpg.d/debian-archive-bookworm-automatic.asc /srv/www/key.asc && busybox httpd -p 127.0.0.1:8080 -h /srv/www").await;
+    // Only this source, so apt-get update's verdict is about it.
+    sh(&lab, "mkdir -p /root/apt-off && mv /etc/apt/sources.list /root/apt-off/ 2>/dev/null; mv /etc/apt/sources.list.d/*.sources /root/apt-off/ 2>/dev/null; true").await;
+    let apt_update = || async { lab.docker_exec("h1", "apt-get update 2>&1").await };
+
+    // (4) Bad input.
+    let err = run_module(&conn, &env, "deb822_repository", json!({"name": "x", "uris": "http://x/"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("missing: suites"), "{err}");
+    let err = run_module(&conn, &env, "deb822_repository", with(json!({"types": "rpm"})), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("only deb, deb-src"), "{err}");
+    let msg = failure(run_module(&conn, &env, "deb822_repository", with(json!({"signed_by": "/etc/apt/keyrings/missing.gpg"})), false, false).await);
+    assert_eq!(msg, "signed_by: /etc/apt/keyrings/missing.gpg is not a file on the host");
+
+    // (1) A keyring on the host: the file Ansible would write, and apt verifies the archive with it.
+    let args = with(json!({"signed_by": "/usr/share/keyrings/debian-archive-keyring.gpg"}));
+    let o = ok(run_module(&conn, &env, "deb822_repository", args.clone(), false, false).await);
+    assert!(o.changed);
+    let text = "Components: main\nX-Repolib-Name: debian updates\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\nSuites: bookworm-updates\nTypes: deb\nURIs: http://deb.debian.org/debian\n";
+    assert_eq!((o.data["dest"].as_str(), o.data["repo"].as_str()), (Some(dest), Some(text)));
+    assert_eq!(sh(&lab, &format!("cat {dest}")).await, text);
+    let (rc, out) = apt_update().await;
+    assert!(rc == 0 && !out.contains("NO_PUBKEY"), "apt-get update with the right key: {out}");
+    // (2) Again.
+    assert!(!ok(run_module(&conn, &env, "deb822_repository", args.clone(), false, false).await).changed);
+    // (3) Check mode against a changed file.
+    sh(&lab, &format!("sed -i 's/main/contrib/' {dest}")).await;
+    let o = ok(run_module(&conn, &env, "deb822_repository", args.clone(), true, true).await);
+    assert!(o.changed && o.diffs[0].after == text);
+    assert!(sh(&lab, &format!("cat {dest}")).await.contains("Components: contrib"));
+
+    // The wrong key makes apt refuse the archive: Signed-By is really what apt uses.
+    ok(run_module(&conn, &env, "deb822_repository", with(json!({"signed_by": "/usr/share/keyrings/debian-archive-removed-keys.gpg"})), false, false).await);
+    let (rc, out) = apt_update().await;
+    assert!(out.contains("NO_PUBKEY"), "apt-get update with a wrong key must fail to verify: {out}");
+    let msg = failure(run_module(&conn, &env, "apt", json!({"update_cache": true, "update_cache_retries": 1}), false, false).await);
+    assert!(msg.contains("Failed to update apt cache after 1 retries") && msg.contains("NO_PUBKEY"), "hlprov's apt sees the failure: {msg}");
+    let _ = rc;
+
+    // An armored key inline, as Ansible embeds it.
+    let armored = sh(&lab, "cat /etc/apt/trusted.gpg.d/debian-archive-bookworm-automatic.asc").await;
+    let o = ok(run_module(&conn, &env, "deb822_repository", with(json!({"signed_by": armored})), false, false).await);
+    assert!(o.changed);
+    assert!(sh(&lab, &format!("cat {dest}")).await.contains("Signed-By:\n    -----BEGIN PGP PUBLIC KEY BLOCK-----\n    .\n"));
+    let (rc, out) = apt_update().await;
+    assert!(rc == 0 && !out.contains("NO_PUBKEY"), "apt-get update with the inline key: {out}");
+
+    // A key URL: downloaded on the host into /etc/apt/keyrings.
+    let url_args = with(json!({"signed_by": "http://127.0.0.1:8080/key.asc"}));
+    let o = ok(run_module(&conn, &env, "deb822_repository", url_args.clone(), false, false).await);
+    assert!(o.changed);
+    assert_eq!(o.data["key_filename"], "/etc/apt/keyrings/debian-updates.asc");
+    assert_eq!(sh(&lab, "cmp /srv/www/key.asc /etc/apt/keyrings/debian-updates.asc && stat -c %a /etc/apt/keyrings/debian-updates.asc").await, "644\n");
+    assert!(sh(&lab, &format!("cat {dest}")).await.contains("Signed-By: /etc/apt/keyrings/debian-updates.asc\n"));
+    let (rc, out) = apt_update().await;
+    assert!(rc == 0 && !out.contains("NO_PUBKEY"), "apt-get update with the downloaded key: {out}");
+    assert!(!ok(run_module(&conn, &env, "deb822_repository", url_args, false, false).await).changed);
+    let msg = failure(run_module(&conn, &env, "deb822_repository", with(json!({"signed_by": "http://127.0.0.1:8080/missing.asc"})), false, false).await);
+    assert!(msg.starts_with("Could not fetch signed_by key: HTTP Error 404"), "{msg}");
+
+    // absent removes the sources file and the downloaded key.
+    assert!(ok(run_module(&conn, &env, "deb822_repository", json!({"name": "debian updates", "state": "absent"}), false, false).await).changed);
+    assert_eq!(status(&lab, &format!("test -e {dest} || test -e /etc/apt/keyrings/debian-updates.asc")).await, 1);
+    assert!(!ok(run_module(&conn, &env, "deb822_repository", json!({"name": "debian updates", "state": "absent"}), false, false).await).changed);
 }

@@ -375,17 +375,22 @@ fn failed_run(cmd: &str, out: &crate::transport::Output) -> Outcome {
         .with("rc", out.rc())
 }
 
-/// `apt-get update` with Ansible's retries and backoff.
-async fn update_cache(ctx: &ModuleCtx<'_>, args: &Args) -> Result<(), ModuleError> {
+/// `apt-get update` with Ansible's retries and backoff (apt_repository uses it too).
+pub(crate) async fn update_cache(ctx: &ModuleCtx<'_>, args: &Args) -> Result<(), ModuleError> {
     let retries = args.int("update_cache_retries").unwrap_or(5).max(1);
     let max_delay = args.int("update_cache_retry_max_delay").unwrap_or(12).max(0) as f64;
     let mut last = String::new();
     // Ubuntu's apt hook touches this stamp after every successful update; Debian has no such hook, and the lists
     // folder's mtime does not move when nothing changed, so without it cache_valid_time could never be met.
-    let script = format!("{APT_ENV}apt-get update -q && {{ [ ! -d /var/lib/apt/periodic ] || touch /var/lib/apt/periodic/update-success-stamp; }}");
+    // Error-Mode=any makes a source that failed (unreachable, bad signature) an error, as python-apt does;
+    // apt-get alone would warn and exit 0.
+    let script = format!(
+        "{APT_ENV}apt-get update -q -o APT::Update::Error-Mode=any && {{ [ ! -d /var/lib/apt/periodic ] || touch /var/lib/apt/periodic/update-success-stamp; }}"
+    );
     for attempt in 0..retries {
         let out = ctx.write(&script, None).await?;
-        if out.success() {
+        let failed_item = out.stdout_text().lines().any(|l| l.starts_with("Err:"));
+        if out.success() && !failed_item {
             return Ok(());
         }
         last = out.stderr_text().trim().to_string();

@@ -7,8 +7,10 @@
 
 pub mod args;
 mod apt;
+mod apt_repository;
 mod authorized_key;
 mod commands;
+mod deb822_repository;
 mod group;
 pub mod host;
 mod hostname;

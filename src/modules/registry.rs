@@ -9,6 +9,8 @@ static MODULES: &[&dyn Module] = &[
     &super::commands::Script,
     &super::ping::Ping,
     &super::apt::Apt,
+    &super::apt_repository::AptRepository,
+    &super::deb822_repository::Deb822Repository,
     &super::package::Package,
     &super::systemd::Systemd("systemd"),
     &super::systemd::Systemd("systemd_service"),
