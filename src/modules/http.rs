@@ -143,7 +143,7 @@ pub fn script(req: &Request<'_>, body_to: BodyTo<'_>) -> Result<String, ModuleEr
         curl.push(format!("-z {f}"));
         wget.push(format!("--header=\"If-Modified-Since: $(date -u -r {f} '+%a, %d %b %Y %H:%M:%S GMT')\""));
     }
-    curl.push(format!("-D \"$t/headers\" -o {out} -w '%{{http_code}} %{{url_effective}}\\n' {} > \"$t/write\" 2> \"$t/err\"", quote(req.url)));
+    curl.push(format!("-D \"$t/headers\" -o {out} -w '%{{http_code}} %{{condition_unmet}} %{{url_effective}}\\n' {} > \"$t/write\" 2> \"$t/err\"", quote(req.url)));
     wget.push(format!("-O {out} {} 2> \"$t/headers\"", quote(req.url)));
     let mut s = String::from(
         "if command -v curl >/dev/null 2>&1; then c=curl; elif wget --version 2>/dev/null | head -n 1 | grep -q 'GNU Wget'; then c=wget; \
@@ -230,12 +230,18 @@ pub async fn request(ctx: &ModuleCtx<'_>, req: &Request<'_>, body_to: BodyTo<'_>
     let (status, reason, headers, locations) = parse_headers(&sections[2].out);
     let mut resp = Response { client: client.to_string(), status, reason, headers, url: req.url.to_string(), ..Default::default() };
     if client == "curl" {
-        if let Some((code, url)) = sections[1].out.trim().split_once(' ') {
+        let mut w = sections[1].out.trim().splitn(3, ' ');
+        if let (Some(code), Some(unmet), Some(url)) = (w.next(), w.next(), w.next()) {
             resp.status = code.parse().unwrap_or(resp.status);
             resp.url = url.to_string();
+            // A server that ignores If-Modified-Since: curl compares Last-Modified itself and keeps no body.
+            if unmet == "1" {
+                resp.status = 304;
+                resp.reason = "Not Modified".into();
+            }
         }
         if rc != 0 {
-            resp.error = Some(sections[3].out.trim().trim_start_matches("curl: ").to_string());
+            resp.error = Some(sections[3].out.trim().to_string());
         }
     } else {
         let mut url = req.url.to_string();
@@ -246,12 +252,12 @@ pub async fn request(ctx: &ModuleCtx<'_>, req: &Request<'_>, body_to: BodyTo<'_>
         }
         resp.url = url;
         if rc != 0 && rc != 8 {
-            resp.error = Some(format!("{} (wget exit code {rc})", wget_error(rc)));
+            resp.error = Some(format!("wget: {} (exit code {rc})", wget_error(rc)));
         }
     }
     if resp.error.is_some() || resp.status == 0 {
         resp.status = 0;
-        resp.error.get_or_insert_with(|| "no HTTP response".into());
+        resp.error.get_or_insert_with(|| format!("{}: no HTTP response", resp.client));
     }
     if matches!(body_to, BodyTo::Return) {
         let b64: String = sections[4].out.split_whitespace().collect();

@@ -22,6 +22,9 @@ static MODULES: &[&dyn Module] = &[
     &super::sysctl::Sysctl,
     &super::modprobe::Modprobe,
     &super::mount::Mount,
+    &super::get_url::GetUrl,
+    &super::uri::Uri,
+    &super::wait_for::WaitFor,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.
