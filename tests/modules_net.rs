@@ -231,3 +231,88 @@ async fn wait_for_ports_files_greetings_and_drained_connections() {
     let o = ok(run_module(&conn, &env, "wait_for", json!({"path": "/tmp/never", "timeout": 1}), true, false).await);
     assert!(o.skipped);
 }
+
+/// Make app.tar.gz on the controller: app/bin/tool (0755), app/etc/app.conf, app/README.
+fn controller_archive(dir: &std::path::Path) {
+    let root = dir.join("build");
+    std::fs::create_dir_all(root.join("app/bin")).unwrap();
+    std::fs::create_dir_all(root.join("app/etc")).unwrap();
+    std::fs::write(root.join("app/bin/tool"), "#!/bin/sh\necho tool\n").unwrap();
+    std::fs::set_permissions(root.join("app/bin/tool"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(root.join("app/etc/app.conf"), "port=8080\n").unwrap();
+    std::fs::write(root.join("app/README"), "read me\n").unwrap();
+    let ok = std::process::Command::new("tar").arg("-C").arg(&root).args(["-czf"]).arg(dir.join("app.tar.gz")).arg("app").status().unwrap().success();
+    assert!(ok, "tar on the controller");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unarchive_unpacks_controller_host_and_url_archives_once() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (dir, env) = env();
+    controller_archive(dir.path());
+    sh(&lab, "mkdir -p /opt/apps").await;
+
+    // (4) Bad input.
+    let msg = failure(run_module(&conn, &env, "unarchive", json!({"src": "app.tar.gz", "dest": "/nope"}), false, false).await);
+    assert_eq!(msg, "dest '/nope' must be an existing dir");
+    let err = run_module(&conn, &env, "unarchive", json!({"src": "missing.tar.gz", "dest": "/opt/apps"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("could not find 'missing.tar.gz'"), "{err}");
+    let msg = failure(run_module(&conn, &env, "unarchive", json!({"src": "/root/none.tar", "dest": "/opt/apps", "remote_src": true}), false, false).await);
+    assert_eq!(msg, "Source '/root/none.tar' does not exist");
+    let err = run_module(&conn, &env, "unarchive", json!({"src": "http://x/a.tgz", "dest": "/opt/apps"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("only supported when remote_src is True"), "{err}");
+    sh(&lab, "printf 'PK\\003\\004rest' > /root/a.zip; echo 'just text' > /root/a.txt").await;
+    let err = run_module(&conn, &env, "unarchive", json!({"src": "/root/a.zip", "dest": "/opt/apps", "remote_src": true}), false, false).await.unwrap_err();
+    assert!(matches!(err, hlprov::modules::ModuleError::Unsupported(_)) && err.to_string().contains("zip archive"), "{err}");
+    let msg = failure(run_module(&conn, &env, "unarchive", json!({"src": "/root/a.txt", "dest": "/opt/apps", "remote_src": true}), false, false).await);
+    assert!(msg.starts_with("Failed to find handler for \"/root/a.txt\""), "{msg}");
+
+    // (1) A controller archive, streamed to the host's tar.
+    let args = json!({"src": "app.tar.gz", "dest": "/opt/apps", "list_files": true});
+    let o = ok(run_module(&conn, &env, "unarchive", args.clone(), false, false).await);
+    assert!(o.changed);
+    assert_eq!(o.data["handler"], "TgzArchive");
+    assert_eq!(o.data["extract_results"]["rc"], 0);
+    let mut files: Vec<&str> = o.data["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    files.sort();
+    assert_eq!(files, ["app/", "app/README", "app/bin/", "app/bin/tool", "app/etc/", "app/etc/app.conf"], "the archive's members, in its order");
+    assert_eq!(sh(&lab, "cat /opt/apps/app/etc/app.conf; stat -c %a /opt/apps/app/bin/tool; /opt/apps/app/bin/tool").await, "port=8080\n755\ntool\n");
+    // (2) Again: tar --diff sees nothing to do.
+    assert!(!ok(run_module(&conn, &env, "unarchive", args.clone(), false, false).await).changed);
+    // (3) Check mode against a changed file: reported, not restored.
+    sh(&lab, "echo port=9090 > /opt/apps/app/etc/app.conf").await;
+    let o = ok(run_module(&conn, &env, "unarchive", args.clone(), true, true).await);
+    assert!(o.changed);
+    assert!(o.diffs[0].after.contains("app/etc/app.conf: "), "{:?}", o.diffs);
+    assert_eq!(sh(&lab, "cat /opt/apps/app/etc/app.conf").await, "port=9090\n");
+    assert!(ok(run_module(&conn, &env, "unarchive", args.clone(), false, false).await).changed);
+    assert_eq!(sh(&lab, "cat /opt/apps/app/etc/app.conf").await, "port=8080\n");
+
+    // Owner and mode for everything unpacked (and the top folder), set once.
+    let owned = json!({"src": "app.tar.gz", "dest": "/opt/apps", "owner": "nobody", "mode": "u=rwX,g=rX,o="});
+    assert!(ok(run_module(&conn, &env, "unarchive", owned.clone(), false, false).await).changed);
+    assert_eq!(sh(&lab, "cd /opt/apps && stat -c '%U %a %n' app app/bin/tool app/etc/app.conf").await, "nobody 750 app\nnobody 750 app/bin/tool\nnobody 640 app/etc/app.conf\n");
+    assert!(!ok(run_module(&conn, &env, "unarchive", owned, false, false).await).changed);
+
+    // An archive already on the host, with extra tar options.
+    sh(&lab, "mkdir -p /root/rel/v1 /opt/rel && echo one > /root/rel/v1/file && tar -C /root/rel -cf /root/rel.tar v1").await;
+    let remote = json!({"src": "/root/rel.tar", "dest": "/opt/rel", "remote_src": true, "extra_opts": ["--strip-components=1"]});
+    let o = ok(run_module(&conn, &env, "unarchive", remote.clone(), false, false).await);
+    assert!(o.changed && o.data["handler"] == "TarArchive");
+    assert_eq!(sh(&lab, "cat /opt/rel/file").await, "one\n");
+    assert!(!ok(run_module(&conn, &env, "unarchive", remote, false, false).await).changed);
+    // creates skips.
+    let o = ok(run_module(&conn, &env, "unarchive", json!({"src": "/root/rel.tar", "dest": "/opt/rel", "remote_src": true, "creates": "/opt/rel/file"}), false, false).await);
+    assert!(o.skipped);
+
+    // A URL, fetched on the host; no temp file stays behind.
+    web_server(&lab).await;
+    sh(&lab, "cp /root/rel.tar /srv/www/rel.tar && mkdir -p /opt/fromurl").await;
+    let url = json!({"src": "http://127.0.0.1:8080/rel.tar", "dest": "/opt/fromurl", "remote_src": true});
+    assert!(ok(run_module(&conn, &env, "unarchive", url.clone(), false, false).await).changed);
+    assert_eq!(sh(&lab, "cat /opt/fromurl/v1/file").await, "one\n");
+    assert!(!ok(run_module(&conn, &env, "unarchive", url.clone(), false, false).await).changed);
+    assert!(!ok(run_module(&conn, &env, "unarchive", url, true, false).await).changed);
+    assert_eq!(sh(&lab, "ls -a /tmp | grep -c hlprov-unarchive || true").await.trim(), "0");
+}

@@ -57,7 +57,12 @@ impl Probe {
 
     /// Run it (allowed in check mode) and split the output.
     pub async fn run(&self, ctx: &ModuleCtx<'_>) -> Result<Vec<Section>, ModuleError> {
-        let out = ctx.read(&self.script()).await?;
+        self.run_input(ctx, "", None).await
+    }
+
+    /// Run it after `prelude` (shell lines whose variables the snippets see), feeding `stdin` to the prelude.
+    pub async fn run_input(&self, ctx: &ModuleCtx<'_>, prelude: &str, stdin: Option<&[u8]>) -> Result<Vec<Section>, ModuleError> {
+        let out = ctx.read_input(&format!("{prelude}\n{}", self.script()), stdin).await?;
         let sections = split(&out.stdout_text());
         if sections.len() != self.snippets.len() {
             return Err(ModuleError::Failed(format!(

@@ -23,6 +23,7 @@ mod ping;
 mod service;
 mod sysctl;
 mod systemd;
+mod unarchive;
 mod uri;
 mod user;
 mod wait_for;

@@ -25,6 +25,7 @@ static MODULES: &[&dyn Module] = &[
     &super::get_url::GetUrl,
     &super::uri::Uri,
     &super::wait_for::WaitFor,
+    &super::unarchive::Unarchive,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.
