@@ -106,3 +106,63 @@ async fn service_hands_over_to_systemd_and_warns_about_sysv_arguments() {
     assert!(ok(run_module(&conn, &env, "service", json!({"name": "hlprov-demo", "state": "started"}), true, false).await).changed);
     assert_eq!(unit_state(&lab).await.0, "inactive");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reboot_container_refuses_with_a_clear_message_instead_of_waiting() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let boot_id = sh(&lab, "cat /proc/sys/kernel/random/boot_id").await;
+
+    let err = run_module(&conn, &env, "reboot", json!({"reboot_timeout": "soon"}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("must be an integer"), "{err}");
+    let err = run_module(&conn, &env, "reboot", json!({"pre_reboot_delay": -5}), false, false).await.unwrap_err();
+    assert!(err.to_string().contains("must not be negative"), "{err}");
+
+    // Check mode: Ansible's answer, and nothing happens.
+    let o = ok(run_module(&conn, &env, "reboot", json!({}), true, false).await);
+    assert!(o.changed);
+    assert_eq!((o.data["rebooted"].as_bool(), o.data["elapsed"].as_u64()), (Some(true), Some(0)));
+    // A real run in a container: refused before anything is issued, saying why.
+    let err = run_module(&conn, &env, "reboot", json!({}), false, false).await.unwrap_err();
+    assert!(matches!(err, ModuleError::Unsupported(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("this host is a container (docker)") && msg.contains(boot_id.trim()), "{msg}");
+    assert_eq!(sh(&lab, "systemctl is-system-running").await.trim(), "running", "no reboot was issued");
+    assert_eq!(sh(&lab, "cat /proc/sys/kernel/random/boot_id").await, boot_id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reboot_waits_across_a_dropped_connection_for_a_new_boot() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    sh(&lab, "echo boot-1 > /root/boot-id").await;
+
+    // A stand-in for a reboot the container can do: a second later the "boot id" changes and every SSH session
+    // is killed, so hlprov loses its connection and has to come back on a new one.
+    let fake = json!({
+        "boot_time_command": "cat /root/boot-id",
+        "reboot_command": "sh -c '(sleep 1; echo boot-2 > /root/boot-id; pkill -KILL -f \"sshd: root@\") >/dev/null 2>&1 &'",
+        "reboot_timeout": 60,
+        "connect_timeout": 5,
+    });
+    let o = run_module(&conn, &env, "reboot", json!({"boot_time_command": "true", "reboot_command": "true", "reboot_timeout": 2}), false, false).await.unwrap();
+    assert!(o.failed, "an empty boot id never counts as a new boot");
+    let opened_before = conn.transport().connections_opened();
+    let o = ok(run_module(&conn, &env, "reboot", fake.clone(), false, false).await);
+    assert!(o.changed);
+    assert_eq!(o.data["rebooted"], true);
+    assert!(o.data["elapsed"].as_u64().unwrap() >= 1);
+    assert_eq!(sh(&lab, "cat /root/boot-id").await, "boot-2\n");
+    assert!(conn.transport().connections_opened() > opened_before, "the connection dropped and hlprov reconnected");
+
+    // A boot id that never changes: Ansible's timeout message (and, as in Ansible, rebooted: true).
+    let o = run_module(&conn, &env, "reboot", json!({"boot_time_command": "echo same", "reboot_command": "true", "reboot_timeout": 3}), false, false).await.unwrap();
+    assert!(o.failed);
+    assert!(o.msg.as_deref().unwrap().starts_with("Timed out waiting for last boot time check (timeout=3)"), "{:?}", o.msg);
+    assert_eq!(o.data["rebooted"], true);
+    // A reboot command that is nowhere to be found.
+    let msg = failure(run_module(&conn, &env, "reboot", json!({"boot_time_command": "cat /root/boot-id", "reboot_command": "no-such-shutdown -r now"}), false, false).await);
+    assert!(msg.starts_with("Unable to find command \"no-such-shutdown\""), "{msg}");
+}

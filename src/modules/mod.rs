@@ -20,6 +20,7 @@ mod modprobe;
 mod mount;
 mod package;
 mod ping;
+mod reboot;
 mod service;
 mod sysctl;
 mod systemd;

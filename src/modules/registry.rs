@@ -15,6 +15,7 @@ static MODULES: &[&dyn Module] = &[
     &super::systemd::Systemd("systemd"),
     &super::systemd::Systemd("systemd_service"),
     &super::service::Service,
+    &super::reboot::Reboot,
     &super::user::User,
     &super::group::Group,
     &super::authorized_key::AuthorizedKey,
