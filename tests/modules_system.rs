@@ -383,3 +383,49 @@ async fn mount_nfs_in_a_container_stops_at_missing_kernel_support_with_a_clear_m
     assert_eq!(sh(&lab, "cat /etc/fstab").await, fstab, "fstab as it was");
     assert_eq!(status(&lab, "test -e /mnt/media").await, 1, "no folder left behind");
 }
+
+/// A module run that changes nothing costs one command on the host (the probe), for every module here.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_op_costs_one_round_trip() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let lab = TestLab::start(1).await;
+    let counting = Arc::new(system_support::Counting { inner: lab.transport("h1"), runs: Default::default() });
+    let conn = hlprov::transport::Connection::new(counting.clone(), "root".into(), None);
+    let (_d, env) = env();
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKEY alice@laptop";
+    sh(&lab, &format!(
+        "useradd -m alice && mkdir -m 700 ~alice/.ssh && echo '{key}' > ~alice/.ssh/authorized_keys && \
+         echo 'vm.swappiness=10' > /etc/sysctl.d/90-x.conf && \
+         echo overlay > /etc/modules-load.d/overlay.conf && \
+         mkdir -p /mnt/t && echo 'tmpfs /mnt/t tmpfs size=1m 0 0' >> /etc/fstab && mount /mnt/t && \
+         echo data > /opt/file && \
+         echo 'deb [trusted=yes] file:/srv/repo ./' > /etc/apt/sources.list.d/repo.list && \
+         printf 'Components: main\\nX-Repolib-Name: r\\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\\nSuites: bookworm\\nTypes: deb\\nURIs: http://deb.debian.org/debian\\n' > /etc/apt/sources.list.d/r.sources && \
+         mkdir -p /root/a/x /opt/un && echo 1 > /root/a/x/f && tar -C /root/a -cf /root/a.tar x && tar -C /opt/un -xf /root/a.tar"
+    )).await;
+    let sum = sh(&lab, "sha256sum /opt/file | cut -c1-64").await.trim().to_string();
+    let cases = [
+        ("apt", json!({"name": "dpkg"})),
+        ("apt_repository", json!({"repo": "deb [trusted=yes] file:/srv/repo ./"})),
+        ("deb822_repository", json!({"name": "r", "uris": "http://deb.debian.org/debian", "suites": "bookworm", "components": "main", "signed_by": "/usr/share/keyrings/debian-archive-keyring.gpg"})),
+        ("systemd", json!({"name": "ssh", "state": "started", "enabled": true})),
+        ("service", json!({"name": "ssh", "state": "started"})),
+        ("user", json!({"name": "alice", "shell": "/bin/sh"})),
+        ("group", json!({"name": "alice"})),
+        ("authorized_key", json!({"user": "alice", "key": key})),
+        ("hostname", json!({"name": "h1"})),
+        ("sysctl", json!({"name": "vm.swappiness", "value": 10, "sysctl_file": "/etc/sysctl.d/90-x.conf", "reload": false})),
+        ("modprobe", json!({"name": "overlay", "persistent": "present"})),
+        ("mount", json!({"path": "/mnt/t", "src": "tmpfs", "fstype": "tmpfs", "opts": "size=1m", "state": "mounted"})),
+        ("get_url", json!({"url": "http://127.0.0.1:9/file", "dest": "/opt/file", "checksum": format!("sha256:{sum}")})),
+        ("unarchive", json!({"src": "/root/a.tar", "dest": "/opt/un", "remote_src": true})),
+        ("wait_for", json!({"path": "/opt/file"})),
+    ];
+    for (module, args) in cases {
+        let before = counting.runs.load(Ordering::SeqCst);
+        let o = ok(run_module(&conn, &env, module, args, false, false).await);
+        assert!(!o.changed, "{module} changed something: {:?}", o.to_value());
+        assert_eq!(counting.runs.load(Ordering::SeqCst) - before, 1, "{module} took more than one round trip");
+    }
+}

@@ -46,3 +46,26 @@ pub fn failure(r: Result<Outcome, ModuleError>) -> String {
         Err(e) => e.to_string(),
     }
 }
+
+/// A transport that counts the commands it runs (round trips), around a real one.
+pub struct Counting {
+    pub inner: std::sync::Arc<dyn hlprov::transport::Transport>,
+    pub runs: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl hlprov::transport::Transport for Counting {
+    async fn run(&self, command: &str, stdin: Option<&[u8]>, timeout: Option<std::time::Duration>) -> Result<hlprov::transport::Output, hlprov::transport::TransportError> {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.run(command, stdin, timeout).await
+    }
+    fn target(&self) -> &str {
+        self.inner.target()
+    }
+    fn connections_opened(&self) -> usize {
+        self.inner.connections_opened()
+    }
+    async fn close(&self) {
+        self.inner.close().await
+    }
+}
