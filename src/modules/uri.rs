@@ -86,9 +86,9 @@ impl Module for Uri {
     }
     fn notes(&self) -> &'static str {
         "The request runs on the host with curl, or GNU wget when curl is missing; a host with neither fails with a \
-         message naming what to install. body_format form-multipart, src, unix_socket, client certificates, ca_path, \
-         ciphers and cookies handling are not supported. The request line (and basic-auth header) is visible in the \
-         host's process list while it runs."
+         message naming what to install. body_format form-multipart, src, unix_socket, client certificates, ca_path \
+         and ciphers are not supported; `cookies` is read from Set-Cookie headers, but no cookie jar is kept. The \
+         request line (and basic-auth header) is visible in the host's process list while it runs."
     }
     fn supports_check_mode(&self) -> bool {
         false
