@@ -12,7 +12,7 @@ use hlprov::transport::ssh::SshTransport;
 use serde_json::json;
 use system_support::{env, failure, ok, sh, status};
 
-/// A SHA-512 crypt hash (of "secret"), as `mkpasswd -m sha-512` makes them.
+/// A hash in SHA-512 crypt form (made up: the module stores a hash as given and never checks it).
 const HASH: &str = "$6$hlprovsalt$B9Ce5.ztE9CbZ7cQ0wJ2dM3fR8kq6wX8pV0pU0Qe3s2c8xK0m7J9Zy3bqkS2dTn7ZfQvW1rXo6aGk3jY8uLh/1";
 
 #[tokio::test(flavor = "multi_thread")]
