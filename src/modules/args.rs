@@ -159,6 +159,12 @@ fn coerce(spec: &ArgSpec, v: &Value) -> Result<Value, String> {
         ArgKind::Str | ArgKind::Path => match v {
             Value::String(_) => v.clone(),
             Value::Number(n) => Value::String(n.to_string()),
+            // YAML 1.1 turned `upgrade: yes` into a boolean; like Ansible, give it back the choice it spelled.
+            Value::Bool(b) if !spec.choices.is_empty() => {
+                let spelled = if *b { ["yes", "true", "on"] } else { ["no", "false", "off"] };
+                let choice = spelled.iter().find(|c| spec.choices.contains(c)).copied();
+                Value::String(choice.map(str::to_string).unwrap_or_else(|| if *b { "True" } else { "False" }.into()))
+            }
             Value::Bool(b) => Value::String(if *b { "True" } else { "False" }.into()),
             _ => return Err(format!("argument '{name}' must be a string, not {}", type_name(v))),
         },
@@ -455,5 +461,8 @@ mod tests {
         assert!(SPEC.check(&obj(json!({"force": "maybe"})), false).unwrap_err().contains("boolean"));
         assert!(SPEC.check(&obj(json!({"mode": "0999"})), false).is_err());
         assert!(SPEC.check(&obj(json!({"force": "{{ x }}"})), true).is_ok(), "templated values are checked later");
+        static YES_NO: [ArgSpec; 1] = [ArgSpec::new("upgrade", ArgKind::Str).choices(&["no", "yes", "dist"])];
+        let yes_no = ModuleSpec::new(&YES_NO);
+        assert_eq!(yes_no.check(&obj(json!({"upgrade": true})), false).unwrap().str("upgrade"), Some("yes"), "a YAML bool matches a yes/no choice");
     }
 }

@@ -5,26 +5,46 @@
 //!
 //! Generic task keywords (when, loop, become, register, …) are the executor's business, not a module's.
 
+mod apt;
+mod apt_repository;
 pub mod args;
+mod authorized_key;
 mod blockinfile;
 mod commands;
 mod copy;
+mod deb822_repository;
 mod fetch;
 mod file;
 mod flow;
+mod get_url;
+mod group;
+pub mod host;
+mod hostname;
+mod http;
 mod k8s_secret;
 mod lineinfile;
 pub mod mode;
+mod modprobe;
+mod mount;
+mod package;
 mod ping;
 pub mod pyre;
+mod reboot;
 pub mod registry;
 pub mod remote_file;
 mod replace;
+mod service;
 mod setup;
 mod slurp;
 mod stat;
+mod sysctl;
+mod systemd;
 mod template;
 mod text_edit;
+mod unarchive;
+mod uri;
+mod user;
+mod wait_for;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -136,6 +156,25 @@ impl<'a> ModuleCtx<'a> {
     /// Run a script that only reads the host (allowed in check mode).
     pub async fn read(&self, script: &str) -> Result<Output, ModuleError> {
         self.exec(script, None).await
+    }
+
+    /// Run a script that only reads the host, feeding it `stdin` (an archive to compare, a request body).
+    pub async fn read_input(&self, script: &str, stdin: Option<&[u8]>) -> Result<Output, ModuleError> {
+        self.exec(script, stdin).await
+    }
+
+    /// The same context with another time limit per command (waiting for a reboot, polling a port).
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> ModuleCtx<'a> {
+        ModuleCtx {
+            host: self.host,
+            conn: self.conn,
+            check: self.check,
+            diff: self.diff,
+            become_user: self.become_user.clone(),
+            env: self.env.clone(),
+            timeout,
+            task: self.task,
+        }
     }
 
     /// Run a script that changes the host. Refused in check mode: a module that gets here in check mode is a bug.

@@ -1,0 +1,749 @@
+//! apt: Debian packages with apt-get and dpkg (no python-apt on the host). One probe reads the cache age, every
+//! named package's dpkg status, apt's candidates and auto-installed marks; installs, removals and upgrades run
+//! apt-get, and check mode asks apt-get to simulate. Results and `changed` follow Ansible's apt module.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use super::host::Probe;
+use super::{ArgKind, ArgSpec, Args, Diff, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use crate::transport::quote::{join, quote};
+
+pub struct Apt;
+
+static SPEC: ModuleSpec = ModuleSpec::new(&[
+    ArgSpec::new("name", ArgKind::List)
+        .aliases(&["package", "pkg"])
+        .help("Packages to manage: `name`, `name=version` (a glob like `1.2*` is allowed), `name>=version`, or `name:arch`."),
+    ArgSpec::new("state", ArgKind::Str)
+        .choices(&["present", "absent", "latest"])
+        .default("present")
+        .help("present: installed (any version); latest: the candidate version; absent: removed."),
+    ArgSpec::new("update_cache", ArgKind::Bool)
+        .aliases(&["update-cache"])
+        .help("Run `apt-get update` first (only when the cache is older than cache_valid_time, if that is set)."),
+    ArgSpec::new("cache_valid_time", ArgKind::Int)
+        .default("0")
+        .help("Seconds the package lists count as fresh; an older cache is updated (this implies update_cache)."),
+    ArgSpec::new("update_cache_retries", ArgKind::Int).default("5").help("Attempts at `apt-get update` before failing."),
+    ArgSpec::new("update_cache_retry_max_delay", ArgKind::Int).default("12").help("Longest pause between those attempts, in seconds."),
+    ArgSpec::new("deb", ArgKind::Path).help("Install this .deb file, a path on the host; its dependencies come from the archive."),
+    ArgSpec::new("install_recommends", ArgKind::Bool)
+        .aliases(&["install-recommends"])
+        .help("Install recommended packages too (yes) or not (no); unset follows the host's apt configuration."),
+    ArgSpec::new("purge", ArgKind::Bool).default("no").help("With state=absent, also remove configuration files (and purge packages that left only those)."),
+    ArgSpec::new("autoremove", ArgKind::Bool).default("no").help("Remove packages installed as dependencies that nothing needs any more."),
+    ArgSpec::new("autoclean", ArgKind::Bool).default("no").help("Remove package files that can no longer be downloaded from the local cache."),
+    ArgSpec::new("clean", ArgKind::Bool).default("no").help("Run `apt-get clean` (empties the local package cache)."),
+    ArgSpec::new("upgrade", ArgKind::Str)
+        .choices(&["no", "yes", "safe", "full", "dist"])
+        .help("Upgrade installed packages (default no): yes/safe run `apt-get upgrade --with-new-pkgs`, full/dist run `apt-get dist-upgrade`."),
+    ArgSpec::new("default_release", ArgKind::Str).aliases(&["default-release"]).help("Prefer this release (`apt-get -t`)."),
+    ArgSpec::new("only_upgrade", ArgKind::Bool).default("no").help("Only upgrade packages that are already installed; never install new ones."),
+    ArgSpec::new("force", ArgKind::Bool).default("no").help("Pass --force-yes to apt-get (dangerous: installs unauthenticated or downgraded packages)."),
+    ArgSpec::new("allow_unauthenticated", ArgKind::Bool).aliases(&["allow-unauthenticated"]).default("no").help("Install packages that cannot be authenticated."),
+    ArgSpec::new("allow_downgrade", ArgKind::Bool)
+        .aliases(&["allow-downgrade", "allow_downgrades", "allow-downgrades"])
+        .default("no")
+        .help("Allow installing an older version than the one installed."),
+    ArgSpec::new("allow_change_held_packages", ArgKind::Bool).default("no").help("Allow changing packages that are on hold."),
+    ArgSpec::new("dpkg_options", ArgKind::Str).default("force-confdef,force-confold").help("Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`."),
+    ArgSpec::new("lock_timeout", ArgKind::Int).default("60").help("Seconds to wait for the dpkg lock held by another apt process."),
+])
+.mutually_exclusive(&[&["deb", "name", "upgrade"]])
+.required_one_of(&[&["name", "deb", "update_cache", "upgrade", "autoremove", "autoclean", "clean"]]);
+
+/// apt-get's summary line when it did nothing.
+const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";
+
+/// Environment for every apt command: no prompts, and output apt's parsers (and ours) understand.
+const APT_ENV: &str =
+    "export DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical LANG=C LC_ALL=C LC_MESSAGES=C LC_CTYPE=C LANGUAGE=C; ";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VersionOp {
+    /// `name=glob`
+    Eq,
+    /// `name>=version`
+    Ge,
+}
+
+/// One `name[:arch][=version|>=version]` as the task gives it.
+#[derive(Clone, Debug, PartialEq)]
+struct PkgSpec {
+    name: String,
+    want: Option<(VersionOp, String)>,
+}
+
+fn parse_spec(raw: &str) -> Result<PkgSpec, String> {
+    let raw = raw.trim();
+    if raw.matches('=').count() > 1 {
+        return Err(format!("invalid package spec: {raw}"));
+    }
+    let (name, want) = if let Some((n, v)) = raw.split_once(">=") {
+        (n, Some((VersionOp::Ge, v.to_string())))
+    } else if let Some((n, v)) = raw.split_once('=') {
+        (n, Some((VersionOp::Eq, v.to_string())))
+    } else {
+        (raw, None)
+    };
+    if name.contains(['*', '?', '[', ']', '!']) {
+        return Err(format!("package name patterns are not supported by hlprov's apt ('{name}'): list the packages by name"));
+    }
+    let (base, arch) = name.split_once(':').unwrap_or((name, ""));
+    let good_base = base.len() >= 2
+        && base.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && base.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    if !good_base || !arch.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || name.ends_with(':') {
+        return Err(format!("'{name}' is not a valid Debian package name"));
+    }
+    if let Some((_, v)) = &want {
+        if v.is_empty() || v.contains(char::is_whitespace) {
+            return Err(format!("invalid package spec: {raw}"));
+        }
+    }
+    Ok(PkgSpec { name: name.to_string(), want })
+}
+
+/// What the host knows about one package.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct PkgState {
+    /// Installed version (dpkg status `?i`).
+    installed: Option<String>,
+    /// Removed but configuration files remain (dpkg status `rc`).
+    config_files: bool,
+    /// apt-cache policy printed a section for it (it is known, maybe only as a virtual package).
+    known: bool,
+    candidate: Option<String>,
+    /// Every version apt could install, best first.
+    versions: Vec<String>,
+}
+
+/// dpkg-query lines `Package\tArchitecture\tStatus-Abbrev\tVersion`, matched to what was asked.
+fn parse_dpkg_query(out: &str, specs: &[PkgSpec], states: &mut HashMap<String, PkgState>) {
+    for line in out.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 4 {
+            continue;
+        }
+        let (pkg, arch, status, version) = (f[0], f[1], f[2].trim(), f[3]);
+        for spec in specs {
+            let (base, want_arch) = spec.name.split_once(':').unwrap_or((&spec.name, ""));
+            if base != pkg || (!want_arch.is_empty() && want_arch != arch) {
+                continue;
+            }
+            let st = states.entry(spec.name.clone()).or_default();
+            // Status-Abbrev: desired, current, error flags; current 'i' is "installed", 'c' is "config-files".
+            match status.chars().nth(1) {
+                Some('i') => st.installed = Some(version.to_string()),
+                Some('c') => st.config_files = true,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `apt-cache policy` output (LC_ALL=C): installed, candidate, and the version table for each package.
+fn parse_policy(out: &str, states: &mut HashMap<String, PkgState>) {
+    let mut current: Option<String> = None;
+    for line in out.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            let name = line.trim_end_matches(':').to_string();
+            states.entry(name.clone()).or_default().known = true;
+            current = Some(name);
+            continue;
+        }
+        let Some(name) = &current else { continue };
+        let st = states.entry(name.clone()).or_default();
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix("Candidate:") {
+            let c = c.trim();
+            st.candidate = (c != "(none)").then(|| c.to_string());
+        } else if (line.starts_with("     ") || line.starts_with(" *** ")) && !line.starts_with("        ") {
+            // A version table entry: "     1.2-3 500" or " *** 1.2-3 500".
+            let parts: Vec<&str> = t.trim_start_matches("***").split_whitespace().collect();
+            if parts.len() == 2 && parts[1].parse::<i64>().is_ok() {
+                st.versions.push(parts[0].to_string());
+            }
+        }
+    }
+}
+
+/// A shell glob (`*`, `?`) as Python's fnmatch applies it to versions.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    go(&p, &t)
+}
+
+/// Debian version comparison (dpkg's algorithm: epoch, then upstream and revision by verrevcmp).
+pub fn deb_version_cmp(a: &str, b: &str) -> Ordering {
+    fn split(v: &str) -> (u64, &str, &str) {
+        let (epoch, rest) = match v.split_once(':') {
+            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), r),
+            _ => (0, v),
+        };
+        let (up, rev) = rest.rsplit_once('-').unwrap_or((rest, ""));
+        (epoch, up, rev)
+    }
+    fn order(c: Option<u8>) -> i32 {
+        match c {
+            None => 0,
+            Some(c) if c.is_ascii_digit() => 0,
+            Some(c) if c.is_ascii_alphabetic() => c as i32,
+            Some(b'~') => -1,
+            Some(c) => c as i32 + 256,
+        }
+    }
+    fn verrevcmp(a: &str, b: &str) -> Ordering {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            let mut first_diff = 0i32;
+            while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
+                let (ac, bc) = (order(a.get(i).copied()), order(b.get(j).copied()));
+                if ac != bc {
+                    return ac.cmp(&bc);
+                }
+                i += 1;
+                j += 1;
+            }
+            while i < a.len() && a[i] == b'0' {
+                i += 1;
+            }
+            while j < b.len() && b[j] == b'0' {
+                j += 1;
+            }
+            while i < a.len() && a[i].is_ascii_digit() && j < b.len() && b[j].is_ascii_digit() {
+                if first_diff == 0 {
+                    first_diff = a[i] as i32 - b[j] as i32;
+                }
+                i += 1;
+                j += 1;
+            }
+            if i < a.len() && a[i].is_ascii_digit() {
+                return Ordering::Greater;
+            }
+            if j < b.len() && b[j].is_ascii_digit() {
+                return Ordering::Less;
+            }
+            if first_diff != 0 {
+                return first_diff.cmp(&0);
+            }
+        }
+        Ordering::Equal
+    }
+    let (ea, ua, ra) = split(a);
+    let (eb, ub, rb) = split(b);
+    ea.cmp(&eb).then_with(|| verrevcmp(ua, ub)).then_with(|| verrevcmp(ra, rb))
+}
+
+/// What to do with one package for state present/latest: nothing, install a version, or fail.
+#[derive(Debug, PartialEq)]
+enum Plan {
+    Keep,
+    /// `name` or `name=version` for apt-get.
+    Install(String),
+    NoCandidate,
+}
+
+/// Ansible's package_status + install decision for one spec.
+fn plan_install(spec: &PkgSpec, st: &PkgState, latest: bool, only_upgrade: bool) -> Plan {
+    let name = &spec.name;
+    if st.installed.is_none() && only_upgrade {
+        return Plan::Keep;
+    }
+    // The best installable version meeting the spec (apt's candidate, or for `=glob` the best match).
+    let best = match &spec.want {
+        Some((VersionOp::Eq, glob)) => st.versions.iter().find(|v| glob_match(glob, v)).cloned(),
+        _ => st.candidate.clone(),
+    };
+    let (version_ok, installable) = match (&st.installed, &spec.want) {
+        (Some(inst), Some((VersionOp::Eq, glob))) => (glob_match(glob, inst), best.filter(|b| b != inst)),
+        (Some(inst), Some((VersionOp::Ge, min))) => (
+            deb_version_cmp(inst, min) != Ordering::Less,
+            best.filter(|b| b != inst && deb_version_cmp(b, min) != Ordering::Less),
+        ),
+        (Some(inst), None) => (true, best.filter(|b| b != inst)),
+        (None, Some((VersionOp::Ge, min))) => (false, best.filter(|b| deb_version_cmp(b, min) != Ordering::Less)),
+        (None, _) => (false, best),
+    };
+    if !version_ok && installable.is_none() {
+        return Plan::NoCandidate;
+    }
+    match installable {
+        Some(v) if st.installed.is_none() || latest || !version_ok => Plan::Install(format!("{name}={v}")),
+        _ => Plan::Keep,
+    }
+}
+
+/// Everything the probe learned.
+#[derive(Debug, Default)]
+struct Observed {
+    now: i64,
+    cache_time: i64,
+    pkgs: HashMap<String, PkgState>,
+    auto: HashSet<String>,
+}
+
+async fn observe(ctx: &ModuleCtx<'_>, specs: &[PkgSpec]) -> Result<Observed, ModuleError> {
+    let mut p = Probe::new();
+    p.add("date +%s");
+    p.add("stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0");
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let has = !names.is_empty();
+    let list = join(&names);
+    if has {
+        p.add(format!("dpkg-query -W -f='${{Package}}\\t${{Architecture}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {list} 2>/dev/null; true"));
+        p.add(format!("{APT_ENV}apt-cache policy {list} 2>/dev/null; true"));
+        p.add(format!("apt-mark showauto {list} 2>/dev/null; true"));
+    }
+    let s = p.run(ctx).await?;
+    let mut obs = Observed { now: s[0].trimmed().parse().unwrap_or(0), cache_time: s[1].trimmed().parse().unwrap_or(0), ..Default::default() };
+    if has {
+        parse_dpkg_query(&s[2].out, specs, &mut obs.pkgs);
+        parse_policy(&s[3].out, &mut obs.pkgs);
+        obs.auto = s[4].out.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+    }
+    Ok(obs)
+}
+
+/// The apt-get options every operation shares.
+fn common_opts(args: &Args) -> Vec<String> {
+    let mut o = vec!["-y".to_string()];
+    for opt in args.req("dpkg_options").split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        o.push("-o".into());
+        o.push(format!("Dpkg::Options::=--{opt}"));
+    }
+    o.push("-o".into());
+    o.push(format!("DPkg::Lock::Timeout={}", args.int("lock_timeout").unwrap_or(60)));
+    if args.bool("force") {
+        o.push("--force-yes".into());
+    }
+    if let Some(r) = args.str("default_release") {
+        o.push("-t".into());
+        o.push(r.to_string());
+    }
+    if args.bool("allow_unauthenticated") {
+        o.push("--allow-unauthenticated".into());
+    }
+    if args.bool("allow_downgrade") {
+        o.push("--allow-downgrades".into());
+    }
+    if args.bool("allow_change_held_packages") {
+        o.push("--allow-change-held-packages".into());
+    }
+    o
+}
+
+fn recommends(args: &Args) -> Vec<String> {
+    match args.get("install_recommends") {
+        Some(v) if super::args::to_bool(v) == Some(true) => vec!["-o".into(), "APT::Install-Recommends=yes".into()],
+        Some(_) => vec!["-o".into(), "APT::Install-Recommends=no".into()],
+        None => Vec::new(),
+    }
+}
+
+/// Run (or, in check mode, simulate) `apt-get OPTIONS... ACTION ITEMS...`.
+async fn apt_get(ctx: &ModuleCtx<'_>, opts: &[String], action: &str, items: &[String]) -> Result<(String, crate::transport::Output), ModuleError> {
+    let mut argv = vec!["apt-get".to_string()];
+    argv.extend(opts.iter().cloned());
+    if ctx.check {
+        argv.push("--simulate".into());
+    }
+    argv.push(action.to_string());
+    argv.extend(items.iter().cloned());
+    let cmd = join(&argv);
+    let script = format!("{APT_ENV}{cmd}");
+    let out = if ctx.check { ctx.read(&script).await? } else { ctx.write(&script, None).await? };
+    Ok((cmd, out))
+}
+
+fn failed_run(cmd: &str, out: &crate::transport::Output) -> Outcome {
+    Outcome::failed(format!("'{cmd}' failed: {}", out.stderr_text().trim()))
+        .with("stdout", out.stdout_text())
+        .with("stderr", out.stderr_text())
+        .with("rc", out.rc())
+}
+
+/// `apt-get update` with Ansible's retries and backoff (apt_repository uses it too).
+pub(crate) async fn update_cache(ctx: &ModuleCtx<'_>, args: &Args) -> Result<(), ModuleError> {
+    let retries = args.int("update_cache_retries").unwrap_or(5).max(1);
+    let max_delay = args.int("update_cache_retry_max_delay").unwrap_or(12).max(0) as f64;
+    let mut last = String::new();
+    // Ubuntu's apt hook touches this stamp after every successful update; Debian has no such hook, and the lists
+    // folder's mtime does not move when nothing changed, so without it cache_valid_time could never be met.
+    // Error-Mode=any makes a source that failed (unreachable, bad signature) an error, as python-apt does;
+    // apt-get alone would warn and exit 0.
+    let script = format!(
+        "{APT_ENV}apt-get update -q -o APT::Update::Error-Mode=any && {{ [ ! -d /var/lib/apt/periodic ] || touch /var/lib/apt/periodic/update-success-stamp; }}"
+    );
+    for attempt in 0..retries {
+        let out = ctx.write(&script, None).await?;
+        let failed_item = out.stdout_text().lines().any(|l| l.starts_with("Err:"));
+        if out.success() && !failed_item {
+            return Ok(());
+        }
+        last = out.stderr_text().trim().to_string();
+        if attempt + 1 < retries {
+            let delay = (2f64.powi(attempt as i32)).min(max_delay) + rand::random::<f64>();
+            tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+        }
+    }
+    Err(ModuleError::Failed(format!("Failed to update apt cache after {retries} retries: {last}")))
+}
+
+fn version_diff(before: &[(String, String)], after: &[(String, String)]) -> Diff {
+    let render = |v: &[(String, String)]| v.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>();
+    Diff { before_header: "packages".into(), after_header: "packages".into(), before: render(before), after: render(after) }
+}
+
+#[async_trait::async_trait]
+impl Module for Apt {
+    fn name(&self) -> &'static str {
+        "apt"
+    }
+    fn summary(&self) -> &'static str {
+        "Install, upgrade and remove Debian packages with apt-get (update the cache, .deb files, autoremove)"
+    }
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+    fn notes(&self) -> &'static str {
+        "Needs no python3-apt: the host's apt-get, apt-cache, apt-mark and dpkg do the work. Package name patterns \
+         (`apt*`) and `name: '*'` are refused with a message; list packages by name (or use upgrade). \
+         state build-dep and fixed, policy_rc_d, fail_on_autoremove and force_apt_get are not supported. \
+         `deb:` takes a path on the host (fetch a URL with get_url first); apt-get resolves its dependencies. \
+         --diff shows package versions before and after rather than apt-get's output. After a successful \
+         `apt-get update` hlprov touches /var/lib/apt/periodic/update-success-stamp (as Ubuntu's apt hook does), \
+         so cache_valid_time works on Debian too and cache_updated is true after every real update."
+    }
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+        let state = args.req("state");
+        let specs = args.list("name").iter().map(|n| parse_spec(n)).collect::<Result<Vec<_>, _>>().map_err(ModuleError::Args)?;
+        let upgrade = args.str("upgrade").filter(|u| *u != "no");
+        let deb = args.str("deb");
+        if deb.is_some() && state != "present" {
+            return Err(ModuleError::Args("deb only supports state=present".into()));
+        }
+
+        if args.bool("clean") && !ctx.check {
+            let out = ctx.write(&format!("{APT_ENV}apt-get clean"), None).await?;
+            if !out.success() {
+                return Ok(failed_run("apt-get clean", &out));
+            }
+            if specs.is_empty() && upgrade.is_none() && deb.is_none() {
+                return Ok(Outcome::changed(true).msg(out.stdout_text()).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()));
+            }
+        }
+
+        let mut obs = observe(ctx, &specs).await?;
+        let mut cache_updated = false;
+        let cache_valid_time = args.int("cache_valid_time").unwrap_or(0);
+        if args.bool("update_cache") || cache_valid_time > 0 {
+            if obs.cache_time + cache_valid_time < obs.now || cache_valid_time == 0 {
+                if ctx.check {
+                    cache_updated = true;
+                } else {
+                    let before = obs.cache_time;
+                    update_cache(ctx, args).await?;
+                    // Candidates may have changed with the new lists.
+                    obs = observe(ctx, &specs).await?;
+                    cache_updated = obs.cache_time != before;
+                }
+            }
+            if specs.is_empty() && upgrade.is_none() && deb.is_none() && !args.bool("autoremove") && !args.bool("autoclean") {
+                return Ok(Outcome::changed(cache_updated).with("cache_updated", cache_updated).with("cache_update_time", obs.cache_time));
+            }
+        }
+
+        if let Some(mode) = upgrade {
+            return run_upgrade(ctx, args, mode).await;
+        }
+        if let Some(deb) = deb {
+            return install_deb(ctx, args, deb).await;
+        }
+        if specs.is_empty() && (args.bool("autoremove") || args.bool("autoclean")) {
+            let op = if args.bool("autoclean") { "autoclean" } else { "autoremove" };
+            let mut opts = common_opts(args);
+            if args.bool("purge") {
+                opts.push("--purge".into());
+            }
+            let (cmd, out) = apt_get(ctx, &opts, op, &[]).await?;
+            if !out.success() {
+                return Ok(failed_run(&cmd, &out));
+            }
+            let marker = if op == "autoremove" { "The following packages will be REMOVED" } else { "Del " };
+            let changed = out.stdout_text().contains(marker);
+            return Ok(Outcome::changed(changed).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()));
+        }
+
+        let mut o = if state == "absent" { remove(ctx, args, &specs, &obs).await? } else { install(ctx, args, &specs, &obs, state == "latest").await? };
+        if state != "absent" && !o.failed {
+            o = o.with("cache_updated", cache_updated).with("cache_update_time", obs.cache_time);
+        }
+        Ok(o)
+    }
+}
+
+/// A name apt cannot install: a virtual package provided by an installed one counts as present; one that
+/// something else provides is left to apt-get; anything else is an error, as in Ansible.
+async fn resolve_virtual(ctx: &ModuleCtx<'_>, name: &str) -> Result<Option<bool>, ModuleError> {
+    let base = name.split(':').next().unwrap_or(name);
+    let script = format!(
+        "{APT_ENV}dpkg-query -W -f='${{db:Status-Abbrev}} ${{Provides}}\\n' 2>/dev/null | grep '^.i' | tr ',' '\\n' | sed 's/^.i *//; s/ *(.*//; s/^ *//' | grep -qx {b} && echo installed && exit 0; \
+         apt-cache showpkg {n} 2>/dev/null | sed -n '/^Reverse Provides:/,$p' | sed 1d | grep -q . && echo provided; true",
+        b = quote(base),
+        n = quote(name)
+    );
+    let out = ctx.read_ok(&script, "looking up a virtual package").await?;
+    Ok(match out.stdout_text().trim() {
+        "installed" => Some(true),
+        "provided" => Some(false),
+        _ => None,
+    })
+}
+
+async fn install(ctx: &ModuleCtx<'_>, args: &Args, specs: &[PkgSpec], obs: &Observed, latest: bool) -> Result<Outcome, ModuleError> {
+    let mut items = Vec::new();
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for spec in specs {
+        let st = obs.pkgs.get(&spec.name).cloned().unwrap_or_default();
+        if st.installed.is_none() && st.candidate.is_none() && spec.want.is_none() {
+            if !st.known {
+                return Ok(Outcome::failed(format!("No package matching '{}' is available", spec.name)));
+            }
+            match resolve_virtual(ctx, &spec.name).await? {
+                Some(true) => continue,
+                Some(false) => {
+                    items.push(spec.name.clone());
+                    before.push((spec.name.clone(), "absent".to_string()));
+                    after.push((spec.name.clone(), "(a package providing it)".to_string()));
+                    continue;
+                }
+                None => return Ok(Outcome::failed(format!("No package matching '{}' is available", spec.name))),
+            }
+        }
+        match plan_install(spec, &st, latest, args.bool("only_upgrade")) {
+            Plan::Keep => {}
+            Plan::NoCandidate => {
+                let raw = match &spec.want {
+                    Some((VersionOp::Eq, v)) => format!("{}={v}", spec.name),
+                    Some((VersionOp::Ge, v)) => format!("{}>={v}", spec.name),
+                    None => spec.name.clone(),
+                };
+                return Ok(Outcome::failed(format!("no available installation candidate for {raw}")));
+            }
+            Plan::Install(item) => {
+                before.push((spec.name.clone(), st.installed.clone().unwrap_or_else(|| "absent".into())));
+                after.push((spec.name.clone(), item.split_once('=').map(|(_, v)| v.to_string()).unwrap_or_default()));
+                items.push(item);
+            }
+        }
+    }
+    // Ansible marks the named packages as manually installed; only those apt holds as automatic need it.
+    let to_mark: Vec<String> = specs.iter().map(|s| s.name.clone()).filter(|n| obs.auto.contains(n)).collect();
+    if items.is_empty() {
+        if !to_mark.is_empty() && !ctx.check {
+            ctx.write_ok(&format!("apt-mark manual {}", join(&to_mark)), None, "apt-mark manual").await?;
+        }
+        return Ok(Outcome::changed(false));
+    }
+    let mut opts = common_opts(args);
+    if args.bool("autoremove") {
+        opts.push("--auto-remove".into());
+    }
+    if args.bool("only_upgrade") {
+        opts.push("--only-upgrade".into());
+    }
+    opts.extend(recommends(args));
+    let (cmd, out) = apt_get(ctx, &opts, "install", &items).await?;
+    if !out.success() {
+        return Ok(failed_run(&cmd, &out));
+    }
+    if !ctx.check {
+        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        ctx.write_ok(&format!("apt-mark manual {} >/dev/null", join(&names)), None, "apt-mark manual").await?;
+    }
+    Ok(Outcome::changed(true).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()).diff(version_diff(&before, &after)))
+}
+
+async fn remove(ctx: &ModuleCtx<'_>, args: &Args, specs: &[PkgSpec], obs: &Observed) -> Result<Outcome, ModuleError> {
+    let purge = args.bool("purge");
+    let mut items = Vec::new();
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for spec in specs {
+        let st = obs.pkgs.get(&spec.name).cloned().unwrap_or_default();
+        let version_matches = match (&st.installed, &spec.want) {
+            (Some(inst), Some((VersionOp::Eq, glob))) => glob_match(glob, inst),
+            (Some(inst), Some((VersionOp::Ge, min))) => deb_version_cmp(inst, min) != Ordering::Less,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if version_matches || (purge && st.config_files) {
+            before.push((spec.name.clone(), st.installed.clone().unwrap_or_else(|| "config files".into())));
+            after.push((spec.name.clone(), "absent".to_string()));
+            items.push(spec.name.clone());
+        }
+    }
+    if items.is_empty() {
+        return Ok(Outcome::changed(false));
+    }
+    let mut opts = vec!["-q".to_string()];
+    opts.extend(common_opts(args));
+    if purge {
+        opts.push("--purge".into());
+    }
+    if args.bool("autoremove") {
+        opts.push("--auto-remove".into());
+    }
+    let (cmd, out) = apt_get(ctx, &opts, "remove", &items).await?;
+    if !out.success() {
+        return Ok(Outcome::failed(format!("'apt-get remove {}' failed: {}", items.join(" "), out.stderr_text().trim()))
+            .with("stdout", out.stdout_text())
+            .with("stderr", out.stderr_text())
+            .with("rc", out.rc())
+            .with("cmd", cmd));
+    }
+    Ok(Outcome::changed(true).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()).diff(version_diff(&before, &after)))
+}
+
+async fn install_deb(ctx: &ModuleCtx<'_>, args: &Args, deb: &str) -> Result<Outcome, ModuleError> {
+    let path = if deb.contains('/') { deb.to_string() } else { format!("./{deb}") };
+    let p = quote(&path);
+    let script = format!(
+        "[ -f {p} ] || {{ echo 'missing'; exit 0; }}; dpkg-deb -f {p} Package Version || exit 3; \
+         printf 'Installed: %s\\n' \"$(dpkg-query -W -f='${{db:Status-Abbrev}}\\t${{Version}}' \"$(dpkg-deb -f {p} Package)\" 2>/dev/null)\""
+    );
+    let out = ctx.read(&script).await?;
+    let text = out.stdout_text();
+    if text.trim() == "missing" {
+        return Ok(Outcome::failed(format!("Unable to install package: {deb} does not exist on the host")));
+    }
+    if !out.success() {
+        return Ok(Outcome::failed(format!("Unable to install package: {deb} is not a Debian package: {}", out.stderr_text().trim())));
+    }
+    let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}: ")).map(str::trim)).unwrap_or("").to_string();
+    let (pkg, version, installed) = (field("Package"), field("Version"), field("Installed"));
+    let installed_version = installed.split_once('\t').filter(|(st, _)| st.chars().nth(1) == Some('i')).map(|(_, v)| v.to_string());
+    if installed_version.as_deref().is_some_and(|v| deb_version_cmp(v, &version) == Ordering::Equal) {
+        return Ok(Outcome::changed(false).with("stdout", "").with("stderr", ""));
+    }
+    let mut opts = common_opts(args);
+    opts.extend(recommends(args));
+    let (cmd, out) = apt_get(ctx, &opts, "install", &[path]).await?;
+    if !out.success() {
+        return Ok(failed_run(&cmd, &out));
+    }
+    let before = vec![(pkg.clone(), installed_version.unwrap_or_else(|| "absent".into()))];
+    Ok(Outcome::changed(true).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()).diff(version_diff(&before, &[(pkg, version)])))
+}
+
+async fn run_upgrade(ctx: &ModuleCtx<'_>, args: &Args, mode: &str) -> Result<Outcome, ModuleError> {
+    let mut opts = common_opts(args);
+    let (action, extra): (&str, Vec<String>) = match mode {
+        "dist" | "full" => ("dist-upgrade", vec![]),
+        _ => ("upgrade", vec!["--with-new-pkgs".into()]),
+    };
+    opts.extend(extra);
+    if args.bool("autoremove") {
+        opts.push("--auto-remove".into());
+    }
+    let (cmd, out) = apt_get(ctx, &opts, action, &[]).await?;
+    if !out.success() {
+        return Ok(Outcome::failed(format!("'apt-get {action}' failed: {}", out.stderr_text().trim())).with("stdout", out.stdout_text()).with("rc", out.rc()).with("cmd", cmd));
+    }
+    let stdout = out.stdout_text();
+    let changed = !stdout.contains(APT_GET_ZERO);
+    Ok(Outcome::changed(changed).msg(stdout.clone()).with("stdout", stdout).with("stderr", out.stderr_text()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_like_ansibles_package_split() {
+        assert_eq!(parse_spec("tree").unwrap(), PkgSpec { name: "tree".into(), want: None });
+        assert_eq!(parse_spec("tree=2.1*").unwrap().want, Some((VersionOp::Eq, "2.1*".into())));
+        assert_eq!(parse_spec("libc6:amd64>=2.36").unwrap(), PkgSpec { name: "libc6:amd64".into(), want: Some((VersionOp::Ge, "2.36".into())) });
+        assert!(parse_spec("a=1=2").unwrap_err().contains("invalid package spec"));
+        assert!(parse_spec("apt*").unwrap_err().contains("patterns are not supported"));
+        assert!(parse_spec("Tree; rm -rf /").unwrap_err().contains("not a valid Debian package name"));
+    }
+
+    #[test]
+    fn debian_versions_compare_like_dpkg() {
+        // Checked against `dpkg --compare-versions` when dpkg is around; the table stands on its own otherwise.
+        let cases = [
+            ("1.0", "1.0", Ordering::Equal),
+            ("1.0", "1.0-0", Ordering::Equal),
+            ("0:1.0", "1.0", Ordering::Equal),
+            ("1.0~rc1", "1.0", Ordering::Less),
+            ("1.0", "1.0+b1", Ordering::Less),
+            ("1:0.1", "2.0", Ordering::Greater),
+            ("2.10", "2.9", Ordering::Greater),
+            ("1.0-1", "1.0-1ubuntu1", Ordering::Less),
+            ("1.2.3a", "1.2.3", Ordering::Greater),
+            ("1.0~~", "1.0~", Ordering::Less),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(deb_version_cmp(a, b), want, "{a} vs {b}");
+            if std::path::Path::new("/usr/bin/dpkg").exists() {
+                let op = match want {
+                    Ordering::Less => "lt",
+                    Ordering::Equal => "eq",
+                    Ordering::Greater => "gt",
+                };
+                let ok = std::process::Command::new("dpkg").args(["--compare-versions", a, op, b]).status().unwrap().success();
+                assert!(ok, "dpkg disagrees: {a} {op} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn policy_and_dpkg_output_parse() {
+        let policy = "tree:\n  Installed: (none)\n  Candidate: 2.1.0-1\n  Version table:\n     2.1.0-1 500\n        500 http://deb.debian.org/debian bookworm/main amd64 Packages\n\
+                      jq:\n  Installed: 1.6-2.1\n  Candidate: 1.6-2.1\n  Version table:\n *** 1.6-2.1 500\n        500 http://x bookworm/main amd64 Packages\n        100 /var/lib/dpkg/status\n     1.5-1 100\n";
+        let specs = vec![parse_spec("tree").unwrap(), parse_spec("jq").unwrap()];
+        let mut st = HashMap::new();
+        parse_dpkg_query("jq\tamd64\tii \t1.6-2.1\ntree\tamd64\trc \t2.0-1\n", &specs, &mut st);
+        parse_policy(policy, &mut st);
+        assert_eq!(st["tree"].candidate.as_deref(), Some("2.1.0-1"));
+        assert!(st["tree"].config_files && st["tree"].installed.is_none());
+        assert_eq!(st["jq"].installed.as_deref(), Some("1.6-2.1"));
+        assert_eq!(st["jq"].versions, ["1.6-2.1", "1.5-1"]);
+    }
+
+    #[test]
+    fn install_plans_follow_ansible() {
+        let st = |inst: Option<&str>, cand: Option<&str>, vers: &[&str]| PkgState {
+            installed: inst.map(String::from),
+            candidate: cand.map(String::from),
+            known: true,
+            versions: vers.iter().map(|v| v.to_string()).collect(),
+            ..Default::default()
+        };
+        let tree = parse_spec("tree").unwrap();
+        assert_eq!(plan_install(&tree, &st(None, Some("2.1"), &["2.1"]), false, false), Plan::Install("tree=2.1".into()));
+        assert_eq!(plan_install(&tree, &st(Some("2.0"), Some("2.1"), &["2.1", "2.0"]), false, false), Plan::Keep);
+        assert_eq!(plan_install(&tree, &st(Some("2.0"), Some("2.1"), &["2.1", "2.0"]), true, false), Plan::Install("tree=2.1".into()));
+        assert_eq!(plan_install(&tree, &st(Some("2.1"), Some("2.1"), &["2.1"]), true, false), Plan::Keep);
+        assert_eq!(plan_install(&tree, &st(None, Some("2.1"), &["2.1"]), false, true), Plan::Keep, "only_upgrade skips new packages");
+        let pinned = parse_spec("tree=2.0*").unwrap();
+        assert_eq!(plan_install(&pinned, &st(Some("2.1"), Some("2.1"), &["2.1", "2.0-1"]), false, false), Plan::Install("tree=2.0-1".into()));
+        assert_eq!(plan_install(&pinned, &st(None, Some("2.1"), &["2.1"]), false, false), Plan::NoCandidate);
+        let min = parse_spec("tree>=2.1").unwrap();
+        assert_eq!(plan_install(&min, &st(Some("2.0"), Some("2.2"), &["2.2", "2.0"]), false, false), Plan::Install("tree=2.2".into()));
+        assert_eq!(plan_install(&min, &st(Some("2.3"), Some("2.3"), &["2.3"]), false, false), Plan::Keep);
+    }
+}
