@@ -81,9 +81,7 @@ pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError>
             }
             started[node.index()] = true;
             let phase = &graph.graph[node];
-            let blocker = reqs.iter().find(|r| {
-                matches!(done[r.index()].as_ref().map(|d| d.status), Some(PhaseStatus::Failed | PhaseStatus::GateFailed | PhaseStatus::Blocked))
-            });
+            let blocker = reqs.iter().find(|r| done[r.index()].as_ref().is_some_and(|d| blocks(d.status, run.opts.check)));
             if let (Some(b), false) = (blocker, modes[node.index()] == Mode::GateOnly) {
                 let by = graph.graph[*b].name.clone();
                 let why = match done[b.index()].as_ref().map(|d| d.status) {
@@ -108,7 +106,7 @@ pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError>
 
     let stats = run.stats();
     let phases: Vec<PhaseRecord> = graph.order.iter().filter_map(|n| done[n.index()].as_ref().map(|d| d.record.clone())).collect();
-    let any_failed_phase = phases.iter().any(|p| matches!(p.status, Some(PhaseStatus::Failed | PhaseStatus::GateFailed | PhaseStatus::Blocked)));
+    let any_failed_phase = phases.iter().any(|p| p.status.is_some_and(|s| blocks(s, run.opts.check)));
     let exit_code = if run.is_interrupted() {
         exit::INTERRUPTED
     } else if stats.iter().any(|(_, s)| s.failed > 0) || any_failed_phase {
@@ -142,6 +140,16 @@ pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError>
     let connections = run.pool.connections_opened();
     run.pool.close_all().await;
     Ok(RunSummary { stats, exit_code, record, connections })
+}
+
+/// Whether a phase that ended so stops its dependents (and fails the run). In check mode nothing was applied,
+/// so a gate that does not hold yet is reported but does not stop the rest of the plan from being shown.
+fn blocks(status: PhaseStatus, check: bool) -> bool {
+    match status {
+        PhaseStatus::Failed | PhaseStatus::Blocked => true,
+        PhaseStatus::GateFailed => !check,
+        PhaseStatus::Passed | PhaseStatus::Skipped => false,
+    }
 }
 
 /// Decide what each phase does in this run.
@@ -246,7 +254,10 @@ async fn run_phase(run: Arc<Run>, g: &PhaseGraph, node: NodeIndex, mode: Mode, e
         record.gate_passed = Some(passed);
         if !passed {
             status = PhaseStatus::GateFailed;
-            bad_hosts.extend(failed_hosts);
+            // In check mode nothing was applied: the gate's verdict is a report, not a reason to leave hosts out.
+            if !run.opts.check {
+                bad_hosts.extend(failed_hosts);
+            }
         }
     } else if mode == Mode::GateOnly && !has_gate {
         status = PhaseStatus::Skipped;

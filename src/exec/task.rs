@@ -261,6 +261,11 @@ fn apply_ignore(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, 
         r.status = Status::Ok;
         r.result["changed"] = Value::Bool(false);
     }
+    // A gate that does not hold in check mode is a report (nothing was applied), shown as an ignored failure.
+    if eff.gate && run.opts.check && r.status == Status::Failed {
+        r.status = Status::Ignored;
+        return r;
+    }
     if r.status == Status::Failed {
         let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
         if truthy_opt(run, &eff.ignore_errors, &scope, &t.span).ok().flatten().unwrap_or(false) {

@@ -358,27 +358,35 @@ pub fn parse_string_args(spec: &ModuleSpec, s: &str) -> Result<Map<String, Value
         }
         return Ok(out);
     };
-    // Walk the raw text word by word so the free-form part keeps its original quoting and spacing.
-    let mut free = Vec::new();
-    for raw in split_raw_words(s) {
+    // Walk the raw text word by word; the free-form part is the original text minus the extracted words, so its
+    // quoting, spacing and newlines (a multi-line `shell: |` script) stay exactly as written.
+    let mut cut: Vec<(usize, usize)> = Vec::new();
+    for (start, end) in split_raw_words(s) {
+        let raw = &s[start..end];
         let parsed = shell_words(raw)?;
         let kv = parsed.first().filter(|_| parsed.len() == 1).and_then(|w| w.split_once('='));
-        match kv {
-            Some((k, v)) if k != free_arg && spec.find(k).is_some() => {
+        if let Some((k, v)) = kv {
+            if k != free_arg && spec.find(k).is_some() {
                 out.insert(k.to_string(), Value::String(v.to_string()));
+                cut.push((start, end));
             }
-            _ => free.push(raw),
         }
     }
-    let free = free.join(" ");
+    let mut free = String::with_capacity(s.len());
+    let mut at = 0;
+    for (start, end) in cut {
+        free.push_str(s[at..start].trim_end_matches([' ', '\t']));
+        at = end;
+    }
+    free.push_str(&s[at..]);
     if !free.trim().is_empty() {
         out.insert(free_arg.to_string(), Value::String(free.trim().to_string()));
     }
     Ok(out)
 }
 
-/// Split on unquoted whitespace, keeping each word exactly as written (quotes included).
-fn split_raw_words(s: &str) -> Vec<&str> {
+/// Split on unquoted whitespace: the byte range of each word as written (quotes included).
+fn split_raw_words(s: &str) -> Vec<(usize, usize)> {
     let mut words = Vec::new();
     let (mut start, mut quote, mut escaped) = (None, None, false);
     for (i, c) in s.char_indices() {
@@ -395,7 +403,7 @@ fn split_raw_words(s: &str) -> Vec<&str> {
             (c2, Some(q)) if c2 == q => quote = None,
             (c2, None) if c2.is_whitespace() => {
                 if let Some(st) = start.take() {
-                    words.push(&s[st..i]);
+                    words.push((st, i));
                 }
             }
             _ => {
@@ -404,7 +412,7 @@ fn split_raw_words(s: &str) -> Vec<&str> {
         }
     }
     if let Some(st) = start {
-        words.push(&s[st..]);
+        words.push((st, s.len()));
     }
     words
 }
@@ -443,6 +451,11 @@ mod tests {
         assert_eq!(m.get("chdir").unwrap(), "/srv");
         // An unknown k=v stays part of the command.
         assert_eq!(parse_string_args(&SPEC, "env FOO=bar").unwrap().get("cmd").unwrap(), "env FOO=bar");
+        // A multi-line script keeps its lines and indentation.
+        let script = "for m in a b; do\n  echo $m\ndone\nchdir=/srv\n";
+        let m = parse_string_args(&SPEC, script).unwrap();
+        assert_eq!(m.get("cmd").unwrap(), "for m in a b; do\n  echo $m\ndone");
+        assert_eq!(m.get("chdir").unwrap(), "/srv");
     }
 
     #[test]

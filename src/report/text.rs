@@ -24,6 +24,7 @@ struct State {
     host_bars: HashMap<String, ProgressBar>,
     phase_bars: HashMap<String, ProgressBar>,
     running_phases: usize,
+    check: bool,
     phase_summaries: BTreeMap<String, (PhaseStatus, u64, u32)>,
     last_header: String,
 }
@@ -187,6 +188,7 @@ impl Sink for Text {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match e {
             Event::RunStart { check, .. } => {
+                st.check = *check;
                 if *check {
                     self.print("Check mode: nothing will be changed; changed means \"would change\".");
                 }
@@ -253,7 +255,11 @@ impl Sink for Text {
                 }
             }
             Event::GateEnd { phase, passed, failed_hosts } => {
-                let msg = if *passed { format!("gate of phase {phase} passed") } else { format!("gate of phase {phase} FAILED on {}", failed_hosts.join(", ")) };
+                let msg = match (*passed, st.check) {
+                    (true, _) => format!("gate of phase {phase} passed"),
+                    (false, false) => format!("gate of phase {phase} FAILED on {}", failed_hosts.join(", ")),
+                    (false, true) => format!("gate of phase {phase} does not hold yet on {} (check mode: nothing was applied, so it does not stop the plan)", failed_hosts.join(", ")),
+                };
                 self.print(&self.paint(&msg, if *passed { Status::Ok } else { Status::Failed }));
             }
             Event::PhaseEnd { phase, status, duration_ms, changed, failed_hosts } => {
