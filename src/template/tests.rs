@@ -325,3 +325,18 @@ fn fqcn_filters_and_unknown_filters() {
     let e = render(&t, "{{ x | community.general.nope }}", &s).unwrap_err();
     assert!(e.message.contains("community.general.nope"), "{e}");
 }
+
+#[test]
+fn set_filters_are_linear_on_big_lists() {
+    let t = Templar::new();
+    let scope = crate::vars::VarScope::new();
+    // 200,000 items: a quadratic filter would run for hours (the test would time out); a linear one is instant.
+    let v = t
+        .render_value(&Value::String("{{ (range(100000) | list + range(100000) | list) | unique | length }}".into()), &scope, &crate::yaml::Span::synthetic("t"))
+        .unwrap();
+    assert_eq!(v, serde_json::json!(100000));
+    let v = t
+        .render_value(&Value::String("{{ range(100000) | difference(range(1, 100000)) | union(range(5)) | length }}".into()), &scope, &crate::yaml::Span::synthetic("t"))
+        .unwrap();
+    assert_eq!(v, serde_json::json!(5));
+}

@@ -31,10 +31,31 @@ fn items(v: &Value, what: &str) -> Result<Vec<Value>, Error> {
     }
 }
 
-fn push_unique(out: &mut Vec<Value>, item: Value) {
-    if !out.contains(&item) {
-        out.push(item);
+/// Items in first-seen order without repeats. Hash-based, so set filters stay linear on big lists (a template
+/// like `range(100000) | unique` must not hang the controller).
+#[derive(Default)]
+struct Distinct {
+    seen: std::collections::HashSet<Value>,
+    out: Vec<Value>,
+}
+
+impl Distinct {
+    /// Keep `item` unless `key` was seen before.
+    fn push_keyed(&mut self, key: Value, item: Value) {
+        if self.seen.insert(key) {
+            self.out.push(item);
+        }
     }
+    fn push(&mut self, item: Value) {
+        self.push_keyed(item.clone(), item);
+    }
+    fn into_value(self) -> Value {
+        Value::from(self.out)
+    }
+}
+
+fn set_of(v: Vec<Value>) -> std::collections::HashSet<Value> {
+    v.into_iter().collect()
 }
 
 /// Jinja's unique: first occurrence kept; strings compared case-insensitively unless `case_sensitive=true`.
@@ -51,55 +72,47 @@ fn unique(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
             _ => v,
         }
     };
-    let mut seen = Vec::new();
-    let mut out = Vec::new();
+    let mut d = Distinct::default();
     for item in items(value, "unique")? {
-        let k = key(&item);
-        if !seen.contains(&k) {
-            seen.push(k);
-            out.push(item);
-        }
+        d.push_keyed(key(&item), item);
     }
-    Ok(Value::from(out))
+    Ok(d.into_value())
 }
 
 fn union(a: &Value, b: &Value) -> Result<Value, Error> {
-    let mut out = Vec::new();
+    let mut d = Distinct::default();
     for x in items(a, "union")?.into_iter().chain(items(b, "union")?) {
-        push_unique(&mut out, x);
+        d.push(x);
     }
-    Ok(Value::from(out))
+    Ok(d.into_value())
 }
 
 fn difference(a: &Value, b: &Value) -> Result<Value, Error> {
-    let b = items(b, "difference")?;
-    let mut out = Vec::new();
-    for x in items(a, "difference")? {
-        if !b.contains(&x) {
-            push_unique(&mut out, x);
-        }
+    let b = set_of(items(b, "difference")?);
+    let mut d = Distinct::default();
+    for x in items(a, "difference")?.into_iter().filter(|x| !b.contains(x)) {
+        d.push(x);
     }
-    Ok(Value::from(out))
+    Ok(d.into_value())
 }
 
 fn intersect(a: &Value, b: &Value) -> Result<Value, Error> {
-    let b = items(b, "intersect")?;
-    let mut out = Vec::new();
-    for x in items(a, "intersect")? {
-        if b.contains(&x) {
-            push_unique(&mut out, x);
-        }
+    let b = set_of(items(b, "intersect")?);
+    let mut d = Distinct::default();
+    for x in items(a, "intersect")?.into_iter().filter(|x| b.contains(x)) {
+        d.push(x);
     }
-    Ok(Value::from(out))
+    Ok(d.into_value())
 }
 
 fn symmetric_difference(a: &Value, b: &Value) -> Result<Value, Error> {
     let (a, b) = (items(a, "symmetric_difference")?, items(b, "symmetric_difference")?);
-    let mut out = Vec::new();
-    for x in a.iter().filter(|x| !b.contains(x)).chain(b.iter().filter(|x| !a.contains(x))) {
-        push_unique(&mut out, x.clone());
+    let (sa, sb) = (set_of(a.clone()), set_of(b.clone()));
+    let mut d = Distinct::default();
+    for x in a.into_iter().filter(|x| !sb.contains(x)).chain(b.into_iter().filter(|x| !sa.contains(x))) {
+        d.push(x);
     }
-    Ok(Value::from(out))
+    Ok(d.into_value())
 }
 
 fn json_of(v: &Value) -> Result<Json, Error> {
