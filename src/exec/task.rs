@@ -17,6 +17,7 @@ use crate::modules::{Control, Diff, ModuleCtx, ModuleError, Outcome, args::to_bo
 use crate::playbook::{Cond, Include, IncludeKind, Task};
 use crate::report::{Event, Status, TaskResult};
 use crate::template::TemplateError;
+use crate::transport::TransportError;
 use crate::vars::{LayerKind, VarScope, Vars};
 use crate::yaml::Span;
 
@@ -463,10 +464,22 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
     for attempt in 1..=attempts {
         let outcome = {
             let _guard = if module.needs_host() { Some(lock.lock().await) } else { None };
-            tokio::select! {
-                r = module.run(&ctx, &args) => r,
+            // The time limit covers the whole task, not only each command the module runs.
+            let limited = async {
+                match ctx.timeout {
+                    Some(t) => tokio::time::timeout(t, module.run(&ctx, &args)).await.unwrap_or(Err(ModuleError::Transport(TransportError::Timeout(t)))),
+                    None => module.run(&ctx, &args).await,
+                }
+            };
+            let r = tokio::select! {
+                r = limited => r,
                 _ = run.opts.interrupt.killed() => Err(ModuleError::Failed("interrupted: the task was abandoned after Ctrl-C".into())),
+            };
+            // A cancelled module may have left a command running on the host: stop it before the host moves on.
+            if let Some(c) = &conn {
+                c.stop_abandoned().await;
             }
+            r
         };
         let mut r = to_item(outcome, &delegate);
         if let Err(e) = apply_conditions(run, t, scope, &mut r) {
@@ -572,7 +585,6 @@ fn to_item(outcome: Result<Outcome, ModuleError>, delegate: &Option<String>) -> 
             r.result["unreachable"] = Value::Bool(true);
             r
         }
-        Err(ModuleError::Transport(e @ crate::transport::TransportError::ConnectionLost { .. })) => ItemResult::failed(format!("connection lost: {e}")),
         Err(e) => ItemResult::failed(e.to_string()),
     }
 }
