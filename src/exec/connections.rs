@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::modules::args::{shell_words, to_bool};
+use crate::redact::Secret;
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::{SshConfig, SshTransport};
 use crate::transport::{Connection, HostKeyPolicy, Transport};
@@ -28,15 +29,15 @@ pub struct ConnectOptions {
     pub known_hosts: Vec<PathBuf>,
     pub connect_timeout: Option<Duration>,
     pub connect_retries: Option<u32>,
-    /// From `--ask-become-pass`/HLPROV_BECOME_PASSWORD; never printed.
-    pub become_password: Option<String>,
+    /// From HLPROV_BECOME_PASSWORD; never printed.
+    pub become_password: Option<Secret>,
 }
 
 /// Where and how to reach one host.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {
     Local { user: String },
-    Ssh { cfg: Box<SshKey>, become_password: Option<String> },
+    Ssh { cfg: Box<SshKey>, become_password: Option<Secret> },
 }
 
 /// SshConfig with equality, so the pool can tell whether a host's settings changed.
@@ -115,7 +116,8 @@ pub fn target(host: &str, vars: &Map<String, Value>, opts: &ConnectOptions) -> R
     if let Some(spec) = proxy_jump {
         cfg.jump = jump_chain(&spec, &cfg)?;
     }
-    let become_password = str_var(vars, &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"]).or_else(|| opts.become_password.clone());
+    let become_password =
+        str_var(vars, &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"]).map(Secret::new).or_else(|| opts.become_password.clone());
     Ok(Target::Ssh { cfg: Box::new(SshKey(cfg)), become_password })
 }
 
@@ -245,7 +247,8 @@ impl Pool {
             Target::Local { user } => Connection::new(Arc::new(LocalTransport::new()), user.clone(), None),
             Target::Ssh { cfg, become_password } => {
                 let user = cfg.0.user.clone();
-                Connection::new(Arc::new(SshTransport::new(cfg.0.clone())) as Arc<dyn Transport>, user, become_password.clone())
+                let password = become_password.as_ref().map(|p| p.expose().to_string());
+                Connection::new(Arc::new(SshTransport::new(cfg.0.clone())) as Arc<dyn Transport>, user, password)
             }
         });
         slots.insert(host.to_string(), Slot { target: target.clone(), conn: conn.clone() });
