@@ -50,8 +50,9 @@ pub struct Connection {
     abandoned: StdMutex<Vec<(String, Option<String>)>>,
 }
 
-/// How long stopping leftover commands may take; the host may be unreachable, so this is best effort.
-const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long stopping leftover commands may take (connecting again included); the host may be unreachable,
+/// so this is best effort.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Connection {
     pub fn new(transport: Arc<dyn Transport>, login_user: String, become_password: Option<String>) -> Connection {
@@ -76,10 +77,11 @@ impl Connection {
         let tag = format!("{:016x}", rand::random::<u64>());
         let mut running = Running { conn: self, tag: Some(tag.clone()), become_user: cmd.become_user.map(str::to_string) };
         let result = self.exec_tagged(cmd, &tag).await;
-        running.tag = None;
         if matches!(result, Err(TransportError::Timeout(_) | TransportError::ConnectionLost { .. })) {
-            self.stop_tagged(&[tag], cmd.become_user).await;
+            // Still marked running: if the caller gives up during this too, the stop is retried later.
+            self.stop_tagged(std::slice::from_ref(&tag), cmd.become_user).await;
         }
+        running.tag = None;
         result
     }
 
