@@ -171,7 +171,7 @@ impl Node {
 }
 
 /// Wrap every string leaf (not mapping keys) in the `!unsafe` representation.
-fn mark_unsafe(v: Value) -> Value {
+pub(crate) fn mark_unsafe(v: Value) -> Value {
     match v {
         Value::String(s) => {
             let mut m = Map::new();

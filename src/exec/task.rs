@@ -150,7 +150,9 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
             break;
         }
         let mut lv = Vars::new();
-        lv.insert(lc.loop_var.clone(), item.clone());
+        // Items were rendered with the loop expression; rendering them again would run a template that a
+        // host put into a registered result being looped over.
+        lv.insert(lc.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item.clone()));
         if let Some(ix) = &lc.index_var {
             lv.insert(ix.clone(), Value::from(i));
         }
@@ -621,7 +623,7 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
     for item in items {
         let mut params = inc.kw.vars.clone();
         if let Some(item) = item {
-            params.insert(inc.loop_control.loop_var.clone(), item);
+            params.insert(inc.loop_control.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item));
         }
         let item_scope = scope.with_layer(LayerKind::IncludeParams, "include params", Arc::new(params.clone()));
         if conditions_hold(run, &eff.when, &item_scope)?.is_some() {
