@@ -104,8 +104,11 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
     let started = Instant::now();
     let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
     let event = |status: Status, item: Option<String>, result: &Value, diffs: Vec<Diff>, delegated: Option<String>, summary: bool| {
-        let no_log = truthy_opt(run, &eff.no_log, &scope, &t.span).ok().flatten().unwrap_or(false);
+        // A no_log that cannot be evaluated hides the result: failing safe.
+        let no_log = truthy_opt(run, &eff.no_log, &scope, &t.span).map_or(true, |v| v.unwrap_or(false));
         let shown = if no_log { censored(result) } else { result.clone() };
+        // A loop item can be the secret itself (a list of passwords): Ansible shows it as None.
+        let item = if no_log { item.map(|_| "None".to_string()) } else { item };
         run.reporter.emit(Event::TaskResult(Box::new(TaskResult {
             host: host.to_string(),
             play: pc.play.name.clone(),
