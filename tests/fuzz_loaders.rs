@@ -73,6 +73,7 @@ const INVENTORY_YAML: &str = "all:\n  vars: {ansible_user: root}\n  children:\n 
 const INVENTORY_INI: &str = "[k3s]\nw[01:03].lab ansible_port=2222 labels=\"{'a': [1, 2]}\"\n10.0.0.5\n\n[k3s:vars]\nx=1\ny='two words' # comment\n\n[db:children]\nk3s\n\n[db]\npg ansible_host=10.0.0.9\n";
 
 /// Characters that mean something to YAML, INI, Jinja or host patterns.
+#[rustfmt::skip]
 const SPICE: &[&str] = &[
     "{{", "}}", "{%", "%}", "{#", "#}", "[", "]", "{", "}", ":", ": ", "- ", "&a ", "*a", "<<: ", "!unsafe ", "!!str ", "'", "\"", "\\", "#", ";",
     "=", ",", "|", ">", "\n", "\n  ", "\t", " ", "\u{2028}", "\u{feff}", "é", "0644", "1e3", "~", "yes", "%", "?", "!", "@", ":!", "&&", "[1:3]",
@@ -164,6 +165,7 @@ proptest! {
 
 /// Templates from Jinja pieces: statements, expressions, filters, tests, loops and the variables below.
 fn template_text() -> impl Strategy<Value = String> {
+    #[rustfmt::skip]
     const PIECES: &[&str] = &[
         "{{ ", " }}", "{% ", " %}", "{# ", " #}", "if ", "else", "endif", "for x in ", "endfor", "range(", "9999", ")", "(", "[", "]", "a", "b", "self",
         "s", "n", "m", "l", "x", " | ", "default(", "join(", "upper", "length", "from_json", "to_json", "regex_replace('(a+)+$', '')", "map(", "select",
@@ -174,14 +176,27 @@ fn template_text() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(PIECES), 0..40).prop_map(|v| v.concat())
 }
 
+/// Leaves, filters and operators of [`structured_template`].
+#[rustfmt::skip]
+const LEAVES: &[&str] = &[
+    "a", "s", "n", "l", "m", "x.y.z", "big", "undefined_v", "'{{ a }}'", "\"%s\"", "[1, 2, [3]]", "{'k': n}", "9999", "-1", "none", "true",
+    "range(99999)", "lookup('env', 'HOME')",
+];
+#[rustfmt::skip]
+const FILTERS: &[&str] = &[
+    "length", "upper", "int", "string", "list", "to_json", "from_json", "b64encode", "b64decode", "unique", "flatten", "first", "dict2items", "bool",
+    "default(a)", "join(s)", "map('upper')", "select('defined')", "regex_replace('(a+)+$', 'x')", "replace('a', s * 3)", "combine(m)", "to_nice_yaml",
+];
+const OPERATORS: &[&str] = &["+", "*", "**", "~", "and", "or", "==", "in", "//", "%"];
+
 /// Well-formed templates: expressions built recursively from variables, literals, filters, calls and
 /// operators, inside loops, conditions, macros and sets.
 fn structured_template() -> impl Strategy<Value = String> {
-    let leaf = prop::sample::select(&["a", "s", "n", "l", "m", "x.y.z", "big", "undefined_v", "'{{ a }}'", "\"%s\"", "[1, 2, [3]]", "{'k': n}", "9999", "-1", "none", "true", "range(99999)", "lookup('env', 'HOME')"][..]).prop_map(str::to_string);
+    let leaf = prop::sample::select(LEAVES).prop_map(str::to_string);
     let expr = leaf.prop_recursive(5, 64, 4, |inner| {
         prop_oneof![
-            (inner.clone(), prop::sample::select(&["length", "upper", "int", "string", "list", "to_json", "from_json", "b64encode", "b64decode", "unique", "flatten", "first", "dict2items", "bool", "default(a)", "join(s)", "map('upper')", "select('defined')", "regex_replace('(a+)+$', 'x')", "replace('a', s * 3)", "combine(m)", "to_nice_yaml"][..])).prop_map(|(e, f)| format!("({e}) | {f}")),
-            (inner.clone(), inner.clone(), prop::sample::select(&["+", "*", "**", "~", "and", "or", "==", "in", "//", "%"][..])).prop_map(|(a, b, op)| format!("({a}) {op} ({b})")),
+            (inner.clone(), prop::sample::select(FILTERS)).prop_map(|(e, f)| format!("({e}) | {f}")),
+            (inner.clone(), inner.clone(), prop::sample::select(OPERATORS)).prop_map(|(a, b, op)| format!("({a}) {op} ({b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a})[{b}]")),
             inner.clone().prop_map(|e| format!("({e}) is defined")),
         ]

@@ -100,7 +100,11 @@ async fn accept_new_on_the_command_line_records_keys_then_strict_trusts_them() {
     assert_eq!(code, Some(0), "{out}");
     let recorded = std::fs::read_to_string(&kh).unwrap();
     for h in ["h1", "h2"] {
-        let want = format!("[127.0.0.1]:{} {}", lab.host(h).port, host_key_line_tail(&russh::keys::PublicKey::from_openssh(&host_key_line(&lab, h)).unwrap()));
+        let want = format!(
+            "[127.0.0.1]:{} {}",
+            lab.host(h).port,
+            host_key_line_tail(&russh::keys::PublicKey::from_openssh(&host_key_line(&lab, h)).unwrap())
+        );
         assert!(recorded.lines().any(|l| l.starts_with(&want)), "{h} recorded with its real key:\n{recorded}");
     }
     assert_eq!(recorded.lines().count(), 2);

@@ -66,7 +66,11 @@ fn copy_row(name: &'static str, dir: &str, file: &str, content: &str) -> Row {
         name,
         "",
         format!("    - name: it\n      copy: {{dest: {}, content: {}}}\n", y(&dest), y(content)),
-        vec![Check::Status(Status::Changed), Check::Host(argv(&["cat", "--", &dest]), content.to_string()), Check::Names(dir.to_string(), file.to_string())],
+        vec![
+            Check::Status(Status::Changed),
+            Check::Host(argv(&["cat", "--", &dest]), content.to_string()),
+            Check::Names(dir.to_string(), file.to_string()),
+        ],
     )
 }
 
@@ -297,7 +301,8 @@ async fn hostile_arguments_names_and_contents_reach_the_host_literally() {
                 }
                 Check::Names(dir, want) => {
                     let client = hlprov::lab::docker::connect().await.unwrap();
-                    let (_, out) = hlprov::lab::docker::exec(&client, lab.host("h1").id(), &["find", dir, "-mindepth", "1", "-printf", "%f/"]).await.unwrap();
+                    let (_, out) =
+                        hlprov::lab::docker::exec(&client, lab.host("h1").id(), &["find", dir, "-mindepth", "1", "-printf", "%f/"]).await.unwrap();
                     let mut names: Vec<&str> = out.split('/').filter(|n| !n.is_empty()).collect();
                     names.sort();
                     assert_eq!(names.join("/"), *want, "{}", r.name);
@@ -312,7 +317,8 @@ async fn hostile_arguments_names_and_contents_reach_the_host_literally() {
     // Nothing ran: no canary on the host (in /tmp, or wherever the two relative ones would land), none on the
     // controller.
     assert_eq!(lab.docker_exec("h1", "ls -a /tmp | grep pwned; find / -xdev \\( -name pwned-r3 -o -name pwned-r4 \\) 2>/dev/null").await.1, "");
-    let on_controller: Vec<_> = std::fs::read_dir(ctl.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("pwned")).collect();
+    let on_controller: Vec<_> =
+        std::fs::read_dir(ctl.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("pwned")).collect();
     assert!(on_controller.is_empty(), "{on_controller:?}");
     // Every atomic write cleaned up after itself.
     assert_eq!(lab.docker_exec("h1", "find /srv/h -name '.hlprov-tmp.*'").await.1, "");
@@ -425,7 +431,8 @@ async fn hostile_documents_are_refused_with_a_clear_located_error() {
             }
             Expect::Runs(status, msg) => {
                 let text = String::from_utf8(d.text.clone()).unwrap();
-                let a = apply_files(&inv, &[("site.yml", &text)], "site.yml", RunOptions::default()).await.unwrap_or_else(|e| panic!("{}: {e}", d.name));
+                let a =
+                    apply_files(&inv, &[("site.yml", &text)], "site.yml", RunOptions::default()).await.unwrap_or_else(|e| panic!("{}: {e}", d.name));
                 let it = a.of("it", "target");
                 assert_eq!(it.len(), 1, "{}: {:?}", d.name, a.results());
                 assert_eq!(it[0].status, *status, "{}: {:?}", d.name, it[0].result);
@@ -438,7 +445,7 @@ async fn hostile_documents_are_refused_with_a_clear_located_error() {
     // A 40 MiB inventory is refused by its size before it is read.
     let big_inv = dir.path().join("big.yml");
     std::fs::write(&big_inv, vec![b'#'; 40 * 1024 * 1024]).unwrap();
-    let err = hlprov::inventory::Inventory::load(&[big_inv.clone()]).err().expect("refused").to_string();
+    let err = hlprov::inventory::Inventory::load(std::slice::from_ref(&big_inv)).err().expect("refused").to_string();
     assert!(err.contains(&format!("{}: file is 41943040 bytes; hlprov reads inventories up to 33554432 bytes", big_inv.display())), "{err}");
 
     // A hostile inventory: a ProxyCommand (a command on the controller) is refused; an address that is shell
@@ -446,8 +453,14 @@ async fn hostile_documents_are_refused_with_a_clear_located_error() {
     let canary = dir.path().join("pwned-inventory");
     let pb = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: it\n      command: 'true'\n";
     for (vars, want) in [
-        (format!("      ansible_connection: ssh\n      ansible_ssh_common_args: -o ProxyCommand='touch {}'\n", canary.display()), "ssh option 'ProxyCommand' is not supported"),
-        (format!("      ansible_connection: ssh\n      ansible_host: '$(touch {})'\n      ansible_ssh_retries: 0\n", canary.display()), "cannot connect to root@$(touch"),
+        (
+            format!("      ansible_connection: ssh\n      ansible_ssh_common_args: -o ProxyCommand='touch {}'\n", canary.display()),
+            "ssh option 'ProxyCommand' is not supported",
+        ),
+        (
+            format!("      ansible_connection: ssh\n      ansible_host: '$(touch {})'\n      ansible_ssh_retries: 0\n", canary.display()),
+            "cannot connect to root@$(touch",
+        ),
     ] {
         let inv = dir.path().join("hostile-inv.yml");
         std::fs::write(&inv, format!("all:\n  hosts:\n    target:\n{vars}      ansible_user: root\n")).unwrap();

@@ -111,9 +111,8 @@ pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError>
     let phases: Vec<PhaseRecord> = graph.order.iter().filter_map(|n| done[n.index()].as_ref().map(|d| d.record.clone())).collect();
     // A phase that failed only because its hosts were unreachable is an unreachable run (3), not a failed one
     // (2). Blocked phases add nothing: what blocked them is counted itself.
-    let only_unreachable = |hosts: &[String]| {
-        !hosts.is_empty() && hosts.iter().all(|h| stats.iter().any(|(n, s)| n == h && s.unreachable > 0 && s.failed == 0))
-    };
+    let only_unreachable =
+        |hosts: &[String]| !hosts.is_empty() && hosts.iter().all(|h| stats.iter().any(|(n, s)| n == h && s.unreachable > 0 && s.failed == 0));
     let any_failed_phase = phases.iter().any(|p| match p.status {
         Some(PhaseStatus::GateFailed) => true,
         Some(PhaseStatus::Failed) => !only_unreachable(&p.failed_hosts),
