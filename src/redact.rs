@@ -86,6 +86,28 @@ pub fn redact_value(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// A secret held in a struct (a become password): registered for redaction when made, and its `Debug` prints
+/// the mask, so a `{:?}` of options in a log line or a panic cannot show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        let value = value.into();
+        register(&value);
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +120,17 @@ mod tests {
         assert_eq!(redact("nothing here"), "nothing here");
         register("no");
         assert_eq!(redact("no"), "no", "short strings are not treated as secrets");
+    }
+
+    #[test]
+    fn a_secret_in_a_struct_never_prints() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Opts {
+            password: Option<Secret>,
+        }
+        let o = Opts { password: Some(Secret::new("s3cr3t-in-options")) };
+        assert_eq!(format!("{o:?}"), format!("Opts {{ password: Some({MASK}) }}"));
+        assert_eq!(redact("oops s3cr3t-in-options"), format!("oops {MASK}"), "registered when made");
     }
 }

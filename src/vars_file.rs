@@ -21,7 +21,7 @@ pub struct VarsFile {
 /// SOPS-encrypted files are decrypted with the age identities sops would use (see `crate::secrets::keys`).
 pub fn load(path: &Path) -> Result<VarsFile, YamlError> {
     let name = path.display().to_string();
-    let text = yaml::read_text_file(path).map_err(|msg| YamlError::new(&Span::new(name.as_str(), 0, 0), msg))?;
+    let text = yaml::read_yaml_file(path)?;
     let node = yaml::load_one(&text, &name)?;
     if is_sops(&node) {
         return load_sops(path, &text, &node);

@@ -171,7 +171,7 @@ impl Node {
 }
 
 /// Wrap every string leaf (not mapping keys) in the `!unsafe` representation.
-fn mark_unsafe(v: Value) -> Value {
+pub(crate) fn mark_unsafe(v: Value) -> Value {
     match v {
         Value::String(s) => {
             let mut m = Map::new();
@@ -195,7 +195,21 @@ pub fn load_all(text: &str, file: &str) -> Result<Vec<Node>, YamlError> {
             format!("file is {} bytes; hlprov reads YAML files up to {} bytes", text.len(), MAX_FILE_BYTES),
         ));
     }
+    // The parser takes a NUL for the end of the text and would drop what follows without a word.
+    if let Some(at) = text.find('\0') {
+        let (line, col) = line_col(text.as_bytes(), at);
+        return Err(YamlError::new(&Span::new(file, line, col), "a NUL byte; YAML text cannot hold one (is this a binary file?)"));
+    }
     Builder::new(file).run(text)
+}
+
+/// 1-based line and column (in characters) of byte `at`.
+fn line_col(bytes: &[u8], at: usize) -> (u32, u32) {
+    let before = &bytes[..at];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+    (line as u32, col as u32)
 }
 
 /// Parse a file that must hold at most one document; an empty file gives a null node.
@@ -211,18 +225,36 @@ pub fn load_one(text: &str, file: &str) -> Result<Node, YamlError> {
 /// Read and parse a file from disk (at most one document).
 pub fn load_file(path: &std::path::Path) -> Result<Node, YamlError> {
     let name = path.display().to_string();
-    let text = read_text_file(path).map_err(|msg| YamlError::new(&Span::new(name.as_str(), 0, 0), msg))?;
+    let text = read_yaml_file(path)?;
     load_one(&text, &name)
+}
+
+/// Read a YAML file's text; an error points at the file, and at the line of an invalid byte.
+pub fn read_yaml_file(path: &std::path::Path) -> Result<String, YamlError> {
+    let name = path.display().to_string();
+    read_text(path).map_err(|(at, msg)| YamlError::new(&Span::new(name.as_str(), at.map_or(0, |a| a.0), at.map_or(0, |a| a.1)), msg))
 }
 
 /// Read a UTF-8 text file, refusing anything larger than hlprov handles.
 pub fn read_text_file(path: &std::path::Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    read_text(path).map_err(|(at, msg)| match at {
+        Some((line, col)) => format!("{msg} (line {line}, column {col})"),
+        None => msg,
+    })
+}
+
+/// The size is checked before reading, so a huge file costs no memory.
+fn read_text(path: &std::path::Path) -> Result<String, (Option<(u32, u32)>, String)> {
+    let meta = std::fs::metadata(path).map_err(|e| (None, format!("cannot read: {e}")))?;
     if meta.len() > MAX_FILE_BYTES as u64 {
-        return Err(format!("file is {} bytes; hlprov reads files up to {} bytes", meta.len(), MAX_FILE_BYTES));
+        return Err((None, format!("file is {} bytes; hlprov reads files up to {} bytes", meta.len(), MAX_FILE_BYTES)));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+    let bytes = std::fs::read(path).map_err(|e| (None, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        (Some(line_col(bytes, at)), format!("not UTF-8 text: invalid byte 0x{:02x}", bytes[at]))
+    })
 }
 
 enum Frame {
@@ -615,6 +647,18 @@ mod tests {
         }
         let err = load_one(&block, "deep.yml").unwrap_err();
         assert!(err.msg.contains("deeper"), "{err}");
+    }
+
+    #[test]
+    fn nul_bytes_and_invalid_utf8_are_refused_at_their_line() {
+        // Without the check, everything after the NUL would be dropped silently.
+        let err = load_one("a: 1\nb: x\0y\nc: 3\n", "nul.yml").unwrap_err();
+        assert_eq!(err.to_string(), "nul.yml:2:5: a NUL byte; YAML text cannot hold one (is this a binary file?)");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latin1.yml");
+        std::fs::write(&path, b"a: 1\nname: caf\xe9\n").unwrap();
+        let err = load_file(&path).unwrap_err();
+        assert_eq!(err.to_string(), format!("{}:2:10: not UTF-8 text: invalid byte 0xe9", path.display()));
     }
 
     #[test]

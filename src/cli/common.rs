@@ -80,7 +80,7 @@ impl ConnArgs {
             known_hosts: self.known_hosts.clone(),
             connect_timeout: self.connect_timeout.map(Duration::from_secs),
             connect_retries: None,
-            become_password: std::env::var("HLPROV_BECOME_PASSWORD").ok().filter(|p| !p.is_empty()),
+            become_password: std::env::var("HLPROV_BECOME_PASSWORD").ok().filter(|p| !p.is_empty()).map(crate::redact::Secret::new),
         }
     }
 

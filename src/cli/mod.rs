@@ -8,6 +8,7 @@ mod common;
 mod inventory_cmd;
 mod lab_cmd;
 mod modules_cmd;
+mod panic;
 
 pub use modules_cmd::markdown as modules_markdown;
 pub mod sops;
@@ -65,6 +66,7 @@ pub enum Command {
 
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> i32 {
+    panic::install();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::modules::args::{shell_words, to_bool};
+use crate::redact::Secret;
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::{SshConfig, SshTransport};
 use crate::transport::{Connection, HostKeyPolicy, Transport};
@@ -28,15 +29,15 @@ pub struct ConnectOptions {
     pub known_hosts: Vec<PathBuf>,
     pub connect_timeout: Option<Duration>,
     pub connect_retries: Option<u32>,
-    /// From `--ask-become-pass`/HLPROV_BECOME_PASSWORD; never printed.
-    pub become_password: Option<String>,
+    /// From HLPROV_BECOME_PASSWORD; never printed.
+    pub become_password: Option<Secret>,
 }
 
 /// Where and how to reach one host.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {
     Local { user: String },
-    Ssh { cfg: Box<SshKey>, become_password: Option<String> },
+    Ssh { cfg: Box<SshKey>, become_password: Option<Secret> },
 }
 
 /// SshConfig with equality, so the pool can tell whether a host's settings changed.
@@ -96,9 +97,10 @@ pub fn target(host: &str, vars: &Map<String, Value>, opts: &ConnectOptions) -> R
     if let Some(r) = vars.get("ansible_ssh_retries").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())) {
         cfg.connect_retries = r as u32;
     }
+    let mut proxy_jump = None;
     for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
         if let Some(args) = str_var(vars, &[key]) {
-            apply_ssh_args(&mut cfg, &args).map_err(|e| format!("{key}: {e}"))?;
+            apply_ssh_args(&mut cfg, &args, &mut proxy_jump).map_err(|e| format!("{key}: {e}"))?;
         }
     }
     if let Some(p) = opts.host_key_checking {
@@ -110,12 +112,17 @@ pub fn target(host: &str, vars: &Map<String, Value>, opts: &ConnectOptions) -> R
     if let Some(r) = opts.connect_retries {
         cfg.connect_retries = r;
     }
-    let become_password = str_var(vars, &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"]).or_else(|| opts.become_password.clone());
+    // Built last, so the hops get the final key, known_hosts and checking policy whatever the option order.
+    if let Some(spec) = proxy_jump {
+        cfg.jump = jump_chain(&spec, &cfg)?;
+    }
+    let become_password =
+        str_var(vars, &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"]).map(Secret::new).or_else(|| opts.become_password.clone());
     Ok(Target::Ssh { cfg: Box::new(SshKey(cfg)), become_password })
 }
 
 /// The OpenSSH options hlprov understands in ansible_ssh_common_args / ansible_ssh_extra_args.
-fn apply_ssh_args(cfg: &mut SshConfig, args: &str) -> Result<(), String> {
+fn apply_ssh_args(cfg: &mut SshConfig, args: &str, proxy_jump: &mut Option<String>) -> Result<(), String> {
     let words = shell_words(args)?;
     let mut i = 0;
     while i < words.len() {
@@ -131,10 +138,10 @@ fn apply_ssh_args(cfg: &mut SshConfig, args: &str) -> Result<(), String> {
         if w.starts_with("-o") {
             let opt = value("-o")?;
             let (k, v) = opt.split_once(['=', ' ']).ok_or_else(|| format!("-o {opt}: expected Option=value"))?;
-            apply_ssh_option(cfg, k.trim(), v.trim())?;
+            apply_ssh_option(cfg, k.trim(), v.trim(), proxy_jump)?;
         } else if w.starts_with("-J") {
             let v = value("-J")?;
-            apply_ssh_option(cfg, "ProxyJump", &v)?;
+            apply_ssh_option(cfg, "ProxyJump", &v, proxy_jump)?;
         } else if w.starts_with("-p") {
             let v = value("-p")?;
             cfg.port = v.parse().map_err(|_| format!("-p {v}: not a port"))?;
@@ -151,7 +158,7 @@ fn apply_ssh_args(cfg: &mut SshConfig, args: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn apply_ssh_option(cfg: &mut SshConfig, key: &str, value: &str) -> Result<(), String> {
+fn apply_ssh_option(cfg: &mut SshConfig, key: &str, value: &str, proxy_jump: &mut Option<String>) -> Result<(), String> {
     match key.to_ascii_lowercase().as_str() {
         "userknownhostsfile" => cfg.known_hosts = value.split_whitespace().map(expand_home).collect(),
         "stricthostkeychecking" => {
@@ -162,31 +169,7 @@ fn apply_ssh_option(cfg: &mut SshConfig, key: &str, value: &str) -> Result<(), S
                 other => return Err(format!("StrictHostKeyChecking={other}: expected yes, accept-new or no")),
             }
         }
-        "proxyjump" => {
-            if value.eq_ignore_ascii_case("none") {
-                cfg.jump = None;
-                return Ok(());
-            }
-            // A chain a,b,c: c is reached through b, which is reached through a.
-            let mut jump: Option<Box<SshConfig>> = None;
-            for hop in value.split(',') {
-                let (user, rest) = match hop.rsplit_once('@') {
-                    Some((u, r)) => (Some(u.to_string()), r),
-                    None => (None, hop),
-                };
-                let (address, port) = match rest.rsplit_once(':') {
-                    Some((a, p)) if !a.contains(':') => (a.to_string(), p.parse().map_err(|_| format!("ProxyJump {hop}: bad port"))?),
-                    _ => (rest.to_string(), 22),
-                };
-                let mut hop_cfg = SshConfig::new(address, port, user.unwrap_or_else(|| cfg.user.clone()));
-                hop_cfg.identity_files = cfg.identity_files.clone();
-                hop_cfg.known_hosts = cfg.known_hosts.clone();
-                hop_cfg.host_key_policy = cfg.host_key_policy;
-                hop_cfg.jump = jump.take();
-                jump = Some(Box::new(hop_cfg));
-            }
-            cfg.jump = jump;
-        }
+        "proxyjump" => *proxy_jump = (!value.eq_ignore_ascii_case("none")).then(|| value.to_string()),
         "port" => cfg.port = value.parse().map_err(|_| format!("Port={value}: not a port"))?,
         "user" => cfg.user = value.to_string(),
         "identityfile" => cfg.identity_files = vec![expand_home(value)],
@@ -197,6 +180,34 @@ fn apply_ssh_option(cfg: &mut SshConfig, key: &str, value: &str) -> Result<(), S
         other => return Err(format!("ssh option '{key}' is not supported by hlprov ({other})")),
     }
     Ok(())
+}
+
+/// The bastions of a ProxyJump spec `[user@]host[:port],…`: the target is reached through the last, which is
+/// reached through the one before it. Hops use the target's key, known_hosts and host key policy.
+fn jump_chain(spec: &str, cfg: &SshConfig) -> Result<Option<Box<SshConfig>>, String> {
+    let mut jump: Option<Box<SshConfig>> = None;
+    for hop in spec.split(',') {
+        let (user, rest) = match hop.rsplit_once('@') {
+            Some((u, r)) => (Some(u.to_string()), r),
+            None => (None, hop),
+        };
+        let (address, port) = match rest.rsplit_once(':') {
+            Some((a, p)) if !a.contains(':') => (a.to_string(), p.parse().map_err(|_| format!("ProxyJump {hop}: bad port"))?),
+            _ => (rest.to_string(), 22),
+        };
+        if address.is_empty() || address.starts_with('-') {
+            return Err(format!("ProxyJump {hop}: not a host"));
+        }
+        let mut hop_cfg = SshConfig::new(address, port, user.unwrap_or_else(|| cfg.user.clone()));
+        hop_cfg.identity_files = cfg.identity_files.clone();
+        hop_cfg.known_hosts = cfg.known_hosts.clone();
+        hop_cfg.host_key_policy = cfg.host_key_policy;
+        hop_cfg.connect_timeout = cfg.connect_timeout;
+        hop_cfg.connect_retries = cfg.connect_retries;
+        hop_cfg.jump = jump.take();
+        jump = Some(Box::new(hop_cfg));
+    }
+    Ok(jump)
 }
 
 fn expand_home(p: &str) -> PathBuf {
@@ -236,7 +247,8 @@ impl Pool {
             Target::Local { user } => Connection::new(Arc::new(LocalTransport::new()), user.clone(), None),
             Target::Ssh { cfg, become_password } => {
                 let user = cfg.0.user.clone();
-                Connection::new(Arc::new(SshTransport::new(cfg.0.clone())) as Arc<dyn Transport>, user, become_password.clone())
+                let password = become_password.as_ref().map(|p| p.expose().to_string());
+                Connection::new(Arc::new(SshTransport::new(cfg.0.clone())) as Arc<dyn Transport>, user, password)
             }
         });
         slots.insert(host.to_string(), Slot { target: target.clone(), conn: conn.clone() });
@@ -288,6 +300,26 @@ mod tests {
         assert_eq!(c.host_key_policy, HostKeyPolicy::AcceptNew);
         let jump = c.jump.unwrap();
         assert_eq!((jump.address.as_str(), jump.port, jump.user.as_str()), ("bastion", 2200, "jump"));
+    }
+
+    #[test]
+    fn jump_hosts_get_the_final_key_known_hosts_and_policy_whatever_the_order() {
+        let v = vars(json!({
+            "ansible_host": "10.0.0.2", "ansible_user": "admin",
+            "ansible_ssh_common_args": "-J b1,ops@b2:2200 -o UserKnownHostsFile=/k/known -i /k/id"
+        }));
+        let opts = ConnectOptions { host_key_checking: Some(HostKeyPolicy::AcceptNew), ..Default::default() };
+        let Target::Ssh { cfg, .. } = target("t", &v, &opts).unwrap() else { panic!() };
+        let last = cfg.0.jump.unwrap();
+        assert_eq!((last.address.as_str(), last.port, last.user.as_str()), ("b2", 2200, "ops"));
+        let first = last.jump.clone().unwrap();
+        assert_eq!((first.address.as_str(), first.port, first.user.as_str()), ("b1", 22, "admin"));
+        for hop in [&last, &first] {
+            assert_eq!(hop.known_hosts, [PathBuf::from("/k/known")]);
+            assert_eq!(hop.identity_files, [PathBuf::from("/k/id")]);
+            assert_eq!(hop.host_key_policy, HostKeyPolicy::AcceptNew);
+        }
+        assert!(target("t", &vars(json!({"ansible_ssh_common_args": "-J -oProxyCommand=x"})), &ConnectOptions::default()).is_err());
     }
 
     #[test]

@@ -106,7 +106,16 @@ pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError>
 
     let stats = run.stats();
     let phases: Vec<PhaseRecord> = graph.order.iter().filter_map(|n| done[n.index()].as_ref().map(|d| d.record.clone())).collect();
-    let any_failed_phase = phases.iter().any(|p| p.status.is_some_and(|s| blocks(s, run.opts.check)));
+    // A phase that failed only because its hosts were unreachable is an unreachable run (3), not a failed one
+    // (2). Blocked phases add nothing: what blocked them is counted itself. In check mode a gate reports, it
+    // does not fail the run.
+    let only_unreachable =
+        |hosts: &[String]| !hosts.is_empty() && hosts.iter().all(|h| stats.iter().any(|(n, s)| n == h && s.unreachable > 0 && s.failed == 0));
+    let any_failed_phase = phases.iter().any(|p| match p.status {
+        Some(PhaseStatus::GateFailed) => blocks(PhaseStatus::GateFailed, run.opts.check),
+        Some(PhaseStatus::Failed) => !only_unreachable(&p.failed_hosts),
+        _ => false,
+    });
     let exit_code = if run.is_interrupted() {
         exit::INTERRUPTED
     } else if stats.iter().any(|(_, s)| s.failed > 0) || any_failed_phase {

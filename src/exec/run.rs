@@ -70,7 +70,25 @@ impl Run {
         });
         let source: Arc<dyn HostVarsSource> = Arc::new(RunHostVars(Arc::downgrade(&run)));
         let _ = run.hostvars.set(source);
+        run.register_inventory_passwords();
         Ok(run)
+    }
+
+    /// Passwords written in the inventory (not only in SOPS files) are masked from the start, before a task
+    /// that prints them (`debug: var=hostvars`) runs ahead of any connection.
+    fn register_inventory_passwords(&self) {
+        const NAMES: &[&str] = &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass", "ansible_password", "ansible_ssh_pass"];
+        for host in self.inventory.host_names() {
+            for (_, _, vars) in self.inventory_layers(&host).iter() {
+                for name in NAMES {
+                    if let Some(Value::String(p)) = vars.get(*name) {
+                        if !p.contains("{{") {
+                            crate::redact::register(p);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     pub fn hostvars(&self) -> Arc<dyn HostVarsSource> {

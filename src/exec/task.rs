@@ -17,6 +17,7 @@ use crate::modules::{Control, Diff, ModuleCtx, ModuleError, Outcome, args::to_bo
 use crate::playbook::{Cond, Include, IncludeKind, Task};
 use crate::report::{Event, Status, TaskResult};
 use crate::template::TemplateError;
+use crate::transport::TransportError;
 use crate::vars::{LayerKind, VarScope, Vars};
 use crate::yaml::Span;
 
@@ -103,8 +104,11 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
     let started = Instant::now();
     let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
     let event = |status: Status, item: Option<String>, result: &Value, diffs: Vec<Diff>, delegated: Option<String>, summary: bool| {
-        let no_log = truthy_opt(run, &eff.no_log, &scope, &t.span).ok().flatten().unwrap_or(false);
+        // A no_log that cannot be evaluated hides the result: failing safe.
+        let no_log = truthy_opt(run, &eff.no_log, &scope, &t.span).map_or(true, |v| v.unwrap_or(false));
         let shown = if no_log { censored(result) } else { result.clone() };
+        // A loop item can be the secret itself (a list of passwords): Ansible shows it as None.
+        let item = if no_log { item.map(|_| "None".to_string()) } else { item };
         run.reporter.emit(Event::TaskResult(Box::new(TaskResult {
             host: host.to_string(),
             play: pc.play.name.clone(),
@@ -149,7 +153,9 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
             break;
         }
         let mut lv = Vars::new();
-        lv.insert(lc.loop_var.clone(), item.clone());
+        // Items were rendered with the loop expression; rendering them again would run a template that a
+        // host put into a registered result being looped over.
+        lv.insert(lc.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item.clone()));
         if let Some(ix) = &lc.index_var {
             lv.insert(ix.clone(), Value::from(i));
         }
@@ -468,10 +474,22 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
     for attempt in 1..=attempts {
         let outcome = {
             let _guard = if module.needs_host() { Some(lock.lock().await) } else { None };
-            tokio::select! {
-                r = module.run(&ctx, &args) => r,
+            // The time limit covers the whole task, not only each command the module runs.
+            let limited = async {
+                match ctx.timeout {
+                    Some(t) => tokio::time::timeout(t, module.run(&ctx, &args)).await.unwrap_or(Err(ModuleError::Transport(TransportError::Timeout(t)))),
+                    None => module.run(&ctx, &args).await,
+                }
+            };
+            let r = tokio::select! {
+                r = limited => r,
                 _ = run.opts.interrupt.killed() => Err(ModuleError::Failed("interrupted: the task was abandoned after Ctrl-C".into())),
+            };
+            // A cancelled module may have left a command running on the host: stop it before the host moves on.
+            if let Some(c) = &conn {
+                c.stop_abandoned().await;
             }
+            r
         };
         let mut r = to_item(outcome, &delegate);
         if let Err(e) = apply_conditions(run, t, scope, &mut r) {
@@ -577,7 +595,6 @@ fn to_item(outcome: Result<Outcome, ModuleError>, delegate: &Option<String>) -> 
             r.result["unreachable"] = Value::Bool(true);
             r
         }
-        Err(ModuleError::Transport(e @ crate::transport::TransportError::ConnectionLost { .. })) => ItemResult::failed(format!("connection lost: {e}")),
         Err(e) => ItemResult::failed(e.to_string()),
     }
 }
@@ -593,7 +610,7 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
     for item in items {
         let mut params = inc.kw.vars.clone();
         if let Some(item) = item {
-            params.insert(inc.loop_control.loop_var.clone(), item);
+            params.insert(inc.loop_control.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item));
         }
         let item_scope = scope.with_layer(LayerKind::IncludeParams, "include params", Arc::new(params.clone()));
         if conditions_hold(run, &eff.when, &item_scope)?.is_some() {

@@ -242,9 +242,10 @@ pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts:
         s.push_str(&mkdirs_script(&dir, attrs));
     }
     s.push_str(&format!(
-        "p={p}; [ -d {d} ] || {{ echo 'Destination directory {} does not exist' >&2; exit 1; }}; \
-         t=$(mktemp {d}/.hlprov-tmp.XXXXXXXX); trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; ",
-        dir.replace('\'', "")
+        "p={p}; [ -d {d} ] || {{ echo 'Destination directory {} does not exist' >&2; exit 1; }}; {}\
+         t=$(mktemp {d}/{TEMP_PREFIX}$(self_id).XXXXXXXX); trap 'rm -f -- \"$t\"' EXIT; {TRAP_SIGNALS}cat > \"$t\"; ",
+        dir.replace('\'', ""),
+        stale_temp_cleanup(&d),
     ));
     // Keep the old file's owner and mode unless told otherwise.
     s.push_str("if [ -e \"$p\" ]; then chown --reference=\"$p\" \"$t\" 2>/dev/null || true; chmod --reference=\"$p\" \"$t\"; else chmod 0644 \"$t\"; fi; ");
@@ -283,6 +284,28 @@ pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts:
     let (head, after) = split_after(&text)?;
     let backup_file = head.lines().find_map(|l| l.strip_prefix("backup=").map(str::to_string));
     Ok(Written { backup_file, after })
+}
+
+/// Temp files are `.hlprov-tmp.<pid>-<start time>.XXXXXXXX` beside their destination, so the rename is atomic.
+const TEMP_PREFIX: &str = ".hlprov-tmp.";
+
+/// The EXIT trap does not run when the shell dies of a signal; these make HUP, INT, TERM and PIPE exit instead,
+/// which runs it. Only SIGKILL (or a host that stops) leaves a temp file, for [`stale_temp_cleanup`].
+const TRAP_SIGNALS: &str = "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE; ";
+
+/// Shell functions: `self_id` names this shell (`pid-starttime`, unique even after pids are reused), and
+/// `alive ID` says whether that process still runs (start time from /proc/PID/stat, field 22).
+const PROC_ID_FUNCS: &str = "start_of() { s=$(cat \"/proc/$1/stat\" 2>/dev/null) || return 1; s=${s##*) }; set -- $s; echo \"${20}\"; }; \
+     self_id() { echo \"$$-$(start_of $$)\"; }; \
+     alive() { [ \"$(start_of \"${1%%-*}\")\" = \"${1#*-}\" ]; }; ";
+
+/// Remove temp files that writers killed with SIGKILL (or a host stopped mid-write) left in `dir` (quoted):
+/// a temp file whose writing shell is gone is stale; one being written by a live shell is left alone.
+fn stale_temp_cleanup(dir: &str) -> String {
+    format!(
+        "{PROC_ID_FUNCS}for o in {dir}/{TEMP_PREFIX}*; do [ -f \"$o\" ] || continue; w=${{o##*/{TEMP_PREFIX}}}; w=${{w%.*}}; \
+         alive \"$w\" || rm -f -- \"$o\"; done; "
+    )
 }
 
 /// The folder holding `path` ("." for a bare name).
@@ -455,6 +478,39 @@ mod tests {
         assert_eq!((st.mode, st.owner.as_str(), st.group.as_str(), st.size), (0o640, "root", "adm", 5));
         assert_eq!(st.content.as_deref(), Some(&b"hello"[..]));
         assert!(!parse_probe("exists=0\n").unwrap().exists);
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        // A live writer: a shell that names itself as write_atomic does, then waits.
+        let mut live = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("{PROC_ID_FUNCS}self_id; exec sleep 30"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut id = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(live.stdout.as_mut().unwrap()), &mut id).unwrap();
+        let id = id.trim();
+        assert!(id.contains('-') && id.len() > 3, "{id}");
+        let keep = dir.path().join(format!("{TEMP_PREFIX}{id}.AAAAAAAA"));
+        // Same pid, other start time (a reused pid), a pid that is gone, and the old naming.
+        let pid = id.split('-').next().unwrap();
+        let stale = [format!("{pid}-1.BBBBBBBB"), "999999999-5.CCCCCCCC".to_string(), "DDDDDDDD".to_string()];
+        std::fs::write(&keep, "x").unwrap();
+        for s in &stale {
+            std::fs::write(dir.path().join(format!("{TEMP_PREFIX}{s}")), "x").unwrap();
+        }
+        std::fs::write(dir.path().join("unrelated"), "x").unwrap();
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(format!("set -e; {}", stale_temp_cleanup(&quote(d)))).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut left: Vec<String> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, [keep.file_name().unwrap().to_str().unwrap().to_string(), "unrelated".to_string()]);
+        live.kill().unwrap();
+        live.wait().unwrap();
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! A host's connection as tasks see it: a transport plus privilege escalation (sudo) and environment.
+//!
+//! Every command carries a random tag in its environment (`HLPROV_CMD`), inherited by everything it starts.
+//! A command that timed out, lost its connection or was abandoned (Ctrl-C) may still be running on the host:
+//! sshd does not stop a session's processes when the connection goes. The tag lets hlprov find and stop
+//! them through a fresh connection, so a task reported as failed does not go on changing the host.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
@@ -41,14 +46,20 @@ pub struct Connection {
     become_password: Option<String>,
     /// Whether sudo asks this host for a password (probed once, only when a password is configured).
     sudo_needs_password: OnceCell<bool>,
+    /// Tags (and become user) of commands whose caller went away before they ended: stopped before the next command.
+    abandoned: StdMutex<Vec<(String, Option<String>)>>,
 }
+
+/// How long stopping leftover commands may take (connecting again included); the host may be unreachable,
+/// so this is best effort.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Connection {
     pub fn new(transport: Arc<dyn Transport>, login_user: String, become_password: Option<String>) -> Connection {
         if let Some(p) = &become_password {
             crate::redact::register(p);
         }
-        Connection { transport, login_user, become_password, sudo_needs_password: OnceCell::new() }
+        Connection { transport, login_user, become_password, sudo_needs_password: OnceCell::new(), abandoned: StdMutex::default() }
     }
 
     pub fn transport(&self) -> &Arc<dyn Transport> {
@@ -60,7 +71,50 @@ impl Connection {
     }
 
     /// Run a command, escalating privileges if asked. Escalating to the user we already are is skipped.
+    /// If it times out or its connection drops, what it started on the host is stopped before this returns.
     pub async fn exec(&self, cmd: &Cmd<'_>) -> Result<Output, TransportError> {
+        self.stop_abandoned().await;
+        let tag = format!("{:016x}", rand::random::<u64>());
+        let mut running = Running { conn: self, tag: Some(tag.clone()), become_user: cmd.become_user.map(str::to_string) };
+        let result = self.exec_tagged(cmd, &tag).await;
+        if matches!(result, Err(TransportError::Timeout(_) | TransportError::ConnectionLost { .. })) {
+            // Still marked running: if the caller gives up during this too, the stop is retried later.
+            self.stop_tagged(std::slice::from_ref(&tag), cmd.become_user).await;
+        }
+        running.tag = None;
+        result
+    }
+
+    /// Stop what commands abandoned by their callers (a task cancelled by Ctrl-C or its time limit) left
+    /// running. Best effort and bounded: the host may be unreachable.
+    pub async fn stop_abandoned(&self) {
+        let list = std::mem::take(&mut *self.abandoned.lock().unwrap_or_else(|p| p.into_inner()));
+        // One round trip per become user (usually one).
+        let mut users: Vec<Option<String>> = list.iter().map(|(_, u)| u.clone()).collect();
+        users.dedup();
+        for user in users {
+            let tags: Vec<String> = list.iter().filter(|(_, u)| *u == user).map(|(t, _)| t.clone()).collect();
+            self.stop_tagged(&tags, user.as_deref()).await;
+        }
+    }
+
+    /// Terminate (then kill) every process on the host whose environment carries one of `tags`.
+    async fn stop_tagged(&self, tags: &[String], become_user: Option<&str>) {
+        if tags.is_empty() {
+            return;
+        }
+        let script = stop_script(tags);
+        let cmd = Cmd { script: &script, become_user, timeout: Some(STOP_TIMEOUT), ..Default::default() };
+        let _ = tokio::time::timeout(STOP_TIMEOUT, self.exec_plain(&cmd)).await;
+    }
+
+    async fn exec_tagged(&self, cmd: &Cmd<'_>, tag: &str) -> Result<Output, TransportError> {
+        let mut script = format!("HLPROV_CMD={tag}; export HLPROV_CMD; ");
+        script.push_str(cmd.script);
+        self.exec_plain(&Cmd { script: &script, ..cmd.clone() }).await
+    }
+
+    async fn exec_plain(&self, cmd: &Cmd<'_>) -> Result<Output, TransportError> {
         let mut script = String::new();
         for (k, v) in cmd.env {
             if !is_env_name(k) {
@@ -118,6 +172,69 @@ fn check_sudo(out: Output, user: &str) -> Result<Output, TransportError> {
     Ok(out)
 }
 
+/// Remembers a running command; if its caller drops the future before it ends, the tag is kept for stopping.
+struct Running<'a> {
+    conn: &'a Connection,
+    tag: Option<String>,
+    become_user: Option<String>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Some(tag) = self.tag.take() {
+            self.conn.abandoned.lock().unwrap_or_else(|p| p.into_inner()).push((tag, self.become_user.take()));
+        }
+    }
+}
+
+/// POSIX sh: find processes by tag in /proc/*/environ, TERM them (traps clean up temp files), then KILL.
+fn stop_script(tags: &[String]) -> String {
+    let pattern: Vec<String> = tags.iter().map(|t| format!("*HLPROV_CMD={t}*")).collect();
+    format!(
+        "pids=; for d in /proc/[0-9]*; do case \"$(tr '\\0' '\\n' < \"$d/environ\" 2>/dev/null)\" in {}) pids=\"$pids ${{d#/proc/}}\";; esac; done; \
+         [ -n \"$pids\" ] || exit 0; kill -TERM $pids 2>/dev/null; sleep 1; kill -KILL $pids 2>/dev/null; exit 0",
+        pattern.join("|")
+    )
+}
+
 fn is_env_name(k: &str) -> bool {
     !k.is_empty() && !k.starts_with(|c: char| c.is_ascii_digit()) && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::local::LocalTransport;
+
+    /// Whether a process still runs (a zombie waiting for its reaper has ended).
+    fn running(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_command_and_what_it_started_are_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let conn = Connection::new(Arc::new(LocalTransport::new()), "me".into(), None);
+        // A background child that outlives its shell unless something stops it.
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let cmd = Cmd { script: &script, timeout: Some(Duration::from_millis(500)), ..Default::default() };
+        assert!(matches!(conn.exec(&cmd).await, Err(TransportError::Timeout(_))));
+        let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+        assert!(!running(&pid), "sleep {pid} survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_command_is_stopped_before_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let conn = Connection::new(Arc::new(LocalTransport::new()), "me".into(), None);
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        // The caller gives up (as a task cut off by Ctrl-C does): the future is dropped mid-command.
+        let _ = tokio::time::timeout(Duration::from_millis(500), conn.exec(&Cmd::new(&script))).await;
+        let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+        assert!(running(&pid));
+        assert_eq!(conn.exec(&Cmd::new("echo next")).await.unwrap().stdout_text(), "next\n");
+        assert!(!running(&pid), "sleep {pid} survived its abandoned command");
+    }
 }

@@ -90,24 +90,41 @@ impl SshTransport {
     async fn forget_session(&self) {
         self.session.lock().await.take();
     }
+
+    /// Await `fut` until the deadline; past it, the connection may be wedged (host paused), so the session
+    /// is forgotten and the next command starts afresh.
+    async fn within<T>(&self, deadline: Option<(tokio::time::Instant, Duration)>, fut: impl Future<Output = T>) -> Result<T, TransportError> {
+        let Some((at, limit)) = deadline else { return Ok(fut.await) };
+        match tokio::time::timeout_at(at, fut).await {
+            Ok(v) => Ok(v),
+            Err(_) => {
+                self.forget_session().await;
+                Err(TransportError::Timeout(limit))
+            }
+        }
+    }
+
+    fn lost(&self, reason: String) -> TransportError {
+        TransportError::ConnectionLost { target: self.target.clone(), reason }
+    }
 }
 
 #[async_trait::async_trait]
 impl Transport for SshTransport {
     async fn run(&self, command: &str, stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, TransportError> {
-        let session = self.session().await?;
-        let run = exec(&session.handle, command, stdin, &self.target);
-        let result = match timeout {
-            Some(t) => match tokio::time::timeout(t, run).await {
-                Ok(r) => r,
-                Err(_) => {
-                    // The connection may be wedged (host paused); start afresh next time.
-                    self.forget_session().await;
-                    return Err(TransportError::Timeout(t));
-                }
-            },
-            None => run.await,
+        // Connecting has its own time limit (and an unreachable host is not a slow command).
+        let mut session = self.session().await?;
+        let deadline = timeout.map(|t| (tokio::time::Instant::now() + t, t));
+        let channel = match self.within(deadline, session.handle.channel_open_session()).await? {
+            Ok(c) => c,
+            Err(_) => {
+                // A connection that dropped while idle is only noticed here; nothing has started yet, so reconnect once.
+                self.forget_session().await;
+                session = self.session().await?;
+                self.within(deadline, session.handle.channel_open_session()).await?.map_err(|e| self.lost(e.to_string()))?
+            }
         };
+        let result = self.within(deadline, exec(channel, command, stdin, &self.target)).await?;
         if matches!(result, Err(TransportError::ConnectionLost { .. })) {
             self.forget_session().await;
         }
@@ -129,9 +146,8 @@ impl Transport for SshTransport {
     }
 }
 
-async fn exec(handle: &Handle<HostKeyCheck>, command: &str, stdin: Option<&[u8]>, target: &str) -> Result<Output, TransportError> {
+async fn exec(channel: russh::Channel<client::Msg>, command: &str, stdin: Option<&[u8]>, target: &str) -> Result<Output, TransportError> {
     let lost = |e: russh::Error| TransportError::ConnectionLost { target: target.to_string(), reason: e.to_string() };
-    let channel = handle.channel_open_session().await.map_err(lost)?;
     channel.exec(true, command.as_bytes()).await.map_err(lost)?;
     let (mut reader, writer) = channel.split();
     let write = async {
@@ -162,7 +178,7 @@ async fn exec(handle: &Handle<HostKeyCheck>, command: &str, stdin: Option<&[u8]>
     let Some(status) = status else {
         return Err(TransportError::ConnectionLost {
             target: target.to_string(),
-            reason: "the channel closed before the command reported its exit status".into(),
+            reason: "it closed before the command reported how it ended; the command may or may not have completed".into(),
         });
     };
     // A command that exits without reading all of stdin makes the write fail; that is not an error.

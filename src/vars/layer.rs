@@ -78,10 +78,12 @@ impl LayerKind {
         }
     }
 
-    /// Values of this layer come from modules (facts, registered results): Ansible marks them unsafe, so a
-    /// `{{` in a command's output is never templated.
+    /// Values of this layer are never templated again. Facts and registered results come from hosts (Ansible
+    /// marks them unsafe), so a `{{` in a command's output is never run. set_fact values were rendered when
+    /// they were set (as in ansible-core 2.19, template output is not templated twice): rendering them again
+    /// would run a `{{ lookup('pipe', …) }}` that a host put into a registered result copied with set_fact.
     pub fn is_unsafe(self) -> bool {
-        matches!(self, LayerKind::Facts | LayerKind::Registered)
+        matches!(self, LayerKind::Facts | LayerKind::Registered | LayerKind::SetFact)
     }
 
     /// A short name for messages and docs.

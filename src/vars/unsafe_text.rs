@@ -13,6 +13,12 @@ pub fn wrap(text: impl Into<String>) -> Value {
     Value::Object(m)
 }
 
+/// `v` with every string leaf wrapped: for values that are already rendered (loop items) and must not be
+/// rendered again.
+pub fn wrap_all(v: Value) -> Value {
+    crate::yaml::mark_unsafe(v)
+}
+
 /// The text of an unsafe-wrapped string, if `v` is one.
 pub fn as_unsafe(v: &Value) -> Option<&str> {
     match v {

@@ -140,6 +140,35 @@ impl TestLab {
     }
 }
 
+impl TestLab {
+    /// Start a stopped host again: Docker may publish its SSH port on another host port, so the port and the
+    /// known_hosts entry follow, and this waits until the host answers over SSH again.
+    pub async fn restart(&mut self, name: &str) {
+        let i = self.hosts.iter().position(|h| h.name == name).unwrap_or_else(|| panic!("no test host {name}"));
+        self.hosts[i].container.start().await.expect("restart test host");
+        self.refresh_port(name).await;
+    }
+
+    /// Re-read a host's published SSH port (after a restart or a network reconnect) and rewrite known_hosts.
+    pub async fn refresh_port(&mut self, name: &str) {
+        let i = self.hosts.iter().position(|h| h.name == name).unwrap_or_else(|| panic!("no test host {name}"));
+        let old = self.hosts[i].port;
+        let mut new = None;
+        for _ in 0..100 {
+            if let Ok(p) = self.hosts[i].container.get_host_port_ipv4(22.tcp()).await {
+                new = Some(p);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let new = new.expect("published port after restart");
+        self.hosts[i].port = new;
+        let kh = std::fs::read_to_string(&self.known_hosts).unwrap().replace(&format!("[127.0.0.1]:{old} "), &format!("[127.0.0.1]:{new} "));
+        std::fs::write(&self.known_hosts, kh).unwrap();
+        lab::wait_ready(self.ssh_config(name)).await.expect("test host ready again");
+    }
+}
+
 fn write_private(path: &Path, text: &str) {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).unwrap();
