@@ -88,16 +88,21 @@ pub struct Want {
 /// processes as it can (one `stat`, one `sha256sum` for a file): on a busy host, process starts are what a
 /// no-op run costs.
 pub fn probe_script(path: &str, want: Want) -> String {
+    probe_script_with(path, want, true)
+}
+
+/// [`probe_script`]; without `real`, a symlink's resolved path (`real64`) is left out.
+fn probe_script_with(path: &str, want: Want, real: bool) -> String {
     let p = quote(path);
     let stat = if want.follow { "stat -L" } else { "stat" };
     // Link targets may hold any byte (newlines too), so they travel base64-encoded. A followed link that
     // leads nowhere is described as the link itself.
     let mut s = format!(
         "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo exists=0; else echo exists=1; st='{stat}'; \
-         if [ -L \"$p\" ]; then printf real64=; readlink -n -f -- \"$p\" | base64 -w0; echo; fi; \
-         if [ -L \"$p\" ] {}; then echo type=link; st=stat; printf target64=; readlink -n -- \"$p\" | base64 -w0; echo; \
+         {}if [ -L \"$p\" ] {}; then echo type=link; st=stat; printf target64=; readlink -n -- \"$p\" | base64 -w0; echo; \
          elif [ -d \"$p\" ]; then echo type=dir; elif [ -f \"$p\" ]; then echo type=file; else echo type=other; fi; \
          $st -c 'mode=%a\nuid=%u\ngid=%g\nowner=%U\ngroup=%G\nsize=%s\nnlink=%h\ninode=%i' -- \"$p\" || exit 1; ",
+        if real { "if [ -L \"$p\" ]; then printf real64=; readlink -n -f -- \"$p\" | base64 -w0; echo; fi; " } else { "" },
         if want.follow { "&& [ ! -e \"$p\" ]" } else { "" }
     );
     // sha256sum prints "HASH  -"; the parser keeps the hash.
@@ -181,7 +186,8 @@ pub async fn probe_many(ctx: &ModuleCtx<'_>, paths: &[(String, Want)]) -> Result
 
 /// The script behind [`probe_many`], for modules that add their own reads to the same round trip. A path
 /// probed twice is probed once, and following a path that is not a symlink gives what the plain probe gave
-/// (`same=INDEX`): `file` asks for both views of every path, and most paths are not links.
+/// (`same=INDEX`): `file` asks for both views of every path, and most paths are not links. A followed link
+/// takes its resolved path from the plain probe (`realof=INDEX`).
 pub fn probe_many_script(paths: &[(String, Want)]) -> String {
     let mut s = String::new();
     for (i, (p, want)) in paths.iter().enumerate() {
@@ -189,7 +195,9 @@ pub fn probe_many_script(paths: &[(String, Want)]) -> String {
         let earlier = |follow: bool| paths[..i].iter().position(|(q, w)| q == p && same(w) && w.follow == follow);
         match (earlier(want.follow), want.follow.then(|| earlier(false)).flatten()) {
             (Some(j), _) => s.push_str(&format!("echo same={j}; ")),
-            (None, Some(j)) => s.push_str(&format!("if [ -L {} ]; then {}; else echo same={j}; fi; ", quote(p), probe_script(p, *want))),
+            (None, Some(j)) => {
+                s.push_str(&format!("if [ -L {} ]; then echo realof={j}; {}; else echo same={j}; fi; ", quote(p), probe_script_with(p, *want, false)))
+            }
             (None, None) => s.push_str(&format!("{}; ", probe_script(p, *want))),
         }
         s.push_str(&format!("echo {NEXT}; "));
@@ -205,9 +213,17 @@ pub fn parse_probe_many(text: &str, n: usize) -> Result<(Vec<FileState>, &str), 
     }
     let mut states: Vec<FileState> = Vec::with_capacity(n);
     for section in &sections[..n] {
-        let st = match section.trim().strip_prefix("same=").and_then(|j| j.parse::<usize>().ok()) {
-            Some(j) if j < states.len() => states[j].clone(),
-            _ => parse_probe(section).map_err(|e| ModuleError::Internal(format!("inspecting paths: {e}")))?,
+        // Both markers are the first line of their section.
+        let earlier = |key: &str| section.lines().next()?.strip_prefix(key)?.parse::<usize>().ok().filter(|j| *j < states.len());
+        let st = match earlier("same=") {
+            Some(j) => states[j].clone(),
+            None => {
+                let mut st = parse_probe(section).map_err(|e| ModuleError::Internal(format!("inspecting paths: {e}")))?;
+                if let Some(j) = earlier("realof=") {
+                    st.real_path = states[j].real_path.clone();
+                }
+                st
+            }
         };
         states.push(st);
     }
@@ -499,6 +515,8 @@ mod tests {
         assert!(sts[0].is_file() && sts[1] == sts[0], "following a file is the file");
         assert!(sts[2].is_link() && sts[4] == sts[2]);
         assert!(sts[3].is_file() && sts[3].inode == sts[0].inode, "following the link is the file");
+        assert_eq!(sts[3].real_path, sts[2].real_path);
+        assert_eq!(sts[3].real_path.as_deref(), Some(std::fs::canonicalize(&f).unwrap().to_str().unwrap()));
         assert!(!sts[5].exists);
         assert_eq!(rest, "");
     }
