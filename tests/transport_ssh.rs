@@ -118,3 +118,32 @@ async fn down_host_is_unreachable_and_timeouts_are_reported() {
     assert!(err.is_unreachable(), "{err}");
 }
 
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_share_one_shell_and_behave_like_commands() {
+    let lab = TestLab::start(1).await;
+    let t = lab.transport("h1");
+    // Output, stderr and exit codes come apart exactly, with or without a final newline.
+    let out = t.run_probe("echo out; printf 'err' >&2; exit 3", None).await.unwrap();
+    assert_eq!((out.rc(), out.stdout_text().as_str(), out.stderr_text().as_str()), (3, "out\n", "err"));
+    let out = t.run_probe("printf 'no newline'", None).await.unwrap();
+    assert_eq!((out.rc(), out.stdout_text().as_str(), out.stderr_text().as_str()), (0, "no newline", ""));
+    let out = t.run_probe("head -c 1048576 /dev/zero | tr '\\0' x", None).await.unwrap();
+    assert_eq!(out.stdout.len(), 1 << 20);
+    // Each probe runs in a subshell of one long-lived shell: state does not leak, and the shell is the same.
+    let first = t.run_probe("cd /tmp; x=1; umask 077; echo $$", None).await.unwrap().stdout_text();
+    let second = t.run_probe("pwd; echo \"x=$x\"; umask; echo $$", None).await.unwrap().stdout_text();
+    assert_eq!(second.lines().collect::<Vec<_>>(), ["/root", "x=", "0022", first.trim()]);
+    // A probe cannot read the protocol's stream.
+    assert_eq!(t.run_probe("cat; echo done", None).await.unwrap().stdout_text(), "done\n");
+    // A probe that kills the shell is run again on a session of its own; the next probe gets a new shell.
+    let out = t.run_probe("kill -9 $$", None).await.unwrap();
+    assert!(!out.success());
+    assert!(t.run_probe("echo $$", None).await.unwrap().stdout_text().trim() != first.trim());
+    // Time limits hold.
+    let out = t.run_probe("sleep 5", Some(Duration::from_millis(500))).await;
+    assert!(matches!(out, Err(TransportError::Timeout(_))), "{out:?}");
+    assert_eq!(t.run_probe("echo back", None).await.unwrap().stdout_text(), "back\n");
+    // One connection, whatever happened to the shells, except the one the time-out gave up.
+    assert_eq!(t.connections_opened(), 2);
+}

@@ -103,18 +103,21 @@ fn skipped_reason(args: &Args) -> String {
 /// Run `body` under the creates/removes guard, with chdir and stdin, and report like Ansible.
 async fn run_guarded(ctx: &ModuleCtx<'_>, args: &Args, body: &str, display: Value, stdin: Option<Vec<u8>>) -> Result<Outcome, ModuleError> {
     let guarded = args.has("creates") || args.has("removes");
-    if ctx.check {
-        if !guarded {
-            let mut o = Outcome::ok().msg("Command would have run if not in check mode");
-            o.skipped = true;
-            return Ok(o);
-        }
+    if guarded {
+        // The guard alone first, as a probe: on a re-run it says skip, and the command needs no session of its own.
         let out = ctx.read(&format!("{}printf run", guard(args))).await?;
         if out.stdout_text() == skip_marker() {
             return Ok(Outcome::ok().msg(skipped_reason(args)).with("cmd", display).with("rc", 0).with("stdout", "").with("stderr", ""));
         }
-        return Ok(Outcome::changed(true).msg("Command would have run if not in check mode").with("cmd", display));
+        if ctx.check {
+            return Ok(Outcome::changed(true).msg("Command would have run if not in check mode").with("cmd", display));
+        }
+    } else if ctx.check {
+        let mut o = Outcome::ok().msg("Command would have run if not in check mode");
+        o.skipped = true;
+        return Ok(o);
     }
+    // The guard again: the path may have appeared since.
     let script = format!("{}{}{body}", guard(args), chdir(args));
     let started = Instant::now();
     let start = timestamp();

@@ -148,19 +148,20 @@ impl<'a> ModuleCtx<'a> {
         self.conn.ok_or_else(|| ModuleError::Internal("this module needs a connection to the host".into()))
     }
 
-    async fn exec(&self, script: &str, stdin: Option<&[u8]>) -> Result<Output, ModuleError> {
-        let cmd = Cmd { script, stdin, become_user: self.become_user.as_deref(), env: &self.env, timeout: self.timeout };
+    async fn exec(&self, script: &str, stdin: Option<&[u8]>, probe: bool) -> Result<Output, ModuleError> {
+        let cmd = Cmd { script, stdin, become_user: self.become_user.as_deref(), env: &self.env, timeout: self.timeout, probe };
         self.conn()?.exec(&cmd).await.map_err(ModuleError::Transport)
     }
 
-    /// Run a script that only reads the host (allowed in check mode).
+    /// Run a script that only reads the host (allowed in check mode). It must not start anything that outlives
+    /// it: reads may share one long-lived shell on the host (see `transport::probe_shell`).
     pub async fn read(&self, script: &str) -> Result<Output, ModuleError> {
-        self.exec(script, None).await
+        self.exec(script, None, true).await
     }
 
     /// Run a script that only reads the host, feeding it `stdin` (an archive to compare, a request body).
     pub async fn read_input(&self, script: &str, stdin: Option<&[u8]>) -> Result<Output, ModuleError> {
-        self.exec(script, stdin).await
+        self.exec(script, stdin, false).await
     }
 
     /// The same context with another time limit per command (waiting for a reboot, polling a port).
@@ -182,7 +183,7 @@ impl<'a> ModuleCtx<'a> {
         if self.check {
             return Err(ModuleError::Internal(format!("refusing to change {} in check mode (module bug)", self.host)));
         }
-        self.exec(script, stdin).await
+        self.exec(script, stdin, false).await
     }
 
     /// Run a script that changes the host and must succeed; its stderr becomes the error otherwise.

@@ -84,23 +84,31 @@ pub struct Want {
     pub follow: bool,
 }
 
-/// The shell snippet that prints a path's state as `key=value` lines (content last, base64).
+/// The shell snippet that prints a path's state as `key=value` lines (content last, base64). It starts as few
+/// processes as it can (one `stat`, one `sha256sum` for a file): on a busy host, process starts are what a
+/// no-op run costs.
 pub fn probe_script(path: &str, want: Want) -> String {
+    probe_script_with(path, want, true)
+}
+
+/// [`probe_script`]; without `real`, a symlink's resolved path (`real64`) is left out.
+fn probe_script_with(path: &str, want: Want, real: bool) -> String {
     let p = quote(path);
     let stat = if want.follow { "stat -L" } else { "stat" };
     // Link targets may hold any byte (newlines too), so they travel base64-encoded. A followed link that
     // leads nowhere is described as the link itself.
     let mut s = format!(
-        "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo exists=0; exit 0; fi; echo exists=1; st='{stat}'; \
-         if [ -L \"$p\" ]; then printf 'real64=%s\\n' \"$(readlink -n -f -- \"$p\" | base64 -w0)\"; fi; \
-         if [ -L \"$p\" ] {}; then echo type=link; st=stat; printf 'target64=%s\\n' \"$(readlink -n -- \"$p\" | base64 -w0)\"; \
+        "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo exists=0; else echo exists=1; st='{stat}'; \
+         {}if [ -L \"$p\" ] {}; then echo type=link; st=stat; printf target64=; readlink -n -- \"$p\" | base64 -w0; echo; \
          elif [ -d \"$p\" ]; then echo type=dir; elif [ -f \"$p\" ]; then echo type=file; else echo type=other; fi; \
          $st -c 'mode=%a\nuid=%u\ngid=%g\nowner=%U\ngroup=%G\nsize=%s\nnlink=%h\ninode=%i' -- \"$p\" || exit 1; ",
+        if real { "if [ -L \"$p\" ]; then printf real64=; readlink -n -f -- \"$p\" | base64 -w0; echo; fi; " } else { "" },
         if want.follow { "&& [ ! -e \"$p\" ]" } else { "" }
     );
-    s.push_str("if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'sha256=%s\\n' \"$(sha256sum < \"$p\" | cut -c1-64)\"; ");
+    // sha256sum prints "HASH  -"; the parser keeps the hash.
+    s.push_str("if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf sha256=; sha256sum < \"$p\" || echo; ");
     if want.sha1 {
-        s.push_str("printf 'sha1=%s\\n' \"$(sha1sum < \"$p\" | cut -c1-40)\"; ");
+        s.push_str("printf sha1=; sha1sum < \"$p\" || echo; ");
     }
     if want.content_up_to > 0 {
         s.push_str(&format!(
@@ -108,7 +116,7 @@ pub fn probe_script(path: &str, want: Want) -> String {
             want.content_up_to
         ));
     }
-    s.push_str("fi");
+    s.push_str("fi; fi");
     s
 }
 
@@ -147,8 +155,8 @@ pub fn parse_probe(out: &str) -> Result<FileState, String> {
             "owner" => st.owner = v.to_string(),
             "group" => st.group = v.to_string(),
             "size" => st.size = v.parse().unwrap_or(0),
-            "sha256" => st.sha256 = Some(v.to_string()),
-            "sha1" => st.sha1 = Some(v.to_string()),
+            "sha256" => st.sha256 = v.split_whitespace().next().map(str::to_string),
+            "sha1" => st.sha1 = v.split_whitespace().next().map(str::to_string),
             _ => {}
         }
     }
@@ -176,9 +184,25 @@ pub async fn probe_many(ctx: &ModuleCtx<'_>, paths: &[(String, Want)]) -> Result
     Ok(parse_probe_many(&out.stdout_text(), paths.len())?.0)
 }
 
-/// The script behind [`probe_many`], for modules that add their own reads to the same round trip.
+/// The script behind [`probe_many`], for modules that add their own reads to the same round trip. A path
+/// probed twice is probed once, and following a path that is not a symlink gives what the plain probe gave
+/// (`same=INDEX`): `file` asks for both views of every path, and most paths are not links. A followed link
+/// takes its resolved path from the plain probe (`realof=INDEX`).
 pub fn probe_many_script(paths: &[(String, Want)]) -> String {
-    paths.iter().map(|(p, want)| format!("( {} ) || exit 1; echo {NEXT}; ", probe_script(p, *want))).collect()
+    let mut s = String::new();
+    for (i, (p, want)) in paths.iter().enumerate() {
+        let same = |w: &Want| w.content_up_to == want.content_up_to && w.sha1 == want.sha1;
+        let earlier = |follow: bool| paths[..i].iter().position(|(q, w)| q == p && same(w) && w.follow == follow);
+        match (earlier(want.follow), want.follow.then(|| earlier(false)).flatten()) {
+            (Some(j), _) => s.push_str(&format!("echo same={j}; ")),
+            (None, Some(j)) => {
+                s.push_str(&format!("if [ -L {} ]; then echo realof={j}; {}; else echo same={j}; fi; ", quote(p), probe_script_with(p, *want, false)))
+            }
+            (None, None) => s.push_str(&format!("{}; ", probe_script(p, *want))),
+        }
+        s.push_str(&format!("echo {NEXT}; "));
+    }
+    s
 }
 
 /// Parse [`probe_many_script`]'s output for `n` paths; returns the states and whatever was printed after them.
@@ -187,7 +211,22 @@ pub fn parse_probe_many(text: &str, n: usize) -> Result<(Vec<FileState>, &str), 
     if sections.len() != n + 1 {
         return Err(ModuleError::Internal(format!("inspecting {n} paths: unexpected output")));
     }
-    let states = sections[..n].iter().map(|s| parse_probe(s).map_err(|e| ModuleError::Internal(format!("inspecting paths: {e}")))).collect::<Result<_, _>>()?;
+    let mut states: Vec<FileState> = Vec::with_capacity(n);
+    for section in &sections[..n] {
+        // Both markers are the first line of their section.
+        let earlier = |key: &str| section.lines().next()?.strip_prefix(key)?.parse::<usize>().ok().filter(|j| *j < states.len());
+        let st = match earlier("same=") {
+            Some(j) => states[j].clone(),
+            None => {
+                let mut st = parse_probe(section).map_err(|e| ModuleError::Internal(format!("inspecting paths: {e}")))?;
+                if let Some(j) = earlier("realof=") {
+                    st.real_path = states[j].real_path.clone();
+                }
+                st
+            }
+        };
+        states.push(st);
+    }
     Ok((states, sections[n]))
 }
 
@@ -511,6 +550,31 @@ mod tests {
         assert_eq!(left, [keep.file_name().unwrap().to_str().unwrap().to_string(), "unrelated".to_string()]);
         live.kill().unwrap();
         live.wait().unwrap();
+    }
+
+    #[test]
+    fn probe_many_probes_each_path_once_and_follows_only_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let (f, l) = (dir.path().join("file"), dir.path().join("link"));
+        std::fs::write(&f, "x").unwrap();
+        std::os::unix::fs::symlink(&f, &l).unwrap();
+        let plain = Want::default();
+        let follow = Want { follow: true, ..Want::default() };
+        let (f, l) = (f.to_str().unwrap().to_string(), l.to_str().unwrap().to_string());
+        let paths = vec![(f.clone(), plain), (f.clone(), follow), (l.clone(), plain), (l.clone(), follow), (l.clone(), plain), ("/nonexistent".into(), follow)];
+        let script = probe_many_script(&paths);
+        assert!(script.contains("echo same=2;"), "a path asked for twice is probed once");
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(&script).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.matches("exists=").count(), 4, "the followed file and the repeated link are not probed again");
+        let (sts, rest) = parse_probe_many(&text, paths.len()).unwrap();
+        assert!(sts[0].is_file() && sts[1] == sts[0], "following a file is the file");
+        assert!(sts[2].is_link() && sts[4] == sts[2]);
+        assert!(sts[3].is_file() && sts[3].inode == sts[0].inode, "following the link is the file");
+        assert_eq!(sts[3].real_path, sts[2].real_path);
+        assert_eq!(sts[3].real_path.as_deref(), Some(std::fs::canonicalize(&f).unwrap().to_str().unwrap()));
+        assert!(!sts[5].exists);
+        assert_eq!(rest, "");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Cmd<'a> {
     pub become_user: Option<&'a str>,
     pub env: &'a [(String, String)],
     pub timeout: Option<Duration>,
+    /// The script only reads the host (see [`Transport::run_probe`]); with no stdin it may go to a long-lived shell.
+    pub probe: bool,
 }
 
 impl<'a> Cmd<'a> {
@@ -123,8 +125,12 @@ impl Connection {
             script.push_str(&format!("export {k}={}; ", quote(v)));
         }
         script.push_str(cmd.script);
+        let probe = cmd.probe && cmd.stdin.is_none();
         let inner = format!("/bin/sh -c {}", quote(&script));
         let Some(user) = cmd.become_user.filter(|u| *u != self.login_user) else {
+            if probe {
+                return self.transport.run_probe(&script, cmd.timeout).await;
+            }
             return self.transport.run(&inner, cmd.stdin, cmd.timeout).await;
         };
         let needs_password = match &self.become_password {
@@ -133,7 +139,7 @@ impl Connection {
         };
         if !needs_password {
             let line = format!("sudo -H -n -u {} -- {inner}", quote(user));
-            let out = self.transport.run(&line, cmd.stdin, cmd.timeout).await?;
+            let out = if probe { self.transport.run_probe(&line, cmd.timeout).await? } else { self.transport.run(&line, cmd.stdin, cmd.timeout).await? };
             return check_sudo(out, user);
         }
         // sudo -S reads the password line from stdin, then the command gets the rest of stdin.

@@ -7,6 +7,7 @@ mod connection;
 pub mod keys;
 pub mod known_hosts;
 pub mod local;
+mod probe_shell;
 pub mod quote;
 pub mod ssh;
 
@@ -84,6 +85,11 @@ impl TransportError {
 pub trait Transport: Send + Sync {
     /// Run `command` with `stdin` (then end-of-file), waiting at most `timeout`.
     async fn run(&self, command: &str, stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, TransportError>;
+    /// Run a POSIX sh script of hlprov's own that only reads the host (a probe): no stdin, and nothing started
+    /// that outlives it. A transport may run it on a long-lived shell instead of a new session (SSH does).
+    async fn run_probe(&self, script: &str, timeout: Option<Duration>) -> Result<Output, TransportError> {
+        self.run(&format!("/bin/sh -c {}", quote::quote(script)), None, timeout).await
+    }
     /// Who and where, for messages: `root@127.0.0.1:2201`.
     fn target(&self) -> &str;
     /// How many times a connection was opened (1 for a healthy host, however many commands ran).

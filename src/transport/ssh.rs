@@ -14,6 +14,8 @@ use russh::{ChannelMsg, Disconnect};
 use tokio::sync::Mutex;
 
 use super::known_hosts::{self, HostKeyPolicy, HostKeyProblem};
+use super::probe_shell::ProbeShell;
+use super::quote::quote;
 use super::{ExitStatus, MAX_OUTPUT_BYTES, Output, Transport, TransportError, keys};
 
 /// Everything needed to reach one host.
@@ -58,6 +60,8 @@ struct Session {
     handle: Handle<HostKeyCheck>,
     /// Keeps the bastion's connection alive while this one is tunnelled through it.
     _jump: Option<Arc<Session>>,
+    /// The shell that runs probes (see `probe_shell`), started on the first probe.
+    probe: Mutex<Option<ProbeShell>>,
 }
 
 /// An SSH connection to one host.
@@ -131,6 +135,38 @@ impl Transport for SshTransport {
         result
     }
 
+    async fn run_probe(&self, script: &str, timeout: Option<Duration>) -> Result<Output, TransportError> {
+        let session = self.session().await?;
+        // In use by another probe of this host (rare: the executor runs one task per host at a time).
+        let Ok(mut shell) = session.probe.try_lock() else {
+            return self.run(&format!("/bin/sh -c {}", quote(script)), None, timeout).await;
+        };
+        let attempt = probe_on(&mut shell, &session, script);
+        let result = match timeout {
+            Some(t) => tokio::time::timeout(t, attempt).await.ok(),
+            None => Some(attempt.await),
+        };
+        let Some(result) = result else {
+            // As for any command: the connection may be wedged (host paused); start afresh next time.
+            shell.take();
+            drop(shell);
+            self.forget_session().await;
+            return Err(TransportError::Timeout(timeout.unwrap_or_default()));
+        };
+        match result {
+            Ok(out) => Ok(out),
+            Err(_) => {
+                // The shell is gone (or the connection is): a probe only reads, so run it the ordinary way,
+                // which reconnects or reports the connection as lost.
+                if let Some(old) = shell.take() {
+                    old.close().await;
+                }
+                drop(shell);
+                self.run(&format!("/bin/sh -c {}", quote(script)), None, timeout).await
+            }
+        }
+    }
+
     fn target(&self) -> &str {
         &self.target
     }
@@ -144,6 +180,13 @@ impl Transport for SshTransport {
             let _ = s.handle.disconnect(Disconnect::ByApplication, "", "en").await;
         }
     }
+}
+
+async fn probe_on(shell: &mut Option<ProbeShell>, session: &Session, script: &str) -> Result<Output, String> {
+    if shell.is_none() {
+        *shell = Some(ProbeShell::open(&session.handle).await?);
+    }
+    shell.as_mut().ok_or("no probe shell")?.run(script).await
 }
 
 async fn exec(channel: russh::Channel<client::Msg>, command: &str, stdin: Option<&[u8]>, target: &str) -> Result<Output, TransportError> {
@@ -241,7 +284,7 @@ async fn connect(cfg: &SshConfig) -> Result<Session, TransportError> {
     tokio::time::timeout(cfg.connect_timeout, authenticate(&mut handle, cfg))
         .await
         .map_err(|_| TransportError::Auth { target: target.clone(), user: cfg.user.clone(), reason: "timed out".into() })??;
-    Ok(Session { handle, _jump: jump })
+    Ok(Session { handle, _jump: jump, probe: Mutex::new(None) })
 }
 
 fn describe_io(e: &russh::Error) -> String {
