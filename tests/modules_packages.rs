@@ -86,6 +86,12 @@ async fn apt_installs_upgrades_removes_and_updates_the_cache_like_ansible() {
     let o = ok(run_module(&conn, &env, "apt", json!({"name": "tree,hello"}), false, false).await);
     assert!(!o.changed);
     assert_eq!(o.to_value()["cache_updated"], false);
+    // A named package apt holds as automatic is marked manual (read from extended_states, not apt-mark).
+    sh(&lab, "apt-mark auto tree >/dev/null").await;
+    assert!(sh(&lab, "apt-mark showauto").await.contains("tree"));
+    let o = ok(run_module(&conn, &env, "apt", json!({"name": ["tree", "hello"]}), false, false).await);
+    assert!(!o.changed);
+    assert!(!sh(&lab, "apt-mark showauto").await.contains("tree"), "tree is still marked automatic");
     // (3) Check mode against a changed host: reports, simulates, installs nothing.
     sh(&lab, "dpkg -r hello >/dev/null").await;
     let o = ok(run_module(&conn, &env, "apt", json!({"name": ["tree", "hello"]}), true, true).await);

@@ -295,7 +295,10 @@ struct Observed {
     auto: HashSet<String>,
 }
 
-async fn observe(ctx: &ModuleCtx<'_>, specs: &[PkgSpec]) -> Result<Observed, ModuleError> {
+/// Read the cache age, the packages' dpkg status and auto marks in one probe. apt's candidates (`apt-cache
+/// policy`, which loads the whole package cache) are read in a second probe, and only when the decision needs
+/// them: to install, to upgrade, or to match a version. A re-run of `state: present` costs one cheap probe.
+async fn observe(ctx: &ModuleCtx<'_>, specs: &[PkgSpec], state: &str) -> Result<Observed, ModuleError> {
     let mut p = Probe::new();
     p.add("date +%s");
     p.add("stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0");
@@ -304,17 +307,43 @@ async fn observe(ctx: &ModuleCtx<'_>, specs: &[PkgSpec]) -> Result<Observed, Mod
     let list = join(&names);
     if has {
         p.add(format!("dpkg-query -W -f='${{Package}}\\t${{Architecture}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {list} 2>/dev/null; true"));
-        p.add(format!("{APT_ENV}apt-cache policy {list} 2>/dev/null; true"));
-        p.add(format!("apt-mark showauto {list} 2>/dev/null; true"));
+        // apt-mark showauto builds the whole dependency cache (0.2 s); its answer is in this file.
+        p.add(format!("[ ! -r {EXTENDED_STATES} ] || {}", auto_marks_script(&names, EXTENDED_STATES)));
     }
     let s = p.run(ctx).await?;
     let mut obs = Observed { now: s[0].trimmed().parse().unwrap_or(0), cache_time: s[1].trimmed().parse().unwrap_or(0), ..Default::default() };
     if has {
         parse_dpkg_query(&s[2].out, specs, &mut obs.pkgs);
-        parse_policy(&s[3].out, &mut obs.pkgs);
-        obs.auto = s[4].out.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        obs.auto = s[3].out.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        let settled = |spec: &PkgSpec| spec.want.is_none() && obs.pkgs.get(&spec.name).is_some_and(|st| st.installed.is_some());
+        let needs_policy = match state {
+            "absent" => false,
+            "latest" => true,
+            _ => !specs.iter().all(settled),
+        };
+        if needs_policy {
+            let out = ctx.read_ok(&format!("{APT_ENV}apt-cache policy {list} 2>/dev/null; true"), "apt-cache policy").await?;
+            parse_policy(&out.stdout_text(), &mut obs.pkgs);
+        }
     }
     Ok(obs)
+}
+
+const EXTENDED_STATES: &str = "/var/lib/apt/extended_states";
+
+/// The named packages apt holds as automatically installed, from /var/lib/apt/extended_states (paragraphs
+/// of `Package:`, `Architecture:`, `Auto-Installed: 1`), one per line; `name:arch` matches its architecture.
+fn auto_marks_script(names: &[&str], file: &str) -> String {
+    let want: String = names.iter().map(|n| format!(" {n}")).collect::<String>() + " ";
+    format!(
+        "awk -v RS= -v want={} '{{ p = \"\"; a = \"\"; auto = 0; n = split($0, l, \"\\n\"); \
+         for (i = 1; i <= n; i++) {{ if (l[i] ~ /^Package: /) p = substr(l[i], 10); \
+         else if (l[i] ~ /^Architecture: /) a = substr(l[i], 15); else if (l[i] == \"Auto-Installed: 1\") auto = 1 }} \
+         if (!auto) next; if (index(want, \" \" p \" \")) print p; if (index(want, \" \" p \":\" a \" \")) print p \":\" a }}' \
+         {}",
+        quote(&want),
+        quote(file)
+    )
 }
 
 /// The apt-get options every operation shares.
@@ -446,7 +475,7 @@ impl Module for Apt {
             }
         }
 
-        let mut obs = observe(ctx, &specs).await?;
+        let mut obs = observe(ctx, &specs, state).await?;
         let mut cache_updated = false;
         let cache_valid_time = args.int("cache_valid_time").unwrap_or(0);
         if args.bool("update_cache") || cache_valid_time > 0 {
@@ -457,7 +486,7 @@ impl Module for Apt {
                     let before = obs.cache_time;
                     update_cache(ctx, args).await?;
                     // Candidates may have changed with the new lists.
-                    obs = observe(ctx, &specs).await?;
+                    obs = observe(ctx, &specs, state).await?;
                     cache_updated = obs.cache_time != before;
                 }
             }
@@ -670,6 +699,22 @@ async fn run_upgrade(ctx: &ModuleCtx<'_>, args: &Args, mode: &str) -> Result<Out
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_marks_come_from_extended_states_as_apt_mark_showauto_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("extended_states");
+        std::fs::write(
+            &file,
+            "Package: libfoo1\nArchitecture: amd64\nAuto-Installed: 1\n\nPackage: sudo\nArchitecture: amd64\nAuto-Installed: 0\n\n\
+             Package: libbar\nArchitecture: i386\nAuto-Installed: 1\n\nPackage: libfoo\nArchitecture: amd64\nAuto-Installed: 1\n",
+        )
+        .unwrap();
+        let script = auto_marks_script(&["libfoo1", "sudo", "libbar:i386", "libbar:amd64", "libfoo1x"], file.to_str().unwrap());
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(&script).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "libfoo1\nlibbar:i386\n");
+    }
 
     #[test]
     fn specs_parse_like_ansibles_package_split() {

@@ -161,7 +161,8 @@ impl<'a> ModuleCtx<'a> {
 
     /// Run a script that only reads the host, feeding it `stdin` (an archive to compare, a request body).
     pub async fn read_input(&self, script: &str, stdin: Option<&[u8]>) -> Result<Output, ModuleError> {
-        self.exec(script, stdin, false).await
+        // Without stdin, a read may go to the probe shell as `read` does.
+        self.exec(script, stdin, stdin.is_none()).await
     }
 
     /// The same context with another time limit per command (waiting for a reboot, polling a port).
