@@ -8,8 +8,8 @@ use std::sync::Arc;
 use hlprov::lab::{self, docker};
 use hlprov::transport::ssh::{SshConfig, SshTransport};
 use hlprov::transport::{Connection, Transport, keys};
-use testcontainers::core::{IntoContainerPort, Mount};
 use testcontainers::CopyTargetOptions;
+use testcontainers::core::{IntoContainerPort, Mount};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
@@ -38,8 +38,12 @@ pub async fn ensure_image() {
     let lock_path = std::env::temp_dir().join("hlprov-test-image.lock");
     let lock = std::fs::File::create(&lock_path).expect("lock file");
     lock.lock().expect("image lock");
-    let client = docker::connect().await.expect("Docker engine (see README: tests need dockerd running)");
-    lab::image::ensure(&client, lab::HOST_IMAGE, false, &|m| eprintln!("{m}")).await.expect("host image");
+    let client = docker::connect()
+        .await
+        .expect("Docker engine (see README: tests need dockerd running)");
+    lab::image::ensure(&client, lab::HOST_IMAGE, false, &|m| eprintln!("{m}"))
+        .await
+        .expect("host image");
     drop(lock);
 }
 
@@ -72,14 +76,22 @@ impl TestLab {
                 .with_mount(Mount::tmpfs_mount("/run/lock"))
                 .with_host_config_modifier(|hc| {
                     // Publish on loopback only.
-                    let binding = bollard::models::PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) };
+                    let binding = bollard::models::PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: Some(String::new()),
+                    };
                     hc.publish_all_ports = Some(false);
-                    hc.port_bindings = Some([("22/tcp".to_string(), Some(vec![binding]))].into_iter().collect());
+                    hc.port_bindings = Some(
+                        [("22/tcp".to_string(), Some(vec![binding]))]
+                            .into_iter()
+                            .collect(),
+                    );
                 });
             for (path, mode, data) in lab::host_files(&host_private, &host_public, &client_public) {
                 req = req.with_copy_to(CopyTargetOptions::new(path).with_mode(mode), data);
             }
-            starts.push(async move { (i, req.start().await.expect("start test host"), host_public) });
+            starts
+                .push(async move { (i, req.start().await.expect("start test host"), host_public) });
         }
         let started = futures::future::join_all(starts).await;
 
@@ -87,13 +99,28 @@ impl TestLab {
         let mut kh = String::new();
         let mut hosts = Vec::new();
         for (i, container, host_public) in started {
-            let port = container.get_host_port_ipv4(22.tcp()).await.expect("published port");
+            let port = container
+                .get_host_port_ipv4(22.tcp())
+                .await
+                .expect("published port");
             kh.push_str(&format!("[127.0.0.1]:{port} {host_public}\n"));
-            hosts.push(TestHost { name: format!("h{i}"), port, container });
+            hosts.push(TestHost {
+                name: format!("h{i}"),
+                port,
+                container,
+            });
         }
         std::fs::write(&known_hosts, kh).unwrap();
-        let lab = TestLab { hosts, key_file, known_hosts, dir };
-        let waits = lab.hosts.iter().map(|h| lab::wait_ready(lab.ssh_config(&h.name)));
+        let lab = TestLab {
+            hosts,
+            key_file,
+            known_hosts,
+            dir,
+        };
+        let waits = lab
+            .hosts
+            .iter()
+            .map(|h| lab::wait_ready(lab.ssh_config(&h.name)));
         for r in futures::future::join_all(waits).await {
             r.expect("test host ready");
         }
@@ -101,7 +128,10 @@ impl TestLab {
     }
 
     pub fn host(&self, name: &str) -> &TestHost {
-        self.hosts.iter().find(|h| h.name == name).unwrap_or_else(|| panic!("no test host {name}"))
+        self.hosts
+            .iter()
+            .find(|h| h.name == name)
+            .unwrap_or_else(|| panic!("no test host {name}"))
     }
 
     pub fn ssh_config(&self, name: &str) -> SshConfig {
@@ -120,7 +150,10 @@ impl TestLab {
     pub fn inventory(&self, extra_all: &str) -> PathBuf {
         let mut s = String::from("all:\n  hosts:\n");
         for h in &self.hosts {
-            s.push_str(&format!("    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n", h.name, h.port));
+            s.push_str(&format!(
+                "    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n",
+                h.name, h.port
+            ));
         }
         s.push_str(&format!(
             "  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: {}\n    ansible_ssh_common_args: -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes\n",
@@ -136,7 +169,9 @@ impl TestLab {
     /// Run a command inside a host without SSH (docker exec), to check state independently of hlprov.
     pub async fn docker_exec(&self, name: &str, script: &str) -> (i64, String) {
         let client = docker::connect().await.unwrap();
-        docker::exec(&client, self.host(name).id(), &["/bin/sh", "-c", script]).await.expect("docker exec")
+        docker::exec(&client, self.host(name).id(), &["/bin/sh", "-c", script])
+            .await
+            .expect("docker exec")
     }
 }
 
@@ -144,14 +179,26 @@ impl TestLab {
     /// Start a stopped host again: Docker may publish its SSH port on another host port, so the port and the
     /// known_hosts entry follow, and this waits until the host answers over SSH again.
     pub async fn restart(&mut self, name: &str) {
-        let i = self.hosts.iter().position(|h| h.name == name).unwrap_or_else(|| panic!("no test host {name}"));
-        self.hosts[i].container.start().await.expect("restart test host");
+        let i = self
+            .hosts
+            .iter()
+            .position(|h| h.name == name)
+            .unwrap_or_else(|| panic!("no test host {name}"));
+        self.hosts[i]
+            .container
+            .start()
+            .await
+            .expect("restart test host");
         self.refresh_port(name).await;
     }
 
     /// Re-read a host's published SSH port (after a restart or a network reconnect) and rewrite known_hosts.
     pub async fn refresh_port(&mut self, name: &str) {
-        let i = self.hosts.iter().position(|h| h.name == name).unwrap_or_else(|| panic!("no test host {name}"));
+        let i = self
+            .hosts
+            .iter()
+            .position(|h| h.name == name)
+            .unwrap_or_else(|| panic!("no test host {name}"));
         let old = self.hosts[i].port;
         let mut new = None;
         for _ in 0..100 {
@@ -163,15 +210,26 @@ impl TestLab {
         }
         let new = new.expect("published port after restart");
         self.hosts[i].port = new;
-        let kh = std::fs::read_to_string(&self.known_hosts).unwrap().replace(&format!("[127.0.0.1]:{old} "), &format!("[127.0.0.1]:{new} "));
+        let kh = std::fs::read_to_string(&self.known_hosts).unwrap().replace(
+            &format!("[127.0.0.1]:{old} "),
+            &format!("[127.0.0.1]:{new} "),
+        );
         std::fs::write(&self.known_hosts, kh).unwrap();
-        lab::wait_ready(self.ssh_config(name)).await.expect("test host ready again");
+        lab::wait_ready(self.ssh_config(name))
+            .await
+            .expect("test host ready again");
     }
 }
 
 fn write_private(path: &Path, text: &str) {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
     std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
 }
 
@@ -187,11 +245,19 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new(files_dir: &Path) -> TestEnv {
-        TestEnv { files_dir: files_dir.to_path_buf(), vars: Default::default(), templar: Default::default() }
+        TestEnv {
+            files_dir: files_dir.to_path_buf(),
+            vars: Default::default(),
+            templar: Default::default(),
+        }
     }
     fn scope(&self) -> hlprov::vars::VarScope {
         let mut s = hlprov::vars::VarScope::new();
-        s.push(hlprov::vars::LayerKind::PlayVars, "test vars", Arc::new(self.vars.clone()));
+        s.push(
+            hlprov::vars::LayerKind::PlayVars,
+            "test vars",
+            Arc::new(self.vars.clone()),
+        );
         s.set_search_paths(vec![self.files_dir.clone()]);
         s
     }
@@ -200,16 +266,29 @@ impl TestEnv {
 impl hlprov::modules::TaskEnv for TestEnv {
     fn find_file(&self, _: hlprov::modules::FileKind, name: &str) -> Result<PathBuf, String> {
         let p = self.files_dir.join(name);
-        if p.exists() { Ok(p) } else { Err(format!("could not find '{name}' in {}", self.files_dir.display())) }
+        if p.exists() {
+            Ok(p)
+        } else {
+            Err(format!(
+                "could not find '{name}' in {}",
+                self.files_dir.display()
+            ))
+        }
     }
     fn render(&self, text: &str, origin: &str) -> Result<String, String> {
-        self.templar.render_text(text, &self.scope(), &hlprov::yaml::Span::new(origin, 1, 1)).map_err(|e| e.to_string())
+        self.templar
+            .render_text(text, &self.scope(), &hlprov::yaml::Span::new(origin, 1, 1))
+            .map_err(|e| e.to_string())
     }
     fn eval(&self, expr: &str) -> Result<serde_json::Value, String> {
-        self.templar.eval_expression(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
+        self.templar
+            .eval_expression(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test"))
+            .map_err(|e| e.to_string())
     }
     fn condition(&self, expr: &str) -> Result<bool, String> {
-        self.templar.eval_condition(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
+        self.templar
+            .eval_condition(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test"))
+            .map_err(|e| e.to_string())
     }
     fn fact(&self, _: &str) -> Option<serde_json::Value> {
         None
@@ -217,10 +296,21 @@ impl hlprov::modules::TaskEnv for TestEnv {
 }
 
 /// Run module `name` with `args` on a connection, checking arguments first exactly as a task would.
-pub async fn run_module(conn: &Connection, env: &dyn hlprov::modules::TaskEnv, name: &str, args: serde_json::Value, check: bool, diff: bool) -> ModuleRun {
-    let module = hlprov::modules::registry::find(name).unwrap_or_else(|| panic!("no module {name}"));
+pub async fn run_module(
+    conn: &Connection,
+    env: &dyn hlprov::modules::TaskEnv,
+    name: &str,
+    args: serde_json::Value,
+    check: bool,
+    diff: bool,
+) -> ModuleRun {
+    let module =
+        hlprov::modules::registry::find(name).unwrap_or_else(|| panic!("no module {name}"));
     let raw = args.as_object().cloned().unwrap_or_default();
-    let checked = module.spec().check(&raw, false).map_err(hlprov::modules::ModuleError::Args)?;
+    let checked = module
+        .spec()
+        .check(&raw, false)
+        .map_err(hlprov::modules::ModuleError::Args)?;
     let mut ctx = hlprov::modules::ModuleCtx::new("test-host", Some(conn), env);
     ctx.check = check;
     ctx.diff = diff;
@@ -245,10 +335,18 @@ impl Applied {
     }
     /// Results of the task named `task` on `host` (summary results of loops included).
     pub fn of(&self, task: &str, host: &str) -> Vec<hlprov::report::TaskResult> {
-        self.results().into_iter().filter(|r| r.task.ends_with(task) && r.host == host).collect()
+        self.results()
+            .into_iter()
+            .filter(|r| r.task.ends_with(task) && r.host == host)
+            .collect()
     }
     pub fn stats(&self, host: &str) -> hlprov::report::HostStats {
-        self.summary.stats.iter().find(|(h, _)| h == host).map(|(_, s)| s.clone()).unwrap_or_default()
+        self.summary
+            .stats
+            .iter()
+            .find(|(h, _)| h == host)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
     }
     pub fn total_changed(&self) -> u32 {
         self.summary.stats.iter().map(|(_, s)| s.changed).sum()
@@ -256,29 +354,49 @@ impl Applied {
 }
 
 /// Write `files` (relative path → content) into a fresh playbook folder and apply `playbook` from it.
-pub async fn apply_files(inventory: &Path, files: &[(&str, &str)], playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
+pub async fn apply_files(
+    inventory: &Path,
+    files: &[(&str, &str)],
+    playbook: &str,
+    opts: hlprov::exec::RunOptions,
+) -> Result<Applied, String> {
     let dir = tempfile::tempdir().unwrap();
     apply_in(dir.path(), inventory, files, playbook, opts).await
 }
 
 /// The same in a given folder, so that several runs share one playbook path (run records, --resume).
-pub async fn apply_in(dir: &Path, inventory: &Path, files: &[(&str, &str)], playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
+pub async fn apply_in(
+    dir: &Path,
+    inventory: &Path,
+    files: &[(&str, &str)],
+    playbook: &str,
+    opts: hlprov::exec::RunOptions,
+) -> Result<Applied, String> {
     for (rel, text) in files {
         let p = dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, text).unwrap();
     }
-    let pb = hlprov::playbook::load(&dir.join(playbook), &Default::default()).map_err(|e| e.to_string())?;
-    let mut inv = hlprov::inventory::Inventory::load(&[inventory.to_path_buf()]).map_err(|e| e.to_string())?;
-    inv.add_playbook_vars_dir(&pb.dir).map_err(|e| e.to_string())?;
+    let pb = hlprov::playbook::load(&dir.join(playbook), &Default::default())
+        .map_err(|e| e.to_string())?;
+    let mut inv = hlprov::inventory::Inventory::load(&[inventory.to_path_buf()])
+        .map_err(|e| e.to_string())?;
+    inv.add_playbook_vars_dir(&pb.dir)
+        .map_err(|e| e.to_string())?;
     let collector = Arc::new(hlprov::report::Collector::default());
     let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
-    let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter).await.map_err(|e| e.to_string())?;
+    let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter)
+        .await
+        .map_err(|e| e.to_string())?;
     let events = collector.events.lock().unwrap().clone();
     Ok(Applied { summary, events })
 }
 
 /// Apply a single-file playbook.
-pub async fn apply(inventory: &Path, playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
+pub async fn apply(
+    inventory: &Path,
+    playbook: &str,
+    opts: hlprov::exec::RunOptions,
+) -> Result<Applied, String> {
     apply_files(inventory, &[("site.yml", playbook)], "site.yml", opts).await
 }

@@ -55,7 +55,12 @@ pub struct Counting {
 
 #[async_trait::async_trait]
 impl hlprov::transport::Transport for Counting {
-    async fn run(&self, command: &str, stdin: Option<&[u8]>, timeout: Option<std::time::Duration>) -> Result<hlprov::transport::Output, hlprov::transport::TransportError> {
+    async fn run(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<hlprov::transport::Output, hlprov::transport::TransportError> {
         self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.run(command, stdin, timeout).await
     }
