@@ -85,9 +85,15 @@ fn guard(args: &Args) -> String {
     s
 }
 
+/// Printed when `chdir` fails, so that the failure is told apart from the command's own. Unique per process.
+fn chdir_marker() -> &'static str {
+    static M: OnceLock<String> = OnceLock::new();
+    M.get_or_init(|| format!("__hlprov_chdir_{:016x}__", rand::random::<u64>()))
+}
+
 fn chdir(args: &Args) -> String {
     match args.str("chdir") {
-        Some(d) => format!("cd {} || {{ echo 'Unable to change directory before execution: {}' >&2; exit 1; }}; ", quote(d), d.replace('\'', "")),
+        Some(d) => format!("cd {} || {{ printf '%s' {}; exit 1; }}; ", quote(d), chdir_marker()),
         None => String::new(),
     }
 }
@@ -124,6 +130,11 @@ async fn run_guarded(ctx: &ModuleCtx<'_>, args: &Args, body: &str, display: Valu
     let out = ctx.write(&script, stdin.as_deref()).await?;
     if guarded && out.success() && out.stdout_text() == skip_marker() {
         return Ok(Outcome::ok().msg(skipped_reason(args)).with("cmd", display).with("rc", 0).with("stdout", "").with("stderr", ""));
+    }
+    if out.rc() == 1 && out.stdout_text() == chdir_marker() {
+        // As Ansible: nothing ran, so no rc; the shell's own words say why.
+        let why = out.stderr_text().trim().to_string();
+        return Ok(Outcome::failed(format!("Unable to change directory before execution: {why}")).with("cmd", display).with("stdout", "").with("stderr", why));
     }
     Ok(command_result(out, display, started, start, args.bool("strip_empty_ends")))
 }

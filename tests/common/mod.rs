@@ -38,9 +38,7 @@ pub async fn ensure_image() {
     let lock_path = std::env::temp_dir().join("hlprov-test-image.lock");
     let lock = std::fs::File::create(&lock_path).expect("lock file");
     lock.lock().expect("image lock");
-    let client = docker::connect()
-        .await
-        .expect("Docker engine (see README: tests need dockerd running)");
+    let client = docker::connect().await.expect("Docker engine (see README: tests need dockerd running)");
     lab::image::ensure(&client, lab::HOST_IMAGE, false, &|m| eprintln!("{m}"))
         .await
         .expect("host image");
@@ -81,17 +79,12 @@ impl TestLab {
                         host_port: Some(String::new()),
                     };
                     hc.publish_all_ports = Some(false);
-                    hc.port_bindings = Some(
-                        [("22/tcp".to_string(), Some(vec![binding]))]
-                            .into_iter()
-                            .collect(),
-                    );
+                    hc.port_bindings = Some([("22/tcp".to_string(), Some(vec![binding]))].into_iter().collect());
                 });
             for (path, mode, data) in lab::host_files(&host_private, &host_public, &client_public) {
                 req = req.with_copy_to(CopyTargetOptions::new(path).with_mode(mode), data);
             }
-            starts
-                .push(async move { (i, req.start().await.expect("start test host"), host_public) });
+            starts.push(async move { (i, req.start().await.expect("start test host"), host_public) });
         }
         let started = futures::future::join_all(starts).await;
 
@@ -99,10 +92,7 @@ impl TestLab {
         let mut kh = String::new();
         let mut hosts = Vec::new();
         for (i, container, host_public) in started {
-            let port = container
-                .get_host_port_ipv4(22.tcp())
-                .await
-                .expect("published port");
+            let port = container.get_host_port_ipv4(22.tcp()).await.expect("published port");
             kh.push_str(&format!("[127.0.0.1]:{port} {host_public}\n"));
             hosts.push(TestHost {
                 name: format!("h{i}"),
@@ -117,10 +107,7 @@ impl TestLab {
             known_hosts,
             dir,
         };
-        let waits = lab
-            .hosts
-            .iter()
-            .map(|h| lab::wait_ready(lab.ssh_config(&h.name)));
+        let waits = lab.hosts.iter().map(|h| lab::wait_ready(lab.ssh_config(&h.name)));
         for r in futures::future::join_all(waits).await {
             r.expect("test host ready");
         }
@@ -184,11 +171,7 @@ impl TestLab {
             .iter()
             .position(|h| h.name == name)
             .unwrap_or_else(|| panic!("no test host {name}"));
-        self.hosts[i]
-            .container
-            .start()
-            .await
-            .expect("restart test host");
+        self.hosts[i].container.start().await.expect("restart test host");
         self.refresh_port(name).await;
     }
 
@@ -210,14 +193,11 @@ impl TestLab {
         }
         let new = new.expect("published port after restart");
         self.hosts[i].port = new;
-        let kh = std::fs::read_to_string(&self.known_hosts).unwrap().replace(
-            &format!("[127.0.0.1]:{old} "),
-            &format!("[127.0.0.1]:{new} "),
-        );
+        let kh = std::fs::read_to_string(&self.known_hosts)
+            .unwrap()
+            .replace(&format!("[127.0.0.1]:{old} "), &format!("[127.0.0.1]:{new} "));
         std::fs::write(&self.known_hosts, kh).unwrap();
-        lab::wait_ready(self.ssh_config(name))
-            .await
-            .expect("test host ready again");
+        lab::wait_ready(self.ssh_config(name)).await.expect("test host ready again");
     }
 }
 
@@ -253,11 +233,7 @@ impl TestEnv {
     }
     fn scope(&self) -> hlprov::vars::VarScope {
         let mut s = hlprov::vars::VarScope::new();
-        s.push(
-            hlprov::vars::LayerKind::PlayVars,
-            "test vars",
-            Arc::new(self.vars.clone()),
-        );
+        s.push(hlprov::vars::LayerKind::PlayVars, "test vars", Arc::new(self.vars.clone()));
         s.set_search_paths(vec![self.files_dir.clone()]);
         s
     }
@@ -269,10 +245,7 @@ impl hlprov::modules::TaskEnv for TestEnv {
         if p.exists() {
             Ok(p)
         } else {
-            Err(format!(
-                "could not find '{name}' in {}",
-                self.files_dir.display()
-            ))
+            Err(format!("could not find '{name}' in {}", self.files_dir.display()))
         }
     }
     fn render(&self, text: &str, origin: &str) -> Result<String, String> {
@@ -304,13 +277,9 @@ pub async fn run_module(
     check: bool,
     diff: bool,
 ) -> ModuleRun {
-    let module =
-        hlprov::modules::registry::find(name).unwrap_or_else(|| panic!("no module {name}"));
+    let module = hlprov::modules::registry::find(name).unwrap_or_else(|| panic!("no module {name}"));
     let raw = args.as_object().cloned().unwrap_or_default();
-    let checked = module
-        .spec()
-        .check(&raw, false)
-        .map_err(hlprov::modules::ModuleError::Args)?;
+    let checked = module.spec().check(&raw, false).map_err(hlprov::modules::ModuleError::Args)?;
     let mut ctx = hlprov::modules::ModuleCtx::new("test-host", Some(conn), env);
     ctx.check = check;
     ctx.diff = diff;
@@ -335,10 +304,7 @@ impl Applied {
     }
     /// Results of the task named `task` on `host` (summary results of loops included).
     pub fn of(&self, task: &str, host: &str) -> Vec<hlprov::report::TaskResult> {
-        self.results()
-            .into_iter()
-            .filter(|r| r.task.ends_with(task) && r.host == host)
-            .collect()
+        self.results().into_iter().filter(|r| r.task.ends_with(task) && r.host == host).collect()
     }
     pub fn stats(&self, host: &str) -> hlprov::report::HostStats {
         self.summary
@@ -354,12 +320,7 @@ impl Applied {
 }
 
 /// Write `files` (relative path → content) into a fresh playbook folder and apply `playbook` from it.
-pub async fn apply_files(
-    inventory: &Path,
-    files: &[(&str, &str)],
-    playbook: &str,
-    opts: hlprov::exec::RunOptions,
-) -> Result<Applied, String> {
+pub async fn apply_files(inventory: &Path, files: &[(&str, &str)], playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
     let dir = tempfile::tempdir().unwrap();
     apply_in(dir.path(), inventory, files, playbook, opts).await
 }
@@ -377,12 +338,9 @@ pub async fn apply_in(
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, text).unwrap();
     }
-    let pb = hlprov::playbook::load(&dir.join(playbook), &Default::default())
-        .map_err(|e| e.to_string())?;
-    let mut inv = hlprov::inventory::Inventory::load(&[inventory.to_path_buf()])
-        .map_err(|e| e.to_string())?;
-    inv.add_playbook_vars_dir(&pb.dir)
-        .map_err(|e| e.to_string())?;
+    let pb = hlprov::playbook::load(&dir.join(playbook), &Default::default()).map_err(|e| e.to_string())?;
+    let mut inv = hlprov::inventory::Inventory::load(&[inventory.to_path_buf()]).map_err(|e| e.to_string())?;
+    inv.add_playbook_vars_dir(&pb.dir).map_err(|e| e.to_string())?;
     let collector = Arc::new(hlprov::report::Collector::default());
     let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
     let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter)
@@ -393,10 +351,6 @@ pub async fn apply_in(
 }
 
 /// Apply a single-file playbook.
-pub async fn apply(
-    inventory: &Path,
-    playbook: &str,
-    opts: hlprov::exec::RunOptions,
-) -> Result<Applied, String> {
+pub async fn apply(inventory: &Path, playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
     apply_files(inventory, &[("site.yml", playbook)], "site.yml", opts).await
 }
