@@ -435,9 +435,7 @@ fn local_tag(tag: &Option<Tag>) -> Option<String> {
 /// The YAML core-schema tag (`!!str` etc.), whichever way the parser spelled it.
 fn core_tag(tag: &Option<Tag>) -> Option<&str> {
     let t = tag.as_ref()?;
-    if t.handle == "!!" {
-        Some(&t.suffix)
-    } else if t.handle == "tag:yaml.org,2002:" {
+    if t.handle == "!!" || t.handle == "tag:yaml.org,2002:" {
         Some(&t.suffix)
     } else {
         t.suffix.strip_prefix("tag:yaml.org,2002:")

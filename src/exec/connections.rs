@@ -50,7 +50,7 @@ impl PartialEq for SshKey {
     }
 }
 
-fn str_var<'a>(vars: &'a Map<String, Value>, names: &[&str]) -> Option<String> {
+fn str_var(vars: &Map<String, Value>, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| match vars.get(*n)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

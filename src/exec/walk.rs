@@ -90,10 +90,10 @@ impl Inherited {
 pub(crate) fn tags_selected(tags: &[String], only: &[String], skip: &[String]) -> bool {
     let has = |t: &str| tags.iter().any(|x| x == t);
     let tagged = tags.iter().any(|t| t != "always" && t != "never") || has("always");
-    if !skip.is_empty() {
-        if tags.iter().any(|t| skip.contains(t)) || (skip.iter().any(|s| s == "tagged") && tagged) || (skip.iter().any(|s| s == "untagged") && !tagged) {
-            return false;
-        }
+    if !skip.is_empty()
+        && (tags.iter().any(|t| skip.contains(t)) || (skip.iter().any(|s| s == "tagged") && tagged) || (skip.iter().any(|s| s == "untagged") && !tagged))
+    {
+        return false;
     }
     if has("always") {
         return true;
