@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::host::Probe;
+use super::remote_file::stat_line_attrs_differ;
 use super::http::{self, BodyTo, Request};
 use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
 use crate::transport::quote::quote;
@@ -209,7 +210,7 @@ impl Module for GetUrl {
                     let attrs = attr_script(&d, args);
                     let mut changed = false;
                     if !attrs.is_empty() {
-                        changed = attrs_differ(&stat_line, args);
+                        changed = stat_line_attrs_differ(&stat_line, 6, args);
                         if changed && !ctx.check {
                             ctx.write_ok(&attrs, None, "setting file attributes").await?;
                         }
@@ -309,20 +310,6 @@ impl Module for GetUrl {
         o = o.with("md5sum", line("md5").unwrap_or_default()).with("status_code", resp.status).msg(format!("OK ({} bytes)", resp.header("content-length").unwrap_or("unknown")));
         Ok(add_path_info(o, &line("stat").unwrap_or_default()))
     }
-}
-
-/// Whether dest's owner, group or mode differ from the arguments (names or ids).
-fn attrs_differ(stat_line: &str, args: &Args) -> bool {
-    let f: Vec<&str> = stat_line.split_whitespace().collect();
-    if f.len() != 6 {
-        return true;
-    }
-    let differs = |want: Option<&str>, id: &str, name: &str| want.is_some_and(|w| w != id && w != name);
-    let mode_differs = args.str("mode").is_some_and(|m| {
-        let cur = u32::from_str_radix(f[4], 8).unwrap_or(0);
-        super::mode::parse(m).map(|p| p.apply(cur, false) != cur).unwrap_or(true)
-    });
-    differs(args.str("owner"), f[0], f[2]) || differs(args.str("group"), f[1], f[3]) || mode_differs
 }
 
 #[cfg(test)]

@@ -432,6 +432,22 @@ pub fn attrs_differ(st: &FileState, attrs: &Attrs) -> Vec<&'static str> {
     diff
 }
 
+/// Does a `stat -c '%u %g %U %G %a …'` line (exactly `fields` words) differ from the owner, group and mode
+/// arguments? Names and numeric ids both match; a symbolic mode is applied to the current one. A line of
+/// another shape (the path is missing) differs.
+pub fn stat_line_attrs_differ(line: &str, fields: usize, args: &Args) -> bool {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    if f.len() != fields || fields < 5 {
+        return true;
+    }
+    let differs = |want: Option<&str>, id: &str, name: &str| want.is_some_and(|w| w != id && w != name);
+    let mode_differs = args.str("mode").is_some_and(|m| {
+        let cur = u32::from_str_radix(f[4], 8).unwrap_or(0);
+        mode::parse(m).map(|p| p.apply(cur, false) != cur).unwrap_or(true)
+    });
+    differs(args.str("owner"), f[0], f[2]) || differs(args.str("group"), f[1], f[3]) || mode_differs
+}
+
 /// The owner, group and mode a task asks for (`owner`, `group`, `mode` arguments), with a symbolic mode
 /// applied to `current` (the path's mode now, or the mode a new one gets).
 pub fn wanted_attrs(args: &Args, current: u32, is_dir: bool) -> Result<Attrs, ModuleError> {

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::host::Probe;
+use super::remote_file::stat_line_attrs_differ;
 use super::http::{self, BodyTo, Request};
 use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
 use crate::transport::quote::{join, quote};
@@ -224,7 +225,7 @@ impl Module for Unarchive {
             .filter(|l| differs(l, root, args.has("owner"), args.has("group"), args.has("mode")))
             .collect();
         let unarchived = diff_lines.is_empty();
-        let attrs_differ = attrs_given && s.get(5).is_some_and(|sec| sec.out.lines().any(|l| self.attr_differs(l, args)));
+        let attrs_differ = attrs_given && s.get(5).is_some_and(|sec| sec.out.lines().any(|l| stat_line_attrs_differ(l, 5, args)));
 
         let mut o = Outcome::ok().with("handler", handler(kind)).with("dest", dest.clone()).with("src", shown_src.clone());
         o.changed = !unarchived || attrs_differ;
@@ -304,20 +305,6 @@ impl Unarchive {
         if let (Some(tmp), false) = (download, ctx.check) {
             let _ = ctx.write(&format!("rm -f -- {}", quote(tmp)), None).await;
         }
-    }
-
-    /// One `uid gid owner group mode` line against the owner/group/mode arguments.
-    fn attr_differs(&self, line: &str, args: &Args) -> bool {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() != 5 {
-            return true;
-        }
-        let differs = |want: Option<&str>, id: &str, name: &str| want.is_some_and(|w| w != id && w != name);
-        let mode_differs = args.str("mode").is_some_and(|m| {
-            let cur = u32::from_str_radix(f[4], 8).unwrap_or(0);
-            super::mode::parse(m).map(|p| p.apply(cur, false) != cur).unwrap_or(true)
-        });
-        differs(args.str("owner"), f[0], f[2]) || differs(args.str("group"), f[1], f[3]) || mode_differs
     }
 }
 
