@@ -1,12 +1,12 @@
 //! command, shell, raw and script: run something on the host. They always report changed (Ansible does the
 //! same) unless `creates`/`removes` show there is nothing to do; in check mode they run only those checks.
 
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde_json::Value;
 
 use super::args::shell_words;
+use super::host::output_marker;
 use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, lines, timestamp};
 use crate::transport::quote::{glob, join, quote};
 
@@ -66,10 +66,9 @@ static SCRIPT_SPEC: ModuleSpec = ModuleSpec::new(&[
 ])
 .free_form("cmd");
 
-/// Printed instead of running when `creates`/`removes` say there is nothing to do. Unique per process.
-fn skip_marker() -> &'static str {
-    static M: OnceLock<String> = OnceLock::new();
-    M.get_or_init(|| format!("__hlprov_skip_{:016x}__", rand::random::<u64>()))
+/// Printed instead of running when `creates`/`removes` say there is nothing to do.
+fn skip_marker() -> String {
+    output_marker("skip")
 }
 
 /// The shell lines that stop early when `creates` exists or `removes` does not.
@@ -85,10 +84,9 @@ fn guard(args: &Args) -> String {
     s
 }
 
-/// Printed when `chdir` fails, so that the failure is told apart from the command's own. Unique per process.
-fn chdir_marker() -> &'static str {
-    static M: OnceLock<String> = OnceLock::new();
-    M.get_or_init(|| format!("__hlprov_chdir_{:016x}__", rand::random::<u64>()))
+/// Printed when `chdir` fails, so that the failure is told apart from the command's own.
+fn chdir_marker() -> String {
+    output_marker("chdir")
 }
 
 fn chdir(args: &Args) -> String {

@@ -7,10 +7,16 @@ use std::sync::OnceLock;
 
 use super::{ModuleCtx, ModuleError};
 
-/// Separates the snippets' outputs; random per process so no output can forge it.
-fn marker() -> &'static str {
-    static M: OnceLock<String> = OnceLock::new();
-    M.get_or_init(|| format!("__hlprov_section_{:016x}__", rand::random::<u64>()))
+/// A word that scripts print to tell hlprov something apart from their commands' output (`what`: section,
+/// skip…). Random per process, so no output can forge it.
+pub fn output_marker(what: &str) -> String {
+    static TOKEN: OnceLock<u64> = OnceLock::new();
+    format!("__hlprov_{what}_{:016x}__", TOKEN.get_or_init(rand::random::<u64>))
+}
+
+/// Separates the snippets' outputs.
+fn marker() -> String {
+    output_marker("section")
 }
 
 /// What one snippet printed and how it exited.
