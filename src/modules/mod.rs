@@ -160,9 +160,9 @@ impl<'a> ModuleCtx<'a> {
     }
 
     /// Run a script that only reads the host, feeding it `stdin` (an archive to compare, a request body).
+    /// (A read with stdin gets a channel of its own: the connection sends only stdin-less probes to the shell.)
     pub async fn read_input(&self, script: &str, stdin: Option<&[u8]>) -> Result<Output, ModuleError> {
-        // Without stdin, a read may go to the probe shell as `read` does.
-        self.exec(script, stdin, stdin.is_none()).await
+        self.exec(script, stdin, true).await
     }
 
     /// The same context with another time limit per command (waiting for a reboot, polling a port).
