@@ -294,19 +294,26 @@ fn describe_io(e: &russh::Error) -> String {
     }
 }
 
+/// Offer one private key; true when the server accepts it.
+async fn offer_key(
+    handle: &mut Handle<HostKeyCheck>,
+    user: &str,
+    key: russh::keys::PrivateKey,
+    rsa_hash: Option<russh::keys::HashAlg>,
+) -> Result<bool, String> {
+    let res = handle.authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash)).await.map_err(|e| e.to_string())?;
+    Ok(res.success())
+}
+
 /// Offer keys in OpenSSH's order: explicit identity files, else the agent's keys, then the default files.
 async fn authenticate(handle: &mut Handle<HostKeyCheck>, cfg: &SshConfig) -> Result<(), TransportError> {
     let auth_err = |reason: String| TransportError::Auth { target: cfg.target(), user: cfg.user.clone(), reason };
     let rsa_hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
     let mut tried = Vec::new();
-    let files = if cfg.identity_files.is_empty() { Vec::new() } else { cfg.identity_files.clone() };
-    for path in &files {
+    // Explicit files must load; the default ones are offered only if they exist and load.
+    for path in &cfg.identity_files {
         let key = keys::load_private_key(path).map_err(auth_err)?;
-        let res = handle
-            .authenticate_publickey(&cfg.user, PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash))
-            .await
-            .map_err(|e| auth_err(e.to_string()))?;
-        if res.success() {
+        if offer_key(handle, &cfg.user, key, rsa_hash).await.map_err(auth_err)? {
             return Ok(());
         }
         tried.push(path.display().to_string());
@@ -328,11 +335,7 @@ async fn authenticate(handle: &mut Handle<HostKeyCheck>, cfg: &SshConfig) -> Res
         }
         for path in keys::default_identity_files() {
             let Ok(key) = keys::load_private_key(&path) else { continue };
-            let res = handle
-                .authenticate_publickey(&cfg.user, PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash))
-                .await
-                .map_err(|e| auth_err(e.to_string()))?;
-            if res.success() {
+            if offer_key(handle, &cfg.user, key, rsa_hash).await.map_err(auth_err)? {
                 return Ok(());
             }
             tried.push(path.display().to_string());
