@@ -40,11 +40,7 @@ pub fn register(secret: &str) {
     if added {
         // Longest first so a secret containing another is masked whole.
         reg.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        reg.matcher = AhoCorasick::builder()
-            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .build(&reg.secrets)
-            .ok()
-            .map(Arc::new);
+        reg.matcher = AhoCorasick::builder().match_kind(aho_corasick::MatchKind::LeftmostLongest).build(&reg.secrets).ok().map(Arc::new);
     }
 }
 

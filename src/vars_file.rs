@@ -46,7 +46,13 @@ fn load_sops(path: &Path, text: &str, node: &yaml::Node) -> Result<VarsFile, Yam
     let serde_json::Value::Object(vars) = plain.data() else {
         return Err(YamlError::new(&node.span, "expected a mapping of variable names to values"));
     };
-    let spans = node.as_map().unwrap_or_default().iter().filter_map(|(k, _)| Some((k.key_string()?, k.span.clone()))).filter(|(k, _)| vars.contains_key(k)).collect();
+    let spans = node
+        .as_map()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, _)| Some((k.key_string()?, k.span.clone())))
+        .filter(|(k, _)| vars.contains_key(k))
+        .collect();
     Ok(VarsFile { vars, spans })
 }
 

@@ -49,11 +49,7 @@ impl Span {
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}", self.file)
-        } else {
-            write!(f, "{}:{}:{}", self.file, self.line, self.col)
-        }
+        if self.line == 0 { write!(f, "{}", self.file) } else { write!(f, "{}:{}:{}", self.file, self.line, self.col) }
     }
 }
 
@@ -179,9 +175,7 @@ pub(crate) fn mark_unsafe(v: Value) -> Value {
             Value::Object(m)
         }
         Value::Array(items) => Value::Array(items.into_iter().map(mark_unsafe).collect()),
-        Value::Object(m) if !(m.len() == 1 && m.contains_key(UNSAFE_KEY)) => {
-            Value::Object(m.into_iter().map(|(k, v)| (k, mark_unsafe(v))).collect())
-        }
+        Value::Object(m) if !(m.len() == 1 && m.contains_key(UNSAFE_KEY)) => Value::Object(m.into_iter().map(|(k, v)| (k, mark_unsafe(v))).collect()),
         other => other,
     }
 }
@@ -298,11 +292,7 @@ impl Builder {
                 Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
                 Event::DocumentStart => self.anchors.clear(),
                 Event::Alias(id) => {
-                    let (node, count) = self
-                        .anchors
-                        .get(&id)
-                        .cloned()
-                        .ok_or_else(|| YamlError::new(&span, "alias refers to an unknown anchor"))?;
+                    let (node, count) = self.anchors.get(&id).cloned().ok_or_else(|| YamlError::new(&span, "alias refers to an unknown anchor"))?;
                     self.count(count, &span)?;
                     self.push(Node { span, ..node })?;
                 }
@@ -357,10 +347,7 @@ impl Builder {
     fn count(&mut self, n: usize, span: &Span) -> Result<(), YamlError> {
         self.nodes = self.nodes.saturating_add(n);
         if self.nodes > MAX_NODES {
-            return Err(YamlError::new(
-                span,
-                format!("document expands to more than {MAX_NODES} nodes (an alias bomb?); refusing it"),
-            ));
+            return Err(YamlError::new(span, format!("document expands to more than {MAX_NODES} nodes (an alias bomb?); refusing it")));
         }
         Ok(())
     }
@@ -435,11 +422,7 @@ fn local_tag(tag: &Option<Tag>) -> Option<String> {
 /// The YAML core-schema tag (`!!str` etc.), whichever way the parser spelled it.
 fn core_tag(tag: &Option<Tag>) -> Option<&str> {
     let t = tag.as_ref()?;
-    if t.handle == "!!" || t.handle == "tag:yaml.org,2002:" {
-        Some(&t.suffix)
-    } else {
-        t.suffix.strip_prefix("tag:yaml.org,2002:")
-    }
+    if t.handle == "!!" || t.handle == "tag:yaml.org,2002:" { Some(&t.suffix) } else { t.suffix.strip_prefix("tag:yaml.org,2002:") }
 }
 
 fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<Tag>, span: &Span) -> Result<(NodeKind, Option<String>), YamlError> {

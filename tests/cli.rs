@@ -4,7 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn hlprov(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hlprov")).args(args).current_dir(dir).env("HLPROV_NO_LIVE", "1").env_remove("HLPROV_INVENTORY").output().expect("run hlprov")
+    Command::new(env!("CARGO_BIN_EXE_hlprov"))
+        .args(args)
+        .current_dir(dir)
+        .env("HLPROV_NO_LIVE", "1")
+        .env_remove("HLPROV_INVENTORY")
+        .output()
+        .expect("run hlprov")
 }
 
 fn text(o: &Output) -> String {
@@ -125,7 +131,12 @@ fn twenty_hosts_one_connection_each() {
 #[test]
 fn bad_usage_and_bad_input_exit_4() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [vec!["--bogus"], vec!["run", "all", "-m", "nosuchmodule"], vec!["apply", "missing-playbook.yml"], vec!["inventory", "--list", "-i", "/nonexistent/inv.yml"]] {
+    for args in [
+        vec!["--bogus"],
+        vec!["run", "all", "-m", "nosuchmodule"],
+        vec!["apply", "missing-playbook.yml"],
+        vec!["inventory", "--list", "-i", "/nonexistent/inv.yml"],
+    ] {
         let out = hlprov(dir.path(), &args);
         assert_eq!(out.status.code(), Some(4), "{args:?}: {}", text(&out));
     }

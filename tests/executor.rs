@@ -379,7 +379,10 @@ async fn delegate_to_localhost_run_once_and_no_log() {
 async fn roles_includes_imports_and_meta_dependencies() {
     let lab = TestLab::start(2).await;
     let files = [
-        ("site.yml", "- hosts: all\n  gather_facts: false\n  roles:\n    - role: web\n      vars: {port: 8080}\n  tasks:\n    - include_tasks: extra.yml\n      when: inventory_hostname == 'h1'\n    - include_role: {name: common}\n    - import_tasks: imported.yml\n      tags: [imp]\n"),
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles:\n    - role: web\n      vars: {port: 8080}\n  tasks:\n    - include_tasks: extra.yml\n      when: inventory_hostname == 'h1'\n    - include_role: {name: common}\n    - import_tasks: imported.yml\n      tags: [imp]\n",
+        ),
         ("extra.yml", "- shell: echo extra >> /tmp/order\n"),
         ("imported.yml", "- shell: echo imported >> /tmp/order\n"),
         ("roles/common/tasks/main.yml", "- shell: echo common-{{ common_flavour }} >> /tmp/order\n"),
@@ -462,7 +465,10 @@ async fn bad_input_is_refused_before_anything_runs_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("- hosts: all\n  tasks:\n    - nosuchmodule: {}\n", "site.yml:3:7: unknown module 'nosuchmodule'"),
-        ("- hosts: all\n  tasks:\n    - command: true\n      whenn: x\n", "site.yml:3:7: a task runs one module, but this one names several: command, whenn ('whenn' looks like the keyword 'when')"),
+        (
+            "- hosts: all\n  tasks:\n    - command: true\n      whenn: x\n",
+            "site.yml:3:7: a task runs one module, but this one names several: command, whenn ('whenn' looks like the keyword 'when')",
+        ),
         ("- hosts: all\n  tasks:\n    - command: {cmd: ls, bogus: 1}\n", "site.yml:3:7: module 'command': unsupported argument 'bogus'"),
         ("- hosts: all\n  roles: [missing_role]\n", "site.yml:2:11: role 'missing_role' not found"),
         ("- hosts: all\n  taks: []\n", "site.yml:2:3: unknown play keyword 'taks'; did you mean 'tasks'?"),

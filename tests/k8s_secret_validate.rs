@@ -5,19 +5,18 @@ mod support;
 
 use std::process::Command;
 
+use hlprov::secrets::Format;
 use hlprov::secrets::k8s_secret::{self, Encoding, K8S_ENCRYPTED_REGEX, SecretManifest};
 use hlprov::secrets::rules::Rules;
 use hlprov::secrets::sops_file::{self, EncryptOptions};
-use hlprov::secrets::Format;
 use support::*;
 
 fn validate(path: &std::path::Path) {
     let bin = std::env::var("HLPROV_KUBERNETES_VALIDATE").unwrap_or_else(|_| "kubernetes-validate".into());
-    let out = Command::new(&bin)
-        .args(["--strict", "--kubernetes-version", "1.30"])
-        .arg(path)
-        .output()
-        .unwrap_or_else(|e| panic!("this test needs `kubernetes-validate` (pip install kubernetes-validate), or HLPROV_KUBERNETES_VALIDATE: {e}"));
+    let out =
+        Command::new(&bin).args(["--strict", "--kubernetes-version", "1.30"]).arg(path).output().unwrap_or_else(|e| {
+            panic!("this test needs `kubernetes-validate` (pip install kubernetes-validate), or HLPROV_KUBERNETES_VALIDATE: {e}")
+        });
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && text.contains("INFO"), "kubernetes-validate rejected {}:\n{text}", path.display());
 }

@@ -18,36 +18,14 @@ async fn command_runs_argv_and_strings_without_a_shell_and_creates_removes_make_
     sh(&lab, "mkdir -p /srv/work && rm -f /srv/work/made").await;
 
     // (4) Bad arguments are refused before anything runs.
-    let err = run_module(&conn, &env, "command", json!({"chdir": "/tmp"}), false, false)
-        .await
-        .unwrap_err();
+    let err = run_module(&conn, &env, "command", json!({"chdir": "/tmp"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("one of these arguments is required: cmd, argv"), "{err}");
-    let err = run_module(&conn, &env, "command", json!({"cmd": "true", "argv": ["true"]}), false, false)
-        .await
-        .unwrap_err();
+    let err = run_module(&conn, &env, "command", json!({"cmd": "true", "argv": ["true"]}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("mutually exclusive"), "{err}");
-    let err = run_module(
-        &conn,
-        &env,
-        "command",
-        json!({"cmd": "true", "stdin_add_newline": "perhaps"}),
-        false,
-        false,
-    )
-    .await
-    .unwrap_err();
+    let err = run_module(&conn, &env, "command", json!({"cmd": "true", "stdin_add_newline": "perhaps"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("stdin_add_newline"), "{err}");
     // A chdir that does not exist fails with Ansible's words, and runs nothing.
-    let o = run_module(
-        &conn,
-        &env,
-        "command",
-        json!({"cmd": "touch made", "chdir": "/srv/nowhere"}),
-        false,
-        false,
-    )
-    .await
-    .unwrap();
+    let o = run_module(&conn, &env, "command", json!({"cmd": "touch made", "chdir": "/srv/nowhere"}), false, false).await.unwrap();
     assert!(o.failed && !o.changed);
     let msg = o.msg.clone().unwrap_or_default();
     assert!(msg.starts_with("Unable to change directory before execution: ") && msg.contains("/srv/nowhere"), "{msg}");
@@ -87,23 +65,15 @@ async fn command_runs_argv_and_strings_without_a_shell_and_creates_removes_make_
 
     // A string command is split into words, not given to a shell; stdin is fed (with a newline by default);
     // rc, stdout, stderr and their lines are registered as Ansible registers them.
-    let o = run_module(&conn, &env, "command", json!({"cmd": "cat", "stdin": "line one"}), false, false)
-        .await
-        .unwrap();
+    let o = run_module(&conn, &env, "command", json!({"cmd": "cat", "stdin": "line one"}), false, false).await.unwrap();
     assert!(!o.failed);
     assert_eq!(o.data["stdout"], "line one");
     assert_eq!(o.data["stdout_lines"], json!(["line one"]));
-    let o = run_module(&conn, &env, "command", json!({"cmd": "ls /nonexistent; echo"}), false, false)
-        .await
-        .unwrap();
+    let o = run_module(&conn, &env, "command", json!({"cmd": "ls /nonexistent; echo"}), false, false).await.unwrap();
     assert!(o.failed);
     assert_eq!(o.msg.as_deref(), Some("non-zero return code"));
     assert_eq!(o.data["rc"], 2);
-    assert!(
-        o.data["stderr"].as_str().unwrap().contains("/nonexistent;"),
-        "`;` was a word, not a shell separator: {:?}",
-        o.data["stderr"]
-    );
+    assert!(o.data["stderr"].as_str().unwrap().contains("/nonexistent;"), "`;` was a word, not a shell separator: {:?}", o.data["stderr"]);
     assert_eq!(o.data["stdout"], "");
 }
 
@@ -115,9 +85,7 @@ async fn shell_raw_and_script_run_on_the_host_like_ansible() {
     sh(&lab, "mkdir -p /srv/work && rm -f /srv/work/*").await;
 
     // shell (4): a bad argument.
-    let err = run_module(&conn, &env, "shell", json!({"cmd": "true", "creates": ["a", "b"]}), false, false)
-        .await
-        .unwrap_err();
+    let err = run_module(&conn, &env, "shell", json!({"cmd": "true", "creates": ["a", "b"]}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("creates"), "{err}");
     // shell (1): pipes, redirections and variables are the shell's; executable picks the shell.
     let args = json!({"cmd": "echo \"$0\" | tr a-z A-Z > /srv/work/shell.out", "executable": "/bin/bash", "creates": "/srv/work/shell.out"});
@@ -129,24 +97,15 @@ async fn shell_raw_and_script_run_on_the_host_like_ansible() {
     assert!(ok(run_module(&conn, &env, "shell", args, true, false).await).changed);
     assert_eq!(status(&lab, "test -e /srv/work/shell.out").await, 1);
     // A failing pipeline reports its rc and stderr.
-    let o = run_module(&conn, &env, "shell", json!({"cmd": "echo out; echo err >&2; exit 7"}), false, false)
-        .await
-        .unwrap();
+    let o = run_module(&conn, &env, "shell", json!({"cmd": "echo out; echo err >&2; exit 7"}), false, false).await.unwrap();
     assert!(o.failed);
-    assert_eq!(
-        (o.data["rc"].clone(), o.data["stdout"].clone(), o.data["stderr"].clone()),
-        (json!(7), json!("out"), json!("err"))
-    );
+    assert_eq!((o.data["rc"].clone(), o.data["stdout"].clone(), o.data["stderr"].clone()), (json!(7), json!("out"), json!("err")));
 
     // script (4): a script that is not on the controller.
     let msg = failure(run_module(&conn, &env, "script", json!({"cmd": "missing.sh"}), false, false).await);
     assert!(msg.contains("could not find 'missing.sh'"), "{msg}");
     // script (1): copied, run with its arguments, and removed from the host afterwards.
-    std::fs::write(
-        dir.path().join("setup.sh"),
-        "#!/bin/sh\nprintf '%s\\n' \"$@\" > /srv/work/script.out\necho done\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("setup.sh"), "#!/bin/sh\nprintf '%s\\n' \"$@\" > /srv/work/script.out\necho done\n").unwrap();
     let before = sh(&lab, "ls /tmp | sort").await;
     let args = json!({"cmd": "setup.sh 'one two' three", "creates": "/srv/work/script.out"});
     let o = ok(run_module(&conn, &env, "script", args.clone(), false, false).await);

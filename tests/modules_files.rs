@@ -114,7 +114,13 @@ async fn file_module() {
     let d = format!("d={}; ", quote(dir));
 
     // (1) From scratch: a directory chain with a symbolic mode and owner, a touched file, links.
-    let (o, _) = h.ok("file", json!({"path": format!("{dir}/sub"), "state": "directory", "mode": "u=rwx,g=rx,o=", "owner": "nobody", "group": "nogroup"}), false).await;
+    let (o, _) = h
+        .ok(
+            "file",
+            json!({"path": format!("{dir}/sub"), "state": "directory", "mode": "u=rwx,g=rx,o=", "owner": "nobody", "group": "nogroup"}),
+            false,
+        )
+        .await;
     assert!(o.changed);
     assert_eq!((key(&o, "mode"), key(&o, "owner"), key(&o, "state")), (&json!("0750"), &json!("nobody"), &json!("directory")));
     assert_eq!(h.stat("%a %U %G %F", &format!("{dir}/sub")).await, "750 nobody nogroup directory");
@@ -132,7 +138,13 @@ async fn file_module() {
     assert_eq!(key(&o, "state"), "hard", "a file with two links is 'hard', as Ansible says");
 
     // (2) Again: nothing changes, one round trip each (touch always changes, as in Ansible).
-    assert!(!h.changed("file", json!({"path": format!("{dir}/sub"), "state": "directory", "mode": "u=rwx,g=rx,o=", "owner": "nobody", "group": "nogroup"})).await);
+    assert!(
+        !h.changed(
+            "file",
+            json!({"path": format!("{dir}/sub"), "state": "directory", "mode": "u=rwx,g=rx,o=", "owner": "nobody", "group": "nogroup"})
+        )
+        .await
+    );
     assert!(!h.changed("file", json!({"path": format!("{dir}/ln"), "state": "link", "src": "f"})).await);
     assert!(!h.changed("file", json!({"path": format!("{dir}/hard"), "state": "hard", "src": format!("{dir}/f")})).await);
     assert!(!h.changed("file", json!({"path": format!("{dir}/f"), "state": "file", "mode": "0600"})).await);
@@ -141,10 +153,19 @@ async fn file_module() {
 
     // Recursive owner and mode, then removal.
     h.sh(&format!("{d}mkdir -p \"$d/sub/deep\" && echo x > \"$d/sub/deep/x\" && chmod 0600 \"$d/sub/deep/x\"")).await;
-    assert!(h.changed("file", json!({"path": format!("{dir}/sub"), "state": "directory", "recurse": true, "owner": "daemon", "mode": "u=rwX,g=rX,o=rX"})).await);
+    assert!(
+        h.changed("file", json!({"path": format!("{dir}/sub"), "state": "directory", "recurse": true, "owner": "daemon", "mode": "u=rwX,g=rX,o=rX"}))
+            .await
+    );
     assert_eq!(h.stat("%a %U", &format!("{dir}/sub/deep/x")).await, "644 daemon", "X adds x only to folders and files with some x");
     assert_eq!(h.stat("%a %U", &format!("{dir}/sub/deep")).await, "755 daemon");
-    assert!(!h.changed("file", json!({"path": format!("{dir}/sub"), "state": "directory", "recurse": true, "owner": "daemon", "mode": "u=rwX,g=rX,o=rX"})).await);
+    assert!(
+        !h.changed(
+            "file",
+            json!({"path": format!("{dir}/sub"), "state": "directory", "recurse": true, "owner": "daemon", "mode": "u=rwX,g=rX,o=rX"})
+        )
+        .await
+    );
 
     // (3) Check mode against a host changed behind hlprov's back: reported, not done.
     h.sh(&format!("{d}chmod 0777 \"$d/sub\" && ln -sfn /etc \"$d/ln\"")).await;
@@ -167,11 +188,17 @@ async fn file_module() {
 
     // (4) Bad arguments and impossible requests, clearly refused.
     assert!(h.err("file", json!({"path": "/tmp/x", "state": "gone"})).await.contains("must be one of absent, directory, file, hard, link, touch"));
-    assert!(h.err("file", json!({"path": "/tmp/x", "state": "file", "recurse": true})).await.contains("recurse option requires state to be 'directory'"));
+    assert!(
+        h.err("file", json!({"path": "/tmp/x", "state": "file", "recurse": true})).await.contains("recurse option requires state to be 'directory'")
+    );
     assert!(h.err("file", json!({"path": "/tmp/x", "mode": "u=rwz"})).await.contains("unknown permission 'z'"));
     assert!(h.err("file", json!({"path": "/tmp/x", "state": "link"})).await.contains("src is required"));
     assert!(h.fails("file", json!({"path": "/tmp/missing", "state": "file"})).await.contains("is absent, cannot continue"));
-    assert!(h.fails("file", json!({"path": "/etc/hostname", "state": "link", "src": "/etc/hosts"})).await.contains("refusing to convert from file to symlink"));
+    assert!(
+        h.fails("file", json!({"path": "/etc/hostname", "state": "link", "src": "/etc/hosts"}))
+            .await
+            .contains("refusing to convert from file to symlink")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -193,7 +220,10 @@ async fn copy_and_template() {
     let (o, _) = h.ok("copy", json!({"src": "blob.bin", "dest": "/opt/blob.bin", "mode": "0640", "group": "nogroup"}), false).await;
     assert!(o.changed);
     let sha1 = hex::encode(<sha1::Sha1 as sha1::Digest>::digest(&binary));
-    assert_eq!((key(&o, "checksum"), key(&o, "mode"), key(&o, "group"), key(&o, "size")), (&json!(sha1), &json!("0640"), &json!("nogroup"), &json!(binary.len())));
+    assert_eq!(
+        (key(&o, "checksum"), key(&o, "mode"), key(&o, "group"), key(&o, "size")),
+        (&json!(sha1), &json!("0640"), &json!("nogroup"), &json!(binary.len()))
+    );
     assert_eq!(h.sh("sha1sum < /opt/blob.bin | cut -c1-40").await.trim(), sha1, "the bytes arrived intact");
     assert_eq!(h.stat("%a %U %G", "/opt/blob.bin").await, "640 root nogroup");
     assert!(h.err("copy", json!({"content": "x", "dest": "/etc/motd.d/"})).await.contains("can not use content with a dir as dest"));
@@ -246,7 +276,9 @@ async fn copy_and_template() {
     assert!(h.err("copy", json!({"src": "missing.txt", "dest": "/tmp/x"})).await.contains("could not find src=missing.txt"));
     assert!(h.err("template", json!({"src": "motd.j2"})).await.contains("missing required argument 'dest'"));
     assert!(h.err("copy", json!({"content": "x", "dest": "/tmp/x", "mode": "0999"})).await.contains("mode"));
-    assert!(h.fails("copy", json!({"content": "x", "dest": "/no/such/dir/file"})).await.contains("Destination directory /no/such/dir does not exist"));
+    assert!(
+        h.fails("copy", json!({"content": "x", "dest": "/no/such/dir/file"})).await.contains("Destination directory /no/such/dir does not exist")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -261,8 +293,10 @@ async fn lineinfile_blockinfile_replace() {
     assert!(h.changed("lineinfile", json!({"path": "/etc/app.cfg", "line": "UseDNS no", "insertafter": "^Port"})).await);
     assert!(h.changed("lineinfile", json!({"path": "/etc/app.cfg", "regexp": "^Port (\\d+)$", "line": "Port \\g<1>22", "backrefs": true})).await);
     assert!(h.changed("lineinfile", json!({"path": "/etc/new.d/x.conf", "line": "a=1", "create": true, "mode": "0600"})).await);
-    assert_eq!(h.sh("cat /etc/app.cfg; stat -c '%a %U %F' /etc/app.cfg /etc/app-link.cfg /etc/new.d/x.conf").await,
-        "# sshd\nPort 2222\nUseDNS no\nPermitRootLogin no\n640 daemon regular file\n777 root symbolic link\n600 root regular file\n");
+    assert_eq!(
+        h.sh("cat /etc/app.cfg; stat -c '%a %U %F' /etc/app.cfg /etc/app-link.cfg /etc/new.d/x.conf").await,
+        "# sshd\nPort 2222\nUseDNS no\nPermitRootLogin no\n640 daemon regular file\n777 root symbolic link\n600 root regular file\n"
+    );
     // (2) Again: nothing to do, one round trip.
     assert!(!h.changed("lineinfile", json!({"path": "/etc/app-link.cfg", "regexp": "^#?PermitRootLogin", "line": "PermitRootLogin no"})).await);
     assert!(!h.changed("lineinfile", json!({"path": "/etc/app.cfg", "line": "UseDNS no", "insertafter": "^Port"})).await);
@@ -278,9 +312,11 @@ async fn lineinfile_blockinfile_replace() {
     assert_eq!(o.msg.as_deref(), Some("Block inserted"));
     assert!(!h.changed("blockinfile", block.clone()).await);
     assert!(h.changed("blockinfile", json!({"path": "/etc/app.cfg", "block": "Match User git\n  X11Forwarding yes"})).await);
-    assert_eq!(h.sh("cat /etc/app.cfg").await,
+    assert_eq!(
+        h.sh("cat /etc/app.cfg").await,
         "Port 2222\n# BEGIN ANSIBLE MANAGED BLOCK\nMatch User git\n  X11Forwarding yes\n# END ANSIBLE MANAGED BLOCK\nUseDNS no\nPermitRootLogin no\n",
-        "an existing block is updated where it is");
+        "an existing block is updated where it is"
+    );
 
     // replace: every match, with groups; a no-op is one round trip.
     let rep = json!({"path": "/etc/app.cfg", "regexp": "^(\\w+) no$", "replace": "\\1 off"});
@@ -307,7 +343,11 @@ async fn lineinfile_blockinfile_replace() {
     // (4) Bad arguments and impossible requests.
     assert!(h.err("lineinfile", json!({"path": "/etc/app.cfg"})).await.contains("line is required with state=present"));
     assert!(h.err("lineinfile", json!({"path": "/etc/app.cfg", "regexp": "(", "line": "x"})).await.contains("not a valid regular expression"));
-    assert!(h.err("lineinfile", json!({"path": "/etc/app.cfg", "line": "x", "insertafter": "a", "insertbefore": "b"})).await.contains("mutually exclusive"));
+    assert!(
+        h.err("lineinfile", json!({"path": "/etc/app.cfg", "line": "x", "insertafter": "a", "insertbefore": "b"}))
+            .await
+            .contains("mutually exclusive")
+    );
     assert!(h.err("blockinfile", json!({"block": "x"})).await.contains("missing required argument 'path'"));
     assert!(h.err("replace", json!({"path": "/etc/app.cfg", "regexp": "(a)", "replace": "\\2"})).await.contains("invalid group reference"));
     assert!(h.fails("lineinfile", json!({"path": "/etc/nope.cfg", "line": "x"})).await.contains("Destination /etc/nope.cfg does not exist !"));
@@ -328,7 +368,10 @@ async fn stat_slurp_fetch() {
     let st = key(&o, "stat");
     let expect = h.sh("stat -c '%i %s %u' /root/data.bin; sha256sum /root/data.bin | cut -c1-64").await;
     assert_eq!(format!("{} {} {}\n{}\n", st["inode"], st["size"], st["uid"], st["checksum"].as_str().unwrap()), expect);
-    assert_eq!((&st["exists"], &st["isreg"], &st["isdir"], &st["mode"], &st["isuid"], &st["xoth"], &st["pw_name"]), (&json!(true), &json!(true), &json!(false), &json!("4751"), &json!(true), &json!(true), &json!("root")));
+    assert_eq!(
+        (&st["exists"], &st["isreg"], &st["isdir"], &st["mode"], &st["isuid"], &st["xoth"], &st["pw_name"]),
+        (&json!(true), &json!(true), &json!(false), &json!("4751"), &json!(true), &json!(true), &json!("root"))
+    );
     let (o, _) = h.ok("stat", json!({"path": "/root/data.lnk"}), false).await;
     let st = key(&o, "stat");
     assert_eq!((&st["islnk"], &st["lnk_target"], &st["lnk_source"]), (&json!(true), &json!("data.bin"), &json!("/root/data.bin")));

@@ -44,9 +44,11 @@ async fn get_url_downloads_verifies_and_replaces_only_when_needed() {
     let url = "http://127.0.0.1:8080/tool.bin";
 
     // (4) Bad input, and a host without any HTTP client: the message says what to install.
-    let err = run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/opt/tool.bin", "checksum": "nocolon"}), false, false).await.unwrap_err();
+    let err =
+        run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/opt/tool.bin", "checksum": "nocolon"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("<algorithm>:<checksum>"), "{err}");
-    let err = run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/opt/tool.bin", "checksum": "crc32:abcd"}), false, false).await.unwrap_err();
+    let err =
+        run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/opt/tool.bin", "checksum": "crc32:abcd"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("unsupported hash algorithm 'crc32'"), "{err}");
     let msg = failure(run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/opt/tool.bin"}), false, false).await);
     assert!(msg.contains("neither curl nor GNU wget") && msg.contains("apt-get install curl"), "{msg}");
@@ -74,11 +76,21 @@ async fn get_url_downloads_verifies_and_replaces_only_when_needed() {
 
     // A wrong checksum fails and leaves dest alone.
     let wrong = "0".repeat(64);
-    let msg = failure(run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/opt/other.bin", "checksum": format!("sha256:{wrong}")}), false, false).await);
+    let msg = failure(
+        run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/opt/other.bin", "checksum": format!("sha256:{wrong}")}), false, false).await,
+    );
     assert!(msg.contains(&format!("did not match {wrong}; it was {sum}")), "{msg}");
     assert_eq!(status(&lab, "test -e /opt/other.bin").await, 1);
     // The checksum from a checksums file, and dest as a folder.
-    let o = ok(run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/srv/", "checksum": "sha256:http://127.0.0.1:8080/SHA256SUMS"}), false, false).await);
+    let o = ok(run_module(
+        &conn,
+        &env,
+        "get_url",
+        json!({"url": url, "dest": "/srv/", "checksum": "sha256:http://127.0.0.1:8080/SHA256SUMS"}),
+        false,
+        false,
+    )
+    .await);
     assert!(o.changed);
     assert_eq!(o.data["dest"], "/srv/tool.bin");
     assert_eq!(sha256(&lab, "/srv/tool.bin").await, sum);
@@ -106,7 +118,9 @@ async fn get_url_downloads_verifies_and_replaces_only_when_needed() {
 
     // Without curl, GNU wget does the same job.
     sh(&lab, "mv /usr/bin/curl /usr/bin/curl.off").await;
-    let o = ok(run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/opt/by-wget.bin", "checksum": format!("sha256:{sum}")}), false, false).await);
+    let o =
+        ok(run_module(&conn, &env, "get_url", json!({"url": url, "dest": "/opt/by-wget.bin", "checksum": format!("sha256:{sum}")}), false, false)
+            .await);
     assert!(o.changed);
     assert_eq!(sha256(&lab, "/opt/by-wget.bin").await, sum);
     let o = run_module(&conn, &env, "get_url", json!({"url": "http://127.0.0.1:8080/missing", "dest": "/opt/m"}), false, false).await.unwrap();
@@ -125,7 +139,8 @@ async fn uri_makes_requests_on_the_host_and_registers_ansibles_keys() {
     assert!(err.to_string().contains("single word in uppercase"), "{err}");
     let err = run_module(&conn, &env, "uri", json!({"url": "http://127.0.0.1:8080/", "status_code": "ok"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("'ok' is not an HTTP status code"), "{err}");
-    let err = run_module(&conn, &env, "uri", json!({"url": "http://127.0.0.1:8080/", "body_format": "form-multipart"}), false, false).await.unwrap_err();
+    let err =
+        run_module(&conn, &env, "uri", json!({"url": "http://127.0.0.1:8080/", "body_format": "form-multipart"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("must be one of raw, json, form-urlencoded"), "{err}");
 
     // GET with return_content.
@@ -133,7 +148,10 @@ async fn uri_makes_requests_on_the_host_and_registers_ansibles_keys() {
     assert!(!o.changed);
     let v = o.to_value();
     assert_eq!((v["status"].as_u64(), v["content"].as_str(), v["content_length"].as_str()), (Some(200), Some("hello\n"), Some("6")));
-    assert_eq!((v["msg"].as_str(), v["redirected"].as_bool(), v["url"].as_str()), (Some("OK (6 bytes)"), Some(false), Some("http://127.0.0.1:8080/a.txt")));
+    assert_eq!(
+        (v["msg"].as_str(), v["redirected"].as_bool(), v["url"].as_str()),
+        (Some("OK (6 bytes)"), Some(false), Some("http://127.0.0.1:8080/a.txt"))
+    );
 
     // (1) A JSON POST: the server got the body and the content type; the JSON answer is parsed.
     let post = json!({"url": "http://127.0.0.1:8080/cgi-bin/echo", "method": "POST", "body_format": "json", "body": {"name": "nas", "disks": [1, 2]}, "status_code": [200, 201]});
@@ -158,7 +176,15 @@ async fn uri_makes_requests_on_the_host_and_registers_ansibles_keys() {
     // Forms, creates, and a body saved to dest (the only time uri changes something).
     ok(run_module(&conn, &env, "uri", json!({"url": "http://127.0.0.1:8080/cgi-bin/echo", "method": "PUT", "body_format": "form-urlencoded", "body": {"a": "x y"}, "status_code": 201}), false, false).await);
     assert_eq!(sh(&lab, "cat /root/last-body; echo; cat /root/last-request").await, "a=x+y\nPUT application/x-www-form-urlencoded\n");
-    let o = ok(run_module(&conn, &env, "uri", json!({"url": "http://127.0.0.1:8080/cgi-bin/echo", "method": "POST", "creates": "/root/last-body"}), false, false).await);
+    let o = ok(run_module(
+        &conn,
+        &env,
+        "uri",
+        json!({"url": "http://127.0.0.1:8080/cgi-bin/echo", "method": "POST", "creates": "/root/last-body"}),
+        false,
+        false,
+    )
+    .await);
     assert_eq!(o.data["stdout"], "skipped, since '/root/last-body' exists");
     let o = ok(run_module(&conn, &env, "uri", json!({"url": "http://127.0.0.1:8080/a.txt", "dest": "/root/"}), false, false).await);
     assert!(o.changed);
@@ -192,7 +218,9 @@ async fn wait_for_ports_files_greetings_and_drained_connections() {
     assert!(err.to_string().contains("Invalid regular expression"), "{err}");
 
     // (1) A port that is open (sshd), with its greeting matched.
-    let o = ok(run_module(&conn, &env, "wait_for", json!({"port": 22, "search_regex": "OpenSSH_(?P<version>[0-9.]+)", "timeout": 10}), false, false).await);
+    let o =
+        ok(run_module(&conn, &env, "wait_for", json!({"port": 22, "search_regex": "OpenSSH_(?P<version>[0-9.]+)", "timeout": 10}), false, false)
+            .await);
     assert!(!o.changed);
     let version = o.data["match_groupdict"]["version"].as_str().unwrap().to_string();
     assert!(sh(&lab, "dpkg-query -W -f='${Version}' openssh-server").await.starts_with(&format!("1:{version}")), "{version}");
@@ -203,11 +231,16 @@ async fn wait_for_ports_files_greetings_and_drained_connections() {
     assert_eq!((o.data["state"].as_str(), o.data["port"].as_u64()), (Some("started"), Some(2222)));
     let closed = failure(run_module(&conn, &env, "wait_for", json!({"port": 8082, "timeout": 2}), false, false).await);
     assert_eq!(closed, "Timeout when waiting for 127.0.0.1:8082");
-    assert!(ok(run_module(&conn, &env, "wait_for", json!({"port": 8082, "state": "stopped", "timeout": 2}), false, false).await).data["elapsed"].as_u64() < Some(2));
+    assert!(
+        ok(run_module(&conn, &env, "wait_for", json!({"port": 8082, "state": "stopped", "timeout": 2}), false, false).await).data["elapsed"].as_u64()
+            < Some(2)
+    );
 
     // A file and a line in it, written while we wait.
     sh(&lab, "rm -f /tmp/app.log; (sleep 2; echo 'starting'; echo 'ready: port=5432') > /tmp/app.log.tmp & (sleep 3; mv /tmp/app.log.tmp /tmp/app.log) & true").await;
-    let o = ok(run_module(&conn, &env, "wait_for", json!({"path": "/tmp/app.log", "search_regex": "^ready: port=(\\d+)$", "timeout": 20}), false, false).await);
+    let o =
+        ok(run_module(&conn, &env, "wait_for", json!({"path": "/tmp/app.log", "search_regex": "^ready: port=(\\d+)$", "timeout": 20}), false, false)
+            .await);
     assert_eq!(o.data["match_groups"], json!(["5432"]));
     assert!(o.data["elapsed"].as_u64().unwrap() >= 1, "it waited: {:?}", o.data["elapsed"]);
     // (2) Again: already there, immediately, no change.
@@ -258,14 +291,17 @@ async fn unarchive_unpacks_controller_host_and_url_archives_once() {
     assert_eq!(msg, "dest '/nope' must be an existing dir");
     let err = run_module(&conn, &env, "unarchive", json!({"src": "missing.tar.gz", "dest": "/opt/apps"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("could not find 'missing.tar.gz'"), "{err}");
-    let msg = failure(run_module(&conn, &env, "unarchive", json!({"src": "/root/none.tar", "dest": "/opt/apps", "remote_src": true}), false, false).await);
+    let msg =
+        failure(run_module(&conn, &env, "unarchive", json!({"src": "/root/none.tar", "dest": "/opt/apps", "remote_src": true}), false, false).await);
     assert_eq!(msg, "Source '/root/none.tar' does not exist");
     let err = run_module(&conn, &env, "unarchive", json!({"src": "http://x/a.tgz", "dest": "/opt/apps"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("only supported when remote_src is True"), "{err}");
     sh(&lab, "printf 'PK\\003\\004rest' > /root/a.zip; echo 'just text' > /root/a.txt").await;
-    let err = run_module(&conn, &env, "unarchive", json!({"src": "/root/a.zip", "dest": "/opt/apps", "remote_src": true}), false, false).await.unwrap_err();
+    let err =
+        run_module(&conn, &env, "unarchive", json!({"src": "/root/a.zip", "dest": "/opt/apps", "remote_src": true}), false, false).await.unwrap_err();
     assert!(matches!(err, hlprov::modules::ModuleError::Unsupported(_)) && err.to_string().contains("zip archive"), "{err}");
-    let msg = failure(run_module(&conn, &env, "unarchive", json!({"src": "/root/a.txt", "dest": "/opt/apps", "remote_src": true}), false, false).await);
+    let msg =
+        failure(run_module(&conn, &env, "unarchive", json!({"src": "/root/a.txt", "dest": "/opt/apps", "remote_src": true}), false, false).await);
     assert!(msg.starts_with("Failed to find handler for \"/root/a.txt\""), "{msg}");
 
     // (1) A controller archive, streamed to the host's tar.
@@ -292,7 +328,10 @@ async fn unarchive_unpacks_controller_host_and_url_archives_once() {
     // Owner and mode for everything unpacked (and the top folder), set once.
     let owned = json!({"src": "app.tar.gz", "dest": "/opt/apps", "owner": "nobody", "mode": "u=rwX,g=rX,o="});
     assert!(ok(run_module(&conn, &env, "unarchive", owned.clone(), false, false).await).changed);
-    assert_eq!(sh(&lab, "cd /opt/apps && stat -c '%U %a %n' app app/bin/tool app/etc/app.conf").await, "nobody 750 app\nnobody 750 app/bin/tool\nnobody 640 app/etc/app.conf\n");
+    assert_eq!(
+        sh(&lab, "cd /opt/apps && stat -c '%U %a %n' app app/bin/tool app/etc/app.conf").await,
+        "nobody 750 app\nnobody 750 app/bin/tool\nnobody 640 app/etc/app.conf\n"
+    );
     assert!(!ok(run_module(&conn, &env, "unarchive", owned, false, false).await).changed);
 
     // An archive already on the host, with extra tar options.
@@ -303,7 +342,15 @@ async fn unarchive_unpacks_controller_host_and_url_archives_once() {
     assert_eq!(sh(&lab, "cat /opt/rel/file").await, "one\n");
     assert!(!ok(run_module(&conn, &env, "unarchive", remote, false, false).await).changed);
     // creates skips.
-    let o = ok(run_module(&conn, &env, "unarchive", json!({"src": "/root/rel.tar", "dest": "/opt/rel", "remote_src": true, "creates": "/opt/rel/file"}), false, false).await);
+    let o = ok(run_module(
+        &conn,
+        &env,
+        "unarchive",
+        json!({"src": "/root/rel.tar", "dest": "/opt/rel", "remote_src": true, "creates": "/opt/rel/file"}),
+        false,
+        false,
+    )
+    .await);
     assert!(o.skipped);
 
     // A URL, fetched on the host; no temp file stays behind.

@@ -51,8 +51,12 @@ async fn apt_installs_upgrades_removes_and_updates_the_cache_like_ansible() {
     assert!(err.to_string().contains("one of these arguments is required"), "{err}");
 
     // Count real `apt-get update` runs with apt's own hook.
-    sh(&lab, "echo 'APT::Update::Post-Invoke { \"echo ran >> /root/apt-updates\"; };' > /etc/apt/apt.conf.d/99hlprov-test; \
-              rm -f /var/lib/apt/periodic/update-success-stamp /root/apt-updates; touch -d '2 days ago' /var/lib/apt/lists").await;
+    sh(
+        &lab,
+        "echo 'APT::Update::Post-Invoke { \"echo ran >> /root/apt-updates\"; };' > /etc/apt/apt.conf.d/99hlprov-test; \
+              rm -f /var/lib/apt/periodic/update-success-stamp /root/apt-updates; touch -d '2 days ago' /var/lib/apt/lists",
+    )
+    .await;
     let updates = || async { lab.docker_exec("h1", "cat /root/apt-updates 2>/dev/null | wc -l").await.1.trim().to_string() };
 
     // (1) A stale cache is updated.
@@ -307,8 +311,12 @@ async fn deb822_repository_writes_sources_that_apt_verifies_with_their_key() {
         v
     };
     // An HTTP server on the host for the key URL case (busybox httpd), and curl for hlprov to fetch with.
-    sh(&lab, "apt-get update -qq && apt-get install -y -qq curl busybox >/dev/null && mkdir -p /srv/www && \
-              cp /etc/apt/trusted.gpg.d/debian-archive-bookworm-automatic.asc /srv/www/key.asc && busybox httpd -p 127.0.0.1:8080 -h /srv/www").await;
+    sh(
+        &lab,
+        "apt-get update -qq && apt-get install -y -qq curl busybox >/dev/null && mkdir -p /srv/www && \
+              cp /etc/apt/trusted.gpg.d/debian-archive-bookworm-automatic.asc /srv/www/key.asc && busybox httpd -p 127.0.0.1:8080 -h /srv/www",
+    )
+    .await;
     // Only this source, so apt-get update's verdict is about it.
     sh(&lab, "mkdir -p /root/apt-off && mv /etc/apt/sources.list /root/apt-off/ 2>/dev/null; mv /etc/apt/sources.list.d/*.sources /root/apt-off/ 2>/dev/null; true").await;
     let apt_update = || async { lab.docker_exec("h1", "apt-get update 2>&1").await };
@@ -339,7 +347,8 @@ async fn deb822_repository_writes_sources_that_apt_verifies_with_their_key() {
     assert!(sh(&lab, &format!("cat {dest}")).await.contains("Components: contrib"));
 
     // The wrong key makes apt refuse the archive: Signed-By is really what apt uses.
-    ok(run_module(&conn, &env, "deb822_repository", with(json!({"signed_by": "/usr/share/keyrings/debian-archive-removed-keys.gpg"})), false, false).await);
+    ok(run_module(&conn, &env, "deb822_repository", with(json!({"signed_by": "/usr/share/keyrings/debian-archive-removed-keys.gpg"})), false, false)
+        .await);
     let (rc, out) = apt_update().await;
     assert!(out.contains("NO_PUBKEY"), "apt-get update with a wrong key must fail to verify: {out}");
     let msg = failure(run_module(&conn, &env, "apt", json!({"update_cache": true, "update_cache_retries": 1}), false, false).await);
@@ -359,12 +368,16 @@ async fn deb822_repository_writes_sources_that_apt_verifies_with_their_key() {
     let o = ok(run_module(&conn, &env, "deb822_repository", url_args.clone(), false, false).await);
     assert!(o.changed);
     assert_eq!(o.data["key_filename"], "/etc/apt/keyrings/debian-updates.asc");
-    assert_eq!(sh(&lab, "cmp /srv/www/key.asc /etc/apt/keyrings/debian-updates.asc && stat -c %a /etc/apt/keyrings/debian-updates.asc").await, "644\n");
+    assert_eq!(
+        sh(&lab, "cmp /srv/www/key.asc /etc/apt/keyrings/debian-updates.asc && stat -c %a /etc/apt/keyrings/debian-updates.asc").await,
+        "644\n"
+    );
     assert!(sh(&lab, &format!("cat {dest}")).await.contains("Signed-By: /etc/apt/keyrings/debian-updates.asc\n"));
     let (rc, out) = apt_update().await;
     assert!(rc == 0 && !out.contains("NO_PUBKEY"), "apt-get update with the downloaded key: {out}");
     assert!(!ok(run_module(&conn, &env, "deb822_repository", url_args, false, false).await).changed);
-    let msg = failure(run_module(&conn, &env, "deb822_repository", with(json!({"signed_by": "http://127.0.0.1:8080/missing.asc"})), false, false).await);
+    let msg =
+        failure(run_module(&conn, &env, "deb822_repository", with(json!({"signed_by": "http://127.0.0.1:8080/missing.asc"})), false, false).await);
     assert!(msg.starts_with("Could not fetch signed_by key: HTTP Error 404"), "{msg}");
 
     // absent removes the sources file and the downloaded key.

@@ -43,7 +43,15 @@ async fn systemd_starts_enables_restarts_reloads_and_masks_units() {
     assert_eq!(msg, "Could not find the requested service hlprov-nosuch: host");
 
     // (1) From scratch: daemon-reload picks up the new unit, it starts and is enabled.
-    let o = ok(run_module(&conn, &env, "systemd_service", json!({"name": "hlprov-demo", "state": "started", "enabled": true, "daemon_reload": true}), false, false).await);
+    let o = ok(run_module(
+        &conn,
+        &env,
+        "systemd_service",
+        json!({"name": "hlprov-demo", "state": "started", "enabled": true, "daemon_reload": true}),
+        false,
+        false,
+    )
+    .await);
     assert!(o.changed);
     assert_eq!((o.data["state"].as_str(), o.data["enabled"].as_bool()), (Some("started"), Some(true)));
     assert_eq!(o.data["status"]["LoadState"], "loaded", "the registered status is systemctl show's");
@@ -90,11 +98,13 @@ async fn service_hands_over_to_systemd_and_warns_about_sysv_arguments() {
     let lab = TestLab::start(1).await;
     let conn = lab.connection("h1");
     let (_d, env) = env();
-    sh(&lab, &format!("printf '%s' '{}' > /lib/systemd/system/hlprov-demo.service && systemctl daemon-reload", DEMO_UNIT.replace('\'', "'\\''"))).await;
+    sh(&lab, &format!("printf '%s' '{}' > /lib/systemd/system/hlprov-demo.service && systemctl daemon-reload", DEMO_UNIT.replace('\'', "'\\''")))
+        .await;
 
     let err = run_module(&conn, &env, "service", json!({"name": "hlprov-demo"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("one of these arguments is required: state, enabled"), "{err}");
-    let err = run_module(&conn, &env, "service", json!({"name": "hlprov-demo", "state": "started", "use": "sysvinit"}), false, false).await.unwrap_err();
+    let err =
+        run_module(&conn, &env, "service", json!({"name": "hlprov-demo", "state": "started", "use": "sysvinit"}), false, false).await.unwrap_err();
     assert!(matches!(err, ModuleError::Unsupported(_)), "{err:?}");
 
     let o = ok(run_module(&conn, &env, "service", json!({"name": "hlprov-demo", "state": "started", "sleep": 2}), false, false).await);
@@ -147,7 +157,9 @@ async fn reboot_waits_across_a_dropped_connection_for_a_new_boot() {
         "reboot_timeout": 60,
         "connect_timeout": 5,
     });
-    let o = run_module(&conn, &env, "reboot", json!({"boot_time_command": "true", "reboot_command": "true", "reboot_timeout": 2}), false, false).await.unwrap();
+    let o = run_module(&conn, &env, "reboot", json!({"boot_time_command": "true", "reboot_command": "true", "reboot_timeout": 2}), false, false)
+        .await
+        .unwrap();
     assert!(o.failed, "an empty boot id never counts as a new boot");
     let opened_before = conn.transport().connections_opened();
     let o = ok(run_module(&conn, &env, "reboot", fake.clone(), false, false).await);
@@ -158,11 +170,23 @@ async fn reboot_waits_across_a_dropped_connection_for_a_new_boot() {
     assert!(conn.transport().connections_opened() > opened_before, "the connection dropped and hlprov reconnected");
 
     // A boot id that never changes: Ansible's timeout message (and, as in Ansible, rebooted: true).
-    let o = run_module(&conn, &env, "reboot", json!({"boot_time_command": "echo same", "reboot_command": "true", "reboot_timeout": 3}), false, false).await.unwrap();
+    let o = run_module(&conn, &env, "reboot", json!({"boot_time_command": "echo same", "reboot_command": "true", "reboot_timeout": 3}), false, false)
+        .await
+        .unwrap();
     assert!(o.failed);
     assert!(o.msg.as_deref().unwrap().starts_with("Timed out waiting for last boot time check (timeout=3)"), "{:?}", o.msg);
     assert_eq!(o.data["rebooted"], true);
     // A reboot command that is nowhere to be found.
-    let msg = failure(run_module(&conn, &env, "reboot", json!({"boot_time_command": "cat /root/boot-id", "reboot_command": "no-such-shutdown -r now"}), false, false).await);
+    let msg = failure(
+        run_module(
+            &conn,
+            &env,
+            "reboot",
+            json!({"boot_time_command": "cat /root/boot-id", "reboot_command": "no-such-shutdown -r now"}),
+            false,
+            false,
+        )
+        .await,
+    );
     assert!(msg.starts_with("Unable to find command \"no-such-shutdown\""), "{msg}");
 }

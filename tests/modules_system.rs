@@ -27,7 +27,10 @@ async fn user_creates_changes_and_removes_accounts_like_ansible() {
     assert!(err.to_string().contains("not a valid user name"), "{err}");
     let err = run_module(&conn, &env, "user", json!({"name": "alice", "uid": "many"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("argument 'uid' must be an integer"), "{err}");
-    assert_eq!(failure(run_module(&conn, &env, "user", json!({"name": "alice", "groups": ["nosuch"]}), false, false).await), "Group nosuch does not exist");
+    assert_eq!(
+        failure(run_module(&conn, &env, "user", json!({"name": "alice", "groups": ["nosuch"]}), false, false).await),
+        "Group nosuch does not exist"
+    );
     assert_eq!(status(&lab, "getent passwd alice").await, 2, "nothing was created by the failed runs");
 
     // (1) From scratch.
@@ -35,7 +38,10 @@ async fn user_creates_changes_and_removes_accounts_like_ansible() {
     let o = ok(run_module(&conn, &env, "user", args.clone(), false, false).await);
     assert!(o.changed);
     let v = o.to_value();
-    assert_eq!((v["uid"].as_i64(), v["group"].as_i64(), v["home"].as_str(), v["create_home"].as_bool()), (Some(2001), Some(2001), Some("/home/alice"), Some(true)));
+    assert_eq!(
+        (v["uid"].as_i64(), v["group"].as_i64(), v["home"].as_str(), v["create_home"].as_bool()),
+        (Some(2001), Some(2001), Some("/home/alice"), Some(true))
+    );
     assert_eq!(v["password"], "NOT_LOGGING_PASSWORD");
     assert!(!v.to_string().contains(HASH), "the hash never appears in the result");
     assert_eq!(hlprov::redact::redact(HASH), hlprov::redact::MASK, "the hash is registered as a secret");
@@ -62,16 +68,28 @@ async fn user_creates_changes_and_removes_accounts_like_ansible() {
     assert_eq!(sh(&lab, "id -nG alice").await.trim(), "alice");
 
     // Password ageing, locking, and a home folder that went missing.
-    assert!(ok(run_module(&conn, &env, "user", json!({"name": "alice", "password_expire_max": 90, "password_lock": true}), false, false).await).changed);
+    assert!(
+        ok(run_module(&conn, &env, "user", json!({"name": "alice", "password_expire_max": 90, "password_lock": true}), false, false).await).changed
+    );
     assert_eq!(sh(&lab, "getent shadow alice | cut -d: -f2,5").await.trim(), format!("!{HASH}:90"));
-    assert!(!ok(run_module(&conn, &env, "user", json!({"name": "alice", "password_expire_max": 90, "password_lock": true}), false, false).await).changed);
+    assert!(
+        !ok(run_module(&conn, &env, "user", json!({"name": "alice", "password_expire_max": 90, "password_lock": true}), false, false).await).changed
+    );
     sh(&lab, "rm -rf /home/alice").await;
     assert!(ok(run_module(&conn, &env, "user", json!({"name": "alice"}), false, false).await).changed);
     assert_eq!(sh(&lab, "stat -c '%U %a' /home/alice").await.trim(), "alice 700");
 
     // A system account in a group that already has the user's name (useradd -N), and a home under a new parent.
     sh(&lab, "groupadd svc").await;
-    let o = ok(run_module(&conn, &env, "user", json!({"name": "svc", "system": true, "home": "/srv/new/parent/svc", "shell": "/usr/sbin/nologin"}), false, false).await);
+    let o = ok(run_module(
+        &conn,
+        &env,
+        "user",
+        json!({"name": "svc", "system": true, "home": "/srv/new/parent/svc", "shell": "/usr/sbin/nologin"}),
+        false,
+        false,
+    )
+    .await);
     assert!(o.changed);
     assert!(sh(&lab, "getent passwd svc | cut -d: -f3").await.trim().parse::<u32>().unwrap() < 1000, "a system uid");
     assert_eq!(sh(&lab, "stat -c %U /srv/new/parent/svc").await.trim(), "svc");
@@ -135,7 +153,10 @@ async fn authorized_key_installs_a_key_that_sshd_then_accepts() {
     let other = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCother other@example";
 
     // (4) Bad input.
-    assert_eq!(failure(run_module(&conn, &env, "authorized_key", json!({"user": "alice", "key": "nonsense"}), false, false).await), "invalid key specified: nonsense");
+    assert_eq!(
+        failure(run_module(&conn, &env, "authorized_key", json!({"user": "alice", "key": "nonsense"}), false, false).await),
+        "invalid key specified: nonsense"
+    );
     let msg = failure(run_module(&conn, &env, "authorized_key", json!({"user": "nobody-here", "key": public}), false, false).await);
     assert!(msg.starts_with("Failed to lookup user nobody-here"), "{msg}");
     let err = run_module(&conn, &env, "authorized_key", json!({"user": "alice"}), false, false).await.unwrap_err();
@@ -164,13 +185,23 @@ async fn authorized_key_installs_a_key_that_sshd_then_accepts() {
     assert_eq!(sh(&lab, "cat /home/alice/.ssh/authorized_keys").await, format!("{other}\n"));
 
     // Keys are appended; options and comment replace the key's; exclusive and absent remove.
-    assert!(ok(run_module(&conn, &env, "authorized_key", json!({"user": "alice", "key": public, "key_options": "no-pty"}), false, false).await).changed);
+    assert!(
+        ok(run_module(&conn, &env, "authorized_key", json!({"user": "alice", "key": public, "key_options": "no-pty"}), false, false).await).changed
+    );
     assert_eq!(sh(&lab, "cat /home/alice/.ssh/authorized_keys").await, format!("{other}\nno-pty {public}\n"));
     assert!(ok(run_module(&conn, &env, "authorized_key", json!({"user": "alice", "key": other, "state": "absent"}), false, false).await).changed);
     assert_eq!(sh(&lab, "cat /home/alice/.ssh/authorized_keys").await, format!("no-pty {public}\n"));
     // A key file on the host (file://) and a custom path.
     sh(&lab, &format!("echo '{other}' > /root/other.pub")).await;
-    let o = ok(run_module(&conn, &env, "authorized_key", json!({"user": "alice", "key": "file:///root/other.pub", "path": "/etc/ssh/keys/alice", "manage_dir": false}), false, false).await);
+    let o = ok(run_module(
+        &conn,
+        &env,
+        "authorized_key",
+        json!({"user": "alice", "key": "file:///root/other.pub", "path": "/etc/ssh/keys/alice", "manage_dir": false}),
+        false,
+        false,
+    )
+    .await);
     assert!(o.changed);
     assert_eq!(sh(&lab, "cat /etc/ssh/keys/alice; stat -c '%U %a' /etc/ssh/keys/alice").await, format!("{other}\nalice 600\n"));
 }
@@ -240,7 +271,18 @@ async fn sysctl_keeps_the_file_like_ansible() {
     assert!(o.diffs[0].after.contains("vm.swappiness=10\n"));
     assert!(sh(&lab, &format!("cat {file}")).await.contains("vm.swappiness=30\n"));
     // absent drops the line.
-    assert!(ok(run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness", "state": "absent", "sysctl_file": file, "reload": false}), false, false).await).changed);
+    assert!(
+        ok(run_module(
+            &conn,
+            &env,
+            "sysctl",
+            json!({"name": "vm.swappiness", "state": "absent", "sysctl_file": file, "reload": false}),
+            false,
+            false
+        )
+        .await)
+        .changed
+    );
     assert_eq!(sh(&lab, &format!("cat {file}")).await, "# homelab\nnet.ipv4.tcp_rmem=4096\t87380  6291456\n");
 }
 
@@ -253,14 +295,24 @@ async fn sysctl_container_refuses_to_apply_kernel_parameters() {
     assert!(sh(&lab, "awk '$2 == \"/proc/sys\" {print $4}' /proc/self/mounts").await.starts_with("ro"), "the test needs a read-only /proc/sys");
 
     // reload (the default) writes the file, then cannot apply it: a clear refusal, not a false ok.
-    let err = run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness", "value": "11", "sysctl_file": file}), false, false).await.unwrap_err();
+    let err =
+        run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness", "value": "11", "sysctl_file": file}), false, false).await.unwrap_err();
     assert!(matches!(err, ModuleError::Unsupported(_)), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("/proc/sys is read-only inside this container (docker)") && msg.contains(&format!("{file} was written")), "{msg}");
     assert_eq!(sh(&lab, &format!("cat {file}")).await, "vm.swappiness=11\n");
     assert_ne!(sh(&lab, "cat /proc/sys/vm/swappiness").await.trim(), "11");
     // sysctl_set refuses before writing anything, as Ansible sets the value first.
-    let err = run_module(&conn, &env, "sysctl", json!({"name": "vm.swappiness", "value": "12", "sysctl_file": file, "sysctl_set": true, "reload": false}), false, false).await.unwrap_err();
+    let err = run_module(
+        &conn,
+        &env,
+        "sysctl",
+        json!({"name": "vm.swappiness", "value": "12", "sysctl_file": file, "sysctl_set": true, "reload": false}),
+        false,
+        false,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, ModuleError::Unsupported(_)) && err.to_string().contains("setting vm.swappiness failed"), "{err}");
     assert_eq!(sh(&lab, &format!("cat {file}")).await, "vm.swappiness=11\n");
     // Check mode only reports.
@@ -294,7 +346,10 @@ async fn modprobe_container_refuses_kernel_module_load_but_keeps_boot_files() {
     let args = json!({"name": "overlay", "persistent": "present", "params": "redirect_dir=on"});
     let o = ok(run_module(&conn, &env, "modprobe", args.clone(), false, false).await);
     assert!(o.changed);
-    assert_eq!((o.data["name"].as_str(), o.data["params"].as_str(), o.data["state"].as_str()), (Some("overlay"), Some("redirect_dir=on"), Some("present")));
+    assert_eq!(
+        (o.data["name"].as_str(), o.data["params"].as_str(), o.data["state"].as_str()),
+        (Some("overlay"), Some("redirect_dir=on"), Some("present"))
+    );
     assert_eq!(sh(&lab, "cat /etc/modules-load.d/overlay.conf /etc/modprobe.d/overlay.conf").await, "overlay\noptions overlay redirect_dir=on\n");
     assert!(!ok(run_module(&conn, &env, "modprobe", args.clone(), false, false).await).changed);
     sh(&lab, "rm /etc/modules-load.d/overlay.conf").await;
@@ -314,7 +369,8 @@ async fn mount_mounts_remounts_and_keeps_fstab_in_order() {
     let lab = TestLab::start(1).await;
     let conn = lab.connection("h1");
     let (_d, env) = env();
-    sh(&lab, "printf '# static file system information\\nproc /proc proc defaults 0 0\\n' > /etc/fstab; mkdir -p /srv/data && echo hi > /srv/data/f").await;
+    sh(&lab, "printf '# static file system information\\nproc /proc proc defaults 0 0\\n' > /etc/fstab; mkdir -p /srv/data && echo hi > /srv/data/f")
+        .await;
 
     let err = run_module(&conn, &env, "mount", json!({"path": "/mnt/x", "state": "mounted", "fstype": "tmpfs"}), false, false).await.unwrap_err();
     assert!(err.to_string().contains("missing: src"), "{err}");
@@ -328,8 +384,14 @@ async fn mount_mounts_remounts_and_keeps_fstab_in_order() {
     let o = ok(run_module(&conn, &env, "mount", tmpfs("1m"), false, false).await);
     assert!(o.changed);
     assert_eq!(o.data["fstab"], "/etc/fstab");
-    assert_eq!(sh(&lab, "cat /etc/fstab").await, "# static file system information\nproc /proc proc defaults 0 0\ntmpfs /mnt/scratch tmpfs size=1m 0 0\n");
-    assert_eq!(sh(&lab, "findmnt -n -o FSTYPE,OPTIONS /mnt/scratch").await.split_whitespace().collect::<Vec<_>>(), ["tmpfs", "rw,relatime,size=1024k"]);
+    assert_eq!(
+        sh(&lab, "cat /etc/fstab").await,
+        "# static file system information\nproc /proc proc defaults 0 0\ntmpfs /mnt/scratch tmpfs size=1m 0 0\n"
+    );
+    assert_eq!(
+        sh(&lab, "findmnt -n -o FSTYPE,OPTIONS /mnt/scratch").await.split_whitespace().collect::<Vec<_>>(),
+        ["tmpfs", "rw,relatime,size=1024k"]
+    );
     // (2) Again.
     assert!(!ok(run_module(&conn, &env, "mount", tmpfs("1m"), false, false).await).changed);
     // (3) Check mode against an unmounted host.
@@ -342,7 +404,10 @@ async fn mount_mounts_remounts_and_keeps_fstab_in_order() {
     sh(&lab, "echo 'LABEL=data /data ext4 defaults 0 2' >> /etc/fstab").await;
     let o = ok(run_module(&conn, &env, "mount", tmpfs("2m"), false, true).await);
     assert!(o.changed);
-    assert_eq!(o.diffs[0].after, "# static file system information\nproc /proc proc defaults 0 0\ntmpfs /mnt/scratch tmpfs size=2m 0 0\nLABEL=data /data ext4 defaults 0 2\n");
+    assert_eq!(
+        o.diffs[0].after,
+        "# static file system information\nproc /proc proc defaults 0 0\ntmpfs /mnt/scratch tmpfs size=2m 0 0\nLABEL=data /data ext4 defaults 0 2\n"
+    );
     assert_eq!(sh(&lab, "cat /etc/fstab").await, o.diffs[0].after);
     assert!(sh(&lab, "findmnt -n -o OPTIONS /mnt/scratch").await.contains("size=2048k"));
     // unmounted keeps the line; absent removes line and folder.
@@ -408,7 +473,10 @@ async fn a_no_op_costs_one_round_trip() {
     let cases = [
         ("apt", json!({"name": "dpkg"})),
         ("apt_repository", json!({"repo": "deb [trusted=yes] file:/srv/repo ./"})),
-        ("deb822_repository", json!({"name": "r", "uris": "http://deb.debian.org/debian", "suites": "bookworm", "components": "main", "signed_by": "/usr/share/keyrings/debian-archive-keyring.gpg"})),
+        (
+            "deb822_repository",
+            json!({"name": "r", "uris": "http://deb.debian.org/debian", "suites": "bookworm", "components": "main", "signed_by": "/usr/share/keyrings/debian-archive-keyring.gpg"}),
+        ),
         ("systemd", json!({"name": "ssh", "state": "started", "enabled": true})),
         ("service", json!({"name": "ssh", "state": "started"})),
         ("user", json!({"name": "alice", "shell": "/bin/sh"})),

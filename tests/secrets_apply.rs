@@ -130,7 +130,11 @@ async fn a_wrong_key_fails_before_any_host_is_touched_naming_file_and_recipients
     let dir = tempfile::tempdir().unwrap();
     let (_, recipient) = setup(dir.path());
     // Touching a host would be the first task; it must not run.
-    write(dir.path(), "site.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: touch /root/touched\n    - debug: {var: db_password}\n");
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: touch /root/touched\n    - debug: {var: db_password}\n",
+    );
     let wrong = dir.path().join("other-keys.txt");
     hlprov::secrets::keys::keygen(&wrong).unwrap();
     let inv = lab.inventory("");

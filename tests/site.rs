@@ -52,7 +52,8 @@ async fn site_converges_a_fresh_lab_then_changes_nothing_and_every_gate_passes()
 
     // The hosts, read independently.
     for h in ["h1", "h2", "h3"] {
-        let pkgs = sh(&lab, h, "dpkg-query -W -f='${Package} ${db:Status-Status}\\n' curl ca-certificates gnupg jq nfs-common open-iscsi tzdata sudo").await;
+        let pkgs =
+            sh(&lab, h, "dpkg-query -W -f='${Package} ${db:Status-Status}\\n' curl ca-certificates gnupg jq nfs-common open-iscsi tzdata sudo").await;
         assert_eq!(pkgs.lines().filter(|l| l.ends_with(" installed")).count(), 8, "{h}: {pkgs}");
         assert_eq!(sh(&lab, h, "cat /etc/modules-load.d/hlprov-k3s.conf | grep -v '^#'").await, "overlay\nbr_netfilter\n");
         let sysctl = sh(&lab, h, "cat /etc/sysctl.d/90-hlprov-k3s.conf").await;
@@ -81,15 +82,24 @@ async fn site_converges_a_fresh_lab_then_changes_nothing_and_every_gate_passes()
     let second = site(&lab, RunOptions::default()).await;
     assert_eq!(second.summary.exit_code, 0, "{:#?}", failures(&second));
     for (host, stats) in &second.summary.stats {
-        assert_eq!(stats.changed, 0, "{host} changed on the second run: {:#?}", second.results().iter().filter(|r| r.host == *host && r.status == Status::Changed).map(|r| &r.task).collect::<Vec<_>>());
+        assert_eq!(
+            stats.changed,
+            0,
+            "{host} changed on the second run: {:#?}",
+            second.results().iter().filter(|r| r.host == *host && r.status == Status::Changed).map(|r| &r.task).collect::<Vec<_>>()
+        );
     }
 
     let verify = site(&lab, RunOptions { phases: PhaseSelection::VerifyOnly, ..Default::default() }).await;
     assert_eq!(verify.summary.exit_code, 0, "{:#?}", failures(&verify));
-    let passed: Vec<&String> = verify.events.iter().filter_map(|e| match e {
-        Event::GateEnd { phase, passed: true, .. } => Some(phase),
-        _ => None,
-    }).collect();
+    let passed: Vec<&String> = verify
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::GateEnd { phase, passed: true, .. } => Some(phase),
+            _ => None,
+        })
+        .collect();
     assert_eq!(passed, ["base", "longhorn_prereqs"]);
 }
 
@@ -108,7 +118,13 @@ async fn check_diff_on_a_fresh_lab_shows_the_plan_and_changes_nothing() {
     }
     // The plan covers both phases and shows diffs for the files it would write.
     let changed: Vec<String> = plan.results().iter().filter(|r| r.status == Status::Changed && r.host == "h2").map(|r| r.task.clone()).collect();
-    for task in ["base : Install base packages", "base : Harden sshd", "base : Admin user", "longhorn_prereqs : Install what Longhorn needs", "longhorn_prereqs : Load Longhorn's kernel modules at boot"] {
+    for task in [
+        "base : Install base packages",
+        "base : Harden sshd",
+        "base : Admin user",
+        "longhorn_prereqs : Install what Longhorn needs",
+        "longhorn_prereqs : Load Longhorn's kernel modules at boot",
+    ] {
         assert!(changed.iter().any(|t| t == task), "plan misses {task}: {changed:#?}");
     }
     let sshd = plan.results().into_iter().find(|r| r.host == "h1" && r.task == "base : Harden sshd").unwrap();

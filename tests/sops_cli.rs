@@ -118,7 +118,11 @@ fn edit_reencrypts_with_the_same_key_and_keeps_unchanged_ciphertext() {
     assert!(dec.ends_with("added: new-secret-value\n"), "{dec}");
     assert!(dec.starts_with("# homelab group vars (synthetic)\n"), "{dec}");
     // No plaintext temp file is left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with("hlprov-sops-edit")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("hlprov-sops-edit"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 

@@ -69,7 +69,9 @@ fn numbers_as_floats(v: serde_json::Value) -> serde_json::Value {
 #[test]
 fn upstream_examples_decrypt_to_what_sops_prints() {
     let home = gnupg_home();
-    for (name, format) in [("example.yaml", Format::Yaml), ("example.json", Format::Json), ("example.ini", Format::Ini), ("example.txt", Format::Binary)] {
+    for (name, format) in
+        [("example.yaml", Format::Yaml), ("example.json", Format::Json), ("example.ini", Format::Ini), ("example.txt", Format::Binary)]
+    {
         let path = fixture(&format!("upstream/{name}"));
         let enc = sops_file::read(&path, Some(format)).unwrap().unwrap();
         let plain = enc.decrypt_with(data_key(&path, home.path())).unwrap_or_else(|e| panic!("{name}: {e}"));

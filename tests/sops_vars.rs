@@ -7,9 +7,9 @@ mod support;
 use std::sync::Once;
 
 use hlprov::redact::{MASK, redact};
+use hlprov::secrets::Format;
 use hlprov::secrets::rules::Rules;
 use hlprov::secrets::sops_file::{self, EncryptOptions};
-use hlprov::secrets::Format;
 use hlprov::vars_file;
 use support::*;
 

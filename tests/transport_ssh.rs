@@ -19,7 +19,11 @@ async fn lab_hosts_are_real_systemd_and_sshd_hosts_with_working_apt() {
     assert!(!t.run("command -v python3", None, None).await.unwrap().success());
     // apt really installs from Debian's mirror.
     let out = t
-        .run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tree >/dev/null && tree --version", None, Some(Duration::from_secs(300)))
+        .run(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tree >/dev/null && tree --version",
+            None,
+            Some(Duration::from_secs(300)),
+        )
         .await
         .unwrap();
     assert!(out.success(), "apt failed: {}", out.stderr_text());
@@ -117,7 +121,6 @@ async fn down_host_is_unreachable_and_timeouts_are_reported() {
     let err = SshTransport::new(lab.ssh_config("h1")).run("true", None, None).await.unwrap_err();
     assert!(err.is_unreachable(), "{err}");
 }
-
 
 #[tokio::test(flavor = "multi_thread")]
 async fn probes_share_one_shell_and_behave_like_commands() {

@@ -53,7 +53,13 @@ pub async fn ping(a: PingArgs) -> i32 {
 fn adhoc_playbook(pattern: &str, module: &str, args: &str) -> String {
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let args_yaml = if args.trim().starts_with('{') { args.to_string() } else { q(args) };
-    format!("- name: ad hoc\n  hosts: {}\n  gather_facts: false\n  tasks:\n    - name: {}\n      {}: {}\n", q(pattern), q(module), module, if args.trim().is_empty() { "{}".into() } else { args_yaml })
+    format!(
+        "- name: ad hoc\n  hosts: {}\n  gather_facts: false\n  tasks:\n    - name: {}\n      {}: {}\n",
+        q(pattern),
+        q(module),
+        module,
+        if args.trim().is_empty() { "{}".into() } else { args_yaml }
+    )
 }
 
 pub async fn run(a: RunArgs) -> i32 {

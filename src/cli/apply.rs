@@ -121,7 +121,14 @@ pub async fn verify(a: VerifyArgs) -> i32 {
     execute(&a.playbook, &a.conn, &a.out, &a.roles_path, PhaseSelection::VerifyOnly, |_| {}).await
 }
 
-async fn execute(name: &str, conn: &ConnArgs, out: &OutputArgs, roles_path: &[PathBuf], phases: PhaseSelection, tweak: impl FnOnce(&mut RunOptions)) -> i32 {
+async fn execute(
+    name: &str,
+    conn: &ConnArgs,
+    out: &OutputArgs,
+    roles_path: &[PathBuf],
+    phases: PhaseSelection,
+    tweak: impl FnOnce(&mut RunOptions),
+) -> i32 {
     let pb = match load(name, roles_path) {
         Ok(pb) => pb,
         Err(e) => return common::bad_input(e),

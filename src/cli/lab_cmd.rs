@@ -103,7 +103,13 @@ pub async fn run(cmd: LabCommand) -> i32 {
                 if r.containers.is_empty() && !r.network && r.state_dir.is_none() {
                     println!("lab {}: nothing to remove", a.name);
                 } else {
-                    println!("lab {}: removed {} container(s){}{}", a.name, r.containers.len(), if r.network { ", its network" } else { "" }, r.state_dir.map(|d| format!(" and {}", d.display())).unwrap_or_default());
+                    println!(
+                        "lab {}: removed {} container(s){}{}",
+                        a.name,
+                        r.containers.len(),
+                        if r.network { ", its network" } else { "" },
+                        r.state_dir.map(|d| format!(" and {}", d.display())).unwrap_or_default()
+                    );
                 }
                 0
             }

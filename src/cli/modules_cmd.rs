@@ -49,7 +49,13 @@ fn section(m: &dyn Module) -> String {
             if !a.aliases.is_empty() {
                 notes.push_str(&format!(" Aliases: {}.", a.aliases.join(", ")));
             }
-            s.push_str(&format!("| `{}` | {} | {} | {} |\n", a.name, kind(a.kind), a.default.map(|d| format!("`{d}`")).unwrap_or_default(), notes.replace('|', "\\|").trim()));
+            s.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                a.name,
+                kind(a.kind),
+                a.default.map(|d| format!("`{d}`")).unwrap_or_default(),
+                notes.replace('|', "\\|").trim()
+            ));
         }
         s.push('\n');
     }

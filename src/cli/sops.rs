@@ -165,7 +165,9 @@ pub fn run(cmd: SopsCommand) -> i32 {
 fn keygen(a: KeygenArgs) -> Result<i32, SopsError> {
     let path = match a.output {
         Some(p) => p,
-        None => keys::default_key_file().ok_or(SopsError::Key { msg: "cannot find the default key location: HOME is not set; use -o FILE".into() })?,
+        None => {
+            keys::default_key_file().ok_or(SopsError::Key { msg: "cannot find the default key location: HOME is not set; use -o FILE".into() })?
+        }
     };
     let recipient = keys::keygen(&path)?;
     eprintln!("age identity written to {} (mode 0600); its public recipient:", path.display());
@@ -176,7 +178,8 @@ fn keygen(a: KeygenArgs) -> Result<i32, SopsError> {
 fn format_of(path: &Path, args: &FormatArgs) -> Result<Format, SopsError> {
     match &args.input_type {
         None => Ok(Format::from_path(path)),
-        Some(t) => Format::from_name(t).ok_or_else(|| SopsError::input(path.display(), format!("unknown --input-type '{t}' (expected yaml, json, dotenv, ini or binary)"))),
+        Some(t) => Format::from_name(t)
+            .ok_or_else(|| SopsError::input(path.display(), format!("unknown --input-type '{t}' (expected yaml, json, dotenv, ini or binary)"))),
     }
 }
 
@@ -245,7 +248,8 @@ fn edit(a: EditArgs) -> Result<i32, SopsError> {
     let format = format_of(&a.file, &a.format)?;
     let file = a.file.display().to_string();
     let existing = if a.file.exists() {
-        let enc = sops_file::read(&a.file, Some(format))?.ok_or_else(|| SopsError::input(&file, "is not a SOPS file (no 'sops' metadata); use `hlprov sops encrypt -i` first"))?;
+        let enc = sops_file::read(&a.file, Some(format))?
+            .ok_or_else(|| SopsError::input(&file, "is not a SOPS file (no 'sops' metadata); use `hlprov sops encrypt -i` first"))?;
         Some(enc.decrypt(&Keyring::from_env()?)?)
     } else {
         None
@@ -289,7 +293,10 @@ fn edit(a: EditArgs) -> Result<i32, SopsError> {
 }
 
 fn run_editor(path: &Path) -> Result<(), SopsError> {
-    let editor = ["SOPS_EDITOR", "VISUAL", "EDITOR"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty())).unwrap_or_else(|| "vi".into());
+    let editor = ["SOPS_EDITOR", "VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "vi".into());
     // Like git and sops, the editor setting may carry arguments ("code --wait").
     let status = std::process::Command::new("sh")
         .arg("-c")

@@ -91,7 +91,9 @@ pub fn target(host: &str, vars: &Map<String, Value>, opts: &ConnectOptions) -> R
     if let Some(v) = vars.get("ansible_host_key_checking").and_then(to_bool) {
         cfg.host_key_policy = if v { HostKeyPolicy::Strict } else { HostKeyPolicy::Off };
     }
-    if let Some(t) = vars.get("ansible_ssh_timeout").or_else(|| vars.get("ansible_timeout")).and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())) {
+    if let Some(t) =
+        vars.get("ansible_ssh_timeout").or_else(|| vars.get("ansible_timeout")).and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+    {
         cfg.connect_timeout = Duration::from_secs(t);
     }
     if let Some(r) = vars.get("ansible_ssh_retries").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())) {
@@ -116,8 +118,9 @@ pub fn target(host: &str, vars: &Map<String, Value>, opts: &ConnectOptions) -> R
     if let Some(spec) = proxy_jump {
         cfg.jump = jump_chain(&spec, &cfg)?;
     }
-    let become_password =
-        str_var(vars, &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"]).map(Secret::new).or_else(|| opts.become_password.clone());
+    let become_password = str_var(vars, &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"])
+        .map(Secret::new)
+        .or_else(|| opts.become_password.clone());
     Ok(Target::Ssh { cfg: Box::new(SshKey(cfg)), become_password })
 }
 
@@ -175,8 +178,18 @@ fn apply_ssh_option(cfg: &mut SshConfig, key: &str, value: &str, proxy_jump: &mu
         "identityfile" => cfg.identity_files = vec![expand_home(value)],
         "connecttimeout" => cfg.connect_timeout = Duration::from_secs(value.parse().map_err(|_| format!("ConnectTimeout={value}: not a number"))?),
         // Harmless for hlprov: its connections are already multiplexed and kept alive.
-        "controlmaster" | "controlpersist" | "controlpath" | "serveraliveinterval" | "serveralivecountmax" | "compression"
-        | "loglevel" | "forwardagent" | "identitiesonly" | "preferredauthentications" | "batchmode" | "pubkeyauthentication" => {}
+        "controlmaster"
+        | "controlpersist"
+        | "controlpath"
+        | "serveraliveinterval"
+        | "serveralivecountmax"
+        | "compression"
+        | "loglevel"
+        | "forwardagent"
+        | "identitiesonly"
+        | "preferredauthentications"
+        | "batchmode"
+        | "pubkeyauthentication" => {}
         other => return Err(format!("ssh option '{key}' is not supported by hlprov ({other})")),
     }
     Ok(())
@@ -334,7 +347,9 @@ mod tests {
     #[test]
     fn command_line_settings_fill_in_and_host_key_flag_overrides() {
         let opts = ConnectOptions { user: Some("cli".into()), host_key_checking: Some(HostKeyPolicy::Off), ..Default::default() };
-        let Target::Ssh { cfg, .. } = target("h", &vars(json!({"ansible_ssh_common_args": "-o StrictHostKeyChecking=yes"})), &opts).unwrap() else { panic!() };
+        let Target::Ssh { cfg, .. } = target("h", &vars(json!({"ansible_ssh_common_args": "-o StrictHostKeyChecking=yes"})), &opts).unwrap() else {
+            panic!()
+        };
         assert_eq!(cfg.0.user, "cli");
         assert_eq!(cfg.0.host_key_policy, HostKeyPolicy::Off);
         // Inventory variables win over -u, as in Ansible.

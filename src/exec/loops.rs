@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::run::Run;
 use crate::playbook::{Loop, LoopKind, RoleScope};
-use crate::yaml::Span;
 use crate::vars::VarScope;
+use crate::yaml::Span;
 
 /// The items of a loop; `span` (the task's) is where errors point.
 pub(crate) fn items(run: &Run, span: &Span, lp: &Loop, scope: &VarScope, role: Option<&RoleScope>) -> Result<Vec<Value>, String> {

@@ -143,7 +143,12 @@ pub mod exit {
 
 /// Run a playbook. Input problems (unknown phases, undecryptable vars files, …) are found before any host is
 /// touched and returned as [`PreflightError`].
-pub async fn run_playbook(playbook: Arc<Playbook>, inventory: Arc<Inventory>, opts: RunOptions, reporter: Reporter) -> Result<RunSummary, PreflightError> {
+pub async fn run_playbook(
+    playbook: Arc<Playbook>,
+    inventory: Arc<Inventory>,
+    opts: RunOptions,
+    reporter: Reporter,
+) -> Result<RunSummary, PreflightError> {
     let run = run::Run::new(playbook, inventory, opts, reporter)?;
     phases::run_all(run).await
 }

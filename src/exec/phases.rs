@@ -12,7 +12,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use petgraph::graph::NodeIndex;
 
-use super::play::{self, PlayOutcome, Part};
+use super::play::{self, Part, PlayOutcome};
 use super::record::{PhaseRecord, RunRecord, new_id};
 use super::run::Run;
 use super::{PreflightError, RunSummary, exit};
@@ -192,8 +192,9 @@ fn plan(run: &Run, g: &PhaseGraph) -> Result<Vec<Mode>, PreflightError> {
         }
         PhaseSelection::Resume => {
             let dir = run.opts.record_dir.clone().ok_or_else(|| PreflightError("--resume needs run records (.hlprov/runs)".into()))?;
-            let last = RunRecord::latest(&dir, &run.playbook.path.display().to_string())
-                .ok_or_else(|| PreflightError(format!("--resume: no earlier run of {} recorded in {}", run.playbook.path.display(), dir.display())))?;
+            let last = RunRecord::latest(&dir, &run.playbook.path.display().to_string()).ok_or_else(|| {
+                PreflightError(format!("--resume: no earlier run of {} recorded in {}", run.playbook.path.display(), dir.display()))
+            })?;
             g.graph
                 .node_indices()
                 .map(|i| match last.phase(&g.graph[i].name).and_then(|p| p.status) {

@@ -141,7 +141,8 @@ impl Run {
     }
 
     pub fn stats(&self) -> Vec<(String, HostStats)> {
-        let mut v: Vec<(String, HostStats)> = self.stats.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(h, s)| (h.clone(), s.clone())).collect();
+        let mut v: Vec<(String, HostStats)> =
+            self.stats.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(h, s)| (h.clone(), s.clone())).collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
@@ -158,7 +159,9 @@ impl Run {
                         .into_iter()
                         .map(|l| {
                             let kind = match l.source {
-                                LayerSource::InventoryHost { .. } | LayerSource::HostVarsFile { .. } | LayerSource::ImplicitLocalhost => LayerKind::InventoryHost,
+                                LayerSource::InventoryHost { .. } | LayerSource::HostVarsFile { .. } | LayerSource::ImplicitLocalhost => {
+                                    LayerKind::InventoryHost
+                                }
                                 _ => LayerKind::InventoryGroup,
                             };
                             (kind, Arc::from(l.label()), Arc::new(l.vars))

@@ -345,10 +345,27 @@ pub(crate) fn fail_host(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: 
 
 /// Connection variables, rendered (they may be templates such as `ansible_host: "{{ lab_address }}"`).
 const CONNECTION_VARS: &[&str] = &[
-    "ansible_host", "ansible_ssh_host", "ansible_port", "ansible_ssh_port", "ansible_user", "ansible_ssh_user", "remote_user",
-    "ansible_connection", "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_ssh_common_args",
-    "ansible_ssh_extra_args", "ansible_host_key_checking", "ansible_ssh_timeout", "ansible_timeout", "ansible_ssh_retries",
-    "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass", "ansible_password", "ansible_ssh_pass",
+    "ansible_host",
+    "ansible_ssh_host",
+    "ansible_port",
+    "ansible_ssh_port",
+    "ansible_user",
+    "ansible_ssh_user",
+    "remote_user",
+    "ansible_connection",
+    "ansible_ssh_private_key_file",
+    "ansible_private_key_file",
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_host_key_checking",
+    "ansible_ssh_timeout",
+    "ansible_timeout",
+    "ansible_ssh_retries",
+    "ansible_become_password",
+    "ansible_become_pass",
+    "ansible_sudo_pass",
+    "ansible_password",
+    "ansible_ssh_pass",
 ];
 
 fn connection_vars(run: &Run, scope: &VarScope, span: &Span) -> Result<Vars, String> {
@@ -415,9 +432,11 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
     };
     // Variables (ansible_become*) win over keywords, which win over the command line, as in Ansible.
     let var_bool = |name: &str| scope.get(name).and_then(|v| run.templar.render_value(v, scope, &t.span).ok()).and_then(|v| to_bool(&v));
-    let var_str = |name: &str| scope.get(name).and_then(|v| run.templar.render_value(v, scope, &t.span).ok()).and_then(|v| v.as_str().map(str::to_string));
+    let var_str =
+        |name: &str| scope.get(name).and_then(|v| run.templar.render_value(v, scope, &t.span).ok()).and_then(|v| v.as_str().map(str::to_string));
     let escalate = var_bool("ansible_become").or(eff.escalate).unwrap_or(run.opts.escalate);
-    let become_user = escalate.then(|| var_str("ansible_become_user").or(eff.become_user.clone()).or(run.opts.become_user.clone()).unwrap_or_else(|| "root".into()));
+    let become_user = escalate
+        .then(|| var_str("ansible_become_user").or(eff.become_user.clone()).or(run.opts.become_user.clone()).unwrap_or_else(|| "root".into()));
 
     let delegate = match &eff.delegate_to {
         Some(d) => match run.templar.render_value(&Value::String(d.clone()), scope, &t.span) {
@@ -458,7 +477,12 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
     let render_num = |v: &Option<Value>, default: u64| -> u64 {
         match v {
             None => default,
-            Some(v) => run.templar.render_value(v, scope, &t.span).ok().and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())).unwrap_or(default),
+            Some(v) => run
+                .templar
+                .render_value(v, scope, &t.span)
+                .ok()
+                .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
+                .unwrap_or(default),
         }
     };
     let attempts = if until.is_empty() {
@@ -477,7 +501,9 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
             // The time limit covers the whole task, not only each command the module runs.
             let limited = async {
                 match ctx.timeout {
-                    Some(t) => tokio::time::timeout(t, module.run(&ctx, &args)).await.unwrap_or(Err(ModuleError::Transport(TransportError::Timeout(t)))),
+                    Some(t) => {
+                        tokio::time::timeout(t, module.run(&ctx, &args)).await.unwrap_or(Err(ModuleError::Transport(TransportError::Timeout(t))))
+                    }
                     None => module.run(&ctx, &args).await,
                 }
             };

@@ -91,7 +91,9 @@ pub(crate) fn tags_selected(tags: &[String], only: &[String], skip: &[String]) -
     let has = |t: &str| tags.iter().any(|x| x == t);
     let tagged = tags.iter().any(|t| t != "always" && t != "never") || has("always");
     if !skip.is_empty()
-        && (tags.iter().any(|t| skip.contains(t)) || (skip.iter().any(|s| s == "tagged") && tagged) || (skip.iter().any(|s| s == "untagged") && !tagged))
+        && (tags.iter().any(|t| skip.contains(t))
+            || (skip.iter().any(|s| s == "tagged") && tagged)
+            || (skip.iter().any(|s| s == "untagged") && !tagged))
     {
         return false;
     }
@@ -285,8 +287,14 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
         let loaded = match &inc.kind {
             IncludeKind::Tasks { .. } => {
                 let path = std::path::PathBuf::from(&target);
-                let (role, dir, opts, span) = (inc.role.clone(), run.playbook.dir.clone(), crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone() }, inc.span.clone());
-                run.cached_task_file(&path, || crate::playbook::load_task_file(&path, role, &dir, &opts, &span).map_err(|e| e.to_string())).map(|n| (*n).clone())
+                let (role, dir, opts, span) = (
+                    inc.role.clone(),
+                    run.playbook.dir.clone(),
+                    crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone() },
+                    inc.span.clone(),
+                );
+                run.cached_task_file(&path, || crate::playbook::load_task_file(&path, role, &dir, &opts, &span).map_err(|e| e.to_string()))
+                    .map(|n| (*n).clone())
             }
             IncludeKind::Role { tasks_from, .. } => {
                 let opts = crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone() };

@@ -198,7 +198,9 @@ mod tests {
 
     #[test]
     fn cycles_unknown_and_duplicate_names_are_refused_with_locations() {
-        let err = playbook("- {hosts: all, phase: a, requires: [c]}\n- {hosts: all, phase: b, requires: [a]}\n- {hosts: all, phase: c, requires: [b]}\n").unwrap_err();
+        let err =
+            playbook("- {hosts: all, phase: a, requires: [c]}\n- {hosts: all, phase: b, requires: [a]}\n- {hosts: all, phase: c, requires: [b]}\n")
+                .unwrap_err();
         assert!(err.contains("cycle"), "{err}");
         for (name, line) in [("a", 1), ("b", 2), ("c", 3)] {
             assert!(err.contains(&format!("'{name}' (")) && err.contains(&format!("site.yml:{line}:")), "{err}");

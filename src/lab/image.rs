@@ -131,11 +131,7 @@ async fn import(docker: &Client, root: &Path, tag: &str) -> Result<(), String> {
         from_src: Some("-".into()),
         repo: Some(repo.into()),
         tag: Some(version.into()),
-        changes: vec![
-            "CMD [\"/sbin/init\"]".into(),
-            "ENV container=docker".into(),
-            format!("LABEL {RECIPE_LABEL}={RECIPE_VERSION}"),
-        ],
+        changes: vec!["CMD [\"/sbin/init\"]".into(), "ENV container=docker".into(), format!("LABEL {RECIPE_LABEL}={RECIPE_VERSION}")],
         ..Default::default()
     };
     let mut progress = docker.create_image(Some(opts), Some(body), None);

@@ -32,7 +32,9 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("install_recommends", ArgKind::Bool)
         .aliases(&["install-recommends"])
         .help("Install recommended packages too (yes) or not (no); unset follows the host's apt configuration."),
-    ArgSpec::new("purge", ArgKind::Bool).default("no").help("With state=absent, also remove configuration files (and purge packages that left only those)."),
+    ArgSpec::new("purge", ArgKind::Bool)
+        .default("no")
+        .help("With state=absent, also remove configuration files (and purge packages that left only those)."),
     ArgSpec::new("autoremove", ArgKind::Bool).default("no").help("Remove packages installed as dependencies that nothing needs any more."),
     ArgSpec::new("autoclean", ArgKind::Bool).default("no").help("Remove package files that can no longer be downloaded from the local cache."),
     ArgSpec::new("clean", ArgKind::Bool).default("no").help("Run `apt-get clean` (empties the local package cache)."),
@@ -41,14 +43,21 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .help("Upgrade installed packages (default no): yes/safe run `apt-get upgrade --with-new-pkgs`, full/dist run `apt-get dist-upgrade`."),
     ArgSpec::new("default_release", ArgKind::Str).aliases(&["default-release"]).help("Prefer this release (`apt-get -t`)."),
     ArgSpec::new("only_upgrade", ArgKind::Bool).default("no").help("Only upgrade packages that are already installed; never install new ones."),
-    ArgSpec::new("force", ArgKind::Bool).default("no").help("Pass --force-yes to apt-get (dangerous: installs unauthenticated or downgraded packages)."),
-    ArgSpec::new("allow_unauthenticated", ArgKind::Bool).aliases(&["allow-unauthenticated"]).default("no").help("Install packages that cannot be authenticated."),
+    ArgSpec::new("force", ArgKind::Bool)
+        .default("no")
+        .help("Pass --force-yes to apt-get (dangerous: installs unauthenticated or downgraded packages)."),
+    ArgSpec::new("allow_unauthenticated", ArgKind::Bool)
+        .aliases(&["allow-unauthenticated"])
+        .default("no")
+        .help("Install packages that cannot be authenticated."),
     ArgSpec::new("allow_downgrade", ArgKind::Bool)
         .aliases(&["allow-downgrade", "allow_downgrades", "allow-downgrades"])
         .default("no")
         .help("Allow installing an older version than the one installed."),
     ArgSpec::new("allow_change_held_packages", ArgKind::Bool).default("no").help("Allow changing packages that are on hold."),
-    ArgSpec::new("dpkg_options", ArgKind::Str).default("force-confdef,force-confold").help("Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`."),
+    ArgSpec::new("dpkg_options", ArgKind::Str)
+        .default("force-confdef,force-confold")
+        .help("Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`."),
     ArgSpec::new("lock_timeout", ArgKind::Int).default("60").help("Seconds to wait for the dpkg lock held by another apt process."),
 ])
 .mutually_exclusive(&[&["deb", "name", "upgrade"]])
@@ -58,8 +67,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
 const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";
 
 /// Environment for every apt command: no prompts, and output apt's parsers (and ours) understand.
-const APT_ENV: &str =
-    "export DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical LANG=C LC_ALL=C LC_MESSAGES=C LC_CTYPE=C LANGUAGE=C; ";
+const APT_ENV: &str = "export DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical LANG=C LC_ALL=C LC_MESSAGES=C LC_CTYPE=C LANGUAGE=C; ";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum VersionOp {
@@ -269,10 +277,9 @@ fn plan_install(spec: &PkgSpec, st: &PkgState, latest: bool, only_upgrade: bool)
     };
     let (version_ok, installable) = match (&st.installed, &spec.want) {
         (Some(inst), Some((VersionOp::Eq, glob))) => (glob_match(glob, inst), best.filter(|b| b != inst)),
-        (Some(inst), Some((VersionOp::Ge, min))) => (
-            deb_version_cmp(inst, min) != Ordering::Less,
-            best.filter(|b| b != inst && deb_version_cmp(b, min) != Ordering::Less),
-        ),
+        (Some(inst), Some((VersionOp::Ge, min))) => {
+            (deb_version_cmp(inst, min) != Ordering::Less, best.filter(|b| b != inst && deb_version_cmp(b, min) != Ordering::Less))
+        }
         (Some(inst), None) => (true, best.filter(|b| b != inst)),
         (None, Some((VersionOp::Ge, min))) => (false, best.filter(|b| deb_version_cmp(b, min) != Ordering::Less)),
         (None, _) => (false, best),
@@ -516,7 +523,8 @@ impl Module for Apt {
             return Ok(Outcome::changed(changed).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()));
         }
 
-        let mut o = if state == "absent" { remove(ctx, args, &specs, &obs).await? } else { install(ctx, args, &specs, &obs, state == "latest").await? };
+        let mut o =
+            if state == "absent" { remove(ctx, args, &specs, &obs).await? } else { install(ctx, args, &specs, &obs, state == "latest").await? };
         if state != "absent" && !o.failed {
             o = o.with("cache_updated", cache_updated).with("cache_update_time", obs.cache_time);
         }
@@ -689,7 +697,10 @@ async fn run_upgrade(ctx: &ModuleCtx<'_>, args: &Args, mode: &str) -> Result<Out
     }
     let (cmd, out) = apt_get(ctx, &opts, action, &[]).await?;
     if !out.success() {
-        return Ok(Outcome::failed(format!("'apt-get {action}' failed: {}", out.stderr_text().trim())).with("stdout", out.stdout_text()).with("rc", out.rc()).with("cmd", cmd));
+        return Ok(Outcome::failed(format!("'apt-get {action}' failed: {}", out.stderr_text().trim()))
+            .with("stdout", out.stdout_text())
+            .with("rc", out.rc())
+            .with("cmd", cmd));
     }
     let stdout = out.stdout_text();
     let changed = !stdout.contains(APT_GET_ZERO);

@@ -15,7 +15,9 @@ use crate::transport::quote::quote;
 pub struct AptRepository;
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
-    ArgSpec::new("repo", ArgKind::Str).required().help("The source line, e.g. `deb [signed-by=/etc/apt/keyrings/x.gpg] https://example.org/debian bookworm main`."),
+    ArgSpec::new("repo", ArgKind::Str)
+        .required()
+        .help("The source line, e.g. `deb [signed-by=/etc/apt/keyrings/x.gpg] https://example.org/debian bookworm main`."),
     ArgSpec::new("state", ArgKind::Str).choices(&["present", "absent"]).default("present").help("Whether the source should be there (enabled)."),
     ArgSpec::new("filename", ArgKind::Str).help("File name in /etc/apt/sources.list.d, without .list (default: made from the URI)."),
     ArgSpec::new("mode", ArgKind::Mode).help("Mode of a newly created sources file (default 0644)."),
@@ -154,7 +156,8 @@ fn parse_probe(text: &str) -> Result<Sources, ModuleError> {
         if f.len() < 4 {
             continue;
         }
-        let bytes = base64::engine::general_purpose::STANDARD.decode(f[3].trim()).map_err(|e| ModuleError::Internal(format!("reading {}: {e}", f[0])))?;
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(f[3].trim()).map_err(|e| ModuleError::Internal(format!("reading {}: {e}", f[0])))?;
         let content = String::from_utf8_lossy(&bytes).into_owned();
         if !f[1].is_empty() {
             s.links.insert(f[0].to_string(), f[1].to_string());
@@ -216,8 +219,19 @@ impl Module for AptRepository {
         let added: Vec<String> = after.keys().filter(|k| !before.contains_key(*k)).cloned().collect();
         let removed: Vec<String> = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
         let strings = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
-        let mut o = Outcome::changed(changed).with("repo", repo).with("sources_added", strings(&added)).with("sources_removed", strings(&removed)).with("state", state);
-        let touched: Vec<String> = before.keys().chain(after.keys()).filter(|k| before.get(*k) != after.get(*k)).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut o = Outcome::changed(changed)
+            .with("repo", repo)
+            .with("sources_added", strings(&added))
+            .with("sources_removed", strings(&removed))
+            .with("state", state);
+        let touched: Vec<String> = before
+            .keys()
+            .chain(after.keys())
+            .filter(|k| before.get(*k) != after.get(*k))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         if ctx.diff {
             for f in &touched {
                 o = o.diff(super::Diff {
@@ -256,9 +270,17 @@ impl Module for AptRepository {
 
 impl AptRepository {
     /// Write (or delete) each touched file so it holds `wanted[file]`.
-    async fn write(&self, ctx: &ModuleCtx<'_>, sources: &Sources, touched: &[String], wanted: &BTreeMap<String, String>, mode: u32) -> Result<(), ModuleError> {
+    async fn write(
+        &self,
+        ctx: &ModuleCtx<'_>,
+        sources: &Sources,
+        touched: &[String],
+        wanted: &BTreeMap<String, String>,
+        mode: u32,
+    ) -> Result<(), ModuleError> {
         for f in touched {
-            let real = sources.links.get(f).map(|t| if t.starts_with('/') { t.clone() } else { format!("{SOURCES_DIR}/{t}") }).unwrap_or_else(|| f.clone());
+            let real =
+                sources.links.get(f).map(|t| if t.starts_with('/') { t.clone() } else { format!("{SOURCES_DIR}/{t}") }).unwrap_or_else(|| f.clone());
             match wanted.get(f) {
                 Some(text) => {
                     let exists = sources.states.contains_key(f);
@@ -299,7 +321,10 @@ mod tests {
     // Expected values below were produced by ansible-core 2.19's SourcesList._parse and _suggest_filename.
     #[test]
     fn file_names_follow_ansible() {
-        assert_eq!(suggest_filename("deb [arch=amd64 signed-by=/k.gpg] https://download.docker.com/linux/debian bookworm stable", None), "download_docker_com_linux_debian.list");
+        assert_eq!(
+            suggest_filename("deb [arch=amd64 signed-by=/k.gpg] https://download.docker.com/linux/debian bookworm stable", None),
+            "download_docker_com_linux_debian.list"
+        );
         assert_eq!(suggest_filename("deb http://user:pw@repo.example.org/apt stable main", None), "repo_example_org_apt.list");
         assert_eq!(suggest_filename("deb [trusted=yes] file:/srv/repo ./", None), "file_srv_repo.list");
         assert_eq!(suggest_filename("deb http://x/ y z", Some("mine")), "mine.list");
@@ -308,7 +333,10 @@ mod tests {
     #[test]
     fn add_enables_an_existing_disabled_line_and_remove_drops_it() {
         let mut s = Sources::default();
-        s.files.push((DEFAULT_FILE.into(), vec![parse_line("deb http://deb.debian.org/debian bookworm main"), parse_line("# deb http://x/debian bookworm main")]));
+        s.files.push((
+            DEFAULT_FILE.into(),
+            vec![parse_line("deb http://deb.debian.org/debian bookworm main"), parse_line("# deb http://x/debian bookworm main")],
+        ));
         s.add("deb http://x/debian bookworm main", "x_debian.list");
         assert_eq!(s.dump()[DEFAULT_FILE], "deb http://deb.debian.org/debian bookworm main\ndeb http://x/debian bookworm main\n");
         assert_eq!(s.files.len(), 1, "no new file");

@@ -190,7 +190,10 @@ fn coerce(spec: &ArgSpec, v: &Value) -> Result<Value, String> {
         },
         ArgKind::Mode => match v {
             // YAML gave us `0644` as the integer 420: Ansible treats an int mode as the numeric mode.
-            Value::Number(n) => Value::String(format!("{:04o}", n.as_u64().filter(|m| *m <= 0o7777).ok_or_else(|| format!("argument '{name}': {n} is not a file mode"))?)),
+            Value::Number(n) => Value::String(format!(
+                "{:04o}",
+                n.as_u64().filter(|m| *m <= 0o7777).ok_or_else(|| format!("argument '{name}': {n} is not a file mode"))?
+            )),
             Value::String(s) => {
                 crate::modules::mode::parse(s).map_err(|e| format!("argument '{name}': {e}"))?;
                 v.clone()

@@ -154,7 +154,8 @@ fn serialize(entries: &[(Entry, usize)]) -> String {
             }
             Entry::Key { key, ktype, options, comment } => {
                 if !options.is_empty() {
-                    let opts: Vec<String> = options.iter().map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")).unwrap_or_else(|| k.clone())).collect();
+                    let opts: Vec<String> =
+                        options.iter().map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")).unwrap_or_else(|| k.clone())).collect();
                     s.push_str(&opts.join(","));
                     s.push(' ');
                 }
@@ -167,7 +168,14 @@ fn serialize(entries: &[(Entry, usize)]) -> String {
 }
 
 /// Ansible's enforce_state: the new file content, or None when nothing changes. Errors name an invalid key.
-fn enforce(existing: &str, key: &str, state: &str, key_options: Option<&str>, comment: Option<&str>, exclusive: bool) -> Result<Option<String>, String> {
+fn enforce(
+    existing: &str,
+    key: &str,
+    state: &str,
+    key_options: Option<&str>,
+    comment: Option<&str>,
+    exclusive: bool,
+) -> Result<Option<String>, String> {
     let mut entries = parse_file(existing);
     let max_rank = entries.len();
     let mut keep_ids: Vec<String> = Vec::new();
@@ -183,7 +191,9 @@ fn enforce(existing: &str, key: &str, state: &str, key_options: Option<&str>, co
         let comment = comment.map(str::to_string).unwrap_or(own_comment);
         let pos = entries.iter().position(|(e, _)| e.id() == key);
         let matched = match pos.map(|p| &entries[p].0) {
-            Some(Entry::Key { ktype: t, options: o, comment: c, .. }) if state == "present" => *t == ktype && same_options(o, &options) && *c == comment,
+            Some(Entry::Key { ktype: t, options: o, comment: c, .. }) if state == "present" => {
+                *t == ktype && same_options(o, &options) && *c == comment
+            }
             Some(_) => true,
             None => false,
         };
@@ -260,7 +270,9 @@ impl Module for AuthorizedKey {
         let file_probe = match args.str("path") {
             Some(path) if !args.bool("follow") => remote_file::probe_script(path, want),
             Some(path) => probe_at(&format!("\"$(readlink -m -- {})\"", quote(path)), want)?,
-            None if args.bool("follow") => probe_at(&format!("\"$(readlink -m -- \"$(getent passwd {u} | cut -d: -f6)/.ssh/authorized_keys\")\""), want)?,
+            None if args.bool("follow") => {
+                probe_at(&format!("\"$(readlink -m -- \"$(getent passwd {u} | cut -d: -f6)/.ssh/authorized_keys\")\""), want)?
+            }
             None => probe_at(&format!("\"$(getent passwd {u} | cut -d: -f6)/.ssh/authorized_keys\""), want)?,
         };
         p.add(file_probe);
@@ -288,7 +300,8 @@ impl Module for AuthorizedKey {
             return Err(ModuleError::Failed(format!("{target} is not a regular file")));
         }
         let existing = st.text();
-        let new = enforce(&existing, &key, state, args.str("key_options"), args.str("comment"), args.bool("exclusive")).map_err(ModuleError::Failed)?;
+        let new =
+            enforce(&existing, &key, state, args.str("key_options"), args.str("comment"), args.bool("exclusive")).map_err(ModuleError::Failed)?;
 
         let mut o = Outcome::ok();
         for k in ["user", "key", "path", "manage_dir", "state", "key_options", "exclusive", "comment", "validate_certs", "follow"] {
@@ -298,7 +311,12 @@ impl Module for AuthorizedKey {
         let Some(content) = new else { return Ok(o) };
         o.changed = true;
         if ctx.diff {
-            o = o.diff(super::Diff { before_header: keyfile.clone(), after_header: target.clone(), before: existing.clone(), after: content.clone() });
+            o = o.diff(super::Diff {
+                before_header: keyfile.clone(),
+                after_header: target.clone(),
+                before: existing.clone(),
+                after: content.clone(),
+            });
         }
         if ctx.check {
             return Ok(o);

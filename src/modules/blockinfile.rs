@@ -14,9 +14,13 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .default("# {mark} ANSIBLE MANAGED BLOCK")
         .help("The marker line template; {mark} becomes marker_begin or marker_end. Use a different marker per block in one file."),
     ArgSpec::new("block", ArgKind::Str).aliases(&["content"]).default("").help("The text between the markers; empty removes the block."),
-    ArgSpec::new("insertafter", ArgKind::Str).help("If the markers are not found, insert after the last line matching this regular expression, or at 'EOF' (the default)."),
-    ArgSpec::new("insertbefore", ArgKind::Str).help("If the markers are not found, insert before the last line matching this regular expression, or at 'BOF'."),
-    ArgSpec::new("create", ArgKind::Bool).default("no").help("Create the file (and its folders) if it does not exist; otherwise a missing file is an error."),
+    ArgSpec::new("insertafter", ArgKind::Str)
+        .help("If the markers are not found, insert after the last line matching this regular expression, or at 'EOF' (the default)."),
+    ArgSpec::new("insertbefore", ArgKind::Str)
+        .help("If the markers are not found, insert before the last line matching this regular expression, or at 'BOF'."),
+    ArgSpec::new("create", ArgKind::Bool)
+        .default("no")
+        .help("Create the file (and its folders) if it does not exist; otherwise a missing file is an error."),
     ArgSpec::new("marker_begin", ArgKind::Str).default("BEGIN").help("What {mark} becomes in the first marker."),
     ArgSpec::new("marker_end", ArgKind::Str).default("END").help("What {mark} becomes in the last marker."),
     ArgSpec::new("append_newline", ArgKind::Bool).default("no").help("Add a blank line after the block if the next line is not blank."),
@@ -210,20 +214,74 @@ mod tests {
     #[test]
     fn matches_ansible_on_recorded_cases() {
         let cases: Vec<(&str, Value, &str, &str, bool)> = vec![
-        ("a\nb\n", json!({"block": "x"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", "Block inserted", true),
-        ("a\nb", json!({"block": "x"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", "Block inserted", true),
-        ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nold\n# END ANSIBLE MANAGED BLOCK\nb\n", json!({"block": "new\nlines"}), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nnew\nlines\n# END ANSIBLE MANAGED BLOCK\nb\n", "Block inserted", true),
-        ("a\nb\n", json!({"block": "x", "insertbefore": "BOF"}), "# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\na\nb\n", "Block inserted", true),
-        ("a\nb\na\nc\n", json!({"block": "x", "insertafter": "^a"}), "a\nb\na\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nc\n", "Block inserted", true),
-        ("a\nb\na\nc\n", json!({"block": "x", "insertbefore": "^a"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\na\nc\n", "Block inserted", true),
-        ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nold\n# END ANSIBLE MANAGED BLOCK\nb\n", json!({"state": "absent"}), "a\nb\n", "Block removed", true),
-        ("a", json!({"state": "absent"}), "a\n", "Block removed", true),
-        ("a\nb\n", json!({"block": "x", "insertafter": "^a", "prepend_newline": true, "append_newline": true}), "a\n\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n\nb\n", "Block inserted", true),
-        ("a\n# END ANSIBLE MANAGED BLOCK\nmid\n# BEGIN ANSIBLE MANAGED BLOCK\nb\n", json!({"block": "x"}), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nb\n", "Block inserted", true),
-        ("a\nb\nc\n", json!({"block": "x", "insertafter": "(?m)^b$"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nc\n", "Block inserted", true),
-        ("a\nb\n", json!({"block": "x", "marker": "<!-- {mark} -->", "marker_begin": "start", "marker_end": "stop"}), "a\nb\n<!-- start -->\nx\n<!-- stop -->\n", "Block inserted", true),
-        ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", json!({"block": "x"}), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", "", false),
-        ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", json!({"block": ""}), "a\n", "Block removed", true),
+            ("a\nb\n", json!({"block": "x"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", "Block inserted", true),
+            ("a\nb", json!({"block": "x"}), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", "Block inserted", true),
+            (
+                "a\n# BEGIN ANSIBLE MANAGED BLOCK\nold\n# END ANSIBLE MANAGED BLOCK\nb\n",
+                json!({"block": "new\nlines"}),
+                "a\n# BEGIN ANSIBLE MANAGED BLOCK\nnew\nlines\n# END ANSIBLE MANAGED BLOCK\nb\n",
+                "Block inserted",
+                true,
+            ),
+            (
+                "a\nb\n",
+                json!({"block": "x", "insertbefore": "BOF"}),
+                "# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\na\nb\n",
+                "Block inserted",
+                true,
+            ),
+            (
+                "a\nb\na\nc\n",
+                json!({"block": "x", "insertafter": "^a"}),
+                "a\nb\na\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nc\n",
+                "Block inserted",
+                true,
+            ),
+            (
+                "a\nb\na\nc\n",
+                json!({"block": "x", "insertbefore": "^a"}),
+                "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\na\nc\n",
+                "Block inserted",
+                true,
+            ),
+            ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nold\n# END ANSIBLE MANAGED BLOCK\nb\n", json!({"state": "absent"}), "a\nb\n", "Block removed", true),
+            ("a", json!({"state": "absent"}), "a\n", "Block removed", true),
+            (
+                "a\nb\n",
+                json!({"block": "x", "insertafter": "^a", "prepend_newline": true, "append_newline": true}),
+                "a\n\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n\nb\n",
+                "Block inserted",
+                true,
+            ),
+            (
+                "a\n# END ANSIBLE MANAGED BLOCK\nmid\n# BEGIN ANSIBLE MANAGED BLOCK\nb\n",
+                json!({"block": "x"}),
+                "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nb\n",
+                "Block inserted",
+                true,
+            ),
+            (
+                "a\nb\nc\n",
+                json!({"block": "x", "insertafter": "(?m)^b$"}),
+                "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nc\n",
+                "Block inserted",
+                true,
+            ),
+            (
+                "a\nb\n",
+                json!({"block": "x", "marker": "<!-- {mark} -->", "marker_begin": "start", "marker_end": "stop"}),
+                "a\nb\n<!-- start -->\nx\n<!-- stop -->\n",
+                "Block inserted",
+                true,
+            ),
+            (
+                "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n",
+                json!({"block": "x"}),
+                "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n",
+                "",
+                false,
+            ),
+            ("a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n", json!({"block": ""}), "a\n", "Block removed", true),
         ];
         for (text, args, want, want_msg, want_changed) in cases {
             let s = |k: &str, d: &'static str| args.get(k).and_then(Value::as_str).map(str::to_string).unwrap_or(d.to_string());
@@ -235,7 +293,8 @@ mod tests {
                 (_, Some(b)) if b != "BOF" => Some(pyre::compile("insertbefore", b, false).unwrap()),
                 _ => None,
             };
-            let (marker, begin, end, block) = (s("marker", "# {mark} ANSIBLE MANAGED BLOCK"), s("marker_begin", "BEGIN"), s("marker_end", "END"), s("block", ""));
+            let (marker, begin, end, block) =
+                (s("marker", "# {mark} ANSIBLE MANAGED BLOCK"), s("marker_begin", "BEGIN"), s("marker_end", "END"), s("block", ""));
             let p = Params {
                 marker: &marker,
                 begin: &begin,

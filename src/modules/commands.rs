@@ -33,7 +33,9 @@ static COMMAND_SPEC: ModuleSpec = ModuleSpec::new(&[
     COMMON[3],
     COMMON[4],
     COMMON[5],
-    ArgSpec::new("expand_argument_vars", ArgKind::Bool).default("yes").help("Accepted for Ansible compatibility; hlprov never expands variables in arguments."),
+    ArgSpec::new("expand_argument_vars", ArgKind::Bool)
+        .default("yes")
+        .help("Accepted for Ansible compatibility; hlprov never expands variables in arguments."),
 ])
 .free_form("cmd")
 .mutually_exclusive(&[&["cmd", "argv"]])
@@ -132,7 +134,10 @@ async fn run_guarded(ctx: &ModuleCtx<'_>, args: &Args, body: &str, display: Valu
     if out.rc() == 1 && out.stdout_text() == chdir_marker() {
         // As Ansible: nothing ran, so no rc; the shell's own words say why.
         let why = out.stderr_text().trim().to_string();
-        return Ok(Outcome::failed(format!("Unable to change directory before execution: {why}")).with("cmd", display).with("stdout", "").with("stderr", why));
+        return Ok(Outcome::failed(format!("Unable to change directory before execution: {why}"))
+            .with("cmd", display)
+            .with("stdout", "")
+            .with("stderr", why));
     }
     Ok(command_result(out, display, started, start, args.bool("strip_empty_ends")))
 }
@@ -274,9 +279,7 @@ impl Module for Script {
             None => format!("\"$__t\" {}", join(script_args)),
         };
         // One round trip: the script arrives on stdin, runs from a private temp file, and is removed.
-        let body = format!(
-            "__t=$(mktemp) || exit 1; trap 'rm -f \"$__t\"' EXIT; cat > \"$__t\" && chmod 700 \"$__t\" && {{ {run}; }}"
-        );
+        let body = format!("__t=$(mktemp) || exit 1; trap 'rm -f \"$__t\"' EXIT; cat > \"$__t\" && chmod 700 \"$__t\" && {{ {run}; }}");
         run_guarded(ctx, args, &body, Value::String(args.req("cmd").to_string()), Some(content)).await
     }
 }

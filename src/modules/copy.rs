@@ -14,16 +14,22 @@ pub struct Copy;
 
 /// Arguments copy and template share.
 pub const DEST_ARGS: [ArgSpec; 8] = [
-    ArgSpec::new("dest", ArgKind::Path).required().help(
-        "Where to put the file on the host. An existing folder, or a path ending in '/', receives the file under its source name.",
-    ),
+    ArgSpec::new("dest", ArgKind::Path)
+        .required()
+        .help("Where to put the file on the host. An existing folder, or a path ending in '/', receives the file under its source name."),
     ArgSpec::new("backup", ArgKind::Bool).default("no").help("Keep a copy of the old file, named DEST.PID.YYYY-MM-DD@HH:MM:SS~, when it changes."),
-    ArgSpec::new("force", ArgKind::Bool).default("yes").help("Replace a file whose content differs; with 'no', only create the file if it does not exist."),
-    ArgSpec::new("validate", ArgKind::Str).help("A command that must accept the new file before it replaces the old one; %s is the new file (e.g. 'visudo -cf %s')."),
-    ArgSpec::new("mode", ArgKind::Mode).help("Permissions of the file: octal ('0644'), symbolic ('u=rw,g=r,o=') or 'preserve' (the source's). New files get 0644 otherwise."),
+    ArgSpec::new("force", ArgKind::Bool)
+        .default("yes")
+        .help("Replace a file whose content differs; with 'no', only create the file if it does not exist."),
+    ArgSpec::new("validate", ArgKind::Str)
+        .help("A command that must accept the new file before it replaces the old one; %s is the new file (e.g. 'visudo -cf %s')."),
+    ArgSpec::new("mode", ArgKind::Mode)
+        .help("Permissions of the file: octal ('0644'), symbolic ('u=rw,g=r,o=') or 'preserve' (the source's). New files get 0644 otherwise."),
     ArgSpec::new("owner", ArgKind::Str).help("User that should own the file (name or uid)."),
     ArgSpec::new("group", ArgKind::Str).help("Group that should own the file (name or gid)."),
-    ArgSpec::new("follow", ArgKind::Bool).default("no").help("If dest is a symlink, write the file it points to (otherwise the link is replaced by a file)."),
+    ArgSpec::new("follow", ArgKind::Bool)
+        .default("no")
+        .help("If dest is a symlink, write the file it points to (otherwise the link is replaced by a file)."),
 ];
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
@@ -75,7 +81,10 @@ impl Module for Copy {
             return put_file(ctx, args, &source, dest).await;
         }
         let src = src.unwrap_or_default();
-        let found = ctx.task.find_file(FileKind::Files, src.trim_end_matches('/')).map_err(|e| ModuleError::Args(format!("could not find src={src}: {e}")))?;
+        let found = ctx
+            .task
+            .find_file(FileKind::Files, src.trim_end_matches('/'))
+            .map_err(|e| ModuleError::Args(format!("could not find src={src}: {e}")))?;
         if found.is_dir() {
             return copy_tree(ctx, args, &found, src.ends_with('/'), dest).await;
         }
@@ -114,7 +123,6 @@ fn content_bytes(v: &Value) -> Vec<u8> {
         other => crate::template::python_json(other).into_bytes(),
     }
 }
-
 
 /// The mode a file should get: `mode` resolved against its current (or new) mode, `preserve` from the source.
 fn wanted_attrs(args: &Args, mode_arg: &str, source_mode: Option<u32>, current: u32, is_dir: bool) -> Result<Attrs, ModuleError> {
@@ -201,7 +209,8 @@ async fn put_file_inner(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest:
         if !changing.is_empty() {
             o = o.diff(remote_file::attrs_diff(&path, &st, &attrs, &changing));
             if !ctx.check {
-                after = remote_file::change_and_probe(ctx, &path, &remote_file::attr_commands(&quote(&path), &attrs), "setting owner, group or mode").await?;
+                after = remote_file::change_and_probe(ctx, &path, &remote_file::attr_commands(&quote(&path), &attrs), "setting owner, group or mode")
+                    .await?;
             }
         }
         o.data.extend(path_info(&after));
@@ -333,7 +342,11 @@ async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: 
         }
         changed = true;
         let q = quote(&format!("{dest}{rel}"));
-        diffs.push(remote_file::property_diff(&format!("{dest}{rel}"), &[("src", st.link_target.clone().unwrap_or_default())], &[("src", target.clone())]));
+        diffs.push(remote_file::property_diff(
+            &format!("{dest}{rel}"),
+            &[("src", st.link_target.clone().unwrap_or_default())],
+            &[("src", target.clone())],
+        ));
         script.push_str(&format!("rm -f -- {q}; ln -s -- {} {q}; ", quote(target)));
     }
     // Files: those whose content differs are written one by one; attribute changes join the script.
@@ -351,7 +364,8 @@ async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: 
         let current = if st.is_file() { st.clone() } else { super::text_edit::new_file_state(ctx) };
         let attrs = wanted_attrs(args, "mode", source.local_mode, current.mode, false)?;
         let same = st.is_file() && st.sha256.as_deref() == Some(remote_file::sha256_hex(&source.bytes).as_str());
-        let mut o = Outcome::changed(!same).with("dest", path.as_str()).with("checksum", sha1_hex(&source.bytes)).with("src", local.display().to_string());
+        let mut o =
+            Outcome::changed(!same).with("dest", path.as_str()).with("checksum", sha1_hex(&source.bytes)).with("src", local.display().to_string());
         if same {
             let differ = attrs_differ(st, &attrs);
             if !differ.is_empty() {
@@ -380,7 +394,13 @@ async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: 
             ctx.write_ok(&format!("set -e; {script}"), None, &format!("copying folders and links to {dest}")).await?;
         }
         for (path, source, attrs, old) in &writes {
-            let opts = WriteOpts { attrs: attrs.clone(), backup: args.bool("backup"), validate: args.str("validate"), expect_sha256: Some(old.as_deref()), create_parents: None };
+            let opts = WriteOpts {
+                attrs: attrs.clone(),
+                backup: args.bool("backup"),
+                validate: args.str("validate"),
+                expect_sha256: Some(old.as_deref()),
+                create_parents: None,
+            };
             remote_file::write_atomic(ctx, path, &source.bytes, &opts).await?;
         }
     }

@@ -31,7 +31,10 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("inrelease_path", ArgKind::Str).help("InRelease-Path."),
     ArgSpec::new("pdiffs", ArgKind::Bool).help("PDiffs."),
     ArgSpec::new("mode", ArgKind::Mode).default("0644").help("Mode of the .sources file."),
-    ArgSpec::new("state", ArgKind::Str).choices(&["present", "absent"]).default("present").help("absent removes the .sources file and its downloaded key."),
+    ArgSpec::new("state", ArgKind::Str)
+        .choices(&["present", "absent"])
+        .default("present")
+        .help("absent removes the .sources file and its downloaded key."),
 ]);
 
 const KEYRINGS_DIR: &str = "/etc/apt/keyrings";
@@ -73,7 +76,9 @@ fn render(args: &Args, signed_by: Option<&str>) -> String {
         let v = &args.0[k.as_str()];
         let text = match v {
             serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
-            serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(" "),
+            serde_json::Value::Array(a) => {
+                a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(" ")
+            }
             serde_json::Value::String(s) if k == "signed_by" => signed_by.unwrap_or(s).to_string(),
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -127,7 +132,8 @@ impl Module for Deb822Repository {
         let (asc, gpg) = (format!("{KEYRINGS_DIR}/{slug}.asc"), format!("{KEYRINGS_DIR}/{slug}.gpg"));
         let want = Want { content_up_to: 1024 * 1024, ..Default::default() };
         let signed_by = args.str("signed_by");
-        let is_url = signed_by.is_some_and(|s| !s.contains('\n') && regex::Regex::new(r"^[A-Za-z][A-Za-z0-9+.-]*://").expect("static regex").is_match(s));
+        let is_url =
+            signed_by.is_some_and(|s| !s.contains('\n') && regex::Regex::new(r"^[A-Za-z][A-Za-z0-9+.-]*://").expect("static regex").is_match(s));
         let mut p = Probe::new();
         p.add(remote_file::probe_script(&dest, want));
         p.add(remote_file::probe_script(&asc, Want::default()));
@@ -142,7 +148,11 @@ impl Module for Deb822Repository {
         let signed_by_is_file = s[3].ok();
 
         if args.req("state") == "absent" {
-            let gone: Vec<&str> = [(&st, dest.as_str()), (&asc_st, asc.as_str()), (&gpg_st, gpg.as_str())].into_iter().filter(|(f, _)| f.exists).map(|(_, p)| p).collect();
+            let gone: Vec<&str> = [(&st, dest.as_str()), (&asc_st, asc.as_str()), (&gpg_st, gpg.as_str())]
+                .into_iter()
+                .filter(|(f, _)| f.exists)
+                .map(|(_, p)| p)
+                .collect();
             let changed = !gone.is_empty();
             if changed && !ctx.check {
                 let rm: Vec<String> = gone.iter().map(|p| quote(p)).collect();
@@ -198,7 +208,10 @@ impl Module for Deb822Repository {
         let content_changed = st.sha256.as_deref() != Some(remote_file::sha256_hex(text.as_bytes()).as_str());
         let mode_changed = st.exists && st.mode != mode;
         changed |= content_changed || mode_changed;
-        let mut o = Outcome::changed(changed).with("repo", text.clone()).with("dest", dest.clone()).with("key_filename", key_filename.clone().map(serde_json::Value::String).unwrap_or(serde_json::Value::Null));
+        let mut o = Outcome::changed(changed)
+            .with("repo", text.clone())
+            .with("dest", dest.clone())
+            .with("key_filename", key_filename.clone().map(serde_json::Value::String).unwrap_or(serde_json::Value::Null));
         if content_changed && ctx.diff {
             o = o.diff(remote_file::content_diff(&dest, &st, text.as_bytes()));
         }
@@ -215,7 +228,11 @@ impl Module for Deb822Repository {
             }
         }
         if content_changed || mode_changed {
-            let opts = WriteOpts { attrs: Attrs { mode: Some(mode), ..Default::default() }, expect_sha256: Some(st.sha256.as_deref()), ..Default::default() };
+            let opts = WriteOpts {
+                attrs: Attrs { mode: Some(mode), ..Default::default() },
+                expect_sha256: Some(st.sha256.as_deref()),
+                ..Default::default()
+            };
             remote_file::write_atomic(ctx, &dest, text.as_bytes(), &opts).await?;
         }
         Ok(o)

@@ -44,7 +44,10 @@ impl Module for Fetch {
         let problem = if !st.exists || st.is_link() {
             Some("the remote file does not exist, not transferring, ignored".to_string())
         } else if st.is_dir() {
-            Some(format!("remote file is a directory, fetch cannot work on directories{}", if fail_on_missing { "" } else { ", not transferring, ignored" }))
+            Some(format!(
+                "remote file is a directory, fetch cannot work on directories{}",
+                if fail_on_missing { "" } else { ", not transferring, ignored" }
+            ))
         } else if st.sha1.is_none() {
             Some(format!("File is not readable: {src}"))
         } else {
@@ -69,7 +72,11 @@ impl Module for Fetch {
         let out = ctx.read_ok(&format!("cat -- {}", quote(src)), &format!("reading {src}")).await?;
         let new_sum = sha1_hex(&out.stdout);
         if args.bool("validate_checksum") && new_sum != remote_sum {
-            return Ok(Outcome::failed("checksum mismatch").with("file", src).with("dest", dest_s).with("checksum", new_sum).with("remote_checksum", remote_sum));
+            return Ok(Outcome::failed("checksum mismatch")
+                .with("file", src)
+                .with("dest", dest_s)
+                .with("checksum", new_sum)
+                .with("remote_checksum", remote_sum));
         }
         write_local(&dest, &out.stdout).map_err(|e| ModuleError::Failed(format!("Failed to fetch the file to {dest_s}: {e}")))?;
         Ok(o.with("checksum", new_sum))
@@ -88,7 +95,10 @@ fn local_dest(ctx: &ModuleCtx<'_>, args: &Args, src: &str) -> Result<PathBuf, Mo
         if dest.ends_with('/') {
             d = d.join(src.trim_end_matches('/').rsplit('/').next().unwrap_or(src));
             if d.is_dir() {
-                return Err(ModuleError::Args(format!("calculated dest '{}' is an existing directory, use another path that does not point to an existing directory", d.display())));
+                return Err(ModuleError::Args(format!(
+                    "calculated dest '{}' is an existing directory, use another path that does not point to an existing directory",
+                    d.display()
+                )));
             }
         } else if d.is_dir() {
             return Err(ModuleError::Args("dest is an existing directory, use a trailing slash if you want to fetch src into that directory".into()));

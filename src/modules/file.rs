@@ -18,11 +18,12 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
          (always changed); absent: remove it (a directory with everything in it). Default: the path's current state, \
          or file.",
     ),
-    ArgSpec::new("src", ArgKind::Path).help("What a link points to (state=link or hard). A relative src of a symlink is relative to the link's folder."),
+    ArgSpec::new("src", ArgKind::Path)
+        .help("What a link points to (state=link or hard). A relative src of a symlink is relative to the link's folder."),
     ArgSpec::new("recurse", ArgKind::Bool).default("no").help("With state=directory, set owner, group and mode on everything inside too."),
-    ArgSpec::new("force", ArgKind::Bool).default("no").help(
-        "For links: replace a file or empty directory at path, and create a symlink to a src that does not exist.",
-    ),
+    ArgSpec::new("force", ArgKind::Bool)
+        .default("no")
+        .help("For links: replace a file or empty directory at path, and create a symlink to a src that does not exist."),
     ArgSpec::new("follow", ArgKind::Bool).default("yes").help("If path is a symlink, set attributes on what it points to."),
     ArgSpec::new("mode", ArgKind::Mode).help("Permissions: octal ('0755') or symbolic ('u=rwx,g=rx,o=' or 'u+x')."),
     ArgSpec::new("owner", ArgKind::Str).help("User that should own the path (name or uid)."),
@@ -149,14 +150,24 @@ async fn absent(ctx: &ModuleCtx<'_>, h: &Here) -> Result<Outcome, ModuleError> {
         let cmd = if h.st.is_dir() { "rm -rf --" } else { "rm -f --" };
         ctx.write_ok(&format!("{cmd} {}", quote(&h.path)), None, &format!("removing {}", h.path)).await?;
     }
-    Ok(Outcome::changed(true)
-        .with("path", h.path.as_str())
-        .with("state", "absent")
-        .diff(diff(&h.path, prev, "absent", &h.st, &Attrs::default(), &[])))
+    Ok(Outcome::changed(true).with("path", h.path.as_str()).with("state", "absent").diff(diff(
+        &h.path,
+        prev,
+        "absent",
+        &h.st,
+        &Attrs::default(),
+        &[],
+    )))
 }
 
 /// Set owner/group/mode on an existing path if they differ: the shared tail of every state.
-async fn set_attrs(ctx: &ModuleCtx<'_>, args: &Args, path: &str, st: &FileState, link_itself: bool) -> Result<(Vec<&'static str>, Attrs, Option<FileState>), ModuleError> {
+async fn set_attrs(
+    ctx: &ModuleCtx<'_>,
+    args: &Args,
+    path: &str,
+    st: &FileState,
+    link_itself: bool,
+) -> Result<(Vec<&'static str>, Attrs, Option<FileState>), ModuleError> {
     let mut attrs = remote_file::wanted_attrs(args, st.mode, st.is_dir())?;
     if link_itself {
         // A symlink has no mode of its own on Linux; chmod would change what it points to.
@@ -171,7 +182,8 @@ async fn set_attrs(ctx: &ModuleCtx<'_>, args: &Args, path: &str, st: &FileState,
 }
 
 async fn file(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> Result<Outcome, ModuleError> {
-    let (path, st) = if follow && h.st.is_link() { (h.st.real_path.clone().unwrap_or_else(|| h.path.clone()), &h.followed) } else { (h.path.clone(), &h.st) };
+    let (path, st) =
+        if follow && h.st.is_link() { (h.st.real_path.clone().unwrap_or_else(|| h.path.clone()), &h.followed) } else { (h.path.clone(), &h.st) };
     let prev = st.state_name();
     if prev != "file" && prev != "hard" {
         return Ok(Outcome::failed(format!("file ({path}) is {prev}, cannot continue")).with("path", path.as_str()).with("state", prev));
@@ -182,7 +194,8 @@ async fn file(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> Resul
 }
 
 async fn directory(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> Result<Outcome, ModuleError> {
-    let (path, st) = if follow && h.st.is_link() { (h.st.real_path.clone().unwrap_or_else(|| h.path.clone()), &h.followed) } else { (h.path.clone(), &h.st) };
+    let (path, st) =
+        if follow && h.st.is_link() { (h.st.real_path.clone().unwrap_or_else(|| h.path.clone()), &h.followed) } else { (h.path.clone(), &h.st) };
     let prev = st.state_name();
     if prev == "absent" {
         // Like mkdir -p, but every folder created gets the owner, group and mode asked for.
@@ -369,7 +382,11 @@ async fn hard(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, src: Option<&str>) -> 
         "directory" => return Ok(Outcome::failed(format!("Cannot link: {path} is a directory")).with("dest", path).with("src", src)),
         _ if h.st.inode == src_st.inode => false,
         other if !args.bool("force") => {
-            let msg = if other == "hard" { "Cannot link, different hard link exists at destination".to_string() } else { format!("Cannot link, {other} exists at destination") };
+            let msg = if other == "hard" {
+                "Cannot link, different hard link exists at destination".to_string()
+            } else {
+                format!("Cannot link, {other} exists at destination")
+            };
             return Ok(Outcome::failed(msg).with("dest", path).with("src", src));
         }
         _ => true,

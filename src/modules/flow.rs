@@ -27,11 +27,23 @@ static ASSERT_SPEC: ModuleSpec = ModuleSpec::new(&[
 
 static FAIL_SPEC: ModuleSpec = ModuleSpec::new(&[ArgSpec::new("msg", ArgKind::Raw).default("Failed as requested from task").help("Why.")]);
 
-static SET_FACT_SPEC: ModuleSpec = ModuleSpec::new(&[ArgSpec::new("cacheable", ArgKind::Bool).default("no").help("Accepted for Ansible compatibility (hlprov keeps facts for the run).")]);
+static SET_FACT_SPEC: ModuleSpec = ModuleSpec::new(&[ArgSpec::new("cacheable", ArgKind::Bool)
+    .default("no")
+    .help("Accepted for Ansible compatibility (hlprov keeps facts for the run).")]);
 
 static META_SPEC: ModuleSpec = ModuleSpec::new(&[ArgSpec::new("action", ArgKind::Str)
     .required()
-    .choices(&["flush_handlers", "end_play", "end_host", "end_batch", "clear_facts", "clear_host_errors", "noop", "refresh_inventory", "reset_connection"])
+    .choices(&[
+        "flush_handlers",
+        "end_play",
+        "end_host",
+        "end_batch",
+        "clear_facts",
+        "clear_host_errors",
+        "noop",
+        "refresh_inventory",
+        "reset_connection",
+    ])
     .help("What to do.")])
 .free_form("action");
 

@@ -6,8 +6,8 @@
 use serde_json::Value;
 
 use super::host::Probe;
-use super::remote_file::stat_line_attrs_differ;
 use super::http::{self, BodyTo, Request};
+use super::remote_file::stat_line_attrs_differ;
 use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
 use crate::transport::quote::quote;
 
@@ -15,8 +15,12 @@ pub struct GetUrl;
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("url", ArgKind::Str).required().help("http, https (or ftp, if the host's curl speaks it) URL to download."),
-    ArgSpec::new("dest", ArgKind::Path).required().help("Where to put it: a file path, or an existing folder (the name then comes from the server or the URL)."),
-    ArgSpec::new("checksum", ArgKind::Str).default("").help("`ALGORITHM:HEX` (sha256:…, sha512:, sha1:, md5:) or `ALGORITHM:URL` of a checksums file; a matching dest is not downloaded again."),
+    ArgSpec::new("dest", ArgKind::Path)
+        .required()
+        .help("Where to put it: a file path, or an existing folder (the name then comes from the server or the URL)."),
+    ArgSpec::new("checksum", ArgKind::Str)
+        .default("")
+        .help("`ALGORITHM:HEX` (sha256:…, sha512:, sha1:, md5:) or `ALGORITHM:URL` of a checksums file; a matching dest is not downloaded again."),
     ArgSpec::new("force", ArgKind::Bool).default("no").help("Always download, and replace dest when the content differs (no If-Modified-Since)."),
     ArgSpec::new("mode", ArgKind::Mode).help("Mode of dest."),
     ArgSpec::new("owner", ArgKind::Str).help("Owner of dest."),
@@ -27,7 +31,9 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("validate_certs", ArgKind::Bool).default("yes").help("Check the server's TLS certificate."),
     ArgSpec::new("url_username", ArgKind::Str).aliases(&["username"]).help("User for HTTP basic authentication."),
     ArgSpec::new("url_password", ArgKind::Str).aliases(&["password"]).help("Password for HTTP basic authentication (kept out of output)."),
-    ArgSpec::new("force_basic_auth", ArgKind::Bool).default("no").help("Accepted for compatibility: hlprov always sends basic auth up front when a user is given."),
+    ArgSpec::new("force_basic_auth", ArgKind::Bool)
+        .default("no")
+        .help("Accepted for compatibility: hlprov always sends basic auth up front when a user is given."),
     ArgSpec::new("tmp_dest", ArgKind::Path).help("Folder for the temporary download (default: dest's folder)."),
 ]);
 
@@ -161,7 +167,12 @@ impl Module for GetUrl {
         if let Some(p) = args.str("url_password") {
             crate::redact::register(p);
         }
-        let mut o = Outcome::ok().with("dest", dest_arg.clone()).with("url", url).with("elapsed", 0).with("checksum_dest", Value::Null).with("checksum_src", Value::Null);
+        let mut o = Outcome::ok()
+            .with("dest", dest_arg.clone())
+            .with("url", url)
+            .with("elapsed", 0)
+            .with("checksum_dest", Value::Null)
+            .with("checksum_src", Value::Null);
         // checksum: "algo:hex" or "algo:url".
         let mut expected: Option<(String, String)> = None;
         let checksum = args.req("checksum");
@@ -177,11 +188,9 @@ impl Module for GetUrl {
             if ["http://", "https://", "ftp://", "file://"].iter().any(|s| value.starts_with(s)) {
                 let text = http::fetch_text(ctx, &value, args.bool("validate_certs")).await?;
                 let filename = url_filename(url);
-                value = parse_digest_lines(&filename, &text)
-                    .into_iter()
-                    .find(|(_, f)| *f == filename)
-                    .map(|(d, _)| d)
-                    .ok_or_else(|| ModuleError::Failed(format!("Unable to find a checksum for file '{filename}' in '{}'", &checksum[algo.len() + 1..])))?;
+                value = parse_digest_lines(&filename, &text).into_iter().find(|(_, f)| *f == filename).map(|(d, _)| d).ok_or_else(|| {
+                    ModuleError::Failed(format!("Unable to find a checksum for file '{filename}' in '{}'", &checksum[algo.len() + 1..]))
+                })?;
             }
             let value: String = value.chars().filter(|c| c.is_alphanumeric() || *c == '_').collect::<String>().to_lowercase();
             if value.is_empty() || !value.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -200,7 +209,11 @@ impl Module for GetUrl {
         p.add(format!("[ -f {d} ] && stat -c '{STAT_FORMAT}' -- {d}"));
         let s = p.run(ctx).await?;
         let kind = s[0].trimmed().to_string();
-        let dest = Dest { is_dir: kind == "dir", exists: kind == "file", digest: expected.as_ref().and_then(|_| s[1].ok().then(|| s[1].trimmed().to_string())) };
+        let dest = Dest {
+            is_dir: kind == "dir",
+            exists: kind == "file",
+            digest: expected.as_ref().and_then(|_| s[1].ok().then(|| s[1].trimmed().to_string())),
+        };
         let stat_line = s.last().map(|x| x.trimmed().to_string()).unwrap_or_default();
 
         // A dest with the right checksum is not downloaded again; only its attributes may change.
@@ -225,7 +238,8 @@ impl Module for GetUrl {
 
         let started = std::time::Instant::now();
         let mut req = request(args, url);
-        let newer_than = (dest.exists && !args.bool("force") && expected.as_ref().is_none_or(|(_, w)| dest.digest.as_deref() == Some(w.as_str()))).then_some(dest_arg.as_str());
+        let newer_than = (dest.exists && !args.bool("force") && expected.as_ref().is_none_or(|(_, w)| dest.digest.as_deref() == Some(w.as_str())))
+            .then_some(dest_arg.as_str());
         req.newer_than = newer_than;
         if ctx.check {
             req.method = "HEAD";
@@ -238,14 +252,22 @@ impl Module for GetUrl {
                 return Ok(o.with("status_code", 304).msg("Not Modified"));
             }
             if resp.status != 200 {
-                return Ok(Outcome { failed: true, msg: Some("Request failed".into()), ..o.with("status_code", resp.status).with("response", format!("HTTP Error {}: {}", resp.status, resp.reason)) });
+                return Ok(Outcome {
+                    failed: true,
+                    msg: Some("Request failed".into()),
+                    ..o.with("status_code", resp.status).with("response", format!("HTTP Error {}: {}", resp.status, resp.reason))
+                });
             }
             o.changed = true;
             return Ok(o.msg(format!("OK ({} bytes)", resp.header("content-length").unwrap_or("unknown"))).with("status_code", resp.status));
         }
 
         // Download to a temp file next to dest (same file system, so the final rename is atomic).
-        let dir = if dest.is_dir { dest_arg.clone() } else { dest_arg.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/".to_string() } else { d.to_string() }).unwrap_or_else(|| ".".into()) };
+        let dir = if dest.is_dir {
+            dest_arg.clone()
+        } else {
+            dest_arg.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/".to_string() } else { d.to_string() }).unwrap_or_else(|| ".".into())
+        };
         let tmp_dir = args.str("tmp_dest").map(str::to_string).unwrap_or(dir.clone());
         let tmp = format!("{}/.hlprov-get_url.{:016x}", tmp_dir.trim_end_matches('/'), rand::random::<u64>());
         let resp = http::request(ctx, &req, BodyTo::File(&tmp), true).await?;
@@ -261,7 +283,11 @@ impl Module for GetUrl {
         }
         if resp.status != 200 {
             let _ = ctx.write(&cleanup, None).await;
-            return Ok(Outcome { failed: true, msg: Some("Request failed".into()), ..o.with("status_code", resp.status).with("response", format!("HTTP Error {}: {}", resp.status, resp.reason)) });
+            return Ok(Outcome {
+                failed: true,
+                msg: Some("Request failed".into()),
+                ..o.with("status_code", resp.status).with("response", format!("HTTP Error {}: {}", resp.status, resp.reason))
+            });
         }
         let final_dest = if dest.is_dir {
             let name = resp.header("content-disposition").and_then(disposition_filename).unwrap_or_else(|| url_filename(&resp.url));
@@ -307,7 +333,10 @@ impl Module for GetUrl {
         if let Some(b) = line("backup") {
             o = o.with("backup_file", b);
         }
-        o = o.with("md5sum", line("md5").unwrap_or_default()).with("status_code", resp.status).msg(format!("OK ({} bytes)", resp.header("content-length").unwrap_or("unknown")));
+        o = o
+            .with("md5sum", line("md5").unwrap_or_default())
+            .with("status_code", resp.status)
+            .msg(format!("OK ({} bytes)", resp.header("content-length").unwrap_or("unknown")));
         Ok(add_path_info(o, &line("stat").unwrap_or_default()))
     }
 }

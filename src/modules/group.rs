@@ -19,10 +19,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
 
 /// A name groupadd accepts (and that needs no quoting surprises in messages).
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && !name.starts_with('-')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-$".contains(c))
+    !name.is_empty() && name.len() <= 32 && !name.starts_with('-') && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-$".contains(c))
 }
 
 /// `getent group NAME` → gid.
@@ -107,7 +104,8 @@ impl Module for Group {
             o.changed = true;
             if ctx.diff {
                 let before = current.map(|g| format!("gid {g}")).unwrap_or_else(|| "absent".into());
-                let after = if state == "absent" { "absent".to_string() } else { gid.map(|g| format!("gid {g}")).unwrap_or_else(|| "present".into()) };
+                let after =
+                    if state == "absent" { "absent".to_string() } else { gid.map(|g| format!("gid {g}")).unwrap_or_else(|| "present".into()) };
                 o = o.diff(super::remote_file::property_diff(name, &[("group", before)], &[("group", after)]));
             }
             if !ctx.check {

@@ -71,11 +71,7 @@ impl Probe {
         let out = ctx.read_input(&format!("{prelude}\n{}", self.script()), stdin).await?;
         let sections = split(&out.stdout_text());
         if sections.len() != self.snippets.len() {
-            return Err(ModuleError::Failed(format!(
-                "inspecting the host failed (rc={}): {}",
-                out.rc(),
-                out.stderr_text().trim()
-            )));
+            return Err(ModuleError::Failed(format!("inspecting the host failed (rc={}): {}", out.rc(), out.stderr_text().trim())));
         }
         Ok(sections)
     }

@@ -106,7 +106,10 @@ impl Module for Hostname {
                 let n = quote(name);
                 let out = ctx.write(&format!("hostname {n} 2>&1 || printf %s {n} > /proc/sys/kernel/hostname"), None).await?;
                 if !out.success() {
-                    return Err(ModuleError::Failed(format!("Command failed: cannot set the running host name to {name}: {}", out.stdout_text().trim())));
+                    return Err(ModuleError::Failed(format!(
+                        "Command failed: cannot set the running host name to {name}: {}",
+                        out.stdout_text().trim()
+                    )));
                 }
             }
             fqdn = ctx.read("hostname -f 2>/dev/null || cat /proc/sys/kernel/hostname").await?.stdout_text().trim().to_string();

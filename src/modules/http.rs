@@ -78,7 +78,8 @@ impl Response {
 }
 
 /// Text of Ansible's "what to install" failure.
-pub const NO_CLIENT: &str = "this host has neither curl nor GNU wget, which hlprov needs to make HTTP requests on it: install one (apt-get install curl)";
+pub const NO_CLIENT: &str =
+    "this host has neither curl nor GNU wget, which hlprov needs to make HTTP requests on it: install one (apt-get install curl)";
 
 fn is_header_name(k: &str) -> bool {
     !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
@@ -143,7 +144,10 @@ pub fn script(req: &Request<'_>, body_to: BodyTo<'_>) -> Result<String, ModuleEr
         curl.push(format!("-z {f}"));
         wget.push(format!("--header=\"If-Modified-Since: $(date -u -r {f} '+%a, %d %b %Y %H:%M:%S GMT')\""));
     }
-    curl.push(format!("-D \"$t/headers\" -o {out} -w '%{{http_code}} %{{condition_unmet}} %{{url_effective}}\\n' {} > \"$t/write\" 2> \"$t/err\"", quote(req.url)));
+    curl.push(format!(
+        "-D \"$t/headers\" -o {out} -w '%{{http_code}} %{{condition_unmet}} %{{url_effective}}\\n' {} > \"$t/write\" 2> \"$t/err\"",
+        quote(req.url)
+    ));
     wget.push(format!("-O {out} {} 2> \"$t/headers\"", quote(req.url)));
     let mut s = String::from(
         "if command -v curl >/dev/null 2>&1; then c=curl; elif wget --version 2>/dev/null | head -n 1 | grep -q 'GNU Wget'; then c=wget; \
@@ -261,7 +265,8 @@ pub async fn request(ctx: &ModuleCtx<'_>, req: &Request<'_>, body_to: BodyTo<'_>
     }
     if matches!(body_to, BodyTo::Return) {
         let b64: String = sections[4].out.split_whitespace().collect();
-        resp.body = Some(base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(|e| ModuleError::Internal(format!("response body: {e}")))?);
+        resp.body =
+            Some(base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(|e| ModuleError::Internal(format!("response body: {e}")))?);
     }
     Ok(resp)
 }

@@ -13,7 +13,9 @@ use crate::secrets::k8s_secret::{Encoding, SecretManifest, flux_sops_age};
 pub struct K8sSecret;
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
-    ArgSpec::new("dest", ArgKind::Path).required().help("Where the manifest goes on the host, e.g. /var/lib/rancher/k3s/server/manifests/app-secret.yaml."),
+    ArgSpec::new("dest", ArgKind::Path)
+        .required()
+        .help("Where the manifest goes on the host, e.g. /var/lib/rancher/k3s/server/manifests/app-secret.yaml."),
     ArgSpec::new("name", ArgKind::Str).help("metadata.name of the Secret (required unless flux_sops_age)."),
     ArgSpec::new("namespace", ArgKind::Str).default("default").help("metadata.namespace."),
     ArgSpec::new("type", ArgKind::Str).default("Opaque").help("The Secret's type."),
@@ -21,7 +23,9 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("encoding", ArgKind::Str).choices(&["data", "stringData"]).default("data").help("data (base64, any bytes) or stringData (text)."),
     ArgSpec::new("labels", ArgKind::Dict).help("metadata.labels."),
     ArgSpec::new("annotations", ArgKind::Dict).help("metadata.annotations."),
-    ArgSpec::new("flux_sops_age", ArgKind::Bool).default("no").help("Write Flux's sops-age Secret (flux-system/sops-age, key age.agekey) from age_key."),
+    ArgSpec::new("flux_sops_age", ArgKind::Bool)
+        .default("no")
+        .help("Write Flux's sops-age Secret (flux-system/sops-age, key age.agekey) from age_key."),
     ArgSpec::new("age_key", ArgKind::Str).help("The age identity text (AGE-SECRET-KEY-…), e.g. from a SOPS-encrypted variable or lookup('file', …)."),
     ArgSpec::new("mode", ArgKind::Mode).default("0600").help("File mode of the manifest."),
     ArgSpec::new("owner", ArgKind::Str).help("Owner of the manifest."),
@@ -88,7 +92,9 @@ impl Module for K8sSecret {
         let m = manifest(args)?;
         let text = m.render().map_err(ModuleError::Args)?;
         let dest = args.req("dest");
-        let before = remote_file::probe(ctx, dest, Want { content_up_to: if ctx.diff { remote_file::MAX_DIFF_BYTES } else { 0 }, ..Default::default() }).await?;
+        let before =
+            remote_file::probe(ctx, dest, Want { content_up_to: if ctx.diff { remote_file::MAX_DIFF_BYTES } else { 0 }, ..Default::default() })
+                .await?;
         if before.is_dir() {
             return Err(ModuleError::Args(format!("dest {dest} is a directory; give the manifest's file name")));
         }

@@ -256,7 +256,15 @@ mod tests {
     use super::*;
 
     /// Run the edit on `text` the way the module does and return the new text and message.
-    fn edit(text: &str, regexp: Option<&str>, line: &str, after: Option<&str>, before: Option<&str>, backrefs: bool, firstmatch: bool) -> (String, &'static str) {
+    fn edit(
+        text: &str,
+        regexp: Option<&str>,
+        line: &str,
+        after: Option<&str>,
+        before: Option<&str>,
+        backrefs: bool,
+        firstmatch: bool,
+    ) -> (String, &'static str) {
         let re = regexp.map(|r| pyre::compile("regexp", r, false).unwrap());
         let ins_re = match (after, before) {
             (Some(a), _) if a != "BOF" && a != "EOF" => Some(pyre::compile("insertafter", a, false).unwrap()),

@@ -119,7 +119,8 @@ impl Module for Modprobe {
             "grep -q '^{under} ' /proc/modules 2>/dev/null || [ -d /sys/module/{under} ] || grep -q '/{name}\\.ko' /lib/modules/$(uname -r)/modules.builtin 2>/dev/null"
         ));
         p.add(CONTAINER_SNIPPET);
-        let list_files = |dir: &str| format!("for f in {dir}/*; do [ -f \"$f\" ] && printf '%s\\t%s\\n' \"$f\" \"$(base64 -w0 < \"$f\")\"; done; true");
+        let list_files =
+            |dir: &str| format!("for f in {dir}/*; do [ -f \"$f\" ] && printf '%s\\t%s\\n' \"$f\" \"$(base64 -w0 < \"$f\")\"; done; true");
         p.add(list_files(MODULES_LOAD));
         p.add(list_files(MODPROBE_D));
         let s = p.run(ctx).await?;

@@ -206,10 +206,7 @@ impl Module for Mount {
         let mut commands: Vec<String> = Vec::new();
         let fstab_arg = if fstab != "/etc/fstab" { format!("-T {} ", quote(&fstab)) } else { String::new() };
         let mount_cmd = format!("mount {fstab_arg}{}", quote(&path));
-        let remount_cmd = format!(
-            "mount -o remount {fstab_arg}{p} 2>/dev/null || {{ umount {p} && {mount_cmd}; }}",
-            p = quote(&path)
-        );
+        let remount_cmd = format!("mount -o remount {fstab_arg}{p} 2>/dev/null || {{ umount {p} && {mount_cmd}; }}", p = quote(&path));
         match state {
             "present" => {
                 let (t, c) = set_mount(&old, &wanted);
@@ -262,7 +259,10 @@ impl Module for Mount {
                             "cifs" | "smb3" => " (apt-get install cifs-utils)",
                             _ => "",
                         };
-                        let inside = container.as_ref().map(|k| format!("; inside a container ({k}) the machine that runs it must also support {fstype}")).unwrap_or_default();
+                        let inside = container
+                            .as_ref()
+                            .map(|k| format!("; inside a container ({k}) the machine that runs it must also support {fstype}"))
+                            .unwrap_or_default();
                         return Ok(Outcome::failed(format!(
                             "Error mounting {path}: neither the kernel nor a mount helper (/sbin/mount.{fstype}) knows the file system type {fstype}{helper}{inside}"
                         )));
@@ -283,7 +283,8 @@ impl Module for Mount {
         }
         if let Some(t) = &new_fstab {
             if !st.exists {
-                ctx.write_ok(&format!("mkdir -p -- \"$(dirname -- {f})\" && touch -- {f}", f = quote(&fstab)), None, "creating the fstab file").await?;
+                ctx.write_ok(&format!("mkdir -p -- \"$(dirname -- {f})\" && touch -- {f}", f = quote(&fstab)), None, "creating the fstab file")
+                    .await?;
             }
             // A file that did not exist was just created empty.
             let expect = if st.exists { st.sha256.clone() } else { Some(remote_file::sha256_hex(b"")) };
@@ -306,7 +307,12 @@ impl Module for Mount {
                     if !path_exists {
                         let _ = ctx.write(&format!("rmdir -p -- {} 2>/dev/null; true", quote(&path)), None).await;
                     }
-                    let inside = container.as_ref().map(|k| format!(" (this host is a container, {k}: its host's kernel and the container's capabilities decide what it may mount)")).unwrap_or_default();
+                    let inside = container
+                        .as_ref()
+                        .map(|k| {
+                            format!(" (this host is a container, {k}: its host's kernel and the container's capabilities decide what it may mount)")
+                        })
+                        .unwrap_or_default();
                     return Ok(Outcome::failed(format!("Error mounting {path}: {msg}{inside}")));
                 }
                 let what = match state {

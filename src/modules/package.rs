@@ -54,9 +54,7 @@ impl Module for Package {
             other => other.to_string(),
         };
         if chosen != "apt" {
-            return Err(ModuleError::Unsupported(format!(
-                "package: hlprov manages packages with apt only; this host's package manager is {chosen}"
-            )));
+            return Err(ModuleError::Unsupported(format!("package: hlprov manages packages with apt only; this host's package manager is {chosen}")));
         }
         let apt = super::registry::find("apt").ok_or_else(|| ModuleError::Internal("apt module missing".into()))?;
         let mut raw = Map::new();

@@ -4,7 +4,8 @@ use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, 
 
 pub struct Ping;
 
-static SPEC: ModuleSpec = ModuleSpec::new(&[ArgSpec::new("data", ArgKind::Str).default("pong").help("What to answer with; 'crash' fails on purpose.")]);
+static SPEC: ModuleSpec =
+    ModuleSpec::new(&[ArgSpec::new("data", ArgKind::Str).default("pong").help("What to answer with; 'crash' fails on purpose.")]);
 
 #[async_trait::async_trait]
 impl Module for Ping {

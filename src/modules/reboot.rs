@@ -12,17 +12,28 @@ use crate::transport::quote::{join, quote};
 pub struct Reboot;
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
-    ArgSpec::new("reboot_timeout", ArgKind::Int).aliases(&["reboot_timeout_sec"]).default("600").help("Seconds to wait for the host to come back (and again for the test command)."),
+    ArgSpec::new("reboot_timeout", ArgKind::Int)
+        .aliases(&["reboot_timeout_sec"])
+        .default("600")
+        .help("Seconds to wait for the host to come back (and again for the test command)."),
     ArgSpec::new("connect_timeout", ArgKind::Int).aliases(&["connect_timeout_sec"]).help("Seconds each try may take while waiting (default 10)."),
-    ArgSpec::new("pre_reboot_delay", ArgKind::Int).aliases(&["pre_reboot_delay_sec"]).default("0").help("Seconds before rebooting (shutdown takes whole minutes)."),
-    ArgSpec::new("post_reboot_delay", ArgKind::Int).aliases(&["post_reboot_delay_sec"]).default("0").help("Seconds to wait after the host is back, before testing it."),
+    ArgSpec::new("pre_reboot_delay", ArgKind::Int)
+        .aliases(&["pre_reboot_delay_sec"])
+        .default("0")
+        .help("Seconds before rebooting (shutdown takes whole minutes)."),
+    ArgSpec::new("post_reboot_delay", ArgKind::Int)
+        .aliases(&["post_reboot_delay_sec"])
+        .default("0")
+        .help("Seconds to wait after the host is back, before testing it."),
     ArgSpec::new("msg", ArgKind::Str).default("Reboot initiated by Ansible").help("Message shown to logged-in users."),
     ArgSpec::new("test_command", ArgKind::Str).default("whoami").help("Command that must succeed once the host is back."),
     ArgSpec::new("boot_time_command", ArgKind::Str)
         .default("cat /proc/sys/kernel/random/boot_id")
         .help("Command whose output changes with every boot."),
     ArgSpec::new("reboot_command", ArgKind::Str).help("Command (and arguments) that reboots; the default is `shutdown -r MINUTES \"MSG\"`."),
-    ArgSpec::new("search_paths", ArgKind::List).default("/sbin,/bin,/usr/sbin,/usr/bin,/usr/local/sbin").help("Where to look for the reboot command."),
+    ArgSpec::new("search_paths", ArgKind::List)
+        .default("/sbin,/bin,/usr/sbin,/usr/bin,/usr/local/sbin")
+        .help("Where to look for the reboot command."),
 ]);
 
 const DEFAULT_BOOT_TIME_COMMAND: &str = "cat /proc/sys/kernel/random/boot_id";
@@ -72,7 +83,9 @@ impl Module for Reboot {
         }
         let conn = ctx.conn.ok_or_else(|| ModuleError::Internal("reboot needs a connection".into()))?;
         if conn.transport().target().ends_with("(local)") {
-            return Ok(Outcome::failed("Running reboot with local connection would reboot the control node.").with("rebooted", false).with("elapsed", 0));
+            return Ok(Outcome::failed("Running reboot with local connection would reboot the control node.")
+                .with("rebooted", false)
+                .with("elapsed", 0));
         }
         if ctx.check {
             return Ok(Outcome::changed(true).with("elapsed", 0).with("rebooted", true));
@@ -107,7 +120,8 @@ impl Module for Reboot {
         });
         let s = p.run(&ctx.with_timeout(Some(try_timeout))).await?;
         if !s[0].ok() {
-            return Ok(Outcome::failed(format!("reboot: failed to get host boot time info, rc: {}, stdout: {}", s[0].rc, s[0].trimmed())).with("rebooted", false));
+            return Ok(Outcome::failed(format!("reboot: failed to get host boot time info, rc: {}, stdout: {}", s[0].rc, s[0].trimmed()))
+                .with("rebooted", false));
         }
         let before = s[0].trimmed().to_string();
         if let Some(kind) = container_kind(&s[1]) {
@@ -120,11 +134,9 @@ impl Module for Reboot {
             }
         }
         if !s[2].ok() {
-            return Ok(Outcome::failed(format!(
-                "Unable to find command \"{bin}\" in search paths: {:?}",
-                args.list("search_paths")
-            ))
-            .with("rebooted", false));
+            return Ok(
+                Outcome::failed(format!("Unable to find command \"{bin}\" in search paths: {:?}", args.list("search_paths"))).with("rebooted", false)
+            );
         }
         let command = format!("{} {rest}", quote(s[2].trimmed()));
 
@@ -133,9 +145,13 @@ impl Module for Reboot {
         let quick = ctx.with_timeout(Some(try_timeout));
         match quick.write(&command, None).await {
             Ok(out) if !out.success() => {
-                return Ok(Outcome::failed(format!("Reboot command failed. Error was: '{}, {}'", out.stdout_text().trim(), out.stderr_text().trim()))
-                    .with("rebooted", false)
-                    .with("elapsed", start.elapsed().as_secs()));
+                return Ok(Outcome::failed(format!(
+                    "Reboot command failed. Error was: '{}, {}'",
+                    out.stdout_text().trim(),
+                    out.stderr_text().trim()
+                ))
+                .with("rebooted", false)
+                .with("elapsed", start.elapsed().as_secs()));
             }
             Ok(_) | Err(ModuleError::Transport(_)) => {}
             Err(e) => return Err(e),

@@ -111,10 +111,7 @@ fn probe_script_with(path: &str, want: Want, real: bool) -> String {
         s.push_str("printf sha1=; sha1sum < \"$p\" || echo; ");
     }
     if want.content_up_to > 0 {
-        s.push_str(&format!(
-            "if [ \"$(stat -L -c %s -- \"$p\")\" -le {} ]; then echo content:; base64 < \"$p\"; fi; ",
-            want.content_up_to
-        ));
+        s.push_str(&format!("if [ \"$(stat -L -c %s -- \"$p\")\" -le {} ]; then echo content:; base64 < \"$p\"; fi; ", want.content_up_to));
     }
     s.push_str("fi; fi");
     s
@@ -287,7 +284,9 @@ pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts:
         stale_temp_cleanup(&d),
     ));
     // Keep the old file's owner and mode unless told otherwise.
-    s.push_str("if [ -e \"$p\" ]; then chown --reference=\"$p\" \"$t\" 2>/dev/null || true; chmod --reference=\"$p\" \"$t\"; else chmod 0644 \"$t\"; fi; ");
+    s.push_str(
+        "if [ -e \"$p\" ]; then chown --reference=\"$p\" \"$t\" 2>/dev/null || true; chmod --reference=\"$p\" \"$t\"; else chmod 0644 \"$t\"; fi; ",
+    );
     s.push_str(&attr_commands("\"$t\"", &opts.attrs));
     // Validate after the attributes are set: some validators check them (sshd wants 0600 keys, …).
     if let Some(v) = opts.validate {
@@ -577,7 +576,14 @@ mod tests {
         let plain = Want::default();
         let follow = Want { follow: true, ..Want::default() };
         let (f, l) = (f.to_str().unwrap().to_string(), l.to_str().unwrap().to_string());
-        let paths = vec![(f.clone(), plain), (f.clone(), follow), (l.clone(), plain), (l.clone(), follow), (l.clone(), plain), ("/nonexistent".into(), follow)];
+        let paths = vec![
+            (f.clone(), plain),
+            (f.clone(), follow),
+            (l.clone(), plain),
+            (l.clone(), follow),
+            (l.clone(), plain),
+            ("/nonexistent".into(), follow),
+        ];
         let script = probe_many_script(&paths);
         assert!(script.contains("echo same=2;"), "a path asked for twice is probed once");
         let out = std::process::Command::new("/bin/sh").arg("-c").arg(&script).output().unwrap();

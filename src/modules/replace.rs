@@ -10,7 +10,9 @@ pub struct Replace;
 static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("path", ArgKind::Path).required().aliases(&["dest", "destfile", "name"]).help("The file to edit; it must exist."),
     ArgSpec::new("regexp", ArgKind::Str).required().help("A Python regular expression, in MULTILINE mode (^ and $ match at every line)."),
-    ArgSpec::new("replace", ArgKind::Str).default("").help("What each match becomes; may use \\1 or \\g<name> for groups. Empty removes the matches."),
+    ArgSpec::new("replace", ArgKind::Str)
+        .default("")
+        .help("What each match becomes; may use \\1 or \\g<name> for groups. Empty removes the matches."),
     ArgSpec::new("after", ArgKind::Str).help("Only replace after the first match of this regular expression (DOTALL mode)."),
     ArgSpec::new("before", ArgKind::Str).help("Only replace before the last match of this regular expression (DOTALL mode)."),
     ArgSpec::new("encoding", ArgKind::Str).default("utf-8").choices(&["utf-8", "utf8"]).help("The file's encoding; hlprov supports UTF-8 only."),
@@ -107,14 +109,14 @@ impl Patterns {
                 None => return Ok(Edit::SectionNotFound(format!("Pattern for before/after params did not match the given file: {pattern}"))),
             },
         };
-        let (replaced, n) = self.re.subn(&contents[start..end], replace).map_err(|e| ModuleError::Args(format!("Unable to process replace due to error: {e}")))?;
+        let (replaced, n) =
+            self.re.subn(&contents[start..end], replace).map_err(|e| ModuleError::Args(format!("Unable to process replace due to error: {e}")))?;
         if n == 0 || replaced == contents[start..end] {
             return Ok(Edit::Done(None, n));
         }
         Ok(Edit::Done(Some([&contents[..start], &replaced[..], &contents[end..]].concat()), n))
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -130,10 +132,20 @@ mod tests {
             ("x y x\n", json!({"regexp": "x", "replace": "z"}), "z y z\n", "2 replacements made"),
             ("[s]\nk=1\n[t]\nk=1\n", json!({"regexp": "k=1", "replace": "k=2", "after": "\\[t\\]"}), "[s]\nk=1\n[t]\nk=2\n", "1 replacements made"),
             ("[s]\nk=1\n[t]\nk=1\n", json!({"regexp": "k=1", "replace": "k=2", "before": "\\[t\\]"}), "[s]\nk=2\n[t]\nk=1\n", "1 replacements made"),
-            ("<a>k</a><b>k</b>\n", json!({"regexp": "k", "replace": "v", "after": "<a>", "before": "</a>"}), "<a>v</a><b>k</b>\n", "1 replacements made"),
+            (
+                "<a>k</a><b>k</b>\n",
+                json!({"regexp": "k", "replace": "v", "after": "<a>", "before": "</a>"}),
+                "<a>v</a><b>k</b>\n",
+                "1 replacements made",
+            ),
             ("abc\n", json!({"regexp": "zzz", "replace": "y"}), "abc\n", ""),
             ("abc\n", json!({"regexp": "b", "replace": "b"}), "abc\n", ""),
-            ("abc\n", json!({"regexp": "b", "replace": "x", "after": "nomatch"}), "abc\n", "Pattern for before/after params did not match the given file: nomatch(?P<subsection>.*)"),
+            (
+                "abc\n",
+                json!({"regexp": "b", "replace": "x", "after": "nomatch"}),
+                "abc\n",
+                "Pattern for before/after params did not match the given file: nomatch(?P<subsection>.*)",
+            ),
             ("line1\n\nline3\n", json!({"regexp": "^$\\n", "replace": ""}), "line1\nline3\n", "1 replacements made"),
             ("a.b\n", json!({"regexp": "(?P<x>a)\\.(b)", "replace": "\\g<x>-\\2\\n"}), "a-b\n\n", "1 replacements made"),
         ];

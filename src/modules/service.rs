@@ -48,7 +48,9 @@ impl Module for Service {
                 "name" | "state" | "enabled" => {
                     raw.insert(k.clone(), v.clone());
                 }
-                "sleep" | "pattern" | "runlevel" | "arguments" => warnings.push(Value::String(format!("Ignoring \"{k}\" as it is not used in \"systemd\""))),
+                "sleep" | "pattern" | "runlevel" | "arguments" => {
+                    warnings.push(Value::String(format!("Ignoring \"{k}\" as it is not used in \"systemd\"")))
+                }
                 _ => {}
             }
         }

@@ -118,7 +118,10 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     put("machine", json!(get("arch")));
     put("os_family", json!(os_family(&get("os_ID"), &get("os_ID_LIKE"))));
     put("distribution", json!(distribution));
-    put("distribution_version", json!(if get("os_ID") == "debian" && !get("debian_version").is_empty() { get("debian_version") } else { version.clone() }));
+    put(
+        "distribution_version",
+        json!(if get("os_ID") == "debian" && !get("debian_version").is_empty() { get("debian_version") } else { version.clone() }),
+    );
     put("distribution_major_version", json!(version.split('.').next().unwrap_or_default()));
     put("distribution_release", json!(get("os_VERSION_CODENAME")));
     put("memtotal_mb", json!(kb_to_mb("memtotal_kb")));
@@ -127,7 +130,10 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     let vcpus: u64 = get("vcpus").parse().unwrap_or(0);
     put("processor_vcpus", json!(vcpus));
     put("processor_nproc", json!(vcpus));
-    put("default_ipv4", if ip.is_empty() { json!({}) } else { json!({"address": ip, "prefix": prefix, "interface": get("interface"), "gateway": get("gateway")}) });
+    put(
+        "default_ipv4",
+        if ip.is_empty() { json!({}) } else { json!({"address": ip, "prefix": prefix, "interface": get("interface"), "gateway": get("gateway")}) },
+    );
     put("all_ipv4_addresses", if ip.is_empty() { json!([]) } else { json!([ip]) });
     put("interfaces", json!(all("iface")));
     put("mounts", Value::Array(mounts));

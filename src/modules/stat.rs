@@ -18,8 +18,14 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"])
         .default("sha1")
         .help("Algorithm of the checksum."),
-    ArgSpec::new("get_mime", ArgKind::Bool).aliases(&["mime", "mime_type", "mime-type"]).default("yes").help("Report mimetype and charset (needs the `file` command on the host; 'unknown' otherwise)."),
-    ArgSpec::new("get_attributes", ArgKind::Bool).aliases(&["attr", "attributes"]).default("yes").help("Report file attributes (needs `lsattr` on the host)."),
+    ArgSpec::new("get_mime", ArgKind::Bool)
+        .aliases(&["mime", "mime_type", "mime-type"])
+        .default("yes")
+        .help("Report mimetype and charset (needs the `file` command on the host; 'unknown' otherwise)."),
+    ArgSpec::new("get_attributes", ArgKind::Bool)
+        .aliases(&["attr", "attributes"])
+        .default("yes")
+        .help("Report file attributes (needs `lsattr` on the host)."),
 ]);
 
 /// Ansible's names for lsattr's flags.
@@ -94,7 +100,9 @@ fn script(path: &str, args: &Args) -> String {
         ));
     }
     if args.bool("get_mime") {
-        s.push_str("if command -v file >/dev/null 2>&1; then printf 'mime=%s\\n' \"$(file -b --mime-type --mime-encoding -- \"$p\" 2>/dev/null)\"; fi; ");
+        s.push_str(
+            "if command -v file >/dev/null 2>&1; then printf 'mime=%s\\n' \"$(file -b --mime-type --mime-encoding -- \"$p\" 2>/dev/null)\"; fi; ",
+        );
     }
     if args.bool("get_attributes") {
         s.push_str("if command -v lsattr >/dev/null 2>&1; then printf 'lsattr=%s\\n' \"$(lsattr -vd -- \"$p\" 2>/dev/null | head -n1)\"; fi; ");
@@ -121,11 +129,21 @@ fn parse(path: &str, args: &Args, text: &str) -> Result<Map<String, Value>, Modu
     let bad = || ModuleError::Internal(format!("stat of {path}: unexpected output"));
     let fmode = u32::from_str_radix(raw.get("fmode").ok_or_else(bad)?, 16).map_err(|_| bad())?;
     let kind = fmode & 0o170000;
-    let b64 = |k: &str| raw.get(k).map(|v| base64::engine::general_purpose::STANDARD.decode(v).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default());
+    let b64 = |k: &str| {
+        raw.get(k).map(|v| base64::engine::general_purpose::STANDARD.decode(v).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default())
+    };
     kv.insert("exists".into(), true.into());
     kv.insert("path".into(), path.into());
     kv.insert("mode".into(), format!("{:04o}", fmode & 0o7777).into());
-    for (key, bits) in [("isdir", 0o040000), ("ischr", 0o020000), ("isblk", 0o060000), ("isreg", 0o100000), ("isfifo", 0o010000), ("islnk", 0o120000), ("issock", 0o140000)] {
+    for (key, bits) in [
+        ("isdir", 0o040000),
+        ("ischr", 0o020000),
+        ("isblk", 0o060000),
+        ("isreg", 0o100000),
+        ("isfifo", 0o010000),
+        ("islnk", 0o120000),
+        ("issock", 0o140000),
+    ] {
         kv.insert(key.into(), (kind == bits).into());
     }
     for key in ["uid", "gid", "size", "inode", "dev", "nlink"] {
@@ -134,7 +152,19 @@ fn parse(path: &str, args: &Args, text: &str) -> Result<Map<String, Value>, Modu
     for key in ["atime", "mtime", "ctime"] {
         kv.insert(key.into(), float(key));
     }
-    for (key, bit) in [("wusr", 0o200), ("rusr", 0o400), ("xusr", 0o100), ("wgrp", 0o020), ("rgrp", 0o040), ("xgrp", 0o010), ("woth", 0o002), ("roth", 0o004), ("xoth", 0o001), ("isuid", 0o4000), ("isgid", 0o2000)] {
+    for (key, bit) in [
+        ("wusr", 0o200),
+        ("rusr", 0o400),
+        ("xusr", 0o100),
+        ("wgrp", 0o020),
+        ("rgrp", 0o040),
+        ("xgrp", 0o010),
+        ("woth", 0o002),
+        ("roth", 0o004),
+        ("xoth", 0o001),
+        ("isuid", 0o4000),
+        ("isgid", 0o2000),
+    ] {
         kv.insert(key.into(), (fmode & bit != 0).into());
     }
     kv.insert("blocks".into(), num("blocks").into());

@@ -17,7 +17,9 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("reload", ArgKind::Bool).default("yes").help("After changing the file, apply it (`sysctl -p FILE`)."),
     ArgSpec::new("sysctl_set", ArgKind::Bool).default("no").help("Also set the running value with `sysctl -w` when it differs."),
     ArgSpec::new("ignoreerrors", ArgKind::Bool).default("no").help("Ignore unknown keys when setting or reloading (sysctl -e)."),
-    ArgSpec::new("sysctl_file", ArgKind::Path).default("/etc/sysctl.conf").help("The file to keep the parameter in, e.g. /etc/sysctl.d/99-homelab.conf."),
+    ArgSpec::new("sysctl_file", ArgKind::Path)
+        .default("/etc/sysctl.conf")
+        .help("The file to keep the parameter in, e.g. /etc/sysctl.d/99-homelab.conf."),
 ]);
 
 /// Ansible's _parse_value: booleans become 1/0, strings are trimmed.

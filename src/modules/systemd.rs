@@ -18,7 +18,10 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .help("started/stopped only act when needed; restarted and reloaded always act (reloaded starts a stopped unit)."),
     ArgSpec::new("enabled", ArgKind::Bool).help("Start the unit at boot."),
     ArgSpec::new("masked", ArgKind::Bool).help("Mask the unit so nothing can start it (or unmask it)."),
-    ArgSpec::new("daemon_reload", ArgKind::Bool).aliases(&["daemon-reload"]).default("no").help("Run `systemctl daemon-reload` first, to pick up changed unit files."),
+    ArgSpec::new("daemon_reload", ArgKind::Bool)
+        .aliases(&["daemon-reload"])
+        .default("no")
+        .help("Run `systemctl daemon-reload` first, to pick up changed unit files."),
     ArgSpec::new("daemon_reexec", ArgKind::Bool).aliases(&["daemon-reexec"]).default("no").help("Run `systemctl daemon-reexec` first."),
     ArgSpec::new("force", ArgKind::Bool).help("Pass --force to systemctl (e.g. to override existing symlinks when enabling)."),
     ArgSpec::new("no_block", ArgKind::Bool).default("no").help("Do not wait for start/stop jobs to finish (--no-block)."),
@@ -131,7 +134,9 @@ pub async fn run_systemd(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, Mo
     }
     if let Some(u) = unit {
         if u.contains(['*', '?', '[']) {
-            return Err(ModuleError::Args(format!("This module does not currently support using glob patterns, found a glob character in service name: {u}")));
+            return Err(ModuleError::Args(format!(
+                "This module does not currently support using glob patterns, found a glob character in service name: {u}"
+            )));
         }
     }
     let sc = format!("{}{}", env_prefix(args), systemctl(args));
@@ -150,7 +155,9 @@ pub async fn run_systemd(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, Mo
     let u = quote(unit);
     let mut st = probe(ctx, args, unit).await?;
     if !st.systemd_running && args.req("scope") == "system" {
-        return Err(ModuleError::Unsupported(format!("{unit}: systemd is not running on this host (no /run/systemd/system), so systemctl cannot manage units")));
+        return Err(ModuleError::Unsupported(format!(
+            "{unit}: systemd is not running on this host (no /run/systemd/system), so systemctl cannot manage units"
+        )));
     }
     let found = st.found();
     if found && !st.masked() {
@@ -212,7 +219,13 @@ pub async fn run_systemd(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, Mo
             "stopped" => (st.running() || st.prop("ActiveState") == "deactivating").then_some("stop"),
             _ => {
                 reported = "started";
-                Some(if !st.running() { "start" } else if state == "restarted" { "restart" } else { "reload" })
+                Some(if !st.running() {
+                    "start"
+                } else if state == "restarted" {
+                    "restart"
+                } else {
+                    "reload"
+                })
             }
         };
         result = result.with("state", reported);

@@ -18,8 +18,14 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     DEST_ARGS[7],
     ArgSpec::new("trim_blocks", ArgKind::Bool).default("yes").help("Remove the first newline after a block tag ({% ... %})."),
     ArgSpec::new("lstrip_blocks", ArgKind::Bool).default("no").help("Strip spaces and tabs from the start of a line up to a block tag."),
-    ArgSpec::new("newline_sequence", ArgKind::Str).default("\n").choices(&["\n", "\r", "\r\n", "\\n", "\\r", "\\r\\n"]).help("Line ending of the result."),
-    ArgSpec::new("output_encoding", ArgKind::Str).default("utf-8").choices(&["utf-8", "utf8"]).help("Encoding of the result; hlprov writes UTF-8 only."),
+    ArgSpec::new("newline_sequence", ArgKind::Str)
+        .default("\n")
+        .choices(&["\n", "\r", "\r\n", "\\n", "\\r", "\\r\\n"])
+        .help("Line ending of the result."),
+    ArgSpec::new("output_encoding", ArgKind::Str)
+        .default("utf-8")
+        .choices(&["utf-8", "utf8"])
+        .help("Encoding of the result; hlprov writes UTF-8 only."),
 ]);
 
 #[async_trait::async_trait]

@@ -11,7 +11,8 @@ pub const MAX_EDIT_BYTES: u64 = 16 * 1024 * 1024;
 /// Arguments every content-editing module takes besides its own.
 pub const COMMON_ARGS: [ArgSpec; 5] = [
     ArgSpec::new("backup", ArgKind::Bool).default("no").help("Keep a copy of the old file, named PATH.PID.YYYY-MM-DD@HH:MM:SS~, when it changes."),
-    ArgSpec::new("validate", ArgKind::Str).help("A command that must accept the new file before it replaces the old one; %s is the new file (e.g. 'visudo -cf %s')."),
+    ArgSpec::new("validate", ArgKind::Str)
+        .help("A command that must accept the new file before it replaces the old one; %s is the new file (e.g. 'visudo -cf %s')."),
     ArgSpec::new("mode", ArgKind::Mode).help("Permissions of the file: octal ('0644') or symbolic ('u=rw,g=r,o=')."),
     ArgSpec::new("owner", ArgKind::Str).help("User that should own the file (name or uid)."),
     ArgSpec::new("group", ArgKind::Str).help("Group that should own the file (name or gid)."),
@@ -40,7 +41,10 @@ pub async fn load(ctx: &ModuleCtx<'_>, path: &str) -> Result<Target, ModuleError
         return Err(ModuleError::Failed(format!("Path {path} is a directory !")));
     }
     if st.exists && !st.is_file() {
-        return Err(ModuleError::Failed(format!("Path {path} is not a regular file (it is a {})", if st.is_link() { "symlink to nothing" } else { "special file" })));
+        return Err(ModuleError::Failed(format!(
+            "Path {path} is not a regular file (it is a {})",
+            if st.is_link() { "symlink to nothing" } else { "special file" }
+        )));
     }
     if st.exists && st.content.is_none() {
         return Err(ModuleError::Failed(if st.sha256.is_none() {

@@ -6,15 +6,17 @@
 use serde_json::Value;
 
 use super::host::Probe;
-use super::remote_file::stat_line_attrs_differ;
 use super::http::{self, BodyTo, Request};
+use super::remote_file::stat_line_attrs_differ;
 use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
 use crate::transport::quote::{join, quote};
 
 pub struct Unarchive;
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
-    ArgSpec::new("src", ArgKind::Path).required().help("The archive: a controller file (searched like copy's src), or with remote_src a path or URL on the host."),
+    ArgSpec::new("src", ArgKind::Path)
+        .required()
+        .help("The archive: a controller file (searched like copy's src), or with remote_src a path or URL on the host."),
     ArgSpec::new("dest", ArgKind::Path).required().help("An existing folder to unpack into."),
     ArgSpec::new("remote_src", ArgKind::Bool).default("no").help("src is already on the host (or is a URL the host downloads)."),
     ArgSpec::new("copy", ArgKind::Bool).help("Old inverse of remote_src (copy: no = remote_src: yes)."),
@@ -219,11 +221,7 @@ impl Module for Unarchive {
             return Ok(Outcome::failed("Command \"tar\" found no files in archive. Empty archive files are not supported.".to_string()));
         }
         let root = s[4].trimmed() == "0";
-        let diff_lines: Vec<&str> = s[3]
-            .out
-            .lines()
-            .filter(|l| differs(l, root, args.has("owner"), args.has("group"), args.has("mode")))
-            .collect();
+        let diff_lines: Vec<&str> = s[3].out.lines().filter(|l| differs(l, root, args.has("owner"), args.has("group"), args.has("mode"))).collect();
         let unarchived = diff_lines.is_empty();
         let attrs_differ = attrs_given && s.get(5).is_some_and(|sec| sec.out.lines().any(|l| stat_line_attrs_differ(l, 5, args)));
 
@@ -233,7 +231,12 @@ impl Module for Unarchive {
             o = o.with("files", Value::Array(files.iter().cloned().map(Value::String).collect()));
         }
         if ctx.diff && !unarchived {
-            o = o.diff(super::Diff { before_header: dest.clone(), after_header: dest.clone(), before: String::new(), after: diff_lines.join("\n") + "\n" });
+            o = o.diff(super::Diff {
+                before_header: dest.clone(),
+                after_header: dest.clone(),
+                before: String::new(),
+                after: diff_lines.join("\n") + "\n",
+            });
         }
         if ctx.check || !o.changed {
             self.cleanup(ctx, &download).await;
@@ -243,7 +246,12 @@ impl Module for Unarchive {
         let mut script = String::new();
         let extract_cmd = format!("tar --extract -C {d} $z {opts} -f \"$s\" {inc}");
         if !unarchived {
-            script.push_str(&format!("cd {d} && {extract_cmd} > \"$t/out\" 2> \"$t/err\"; echo \"rc $?\"; {}; cat \"$t/out\"; {}; cat \"$t/err\"; {}; ", super::host::end_section(), super::host::end_section(), super::host::end_section()));
+            script.push_str(&format!(
+                "cd {d} && {extract_cmd} > \"$t/out\" 2> \"$t/err\"; echo \"rc $?\"; {}; cat \"$t/out\"; {}; cat \"$t/err\"; {}; ",
+                super::host::end_section(),
+                super::host::end_section(),
+                super::host::end_section()
+            ));
         } else {
             script.push_str(&format!("echo 'rc 0'; {e}; {e}; {e}; ", e = super::host::end_section()));
         }
@@ -278,7 +286,16 @@ impl Module for Unarchive {
         }
         let rc: i64 = sec[0].trimmed().strip_prefix("rc ").and_then(|r| r.parse().ok()).unwrap_or(-1);
         if !unarchived {
-            let cmd = format!("tar --extract -C {d} {}{opts} -f {shown_src} {inc}", match kind { "gz" => "-z ", "bz2" => "-j ", "xz" => "-J ", "zst" => "--zstd ", _ => "" });
+            let cmd = format!(
+                "tar --extract -C {d} {}{opts} -f {shown_src} {inc}",
+                match kind {
+                    "gz" => "-z ",
+                    "bz2" => "-j ",
+                    "xz" => "-J ",
+                    "zst" => "--zstd ",
+                    _ => "",
+                }
+            );
             let mut results = serde_json::Map::new();
             results.insert("cmd".into(), Value::String(cmd.split_whitespace().collect::<Vec<_>>().join(" ")));
             results.insert("rc".into(), Value::from(rc));

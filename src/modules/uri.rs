@@ -16,7 +16,10 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("url", ArgKind::Str).required().help("The URL to request."),
     ArgSpec::new("method", ArgKind::Str).default("GET").help("HTTP method, one uppercase word (GET, POST, PUT, DELETE, PATCH, HEAD, …)."),
     ArgSpec::new("body", ArgKind::Raw).help("Request body; with body_format json any structure is sent as JSON."),
-    ArgSpec::new("body_format", ArgKind::Str).choices(&["raw", "json", "form-urlencoded"]).default("raw").help("How to encode body (and the Content-Type to send)."),
+    ArgSpec::new("body_format", ArgKind::Str)
+        .choices(&["raw", "json", "form-urlencoded"])
+        .default("raw")
+        .help("How to encode body (and the Content-Type to send)."),
     ArgSpec::new("headers", ArgKind::Dict).help("Request headers."),
     ArgSpec::new("status_code", ArgKind::List).default("200").help("Status codes that count as success."),
     ArgSpec::new("return_content", ArgKind::Bool).default("no").help("Register the body as `content` (JSON bodies are always parsed into `json`)."),
@@ -28,7 +31,9 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .help("safe: follow redirects of GET and HEAD only; all: any; none: never."),
     ArgSpec::new("url_username", ArgKind::Str).aliases(&["user"]).help("User for HTTP basic authentication."),
     ArgSpec::new("url_password", ArgKind::Str).aliases(&["password"]).help("Password for HTTP basic authentication (kept out of output)."),
-    ArgSpec::new("force_basic_auth", ArgKind::Bool).default("no").help("Accepted for compatibility: hlprov always sends basic auth up front when a user is given."),
+    ArgSpec::new("force_basic_auth", ArgKind::Bool)
+        .default("no")
+        .help("Accepted for compatibility: hlprov always sends basic auth up front when a user is given."),
     ArgSpec::new("dest", ArgKind::Path).help("Save the response body to this file on the host (a folder: the URL's file name)."),
     ArgSpec::new("creates", ArgKind::Path).help("Skip the request if this path exists on the host."),
     ArgSpec::new("removes", ArgKind::Path).help("Skip the request unless this path exists on the host."),
@@ -144,11 +149,17 @@ impl Module for Uri {
         }
         if let Some(body) = args.get("body") {
             let (bytes, content_type) = match args.req("body_format") {
-                "json" => (match body {
-                    Value::String(s) => s.clone(),
-                    other => serde_json::to_string(other).map_err(|e| ModuleError::Args(format!("body: {e}")))?,
-                }, Some("application/json")),
-                "form-urlencoded" => (form_urlencode(body).map_err(|e| ModuleError::Args(format!("failed to parse body as form_urlencoded: {e}")))?, Some("application/x-www-form-urlencoded")),
+                "json" => (
+                    match body {
+                        Value::String(s) => s.clone(),
+                        other => serde_json::to_string(other).map_err(|e| ModuleError::Args(format!("body: {e}")))?,
+                    },
+                    Some("application/json"),
+                ),
+                "form-urlencoded" => (
+                    form_urlencode(body).map_err(|e| ModuleError::Args(format!("failed to parse body as form_urlencoded: {e}")))?,
+                    Some("application/x-www-form-urlencoded"),
+                ),
                 _ => (body.as_str().map(str::to_string).unwrap_or_else(|| body.to_string()), None),
             };
             if let Some(ct) = content_type.filter(|_| !has_header(&req.headers, "content-type")) {

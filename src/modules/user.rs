@@ -16,19 +16,24 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("uid", ArgKind::Int).help("The numeric user id."),
     ArgSpec::new("non_unique", ArgKind::Bool).default("no").help("Allow a uid another account already has."),
     ArgSpec::new("group", ArgKind::Str).help("The primary group (name or gid); it must exist."),
-    ArgSpec::new("groups", ArgKind::List).help("Supplementary groups; the user is removed from others unless append is set. An empty list removes all."),
+    ArgSpec::new("groups", ArgKind::List)
+        .help("Supplementary groups; the user is removed from others unless append is set. An empty list removes all."),
     ArgSpec::new("append", ArgKind::Bool).default("no").help("Add the groups to the user's current ones instead of replacing them."),
     ArgSpec::new("comment", ArgKind::Str).help("The GECOS field (full name)."),
     ArgSpec::new("home", ArgKind::Path).help("The home folder."),
     ArgSpec::new("move_home", ArgKind::Bool).default("no").help("When home changes, move the old home's contents there."),
     ArgSpec::new("shell", ArgKind::Path).help("The login shell."),
-    ArgSpec::new("password", ArgKind::Str).help("A password HASH as crypt(3) makes it (e.g. from `mkpasswd -m sha-512`); never a clear-text password."),
+    ArgSpec::new("password", ArgKind::Str)
+        .help("A password HASH as crypt(3) makes it (e.g. from `mkpasswd -m sha-512`); never a clear-text password."),
     ArgSpec::new("update_password", ArgKind::Str)
         .choices(&["always", "on_create"])
         .default("always")
         .help("always: set the hash when it differs; on_create: only for new accounts."),
     ArgSpec::new("password_lock", ArgKind::Bool).help("Lock (yes) or unlock (no) the password."),
-    ArgSpec::new("create_home", ArgKind::Bool).aliases(&["createhome"]).default("yes").help("Create the home folder (from /etc/skel) if it is missing."),
+    ArgSpec::new("create_home", ArgKind::Bool)
+        .aliases(&["createhome"])
+        .default("yes")
+        .help("Create the home folder (from /etc/skel) if it is missing."),
     ArgSpec::new("skeleton", ArgKind::Str).help("Skeleton folder to copy into a new home."),
     ArgSpec::new("system", ArgKind::Bool).default("no").help("Create a system account (uid from the system range); only on creation."),
     ArgSpec::new("expires", ArgKind::Raw).help("Account expiry as seconds since the epoch (a number); negative removes the expiry."),
@@ -108,9 +113,7 @@ async fn observe(ctx: &ModuleCtx<'_>, name: &str, asked_groups: &[String], home:
     let mut p = Probe::new();
     p.add(format!("getent passwd {n}"));
     p.add(format!("getent shadow {n}"));
-    p.add(format!(
-        "getent group | awk -F: -v u={n} '{{ c = split($4, m, \",\"); for (i = 1; i <= c; i++) if (m[i] == u) {{ print $1; break }} }}'"
-    ));
+    p.add(format!("getent group | awk -F: -v u={n} '{{ c = split($4, m, \",\"); for (i = 1; i <= c; i++) if (m[i] == u) {{ print $1; break }} }}'"));
     p.add(format!("for g in {}; do printf '%s\\t%s\\n' \"$g\" \"$(getent group \"$g\")\"; done", join(asked_groups)));
     let h = match home {
         Some(h) => quote(h),
@@ -227,7 +230,9 @@ impl Module for User {
             }
         }
 
-        let password = args.str("password").map(|p| if args.get("password_lock").and_then(super::args::to_bool) == Some(true) { format!("!{p}") } else { p.to_string() });
+        let password = args
+            .str("password")
+            .map(|p| if args.get("password_lock").and_then(super::args::to_bool) == Some(true) { format!("!{p}") } else { p.to_string() });
         let mut before: Vec<(&str, String)> = Vec::new();
         let mut after: Vec<(&str, String)> = Vec::new();
         let mut cmd: Vec<String> = Vec::new();
@@ -391,7 +396,12 @@ impl Module for User {
         let Some(acct) = acct else {
             return Ok(o);
         };
-        o = o.with("uid", acct.uid).with("group", acct.gid).with("comment", acct.comment.clone()).with("home", acct.home.clone()).with("shell", acct.shell.clone());
+        o = o
+            .with("uid", acct.uid)
+            .with("group", acct.gid)
+            .with("comment", acct.comment.clone())
+            .with("home", acct.home.clone())
+            .with("shell", acct.shell.clone());
         if let Some(g) = &wanted_groups {
             o = o.with("groups", g.join(","));
         }
@@ -415,7 +425,9 @@ impl Module for User {
 
         // Password ageing with chage.
         let mut chage = vec!["chage".to_string()];
-        for (arg, flag, have) in [("password_expire_min", "-m", acct.min), ("password_expire_max", "-M", acct.max), ("password_expire_warn", "-W", acct.warn)] {
+        for (arg, flag, have) in
+            [("password_expire_min", "-m", acct.min), ("password_expire_max", "-M", acct.max), ("password_expire_warn", "-W", acct.warn)]
+        {
             if let Some(v) = args.int(arg).filter(|v| Some(*v) != have) {
                 chage.extend([flag.to_string(), v.to_string()]);
                 before.push((arg, have.map(|h| h.to_string()).unwrap_or_default()));

@@ -73,11 +73,7 @@ fn look_script(args: &Args, read_secs: u64) -> String {
         return format!("ss -Htan 2>/dev/null | awk '{{ n = split($4, a, \":\"); if (a[n] == \"{port}\") print $1, $5 }}'");
     }
     if let Some(port) = args.int("port") {
-        let read = if args.has("search_regex") {
-            format!("; timeout {read_secs} cat <&3 | head -c {MAX_READ} | base64 -w0")
-        } else {
-            String::new()
-        };
+        let read = if args.has("search_regex") { format!("; timeout {read_secs} cat <&3 | head -c {MAX_READ} | base64 -w0") } else { String::new() };
         let inner = format!("exec 3<>/dev/tcp/{host}/{port} || exit 7{read}");
         return format!(
             "command -v bash >/dev/null || {{ echo 'wait_for needs bash on the host to test ports' >&2; exit 3; }}; \
@@ -176,7 +172,12 @@ impl Module for WaitFor {
             return Err(ModuleError::Args(format!("'{}' is not a host name or address", args.req("host"))));
         }
         let regex = match args.str("search_regex") {
-            Some(r) => Some(regex::bytes::RegexBuilder::new(r).multi_line(true).build().map_err(|e| ModuleError::Args(format!("Invalid regular expression: {e}")))?),
+            Some(r) => Some(
+                regex::bytes::RegexBuilder::new(r)
+                    .multi_line(true)
+                    .build()
+                    .map_err(|e| ModuleError::Args(format!("Invalid regular expression: {e}")))?,
+            ),
             None => None,
         };
         let timeout = Duration::from_secs(args.int("timeout").unwrap_or(300).max(0) as u64);
@@ -203,9 +204,16 @@ impl Module for WaitFor {
                         (None, _) => true,
                         (Some(re), Some(bytes)) => match re.captures(bytes) {
                             Some(c) => {
-                                groups = c.iter().skip(1).map(|m| m.map(|m| Value::String(String::from_utf8_lossy(m.as_bytes()).into_owned())).unwrap_or(Value::Null)).collect();
+                                groups = c
+                                    .iter()
+                                    .skip(1)
+                                    .map(|m| m.map(|m| Value::String(String::from_utf8_lossy(m.as_bytes()).into_owned())).unwrap_or(Value::Null))
+                                    .collect();
                                 for name in re.capture_names().flatten() {
-                                    let v = c.name(name).map(|m| Value::String(String::from_utf8_lossy(m.as_bytes()).into_owned())).unwrap_or(Value::Null);
+                                    let v = c
+                                        .name(name)
+                                        .map(|m| Value::String(String::from_utf8_lossy(m.as_bytes()).into_owned()))
+                                        .unwrap_or(Value::Null);
                                     groupdict.insert(name.to_string(), v);
                                 }
                                 true

@@ -175,7 +175,11 @@ impl Loader {
                     NodeKind::Str(s) => vec![(s.clone(), r.span.clone())],
                     NodeKind::Seq(items) => items
                         .iter()
-                        .map(|i| i.as_str().map(|s| (s.to_string(), i.span.clone())).ok_or_else(|| LoadError::at(&i.span, "`requires:` entries are phase names")))
+                        .map(|i| {
+                            i.as_str()
+                                .map(|s| (s.to_string(), i.span.clone()))
+                                .ok_or_else(|| LoadError::at(&i.span, "`requires:` entries are phase names"))
+                        })
                         .collect::<Result<_, _>>()?,
                     NodeKind::Null => Vec::new(),
                     _ => return Err(LoadError::at(&r.span, "`requires:` must be a phase name or a list of them")),
@@ -207,13 +211,21 @@ impl Loader {
         };
         let max_fail_percentage = match node.get("max_fail_percentage") {
             None => None,
-            Some(m) => Some(m.to_value().as_f64().filter(|v| (0.0..=100.0).contains(v)).ok_or_else(|| LoadError::at(&m.span, "`max_fail_percentage:` must be a number from 0 to 100"))?),
+            Some(m) => Some(
+                m.to_value()
+                    .as_f64()
+                    .filter(|v| (0.0..=100.0).contains(v))
+                    .ok_or_else(|| LoadError::at(&m.span, "`max_fail_percentage:` must be a number from 0 to 100"))?,
+            ),
         };
         let strategy = match opt_string(node, "strategy")?.as_deref() {
             None | Some("linear") => Strategy::Linear,
             Some("free") => Strategy::Free,
             Some(other) => {
-                return Err(LoadError::at(&node.get("strategy").unwrap_or(node).span, format!("strategy '{other}' is not supported (linear or free)")));
+                return Err(LoadError::at(
+                    &node.get("strategy").unwrap_or(node).span,
+                    format!("strategy '{other}' is not supported (linear or free)"),
+                ));
             }
         };
         let vars_files = string_list(node, "vars_files")?
@@ -257,7 +269,13 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Playbook, LoadError> {
 }
 
 /// Load a tasks file at run time (`include_tasks`).
-pub fn load_task_file(path: &Path, role: Option<Arc<RoleScope>>, playbook_dir: &Path, opts: &LoadOptions, from: &Span) -> Result<Vec<Node>, LoadError> {
+pub fn load_task_file(
+    path: &Path,
+    role: Option<Arc<RoleScope>>,
+    playbook_dir: &Path,
+    opts: &LoadOptions,
+    from: &Span,
+) -> Result<Vec<Node>, LoadError> {
     let mut loader = Loader::new(playbook_dir.to_path_buf(), opts.clone());
     let ctx = Ctx { base_dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(), role, handlers: false };
     loader.load_tasks_file(path, &ctx, from)

@@ -119,7 +119,9 @@ impl Loader {
         let (loop_, loop_control) = parse_loop(node)?;
         let name = opt_string(node, "name")?;
         let register = match opt_string(node, "register")? {
-            Some(r) if !is_identifier(&r) => return Err(err(node.get("register").unwrap_or(node), format!("register: '{r}' is not a valid variable name"))),
+            Some(r) if !is_identifier(&r) => {
+                return Err(err(node.get("register").unwrap_or(node), format!("register: '{r}' is not a valid variable name")));
+            }
             r => r,
         };
         let listen = if ctx.handlers { string_list(node, "listen")? } else { Vec::new() };
@@ -169,9 +171,33 @@ impl Loader {
 
     fn parse_block(&mut self, node: &yaml::Node, ctx: &Ctx) -> Result<Node, LoadError> {
         const BLOCK_ONLY: &[&str] = &[
-            "name", "block", "rescue", "always", "when", "tags", "become", "become_user", "become_method", "environment", "vars",
-            "ignore_errors", "ignore_unreachable", "check_mode", "diff", "no_log", "delegate_to", "run_once", "any_errors_fatal",
-            "timeout", "notify", "remote_user", "connection", "collections", "module_defaults", "throttle", "debugger",
+            "name",
+            "block",
+            "rescue",
+            "always",
+            "when",
+            "tags",
+            "become",
+            "become_user",
+            "become_method",
+            "environment",
+            "vars",
+            "ignore_errors",
+            "ignore_unreachable",
+            "check_mode",
+            "diff",
+            "no_log",
+            "delegate_to",
+            "run_once",
+            "any_errors_fatal",
+            "timeout",
+            "notify",
+            "remote_user",
+            "connection",
+            "collections",
+            "module_defaults",
+            "throttle",
+            "debugger",
         ];
         for (k, _) in node.as_map().unwrap_or_default() {
             let key = k.key_string().unwrap_or_default();
@@ -210,7 +236,8 @@ impl Loader {
             return Err(err(value, "import_tasks is static and cannot use a templated file name; use include_tasks"));
         }
         let path = resolve_tasks_path(&ctx.base_dir, &file);
-        let nodes = self.load_tasks_file(&path, &Ctx { base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(), ..ctx.clone() }, &value.span)?;
+        let nodes =
+            self.load_tasks_file(&path, &Ctx { base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(), ..ctx.clone() }, &value.span)?;
         let kw = parse_keywords(node, TASK_KEYWORDS)?;
         Ok(vec![Node::Block(Arc::new(Block { span: node.span.clone(), name: None, block: nodes, rescue: vec![], always: vec![], kw, role: None }))])
     }
@@ -352,8 +379,13 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
         };
         for (k, v) in entries {
             match k.key_string().unwrap_or_default().as_str() {
-                "loop_var" => lc.loop_var = v.as_str().filter(|s| is_identifier(s)).ok_or_else(|| err(v, "loop_var must be a variable name"))?.to_string(),
-                "index_var" => lc.index_var = Some(v.as_str().filter(|s| is_identifier(s)).ok_or_else(|| err(v, "index_var must be a variable name"))?.to_string()),
+                "loop_var" => {
+                    lc.loop_var = v.as_str().filter(|s| is_identifier(s)).ok_or_else(|| err(v, "loop_var must be a variable name"))?.to_string()
+                }
+                "index_var" => {
+                    lc.index_var =
+                        Some(v.as_str().filter(|s| is_identifier(s)).ok_or_else(|| err(v, "index_var must be a variable name"))?.to_string())
+                }
                 "label" => lc.label = Some(v.as_str().map(str::to_string).unwrap_or_else(|| v.to_value().to_string())),
                 "pause" => lc.pause = Some(v.to_value().as_f64().ok_or_else(|| err(v, "pause must be a number of seconds"))?),
                 "extended" => lc.extended = matches!(v.kind, NodeKind::Bool(true)),

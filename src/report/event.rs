@@ -81,19 +81,62 @@ pub enum PhaseStatus {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    RunStart { playbook: String, check: bool, diff: bool, hosts: usize },
-    PlayStart { play: String, phase: Option<String>, hosts: Vec<String> },
-    TaskStart { play: String, task: String, location: String, handler: bool, gate: bool },
+    RunStart {
+        playbook: String,
+        check: bool,
+        diff: bool,
+        hosts: usize,
+    },
+    PlayStart {
+        play: String,
+        phase: Option<String>,
+        hosts: Vec<String>,
+    },
+    TaskStart {
+        play: String,
+        task: String,
+        location: String,
+        handler: bool,
+        gate: bool,
+    },
     TaskResult(Box<TaskResult>),
     /// A host's block failed and its rescue section ran.
-    Rescued { host: String, location: String },
-    PhaseStart { phase: String, hosts: Vec<String> },
-    GateStart { phase: String },
-    GateEnd { phase: String, passed: bool, failed_hosts: Vec<String> },
-    PhaseEnd { phase: String, status: PhaseStatus, duration_ms: u64, changed: u32, failed_hosts: Vec<String> },
-    PhaseBlocked { phase: String, by: String, reason: String },
-    Warning { msg: String },
-    RunEnd { stats: Vec<(String, HostStats)>, duration_ms: u64, exit_code: i32 },
+    Rescued {
+        host: String,
+        location: String,
+    },
+    PhaseStart {
+        phase: String,
+        hosts: Vec<String>,
+    },
+    GateStart {
+        phase: String,
+    },
+    GateEnd {
+        phase: String,
+        passed: bool,
+        failed_hosts: Vec<String>,
+    },
+    PhaseEnd {
+        phase: String,
+        status: PhaseStatus,
+        duration_ms: u64,
+        changed: u32,
+        failed_hosts: Vec<String>,
+    },
+    PhaseBlocked {
+        phase: String,
+        by: String,
+        reason: String,
+    },
+    Warning {
+        msg: String,
+    },
+    RunEnd {
+        stats: Vec<(String, HostStats)>,
+        duration_ms: u64,
+        exit_code: i32,
+    },
 }
 
 impl Event {

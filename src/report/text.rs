@@ -163,7 +163,8 @@ impl Text {
 /// A unified diff of one change, as `--diff` shows it.
 pub fn render_diff(d: &crate::modules::Diff, color: bool) -> String {
     let diff = similar::TextDiff::from_lines(&d.before, &d.after);
-    let text = diff.unified_diff().context_radius(3).header(&format!("before: {}", d.before_header), &format!("after: {}", d.after_header)).to_string();
+    let text =
+        diff.unified_diff().context_radius(3).header(&format!("before: {}", d.before_header), &format!("after: {}", d.after_header)).to_string();
     if !color {
         return text;
     }
@@ -258,7 +259,10 @@ impl Sink for Text {
                 let msg = match (*passed, st.check) {
                     (true, _) => format!("gate of phase {phase} passed"),
                     (false, false) => format!("gate of phase {phase} FAILED on {}", failed_hosts.join(", ")),
-                    (false, true) => format!("gate of phase {phase} does not hold yet on {} (check mode: nothing was applied, so it does not stop the plan)", failed_hosts.join(", ")),
+                    (false, true) => format!(
+                        "gate of phase {phase} does not hold yet on {} (check mode: nothing was applied, so it does not stop the plan)",
+                        failed_hosts.join(", ")
+                    ),
                 };
                 self.print(&self.paint(&msg, if *passed { Status::Ok } else { Status::Failed }));
             }
@@ -268,7 +272,8 @@ impl Sink for Text {
                     b.finish_and_clear();
                 }
                 st.phase_summaries.insert(phase.clone(), (*status, *duration_ms, *changed));
-                let mut msg = format!("PHASE [{phase}] {status:?} in {:.1}s, changed={changed}", *duration_ms as f64 / 1000.0).replace("GateFailed", "gate failed");
+                let mut msg = format!("PHASE [{phase}] {status:?} in {:.1}s, changed={changed}", *duration_ms as f64 / 1000.0)
+                    .replace("GateFailed", "gate failed");
                 if !failed_hosts.is_empty() {
                     msg.push_str(&format!(" (failed: {})", failed_hosts.join(", ")));
                 }

@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 
+use aes_gcm::AesGcm;
 use aes_gcm::aead::consts::{U12, U32};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
-use aes_gcm::AesGcm;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rand::RngCore;
@@ -114,9 +114,8 @@ fn parse(s: &str) -> Result<Parsed, CipherError> {
         let (k, v) = part.split_once(':').ok_or(CipherError::Malformed)?;
         fields.insert(k, v);
     }
-    let b64 = |k: &str| -> Result<Vec<u8>, CipherError> {
-        B64.decode(fields.get(k).ok_or(CipherError::Malformed)?).map_err(|_| CipherError::Malformed)
-    };
+    let b64 =
+        |k: &str| -> Result<Vec<u8>, CipherError> { B64.decode(fields.get(k).ok_or(CipherError::Malformed)?).map_err(|_| CipherError::Malformed) };
     let typ_text = *fields.get("type").ok_or(CipherError::Malformed)?;
     let typ = ValueType::parse(typ_text).ok_or_else(|| CipherError::UnknownType(typ_text.to_string()))?;
     let (data, iv, tag) = (b64("data")?, b64("iv")?, b64("tag")?);
@@ -158,13 +157,7 @@ pub fn encrypt(plain: &[u8], typ: ValueType, key: &DataKey, aad: &str, iv: Optio
         .encrypt(iv.as_slice().into(), Payload { msg: plain, aad: aad.as_bytes() })
         .expect("AES-GCM encryption cannot fail for in-memory inputs");
     let (data, tag) = sealed.split_at(sealed.len() - TAG_LEN);
-    format!(
-        "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
-        B64.encode(data),
-        B64.encode(&iv),
-        B64.encode(tag),
-        typ.as_str()
-    )
+    format!("ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]", B64.encode(data), B64.encode(&iv), B64.encode(tag), typ.as_str())
 }
 
 #[cfg(test)]

@@ -100,7 +100,8 @@ fn parse_rule(i: usize, r: &J) -> Result<CreationRule, String> {
         }
     }
     if recipients.is_empty() {
-        let other: Vec<&str> = ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri"].into_iter().filter(|k| m.contains_key(*k)).collect();
+        let other: Vec<&str> =
+            ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri"].into_iter().filter(|k| m.contains_key(*k)).collect();
         if !other.is_empty() {
             return Err(format!("{at} uses {}; hlprov encrypts with age recipients only", other.join(", ")));
         }

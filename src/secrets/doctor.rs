@@ -125,9 +125,7 @@ pub fn run(repo: &Path, ring: &Keyring, key_files: &[PathBuf]) -> Result<Vec<Fin
 
 fn matches_rule(cfg: &Config, path: &Path) -> bool {
     let rel = cfg.relative(path);
-    cfg.creation_rules.iter().any(|r| {
-        r.path_regex.as_deref().and_then(|re| regex::Regex::new(re).ok()).is_some_and(|re| re.is_match(&rel))
-    })
+    cfg.creation_rules.iter().any(|r| r.path_regex.as_deref().and_then(|re| regex::Regex::new(re).ok()).is_some_and(|re| re.is_match(&rel)))
 }
 
 /// Is the blob `spec` (`:path` for the index, `commit:path`) a SOPS-encrypted file?

@@ -50,7 +50,9 @@ impl SecretManifest {
             }
             let text = match self.encoding {
                 Encoding::Data => base64::engine::general_purpose::STANDARD.encode(v),
-                Encoding::StringData => String::from_utf8(v.clone()).map_err(|_| format!("key '{k}': stringData values must be UTF-8 text; use data (base64)"))?,
+                Encoding::StringData => {
+                    String::from_utf8(v.clone()).map_err(|_| format!("key '{k}': stringData values must be UTF-8 text; use data (base64)"))?
+                }
             };
             if let Ok(plain) = std::str::from_utf8(v) {
                 crate::redact::register(plain);
@@ -100,10 +102,7 @@ fn check_subdomain(field: &str, v: &str) -> Result<(), String> {
     let ok = !v.is_empty()
         && v.len() <= 253
         && v.split('.').all(|p| {
-            !p.is_empty()
-                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !p.starts_with('-')
-                && !p.ends_with('-')
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !p.starts_with('-') && !p.ends_with('-')
         });
     if ok { Ok(()) } else { Err(format!("{field} '{v}' must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most 253)")) }
 }

@@ -78,9 +78,8 @@ impl Keyring {
                 continue;
             }
             // The parse error is not shown: it could echo part of the secret line.
-            let id = age::x25519::Identity::from_str(line).map_err(|_| SopsError::Key {
-                msg: format!("{source} line {}: not an age identity (expected AGE-SECRET-KEY-1…)", i + 1),
-            })?;
+            let id = age::x25519::Identity::from_str(line)
+                .map_err(|_| SopsError::Key { msg: format!("{source} line {}: not an age identity (expected AGE-SECRET-KEY-1…)", i + 1) })?;
             let recipient = id.to_public().to_string();
             self.identities.push((id, format!("{recipient} from {source}")));
         }

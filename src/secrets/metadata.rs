@@ -33,14 +33,8 @@ pub struct Metadata {
     pub key_groups: usize,
 }
 
-const MASTER_KINDS: [(&str, &str); 6] = [
-    ("pgp", "fp"),
-    ("kms", "arn"),
-    ("gcp_kms", "resource_id"),
-    ("azure_kv", "vault_url"),
-    ("hc_vault", "vault_address"),
-    ("hckms", "key_id"),
-];
+const MASTER_KINDS: [(&str, &str); 6] =
+    [("pgp", "fp"), ("kms", "arn"), ("gcp_kms", "resource_id"), ("azure_kv", "vault_url"), ("hc_vault", "vault_address"), ("hckms", "key_id")];
 
 impl Metadata {
     /// Read the `sops` mapping. `Err` says which field is wrong.
@@ -192,10 +186,8 @@ fn tokenize(path: &str) -> Vec<Token> {
     let mut rest = path;
     let mut current_is_index = false;
     loop {
-        let next = [rest.find("__map_").map(|i| (i, 6, false)), rest.find("__list_").map(|i| (i, 7, true))]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(i, _, _)| *i);
+        let next =
+            [rest.find("__map_").map(|i| (i, 6, false)), rest.find("__list_").map(|i| (i, 7, true))].into_iter().flatten().min_by_key(|(i, _, _)| *i);
         let (piece, after) = match next {
             Some((i, len, is_index)) => (&rest[..i], Some((&rest[i + len..], is_index))),
             None => (rest, None),

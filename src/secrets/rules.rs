@@ -46,8 +46,8 @@ impl Rules {
             &self.encrypted_comment_regex,
         ]
         .iter()
-            .filter(|r| r.as_deref().is_some_and(|s| !s.is_empty()))
-            .count();
+        .filter(|r| r.as_deref().is_some_and(|s| !s.is_empty()))
+        .count();
         if set > 1 {
             return Err("use at most one of unencrypted_suffix, encrypted_suffix, unencrypted_regex, encrypted_regex, \
                  unencrypted_comment_regex, encrypted_comment_regex"
@@ -117,12 +117,10 @@ impl Selector {
             // A comment matching the regex marks what follows; the matching comment line itself stays clear.
             let last_level = comments.len().saturating_sub(1);
             let last_idx = comments.last().map_or(0, |c| c.len().saturating_sub(1));
-            encrypted = comments.iter().enumerate().any(|(i, level)| {
-                level
-                    .iter()
-                    .enumerate()
-                    .any(|(j, c)| !(is_comment && i == last_level && j == last_idx) && re.is_match(c))
-            });
+            encrypted = comments
+                .iter()
+                .enumerate()
+                .any(|(i, level)| level.iter().enumerate().any(|(j, c)| !(is_comment && i == last_level && j == last_idx) && re.is_match(c)));
         }
         encrypted
     }

@@ -108,11 +108,7 @@ impl Engine {
     /// Compile without rendering: a syntax error is found before anything runs.
     pub fn check_syntax(&self, text: &str, expression: bool) -> Result<(), Error> {
         let env = self.env(TextOptions::default());
-        if expression {
-            env.compile_expression(text).map(|_| ())
-        } else {
-            env.template_from_str(&escape_backslashes(text)).map(|_| ())
-        }
+        if expression { env.compile_expression(text).map(|_| ()) } else { env.template_from_str(&escape_backslashes(text)).map(|_| ()) }
     }
 
     /// Evaluate a bare expression. An undefined result is an error naming what was undefined.
@@ -186,11 +182,7 @@ pub fn describe(e: &Error, ctx: &RenderCtx) -> (TemplateErrorKind, String, Optio
         }
         ErrorKind::SyntaxError => (TemplateErrorKind::Syntax, format!("template syntax error: {detail}"), None),
         #[allow(unreachable_patterns)]
-        ErrorKind::OutOfFuel => (
-            TemplateErrorKind::Runtime,
-            "template did too much work (runaway loop?) and was stopped".to_string(),
-            None,
-        ),
+        ErrorKind::OutOfFuel => (TemplateErrorKind::Runtime, "template did too much work (runaway loop?) and was stopped".to_string(), None),
         kind => {
             let msg = if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") };
             (TemplateErrorKind::Runtime, msg, None)

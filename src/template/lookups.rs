@@ -136,10 +136,7 @@ fn template(obj: &Arc<ScopeObject>, terms: &[Value], kw: &Kwargs) -> Result<Vec<
             obj.ctx.record_failure(f.clone());
             fail(f.message)
         })?;
-        let rendered = TextOptions::default()
-            .apply_header(&text)
-            .map_err(fail)
-            .and_then(|(opts, body)| obj.engine.render_text(body, &target, opts));
+        let rendered = TextOptions::default().apply_header(&text).map_err(fail).and_then(|(opts, body)| obj.engine.render_text(body, &target, opts));
         target.leave();
         match rendered {
             Ok(s) => out.push(Value::from(s)),

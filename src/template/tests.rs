@@ -119,12 +119,7 @@ fn deep_variable_chains_end_with_an_error_not_a_stack_overflow() {
     m.insert("v500".into(), json!("end"));
     let s = scope(Value::Object(m));
     // Run on a small stack, like a tokio worker thread.
-    let e = std::thread::Builder::new()
-        .stack_size(2 * 1024 * 1024)
-        .spawn(move || render(&t, "{{ v0 }}", &s).unwrap_err())
-        .unwrap()
-        .join()
-        .unwrap();
+    let e = std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(move || render(&t, "{{ v0 }}", &s).unwrap_err()).unwrap().join().unwrap();
     assert!(e.message.contains("levels deep"), "{e}");
 }
 
@@ -210,7 +205,12 @@ fn errors_never_show_secret_values() {
     let t = Templar::new();
     let s = scope(json!({"db_password": secret, "n": 1}));
     // A failing filter on the secret, and a syntax error in a template that contains it.
-    for tmpl in ["{{ db_password | from_json }}", "{{ db_password | b64decode }}", "{{ 's3cr3t-canary-value' + }}", "{{ db_password | regex_replace('(', 'x') }}"] {
+    for tmpl in [
+        "{{ db_password | from_json }}",
+        "{{ db_password | b64decode }}",
+        "{{ 's3cr3t-canary-value' + }}",
+        "{{ db_password | regex_replace('(', 'x') }}",
+    ] {
         let e = render(&t, tmpl, &s).unwrap_err();
         assert!(!e.to_string().contains(secret), "secret leaked: {e}");
     }
@@ -332,11 +332,19 @@ fn set_filters_are_linear_on_big_lists() {
     let scope = crate::vars::VarScope::new();
     // 200,000 items: a quadratic filter would run for hours (the test would time out); a linear one is instant.
     let v = t
-        .render_value(&Value::String("{{ (range(100000) | list + range(100000) | list) | unique | length }}".into()), &scope, &crate::yaml::Span::synthetic("t"))
+        .render_value(
+            &Value::String("{{ (range(100000) | list + range(100000) | list) | unique | length }}".into()),
+            &scope,
+            &crate::yaml::Span::synthetic("t"),
+        )
         .unwrap();
     assert_eq!(v, serde_json::json!(100000));
     let v = t
-        .render_value(&Value::String("{{ range(100000) | difference(range(1, 100000)) | union(range(5)) | length }}".into()), &scope, &crate::yaml::Span::synthetic("t"))
+        .render_value(
+            &Value::String("{{ range(100000) | difference(range(1, 100000)) | union(range(5)) | length }}".into()),
+            &scope,
+            &crate::yaml::Span::synthetic("t"),
+        )
         .unwrap();
     assert_eq!(v, serde_json::json!(5));
 }

@@ -139,7 +139,8 @@ impl Connection {
         };
         if !needs_password {
             let line = format!("sudo -H -n -u {} -- {inner}", quote(user));
-            let out = if probe { self.transport.run_probe(&line, cmd.timeout).await? } else { self.transport.run(&line, cmd.stdin, cmd.timeout).await? };
+            let out =
+                if probe { self.transport.run_probe(&line, cmd.timeout).await? } else { self.transport.run(&line, cmd.stdin, cmd.timeout).await? };
             return check_sudo(out, user);
         }
         // sudo -S reads the password line from stdin, then the command gets the rest of stdin.

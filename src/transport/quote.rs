@@ -71,7 +71,11 @@ mod tests {
     #[test]
     fn glob_keeps_only_glob_characters_active() {
         assert_eq!(glob("/tmp/a b*.txt"), "'/tmp/a b'*.txt");
-        let out = Command::new("/bin/sh").arg("-c").arg(format!("for f in {}; do printf '%s|' \"$f\"; done", glob("/nonexistent/$(id)*"))).output().unwrap();
+        let out = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("for f in {}; do printf '%s|' \"$f\"; done", glob("/nonexistent/$(id)*")))
+            .output()
+            .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "/nonexistent/$(id)*|");
     }
 

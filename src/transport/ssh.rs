@@ -253,12 +253,8 @@ async fn connect(cfg: &SshConfig) -> Result<Session, TransportError> {
         policy: cfg.host_key_policy,
         problem: problem.clone(),
     };
-    let config = Arc::new(client::Config {
-        keepalive_interval: Some(Duration::from_secs(15)),
-        keepalive_max: 3,
-        nodelay: true,
-        ..Default::default()
-    });
+    let config =
+        Arc::new(client::Config { keepalive_interval: Some(Duration::from_secs(15)), keepalive_max: 3, nodelay: true, ..Default::default() });
     let handshake = async {
         match &cfg.jump {
             None => client::connect(config, (cfg.address.as_str(), cfg.port), checker).await.map(|h| (h, None)),
@@ -281,9 +277,11 @@ async fn connect(cfg: &SshConfig) -> Result<Session, TransportError> {
         Ok(r) => r?,
         Err(_) => return Err(connect_err(format!("timed out after {}s", cfg.connect_timeout.as_secs()))),
     };
-    tokio::time::timeout(cfg.connect_timeout, authenticate(&mut handle, cfg))
-        .await
-        .map_err(|_| TransportError::Auth { target: target.clone(), user: cfg.user.clone(), reason: "timed out".into() })??;
+    tokio::time::timeout(cfg.connect_timeout, authenticate(&mut handle, cfg)).await.map_err(|_| TransportError::Auth {
+        target: target.clone(),
+        user: cfg.user.clone(),
+        reason: "timed out".into(),
+    })??;
     Ok(Session { handle, _jump: jump, probe: Mutex::new(None) })
 }
 

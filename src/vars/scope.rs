@@ -110,11 +110,7 @@ impl VarScope {
         if !self.search_paths.is_empty() {
             return self.search_paths.to_vec();
         }
-        ["role_path", "playbook_dir"]
-            .iter()
-            .filter_map(|n| self.get(n).and_then(Value::as_str))
-            .map(PathBuf::from)
-            .collect()
+        ["role_path", "playbook_dir"].iter().filter_map(|n| self.get(n).and_then(Value::as_str)).map(PathBuf::from).collect()
     }
 }
 

@@ -39,9 +39,7 @@ pub async fn ensure_image() {
     let lock = std::fs::File::create(&lock_path).expect("lock file");
     lock.lock().expect("image lock");
     let client = docker::connect().await.expect("Docker engine (see README: tests need dockerd running)");
-    lab::image::ensure(&client, lab::HOST_IMAGE, false, &|m| eprintln!("{m}"))
-        .await
-        .expect("host image");
+    lab::image::ensure(&client, lab::HOST_IMAGE, false, &|m| eprintln!("{m}")).await.expect("host image");
     drop(lock);
 }
 
@@ -74,10 +72,7 @@ impl TestLab {
                 .with_mount(Mount::tmpfs_mount("/run/lock"))
                 .with_host_config_modifier(|hc| {
                     // Publish on loopback only.
-                    let binding = bollard::models::PortBinding {
-                        host_ip: Some("127.0.0.1".into()),
-                        host_port: Some(String::new()),
-                    };
+                    let binding = bollard::models::PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) };
                     hc.publish_all_ports = Some(false);
                     hc.port_bindings = Some([("22/tcp".to_string(), Some(vec![binding]))].into_iter().collect());
                 });
@@ -94,19 +89,10 @@ impl TestLab {
         for (i, container, host_public) in started {
             let port = container.get_host_port_ipv4(22.tcp()).await.expect("published port");
             kh.push_str(&format!("[127.0.0.1]:{port} {host_public}\n"));
-            hosts.push(TestHost {
-                name: format!("h{i}"),
-                port,
-                container,
-            });
+            hosts.push(TestHost { name: format!("h{i}"), port, container });
         }
         std::fs::write(&known_hosts, kh).unwrap();
-        let lab = TestLab {
-            hosts,
-            key_file,
-            known_hosts,
-            dir,
-        };
+        let lab = TestLab { hosts, key_file, known_hosts, dir };
         let waits = lab.hosts.iter().map(|h| lab::wait_ready(lab.ssh_config(&h.name)));
         for r in futures::future::join_all(waits).await {
             r.expect("test host ready");
@@ -115,10 +101,7 @@ impl TestLab {
     }
 
     pub fn host(&self, name: &str) -> &TestHost {
-        self.hosts
-            .iter()
-            .find(|h| h.name == name)
-            .unwrap_or_else(|| panic!("no test host {name}"))
+        self.hosts.iter().find(|h| h.name == name).unwrap_or_else(|| panic!("no test host {name}"))
     }
 
     pub fn ssh_config(&self, name: &str) -> SshConfig {
@@ -137,10 +120,7 @@ impl TestLab {
     pub fn inventory(&self, extra_all: &str) -> PathBuf {
         let mut s = String::from("all:\n  hosts:\n");
         for h in &self.hosts {
-            s.push_str(&format!(
-                "    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n",
-                h.name, h.port
-            ));
+            s.push_str(&format!("    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n", h.name, h.port));
         }
         s.push_str(&format!(
             "  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: {}\n    ansible_ssh_common_args: -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes\n",
@@ -156,9 +136,7 @@ impl TestLab {
     /// Run a command inside a host without SSH (docker exec), to check state independently of hlprov.
     pub async fn docker_exec(&self, name: &str, script: &str) -> (i64, String) {
         let client = docker::connect().await.unwrap();
-        docker::exec(&client, self.host(name).id(), &["/bin/sh", "-c", script])
-            .await
-            .expect("docker exec")
+        docker::exec(&client, self.host(name).id(), &["/bin/sh", "-c", script]).await.expect("docker exec")
     }
 }
 
@@ -166,22 +144,14 @@ impl TestLab {
     /// Start a stopped host again: Docker may publish its SSH port on another host port, so the port and the
     /// known_hosts entry follow, and this waits until the host answers over SSH again.
     pub async fn restart(&mut self, name: &str) {
-        let i = self
-            .hosts
-            .iter()
-            .position(|h| h.name == name)
-            .unwrap_or_else(|| panic!("no test host {name}"));
+        let i = self.hosts.iter().position(|h| h.name == name).unwrap_or_else(|| panic!("no test host {name}"));
         self.hosts[i].container.start().await.expect("restart test host");
         self.refresh_port(name).await;
     }
 
     /// Re-read a host's published SSH port (after a restart or a network reconnect) and rewrite known_hosts.
     pub async fn refresh_port(&mut self, name: &str) {
-        let i = self
-            .hosts
-            .iter()
-            .position(|h| h.name == name)
-            .unwrap_or_else(|| panic!("no test host {name}"));
+        let i = self.hosts.iter().position(|h| h.name == name).unwrap_or_else(|| panic!("no test host {name}"));
         let old = self.hosts[i].port;
         let mut new = None;
         for _ in 0..100 {
@@ -193,9 +163,7 @@ impl TestLab {
         }
         let new = new.expect("published port after restart");
         self.hosts[i].port = new;
-        let kh = std::fs::read_to_string(&self.known_hosts)
-            .unwrap()
-            .replace(&format!("[127.0.0.1]:{old} "), &format!("[127.0.0.1]:{new} "));
+        let kh = std::fs::read_to_string(&self.known_hosts).unwrap().replace(&format!("[127.0.0.1]:{old} "), &format!("[127.0.0.1]:{new} "));
         std::fs::write(&self.known_hosts, kh).unwrap();
         lab::wait_ready(self.ssh_config(name)).await.expect("test host ready again");
     }
@@ -203,13 +171,7 @@ impl TestLab {
 
 fn write_private(path: &Path, text: &str) {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap();
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).unwrap();
     std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
 }
 
@@ -225,11 +187,7 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new(files_dir: &Path) -> TestEnv {
-        TestEnv {
-            files_dir: files_dir.to_path_buf(),
-            vars: Default::default(),
-            templar: Default::default(),
-        }
+        TestEnv { files_dir: files_dir.to_path_buf(), vars: Default::default(), templar: Default::default() }
     }
     fn scope(&self) -> hlprov::vars::VarScope {
         let mut s = hlprov::vars::VarScope::new();
@@ -242,26 +200,16 @@ impl TestEnv {
 impl hlprov::modules::TaskEnv for TestEnv {
     fn find_file(&self, _: hlprov::modules::FileKind, name: &str) -> Result<PathBuf, String> {
         let p = self.files_dir.join(name);
-        if p.exists() {
-            Ok(p)
-        } else {
-            Err(format!("could not find '{name}' in {}", self.files_dir.display()))
-        }
+        if p.exists() { Ok(p) } else { Err(format!("could not find '{name}' in {}", self.files_dir.display())) }
     }
     fn render(&self, text: &str, origin: &str) -> Result<String, String> {
-        self.templar
-            .render_text(text, &self.scope(), &hlprov::yaml::Span::new(origin, 1, 1))
-            .map_err(|e| e.to_string())
+        self.templar.render_text(text, &self.scope(), &hlprov::yaml::Span::new(origin, 1, 1)).map_err(|e| e.to_string())
     }
     fn eval(&self, expr: &str) -> Result<serde_json::Value, String> {
-        self.templar
-            .eval_expression(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test"))
-            .map_err(|e| e.to_string())
+        self.templar.eval_expression(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
     }
     fn condition(&self, expr: &str) -> Result<bool, String> {
-        self.templar
-            .eval_condition(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test"))
-            .map_err(|e| e.to_string())
+        self.templar.eval_condition(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
     }
     fn fact(&self, _: &str) -> Option<serde_json::Value> {
         None
@@ -307,12 +255,7 @@ impl Applied {
         self.results().into_iter().filter(|r| r.task.ends_with(task) && r.host == host).collect()
     }
     pub fn stats(&self, host: &str) -> hlprov::report::HostStats {
-        self.summary
-            .stats
-            .iter()
-            .find(|(h, _)| h == host)
-            .map(|(_, s)| s.clone())
-            .unwrap_or_default()
+        self.summary.stats.iter().find(|(h, _)| h == host).map(|(_, s)| s.clone()).unwrap_or_default()
     }
     pub fn total_changed(&self) -> u32 {
         self.summary.stats.iter().map(|(_, s)| s.changed).sum()
@@ -343,9 +286,7 @@ pub async fn apply_in(
     inv.add_playbook_vars_dir(&pb.dir).map_err(|e| e.to_string())?;
     let collector = Arc::new(hlprov::report::Collector::default());
     let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
-    let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter)
-        .await
-        .map_err(|e| e.to_string())?;
+    let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter).await.map_err(|e| e.to_string())?;
     let events = collector.events.lock().unwrap().clone();
     Ok(Applied { summary, events })
 }

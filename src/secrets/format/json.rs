@@ -4,7 +4,8 @@
 use crate::secrets::tree::Value;
 
 pub fn parse(text: &str) -> Result<Value, String> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON at line {} column {}: {}", e.line(), e.column(), e.classify_kind()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("invalid JSON at line {} column {}: {}", e.line(), e.column(), e.classify_kind()))?;
     if !v.is_object() {
         return Err("a SOPS JSON file must hold an object at the top".into());
     }

@@ -17,8 +17,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Value>, String> {
     let nodes = loader::load_all(text, file).map_err(|e| e.to_string())?;
     let lines: Vec<&str> = text.split('\n').collect();
     let mut comments = Comments { items: find_comments(text, &lines), next: 0 };
-    let doc_markers: Vec<u32> =
-        lines.iter().enumerate().filter(|(_, l)| *l == &"---" || l.starts_with("--- ")).map(|(i, _)| i as u32 + 1).collect();
+    let doc_markers: Vec<u32> = lines.iter().enumerate().filter(|(_, l)| *l == &"---" || l.starts_with("--- ")).map(|(i, _)| i as u32 + 1).collect();
     let mut docs = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         // Comments after the last entry belong to this document, up to the next document's `---`.

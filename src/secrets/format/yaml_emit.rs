@@ -237,7 +237,9 @@ mod tests {
         for s in ["yes", "No", "0644", "1e3", "1.5", "null", "", " lead", "a: b", "#x", "2024-01-01", "0x1F", "-3", "y", "True"] {
             assert!(!plain_ok(s), "{s:?} must be quoted");
         }
-        for s in ["hunter2", "ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]", "age1abc", "10.0.0.200-10.0.0.220", "-foo", "v1.30.4+k3s1", "0b3f0c1e-1111"] {
+        for s in
+            ["hunter2", "ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]", "age1abc", "10.0.0.200-10.0.0.220", "-foo", "v1.30.4+k3s1", "0b3f0c1e-1111"]
+        {
             assert!(plain_ok(s), "{s:?} can be plain");
         }
     }

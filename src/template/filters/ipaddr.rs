@@ -102,13 +102,25 @@ fn query(c: Cidr, q: &str) -> Result<Value, Error> {
         "network" => Value::from(c.fmt(c.network())),
         "netmask" => Value::from(c.fmt(c.mask())),
         "broadcast" => {
-            if c.size() > 1 { Value::from(c.fmt(c.broadcast())) } else { Value::from(()) }
+            if c.size() > 1 {
+                Value::from(c.fmt(c.broadcast()))
+            } else {
+                Value::from(())
+            }
         }
         "net" => {
-            if is_network && c.size() > 1 { Value::from(with_prefix(c.addr)) } else { Value::from(false) }
+            if is_network && c.size() > 1 {
+                Value::from(with_prefix(c.addr))
+            } else {
+                Value::from(false)
+            }
         }
         "host" => {
-            if c.size() == 1 || !is_network { Value::from(with_prefix(c.addr)) } else { Value::from(false) }
+            if c.size() == 1 || !is_network {
+                Value::from(with_prefix(c.addr))
+            } else {
+                Value::from(false)
+            }
         }
         "cidr" | "subnet" => Value::from(with_prefix(c.network())),
         "size" => Value::from(c.size() as u64),

@@ -48,7 +48,9 @@ struct Emitter<'s> {
 fn is_flow(v: &Json, style: &Style) -> bool {
     match v {
         Json::Array(a) => a.is_empty() || (style.default_flow_style.is_none() && a.iter().all(is_scalar)) || style.default_flow_style == Some(true),
-        Json::Object(m) => m.is_empty() || (style.default_flow_style.is_none() && m.values().all(is_scalar)) || style.default_flow_style == Some(true),
+        Json::Object(m) => {
+            m.is_empty() || (style.default_flow_style.is_none() && m.values().all(is_scalar)) || style.default_flow_style == Some(true)
+        }
         _ => false,
     }
 }
@@ -276,7 +278,12 @@ impl Emitter<'_> {
                 '\u{a0}' => Some("\\_".into()),
                 '\u{2028}' => Some("\\L".into()),
                 '\u{2029}' => Some("\\P".into()),
-                c if (' '..='~').contains(&c) || ('\u{a0}'..='\u{d7ff}').contains(&c) || ('\u{e000}'..='\u{fffd}').contains(&c) && c != '\u{feff}' => None,
+                c if (' '..='~').contains(&c)
+                    || ('\u{a0}'..='\u{d7ff}').contains(&c)
+                    || ('\u{e000}'..='\u{fffd}').contains(&c) && c != '\u{feff}' =>
+                {
+                    None
+                }
                 c if (c as u32) <= 0xff => Some(format!("\\x{:02X}", c as u32)),
                 c if (c as u32) <= 0xffff => Some(format!("\\u{:04X}", c as u32)),
                 c => Some(format!("\\U{:08X}", c as u32)),
@@ -375,7 +382,9 @@ fn analyze(s: &str) -> Analysis {
             line_breaks = true;
         }
         if !(ch == '\n' || (' '..='~').contains(&ch)) {
-            let unicode_ok = (ch == '\u{85}' || ('\u{a0}'..='\u{d7ff}').contains(&ch) || ('\u{e000}'..='\u{fffd}').contains(&ch) || ch >= '\u{10000}') && ch != '\u{feff}';
+            let unicode_ok =
+                (ch == '\u{85}' || ('\u{a0}'..='\u{d7ff}').contains(&ch) || ('\u{e000}'..='\u{fffd}').contains(&ch) || ch >= '\u{10000}')
+                    && ch != '\u{feff}';
             if !unicode_ok {
                 special = true;
             }

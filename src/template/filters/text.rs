@@ -35,19 +35,14 @@ fn flag(kwargs: &Kwargs, name: &str) -> Result<bool, Error> {
 
 /// Compile a Python-style pattern. Errors name the pattern (patterns are code, not data).
 pub fn compile(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .size_limit(1 << 22)
-        .build()
-        .map_err(|e| {
-            let hint = if pattern.contains("(?=") || pattern.contains("(?!") || pattern.contains("(?<=") || pattern.contains("(?<!") {
-                " (look-around is not supported)"
-            } else {
-                ""
-            };
-            fail(format!("invalid regular expression '{pattern}'{hint}: {}", e.to_string().lines().last().unwrap_or_default()))
-        })
+    regex::RegexBuilder::new(pattern).case_insensitive(ignorecase).multi_line(multiline).size_limit(1 << 22).build().map_err(|e| {
+        let hint = if pattern.contains("(?=") || pattern.contains("(?!") || pattern.contains("(?<=") || pattern.contains("(?<!") {
+            " (look-around is not supported)"
+        } else {
+            ""
+        };
+        fail(format!("invalid regular expression '{pattern}'{hint}: {}", e.to_string().lines().last().unwrap_or_default()))
+    })
 }
 
 /// Python's replacement syntax (`\1`, `\g<1>`, `\g<name>`, `\n`, `\\`) in the `regex` crate's (`${1}`, `$$`).
