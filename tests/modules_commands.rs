@@ -126,7 +126,7 @@ async fn shell_raw_and_script_run_on_the_host_like_ansible() {
     let o = ok(run_module(&conn, &env, "raw", raw, false, false).await);
     assert!(o.changed);
     assert_eq!(o.data["stdout"], "2\n", "raw keeps its output as it came");
-    assert!(!hlprov::modules::registry::find("raw").unwrap().supports_check_mode());
+    assert_eq!(hlprov::modules::registry::find("raw").unwrap().spec().check_mode, hlprov::modules::CheckMode::None);
     let o = run_module(&conn, &env, "raw", json!({"cmd": "exit 3"}), false, false).await.unwrap();
     assert!(o.failed);
     assert_eq!(o.data["rc"], 3);

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::Ran as Outcome;
 use common::{TestEnv, TestLab, run_module};
-use hlprov::modules::{ModuleError, Outcome};
+use hlprov::modules::ModuleError;
 use hlprov::transport::quote::quote;
 use hlprov::transport::{Connection, Output, Transport, TransportError};
 use serde_json::{Value, json};
@@ -81,7 +82,7 @@ impl<'a> Host<'a> {
     async fn fails(&self, module: &str, args: Value) -> String {
         match run_module(&self.conn, &self.env, module, args.clone(), false, false).await {
             Ok(o) if o.failed => o.msg.unwrap_or_default(),
-            Err(ModuleError::Failed(m)) => m,
+            Err(ModuleError::Failed(f)) => f.msg,
             other => panic!("{module} {args}: expected a failure, got {other:?}"),
         }
     }

@@ -64,7 +64,9 @@ async fn systemd_starts_enables_restarts_reloads_and_masks_units() {
     sh(&lab, "systemctl stop hlprov-demo && systemctl disable -q hlprov-demo").await;
     let o = ok(run_module(&conn, &env, "systemd", json!({"name": "hlprov-demo", "state": "started", "enabled": true}), true, true).await);
     assert!(o.changed);
-    assert_eq!(o.diffs[0].before, "enabled: false\nstate: inactive\n");
+    // One diff per change: enabling, then starting.
+    let befores: Vec<&str> = o.diffs.iter().map(|d| d.before.as_str()).collect();
+    assert_eq!(befores, ["enabled: false\n", "state: inactive\n"]);
     assert_eq!(unit_state(&lab).await, ("inactive".to_string(), "disabled".to_string()));
     assert_eq!(log(&lab).await, "started\n");
 

@@ -220,7 +220,7 @@ async fn hostname_sets_the_running_and_the_permanent_name() {
     assert!(err.to_string().contains("must be one of systemd, debian"), "{err}");
 
     // (1) From scratch (Docker bind-mounts /etc/hostname: written in place).
-    let o = ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa"}), false, false).await);
+    let o = ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa"}), false, true).await);
     assert!(o.changed);
     let v = o.to_value();
     assert_eq!(v["ansible_facts"]["ansible_hostname"], "nas-01");
@@ -231,7 +231,7 @@ async fn hostname_sets_the_running_and_the_permanent_name() {
     assert!(!ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa"}), false, false).await).changed);
     // (3) Check mode against a changed host.
     sh(&lab, "hostname other").await;
-    let o = ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa"}), true, false).await);
+    let o = ok(run_module(&conn, &env, "hostname", json!({"name": "nas-01.home.arpa"}), true, true).await);
     assert!(o.changed);
     assert_eq!(o.diffs[0].before, "hostname = other\n");
     assert_eq!(sh(&lab, "cat /proc/sys/kernel/hostname").await.trim(), "other");

@@ -3,7 +3,8 @@
 
 use clap::Args;
 
-use crate::modules::{ArgKind, Module, registry};
+use crate::modules::{ArgKind, CheckMode, ModuleSpec, registry};
+use crate::playbook::action::ENGINE_ACTIONS;
 
 #[derive(Args, Debug)]
 pub struct ModulesArgs {
@@ -27,12 +28,33 @@ fn kind(k: ArgKind) -> &'static str {
     }
 }
 
+/// What the docs show of a module or an engine action.
+struct Entry {
+    name: &'static str,
+    summary: &'static str,
+    notes: &'static str,
+    spec: &'static ModuleSpec,
+    engine: bool,
+}
+
+/// Every module and engine action, sorted by name.
+fn entries() -> Vec<Entry> {
+    let mut v: Vec<Entry> =
+        registry::all().iter().map(|m| Entry { name: m.name(), summary: m.summary(), notes: m.notes(), spec: m.spec(), engine: false }).collect();
+    v.extend(ENGINE_ACTIONS.iter().map(|a| Entry { name: a.name, summary: a.summary, notes: a.notes, spec: a.spec, engine: true }));
+    v.sort_by_key(|e| e.name);
+    v
+}
+
 /// One module as a Markdown section.
-fn section(m: &dyn Module) -> String {
-    let spec = m.spec();
-    let mut s = format!("## {}\n\n{}.\n\n", m.name(), m.summary());
+fn section(m: &Entry) -> String {
+    let spec = m.spec;
+    let mut s = format!("## {}\n\n{}.\n\n", m.name, m.summary);
+    if m.engine {
+        s.push_str("An action of the engine (it changes the run, not a host).\n\n");
+    }
     if let Some(f) = spec.free_form {
-        s.push_str(&format!("Takes a free-form argument (`{}: …` goes to `{f}`).\n\n", m.name()));
+        s.push_str(&format!("Takes a free-form argument (`{}: …` goes to `{f}`).\n\n", m.name));
     }
     if spec.args.is_empty() {
         s.push_str("No arguments.\n\n");
@@ -65,10 +87,17 @@ fn section(m: &dyn Module) -> String {
     for group in spec.required_one_of {
         s.push_str(&format!("At least one of: {}.\n\n", group.join(", ")));
     }
-    if !m.supports_check_mode() {
-        s.push_str("In check mode this module is skipped (it cannot predict its effect).\n\n");
+    match spec.check_mode {
+        CheckMode::Full => {}
+        CheckMode::Guarded => s.push_str(
+            "In check mode it runs only its `creates`/`removes` check: a run that check decides is reported as a change, any other is skipped (its effect cannot be predicted).\n\n",
+        ),
+        CheckMode::None => s.push_str("In check mode this module is skipped (it cannot predict its effect).\n\n"),
     }
-    let notes = m.notes();
+    if !spec.changes.is_empty() {
+        s.push_str(&format!("Changes it can make (each shown with `--diff`): {}.\n\n", spec.changes.join(", ")));
+    }
+    let notes = m.notes;
     s.push_str(&format!("**Differences from Ansible:** {}\n\n", if notes.is_empty() { "none known for the arguments listed." } else { notes }));
     s
 }
@@ -81,13 +110,10 @@ pub fn markdown() -> String {
          Ansible's `ansible.builtin.`, `ansible.legacy.`, `ansible.posix.` and `community.general.` prefixes. Every module \
          supports check mode (`--check`) and diff mode (`--diff`) unless its section says otherwise.\n\n",
     );
-    let mut names: Vec<&str> = registry::all().iter().map(|m| m.name()).collect();
-    names.sort();
-    s.push_str(&format!("Modules: {}.\n\n", names.iter().map(|n| format!("[{n}](#{n})")).collect::<Vec<_>>().join(", ")));
-    let mut mods: Vec<&&dyn Module> = registry::all().iter().collect();
-    mods.sort_by_key(|m| m.name());
-    for m in mods {
-        s.push_str(&section(*m));
+    let all = entries();
+    s.push_str(&format!("Modules: {}.\n\n", all.iter().map(|e| format!("[{n}](#{n})", n = e.name)).collect::<Vec<_>>().join(", ")));
+    for e in &all {
+        s.push_str(&section(e));
     }
     s
 }
@@ -97,19 +123,18 @@ pub fn run(a: ModulesArgs) -> i32 {
         print!("{}", markdown());
         return 0;
     }
+    let all = entries();
     match a.name {
-        Some(n) => match registry::find(&n) {
-            Some(m) => {
-                print!("{}", section(m));
+        Some(n) => match all.iter().find(|e| e.name == registry::short_name(&n)) {
+            Some(e) => {
+                print!("{}", section(e));
                 0
             }
             None => super::common::bad_input(format!("unknown module '{n}'")),
         },
         None => {
-            let mut mods: Vec<&&dyn Module> = registry::all().iter().collect();
-            mods.sort_by_key(|m| m.name());
-            for m in mods {
-                println!("{:<16} {}", m.name(), m.summary());
+            for e in &all {
+                println!("{:<16} {}", e.name, e.summary);
             }
             0
         }

@@ -9,6 +9,8 @@
 pub mod connections;
 mod env;
 mod loops;
+pub mod module_step;
+mod outcome;
 mod phases;
 mod play;
 mod preflight;

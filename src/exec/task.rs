@@ -9,12 +9,14 @@ use serde_json::{Map, Value};
 use super::connections;
 use super::env::ExecEnv;
 use super::loops;
+use super::module_step::{self, ModuleRun};
+use super::outcome::{End, TaskOutcome};
 use super::play::PlayCtx;
 use super::run::Run;
 use super::scope::task_scope;
 use super::walk::Inherited;
-use crate::modules::{Control, Diff, ModuleCtx, ModuleError, Outcome, args::to_bool};
-use crate::playbook::{Cond, Include, IncludeKind, Task};
+use crate::modules::{ModuleCtx, ModuleError, args::to_bool};
+use crate::playbook::{Action, Cond, Include, IncludeKind, MetaAction, Task};
 use crate::report::{Event, Status, TaskResult};
 use crate::template::TemplateError;
 use crate::transport::TransportError;
@@ -25,35 +27,10 @@ use crate::yaml::Span;
 pub(crate) struct TaskDone {
     pub host: String,
     pub status: Status,
-    pub control: Option<Control>,
+    pub control: Option<MetaAction>,
     /// The registered result.
     pub result: Value,
     pub facts: Option<Vars>,
-}
-
-/// What one attempt (or one loop item) produced.
-struct ItemResult {
-    status: Status,
-    result: Value,
-    diffs: Vec<Diff>,
-    control: Option<Control>,
-    facts: Option<Vars>,
-    gathered: bool,
-    delegated_to: Option<String>,
-}
-
-impl ItemResult {
-    fn failed(msg: String) -> ItemResult {
-        ItemResult {
-            status: Status::Failed,
-            result: serde_json::json!({"changed": false, "failed": true, "msg": msg}),
-            diffs: vec![],
-            control: None,
-            facts: None,
-            gathered: false,
-            delegated_to: None,
-        }
-    }
 }
 
 /// The name shown for a task; templates in it are rendered with the first host's variables.
@@ -103,10 +80,11 @@ fn truthy_opt(run: &Run, v: &Option<Value>, scope: &VarScope, span: &Span) -> Re
 pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>, host: &str, eff: &Inherited, title: &str) -> TaskDone {
     let started = Instant::now();
     let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
-    let event = |status: Status, item: Option<String>, result: &Value, diffs: Vec<Diff>, delegated: Option<String>, summary: bool| {
+    // The event of one result, from its registered form (derived once by the caller).
+    let event = |o: &TaskOutcome, registered: &Value, item: Option<String>, summary: bool| {
         // A no_log that cannot be evaluated hides the result: failing safe.
         let no_log = truthy_opt(run, &eff.no_log, &scope, &t.span).map_or(true, |v| v.unwrap_or(false));
-        let shown = if no_log { censored(result) } else { result.clone() };
+        let shown = if no_log { o.censored() } else { registered.clone() };
         // A loop item can be the secret itself (a list of passwords): Ansible shows it as None.
         let item = if no_log { item.map(|_| "None".to_string()) } else { item };
         run.reporter.emit(Event::TaskResult(Box::new(TaskResult {
@@ -115,36 +93,35 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
             phase: pc.phase.clone(),
             task: title.to_string(),
             location: t.span.to_string(),
-            status,
+            status: o.status(),
             item,
             msg: shown.get("msg").and_then(|m| m.as_str()).map(str::to_string),
             result: shown,
-            diffs: if no_log { vec![] } else { diffs },
+            diffs: if no_log || summary { vec![] } else { o.diffs.clone() },
             duration_ms: started.elapsed().as_millis() as u64,
             handler: eff.handler,
             gate: eff.gate,
-            delegated_to: delegated,
+            delegated_to: o.delegated_to.clone(),
             loop_summary: summary,
         })));
     };
 
     let Some(lp) = &t.loop_ else {
-        match conditions_hold(run, &eff.when, &scope) {
-            Err(e) => return finish(run, pc, t, host, eff, ItemResult::failed(e), &event),
-            Ok(Some(expr)) => return finish(run, pc, t, host, eff, skipped(&expr), &event),
-            Ok(None) => {}
-        }
-        let r = run_item(run, t, host, eff, &scope).await;
-        return finish(run, pc, t, host, eff, r, &event);
+        let o = match conditions_hold(run, &eff.when, &scope) {
+            Err(e) => TaskOutcome::failed(e),
+            Ok(Some(expr)) => TaskOutcome::skipped_by(&expr),
+            Ok(None) => run_item(run, t, host, eff, &scope).await,
+        };
+        return finish(run, pc, t, host, eff, o, |o, r| event(o, r, None, false));
     };
 
     let items = match loops::items(run, &t.span, lp, &scope, eff.role.as_deref()) {
         Ok(items) => items,
-        Err(e) => return finish(run, pc, t, host, eff, ItemResult::failed(e), &event),
+        Err(e) => return finish(run, pc, t, host, eff, TaskOutcome::failed(e), |o, r| event(o, r, None, false)),
     };
     let lc = &t.loop_control;
     let mut results = Vec::new();
-    let (mut any_changed, mut any_failed, mut all_skipped, mut diffs_all) = (false, false, !items.is_empty(), Vec::new());
+    let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, !items.is_empty());
     let mut facts_all: Option<Vars> = None;
     let mut control = None;
     let total = items.len();
@@ -178,117 +155,81 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
                 other => other.to_string(),
             },
         };
-        let r = match conditions_hold(run, &eff.when, &item_scope) {
-            Err(e) => ItemResult::failed(e),
-            Ok(Some(expr)) => skipped(&expr),
+        let o = match conditions_hold(run, &eff.when, &item_scope) {
+            Err(e) => TaskOutcome::failed(e),
+            Ok(Some(expr)) => TaskOutcome::skipped_by(&expr),
             Ok(None) => run_item(run, t, host, eff, &item_scope).await,
         };
-        event(r.status, Some(label), &r.result, r.diffs.clone(), r.delegated_to.clone(), false);
-        let mut res = r.result.clone();
-        if let Value::Object(m) = &mut res {
+        let mut registered = o.registered();
+        event(&o, &registered, Some(label), false);
+        if let Value::Object(m) = &mut registered {
             m.insert(lc.loop_var.clone(), item.clone());
             m.insert("item".into(), item);
             m.insert("ansible_loop_var".into(), Value::String(lc.loop_var.clone()));
         }
-        any_changed |= r.status == Status::Changed;
-        any_failed |= matches!(r.status, Status::Failed | Status::Unreachable);
-        all_skipped &= r.status == Status::Skipped;
-        diffs_all.extend(r.diffs);
-        if let Some(f) = r.facts {
+        any_changed |= o.changed && o.end != End::Skipped;
+        any_failed |= o.is_failure();
+        all_skipped &= o.end == End::Skipped;
+        if let Some(f) = o.facts {
             facts_all.get_or_insert_with(Vars::new).extend(f);
         }
-        control = control.or(r.control);
-        results.push(res);
+        control = control.or(o.control);
+        results.push(registered);
         if let Some(p) = lc.pause {
             tokio::time::sleep(Duration::from_secs_f64(p)).await;
         }
     }
-    let status = if any_failed {
-        Status::Failed
+    let end = if any_failed {
+        End::Failed
     } else if all_skipped {
-        Status::Skipped
-    } else if any_changed {
-        Status::Changed
+        End::Skipped
     } else {
-        Status::Ok
+        End::Done
     };
-    let mut summary = Map::new();
-    summary.insert("changed".into(), Value::Bool(any_changed));
-    summary.insert("msg".into(), Value::from(if any_failed { "One or more items failed" } else { "All items completed" }));
-    if any_failed {
-        summary.insert("failed".into(), Value::Bool(true));
-    }
-    if all_skipped {
-        summary.insert("skipped".into(), Value::Bool(true));
-    }
-    summary.insert("results".into(), Value::Array(results));
-    let agg = ItemResult { status, result: Value::Object(summary), diffs: vec![], control, facts: facts_all, gathered: false, delegated_to: None };
-    let _ = diffs_all;
-    finish_loop(run, pc, t, host, eff, agg, &event)
+    let mut agg = TaskOutcome::done(any_changed);
+    agg.end = end;
+    agg.msg = Some(if any_failed { "One or more items failed" } else { "All items completed" }.into());
+    agg.data.insert("results".into(), Value::Array(results));
+    agg.facts = facts_all;
+    agg.control = control;
+    finish(run, pc, t, host, eff, agg, |o, r| event(o, r, None, true))
 }
 
-fn skipped(expr: &str) -> ItemResult {
-    ItemResult {
-        status: Status::Skipped,
-        result: serde_json::json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": expr}),
-        diffs: vec![],
-        control: None,
-        facts: None,
-        gathered: false,
-        delegated_to: None,
-    }
-}
-
-fn censored(result: &Value) -> Value {
-    serde_json::json!({
-        "censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result",
-        "changed": result.get("changed").cloned().unwrap_or(Value::Bool(false)),
-        "failed": result.get("failed").cloned().unwrap_or(Value::Bool(false)),
-    })
-}
-
-type Emit<'a> = dyn Fn(Status, Option<String>, &Value, Vec<Diff>, Option<String>, bool) + 'a;
-
-fn finish(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, r: ItemResult, emit: &Emit<'_>) -> TaskDone {
-    let r = apply_ignore(run, pc, t, host, eff, r);
-    emit(r.status, None, &r.result, r.diffs.clone(), r.delegated_to.clone(), false);
-    record(run, pc, t, host, r)
-}
-
-fn finish_loop(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, r: ItemResult, emit: &Emit<'_>) -> TaskDone {
-    let r = apply_ignore(run, pc, t, host, eff, r);
-    emit(r.status, None, &r.result, vec![], None, true);
-    record(run, pc, t, host, r)
+/// Finish a task's result: ignore_errors, then the event (`emit`) and the host's state.
+fn finish(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, o: TaskOutcome, emit: impl Fn(&TaskOutcome, &Value)) -> TaskDone {
+    let o = apply_ignore(run, pc, t, host, eff, o);
+    let registered = o.registered();
+    emit(&o, &registered);
+    record(run, pc, t, host, o, registered)
 }
 
 /// Last adjustments: ignore_errors, and gate checks never count as changes.
-fn apply_ignore(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, mut r: ItemResult) -> ItemResult {
-    if eff.gate && r.status == Status::Changed {
-        r.status = Status::Ok;
-        r.result["changed"] = Value::Bool(false);
+fn apply_ignore(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, mut o: TaskOutcome) -> TaskOutcome {
+    if eff.gate && o.end == End::Done {
+        o.changed = false;
+    }
+    if o.end != End::Failed {
+        return o;
     }
     // A gate that does not hold in check mode is a report (nothing was applied), shown as an ignored failure.
-    if eff.gate && run.opts.check && r.status == Status::Failed {
-        r.status = Status::Ignored;
-        return r;
+    if eff.gate && run.opts.check {
+        o.ignored = true;
+        return o;
     }
-    if r.status == Status::Failed {
-        let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
-        if truthy_opt(run, &eff.ignore_errors, &scope, &t.span).ok().flatten().unwrap_or(false) {
-            r.status = Status::Ignored;
-        }
-    }
-    r
+    let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
+    o.ignored = truthy_opt(run, &eff.ignore_errors, &scope, &t.span).ok().flatten().unwrap_or(false);
+    o
 }
 
 /// Apply a finished task to the host: state, stats, register, facts, notify.
-fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, r: ItemResult) -> TaskDone {
-    match r.status {
+fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registered: Value) -> TaskDone {
+    let status = o.status();
+    match status {
         Status::Failed => pc.update(host, |s| s.failed = true),
         Status::Unreachable if !pc.play.kw.ignore_unreachable.unwrap_or(false) => pc.update(host, |s| s.unreachable = true),
         _ => {}
     }
-    run.stats_mut(host, |s| match r.status {
+    run.stats_mut(host, |s| match status {
         Status::Ok => s.ok += 1,
         Status::Changed => {
             s.ok += 1;
@@ -299,41 +240,42 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, r: ItemResult) -> TaskD
         Status::Skipped => s.skipped += 1,
         Status::Ignored => s.ignored += 1,
     });
-    if r.status == Status::Changed {
+    if status == Status::Changed {
         pc.changed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if !t.notify.is_empty() {
             pc.notify(host, &t.notify);
         }
     }
     if let Some(reg) = &t.register {
-        run.register(host, reg, r.result.clone());
+        run.register(host, reg, registered.clone());
     }
-    if let Some(facts) = &r.facts {
-        if r.gathered {
+    if let Some(facts) = &o.facts {
+        if o.gathered {
             run.set_facts_gathered(host, facts.clone());
-        } else if !matches!(r.status, Status::Failed | Status::Skipped) {
+        } else if !matches!(status, Status::Failed | Status::Skipped) {
             for (k, v) in facts {
                 run.set_fact(host, k, v.clone());
             }
         }
     }
-    TaskDone { host: host.to_string(), status: r.status, control: r.control, result: r.result, facts: if r.gathered { None } else { r.facts } }
+    TaskDone { host: host.to_string(), status, control: o.control, result: registered, facts: if o.gathered { None } else { o.facts } }
 }
 
 /// Mark a host failed for something that happened outside a module (a bad include, …).
 pub(crate) fn fail_host(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: &str, msg: String) {
     pc.update(host, |s| s.failed = true);
     run.stats_mut(host, |s| s.failed += 1);
+    let o = TaskOutcome::failed(msg.clone());
     run.reporter.emit(Event::TaskResult(Box::new(TaskResult {
         host: host.to_string(),
         play: pc.play.name.clone(),
         phase: pc.phase.clone(),
         task: name.to_string(),
         location: span.to_string(),
-        status: Status::Failed,
+        status: o.status(),
         item: None,
-        msg: Some(msg.clone()),
-        result: serde_json::json!({"failed": true, "msg": msg}),
+        msg: Some(msg),
+        result: o.registered(),
         diffs: vec![],
         duration_ms: 0,
         handler: false,
@@ -398,37 +340,40 @@ fn render_env(run: &Run, eff: &Inherited, scope: &VarScope, span: &Span) -> Resu
     Ok(env)
 }
 
-/// One run of the module (with retries for `until`), on one host, for one item.
-async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, scope: &VarScope) -> ItemResult {
-    let module = t.module;
+/// One run of the task's action (with retries for `until`), on one host, for one item.
+async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, scope: &VarScope) -> TaskOutcome {
     let rendered = match run.templar.render_value(&Value::Object(t.args.clone()), scope, &t.span) {
         Ok(Value::Object(m)) => m,
         Ok(_) => Map::new(),
-        Err(e) => return ItemResult::failed(tmpl_err(e)),
+        Err(e) => return TaskOutcome::failed(tmpl_err(e)),
     };
-    let args = if module.name() == "set_fact" {
-        crate::modules::Args(rendered)
-    } else {
-        match module.spec().check(&rendered, false) {
-            Ok(a) => a,
-            Err(e) => return ItemResult::failed(format!("{}: module '{}': {e}", t.span, module.name())),
+    let module = match t.action {
+        Action::Module(m) => m,
+        Action::SetFact => {
+            let facts: Vars = rendered.into_iter().filter(|(k, _)| k != "cacheable").collect();
+            let mut o = TaskOutcome::done(false);
+            o.facts = Some(facts);
+            return o;
         }
+        Action::Meta(m) => {
+            let mut o = TaskOutcome::done(false);
+            o.control = Some(m);
+            return o;
+        }
+    };
+    let args = match module.spec().check(&rendered, false) {
+        Ok(a) => a,
+        Err(e) => return TaskOutcome::failed(format!("{}: module '{}': {e}", t.span, module.name())),
     };
     let check = match truthy_opt(run, &eff.check_mode, scope, &t.span) {
         Ok(Some(c)) => c,
         Ok(None) => run.opts.check,
-        Err(e) => return ItemResult::failed(format!("check_mode: {e}")),
+        Err(e) => return TaskOutcome::failed(format!("check_mode: {e}")),
     } && !t.read_only;
     let diff = eff.diff.unwrap_or(run.opts.diff);
-    if check && !module.supports_check_mode() {
-        let mut r = ItemResult::failed(String::new());
-        r.status = Status::Skipped;
-        r.result = serde_json::json!({"changed": false, "skipped": true, "msg": "skipped, running in check mode"});
-        return r;
-    }
     let env = match render_env(run, eff, scope, &t.span) {
         Ok(e) => e,
-        Err(e) => return ItemResult::failed(e),
+        Err(e) => return TaskOutcome::failed(e),
     };
     // Variables (ansible_become*) win over keywords, which win over the command line, as in Ansible.
     let var_bool = |name: &str| scope.get(name).and_then(|v| run.templar.render_value(v, scope, &t.span).ok()).and_then(|v| to_bool(&v));
@@ -442,7 +387,7 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         Some(d) => match run.templar.render_value(&Value::String(d.clone()), scope, &t.span) {
             Ok(Value::String(s)) => Some(s),
             Ok(other) => Some(other.to_string()),
-            Err(e) => return ItemResult::failed(tmpl_err(e)),
+            Err(e) => return TaskOutcome::failed(tmpl_err(e)),
         },
         None => None,
     };
@@ -451,27 +396,17 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         let conn_scope = if delegate.is_some() { run.host_scope(&target_host) } else { scope.clone() };
         let vars = match connection_vars(run, &conn_scope, &t.span) {
             Ok(v) => v,
-            Err(e) => return ItemResult::failed(e),
+            Err(e) => return TaskOutcome::failed(e),
         };
         match connections::target(&target_host, &vars, &run.opts.connect) {
             Ok(target) => Some(run.pool.get(&target_host, &target)),
-            Err(e) => {
-                let mut r = ItemResult::failed(format!("{target_host}: {e}"));
-                r.status = Status::Unreachable;
-                r.result["unreachable"] = Value::Bool(true);
-                return r;
-            }
+            Err(e) => return TaskOutcome::unreachable(format!("{target_host}: {e}")),
         }
     } else {
         None
     };
     let task_env = ExecEnv::new(run.clone(), scope.clone(), eff.role.clone(), host.to_string());
-    let mut ctx = ModuleCtx::new(host, conn.as_deref(), &task_env);
-    ctx.check = check;
-    ctx.diff = diff;
-    ctx.become_user = become_user;
-    ctx.env = env;
-    ctx.timeout = eff.timeout.or(run.opts.task_timeout).map(Duration::from_secs);
+    let timeout = eff.timeout.or(run.opts.task_timeout).map(Duration::from_secs);
 
     let until = t.until.as_deref().unwrap_or_default();
     let render_num = |v: &Option<Value>, default: u64| -> u64 {
@@ -498,18 +433,22 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
     for attempt in 1..=attempts {
         let outcome = {
             let _guard = if module.needs_host() { Some(lock.lock().await) } else { None };
+            let mut ctx = ModuleCtx::new(host, conn.as_deref(), &task_env);
+            ctx.diff = diff;
+            ctx.become_user = become_user.clone();
+            ctx.env = env.clone();
+            ctx.timeout = timeout;
             // The time limit covers the whole task, not only each command the module runs.
+            let step = module_step::run(module, ctx, &args, check, diff);
             let limited = async {
-                match ctx.timeout {
-                    Some(t) => {
-                        tokio::time::timeout(t, module.run(&ctx, &args)).await.unwrap_or(Err(ModuleError::Transport(TransportError::Timeout(t))))
-                    }
-                    None => module.run(&ctx, &args).await,
+                match timeout {
+                    Some(t) => tokio::time::timeout(t, step).await.unwrap_or(Err(ModuleError::Transport(TransportError::Timeout(t)))),
+                    None => step.await,
                 }
             };
             let r = tokio::select! {
                 r = limited => r,
-                _ = run.opts.interrupt.killed() => Err(ModuleError::Failed("interrupted: the task was abandoned after Ctrl-C".into())),
+                _ = run.opts.interrupt.killed() => Err(ModuleError::failed("interrupted: the task was abandoned after Ctrl-C")),
             };
             // A cancelled module may have left a command running on the host: stop it before the host moves on.
             if let Some(c) = &conn {
@@ -517,16 +456,17 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
             }
             r
         };
-        let mut r = to_item(outcome, &delegate);
-        if let Err(e) = apply_conditions(run, t, scope, &mut r) {
-            r = ItemResult::failed(e);
+        let mut o = to_outcome(outcome);
+        o.delegated_to = delegate.clone();
+        if let Err(e) = apply_conditions(run, t, scope, &mut o) {
+            o = TaskOutcome::failed(e);
         }
         if !until.is_empty() {
-            r.result["attempts"] = Value::from(attempt);
-            let reg_scope = registered_scope(t, scope, &r.result);
+            o.data.insert("attempts".into(), Value::from(attempt));
+            let reg_scope = registered_scope(t, scope, &o.registered());
             match conditions_hold(run, until, &reg_scope) {
                 Ok(None) => {
-                    last = Some(r);
+                    last = Some(o);
                     break;
                 }
                 Ok(Some(_)) if attempt < attempts => {
@@ -535,21 +475,20 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
                     continue;
                 }
                 Ok(Some(_)) => {
-                    r.status = Status::Failed;
-                    r.result["failed"] = Value::Bool(true);
-                    if r.result.get("msg").is_none_or(|m| m.as_str() == Some("")) {
-                        r.result["msg"] = Value::from(format!("gave up after {attempt} attempts: the until condition never held"));
+                    o.end = End::Failed;
+                    if o.msg.as_deref().is_none_or(str::is_empty) {
+                        o.msg = Some(format!("gave up after {attempt} attempts: the until condition never held"));
                     }
                 }
-                Err(e) => r = ItemResult::failed(e),
+                Err(e) => o = TaskOutcome::failed(e),
             }
         }
-        last = Some(r);
+        last = Some(o);
         if until.is_empty() {
             break;
         }
     }
-    last.unwrap_or_else(|| ItemResult::failed("the task did not run".into()))
+    last.unwrap_or_else(|| TaskOutcome::failed("the task did not run"))
 }
 
 fn registered_scope(t: &Task, scope: &VarScope, result: &Value) -> VarScope {
@@ -564,20 +503,16 @@ fn registered_scope(t: &Task, scope: &VarScope, result: &Value) -> VarScope {
 }
 
 /// changed_when / failed_when, evaluated with the result registered.
-fn apply_conditions(run: &Run, t: &Task, scope: &VarScope, r: &mut ItemResult) -> Result<(), String> {
-    if r.status == Status::Unreachable || r.status == Status::Skipped {
+fn apply_conditions(run: &Run, t: &Task, scope: &VarScope, o: &mut TaskOutcome) -> Result<(), String> {
+    if matches!(o.end, End::Unreachable | End::Skipped) {
         return Ok(());
     }
-    let reg = registered_scope(t, scope, &r.result);
     if let Some(conds) = &t.changed_when {
-        let changed = conditions_hold(run, conds, &reg)?.is_none();
-        r.result["changed"] = Value::Bool(changed);
-        if r.status != Status::Failed {
-            r.status = if changed { Status::Changed } else { Status::Ok };
-        }
+        let reg = registered_scope(t, scope, &o.registered());
+        o.changed = conditions_hold(run, conds, &reg)?.is_none();
     }
     if let Some(conds) = &t.failed_when {
-        let reg = registered_scope(t, scope, &r.result);
+        let reg = registered_scope(t, scope, &o.registered());
         // failed_when items are OR-ed, unlike when.
         let mut failed = false;
         for c in conds {
@@ -586,42 +521,25 @@ fn apply_conditions(run: &Run, t: &Task, scope: &VarScope, r: &mut ItemResult) -
                 break;
             }
         }
-        r.result["failed"] = Value::Bool(failed);
-        r.result["failed_when_result"] = Value::Bool(failed);
-        r.status = if failed {
-            Status::Failed
-        } else if r.result.get("changed") == Some(&Value::Bool(true)) {
-            Status::Changed
-        } else {
-            Status::Ok
-        };
+        o.data.insert("failed_when_result".into(), Value::Bool(failed));
+        o.end = if failed { End::Failed } else { End::Done };
     }
     Ok(())
 }
 
-fn to_item(outcome: Result<Outcome, ModuleError>, delegate: &Option<String>) -> ItemResult {
-    match outcome {
-        Ok(o) => {
-            let status = if o.failed {
-                Status::Failed
-            } else if o.skipped {
-                Status::Skipped
-            } else if o.changed {
-                Status::Changed
-            } else {
-                Status::Ok
-            };
-            let gathered = o.facts.is_some();
-            let facts = o.facts.clone().or(o.set_vars.clone());
-            ItemResult { status, result: o.to_value(), diffs: o.diffs.clone(), control: o.control, facts, gathered, delegated_to: delegate.clone() }
+/// What the module step returned, as the task's record.
+fn to_outcome(r: Result<ModuleRun, ModuleError>) -> TaskOutcome {
+    match r {
+        Ok(ModuleRun::Done(o)) => TaskOutcome::from_module(o),
+        Ok(ModuleRun::Skipped(msg)) => TaskOutcome::skipped(msg),
+        Err(ModuleError::Transport(e)) if e.is_unreachable() => TaskOutcome::unreachable(e.to_string()),
+        Err(ModuleError::Failed(f)) => {
+            let mut o = TaskOutcome::failed(f.msg);
+            o.data = f.data;
+            o.changed = f.changed;
+            o
         }
-        Err(ModuleError::Transport(e)) if e.is_unreachable() => {
-            let mut r = ItemResult::failed(e.to_string());
-            r.status = Status::Unreachable;
-            r.result["unreachable"] = Value::Bool(true);
-            r
-        }
-        Err(e) => ItemResult::failed(e.to_string()),
+        Err(e) => TaskOutcome::failed(e.to_string()),
     }
 }
 

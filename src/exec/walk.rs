@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::play::PlayCtx;
 use super::run::Run;
 use super::task::{self, TaskDone};
-use crate::modules::Control;
+use crate::playbook::MetaAction;
 use crate::playbook::{Block, Cond, Include, IncludeKind, Keywords, Node, Play, RoleScope, Strategy, Task};
 use crate::report::{Event, Status};
 use crate::vars::Vars;
@@ -223,15 +223,15 @@ pub(crate) async fn run_task_slot(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Tas
     let mut flush_for = Vec::new();
     for d in &done {
         match d.control {
-            Some(Control::FlushHandlers) => flush_for.push(d.host.clone()),
-            Some(Control::EndPlay) => {
+            Some(MetaAction::FlushHandlers) => flush_for.push(d.host.clone()),
+            Some(MetaAction::EndPlay) => {
                 for h in pc.batch.lock().unwrap_or_else(|p| p.into_inner()).iter() {
                     pc.update(h, |s| s.ended = true);
                 }
             }
-            Some(Control::EndHost) => pc.update(&d.host, |s| s.ended = true),
-            Some(Control::ClearFacts) => run.clear_facts(&d.host),
-            Some(Control::ClearHostErrors) => {
+            Some(MetaAction::EndHost) => pc.update(&d.host, |s| s.ended = true),
+            Some(MetaAction::ClearFacts) => run.clear_facts(&d.host),
+            Some(MetaAction::ClearHostErrors) => {
                 for h in pc.hosts_all.iter() {
                     pc.update(h, |s| s.failed = false);
                 }

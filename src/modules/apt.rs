@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use super::host::Probe;
-use super::{ArgKind, ArgSpec, Args, Diff, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::Probe;
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Diff, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::{join, quote};
 
 pub struct Apt;
@@ -61,7 +61,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("lock_timeout", ArgKind::Int).default("60").help("Seconds to wait for the dpkg lock held by another apt process."),
 ])
 .mutually_exclusive(&[&["deb", "name", "upgrade"]])
-.required_one_of(&[&["name", "deb", "update_cache", "upgrade", "autoremove", "autoclean", "clean"]]);
+.required_one_of(&[&["name", "deb", "update_cache", "upgrade", "autoremove", "autoclean", "clean"]])
+.changes(CHANGES);
 
 /// apt-get's summary line when it did nothing.
 const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";
@@ -257,7 +258,7 @@ pub fn deb_version_cmp(a: &str, b: &str) -> Ordering {
 
 /// What to do with one package for state present/latest: nothing, install a version, or fail.
 #[derive(Debug, PartialEq)]
-enum Plan {
+enum Decision {
     Keep,
     /// `name` or `name=version` for apt-get.
     Install(String),
@@ -265,10 +266,10 @@ enum Plan {
 }
 
 /// Ansible's package_status + install decision for one spec.
-fn plan_install(spec: &PkgSpec, st: &PkgState, latest: bool, only_upgrade: bool) -> Plan {
+fn plan_install(spec: &PkgSpec, st: &PkgState, latest: bool, only_upgrade: bool) -> Decision {
     let name = &spec.name;
     if st.installed.is_none() && only_upgrade {
-        return Plan::Keep;
+        return Decision::Keep;
     }
     // The best installable version meeting the spec (apt's candidate, or for `=glob` the best match).
     let best = match &spec.want {
@@ -285,11 +286,11 @@ fn plan_install(spec: &PkgSpec, st: &PkgState, latest: bool, only_upgrade: bool)
         (None, _) => (false, best),
     };
     if !version_ok && installable.is_none() {
-        return Plan::NoCandidate;
+        return Decision::NoCandidate;
     }
     match installable {
-        Some(v) if st.installed.is_none() || latest || !version_ok => Plan::Install(format!("{name}={v}")),
-        _ => Plan::Keep,
+        Some(v) if st.installed.is_none() || latest || !version_ok => Decision::Install(format!("{name}={v}")),
+        _ => Decision::Keep,
     }
 }
 
@@ -356,7 +357,7 @@ fn auto_marks_script(names: &[&str], file: &str) -> String {
 /// The apt-get options every operation shares.
 fn common_opts(args: &Args) -> Vec<String> {
     let mut o = vec!["-y".to_string()];
-    for opt in args.req("dpkg_options").split(',').map(str::trim).filter(|o| !o.is_empty()) {
+    for opt in args.str("dpkg_options").unwrap_or("force-confdef,force-confold").split(',').map(str::trim).filter(|o| !o.is_empty()) {
         o.push("-o".into());
         o.push(format!("Dpkg::Options::=--{opt}"));
     }
@@ -389,30 +390,48 @@ fn recommends(args: &Args) -> Vec<String> {
     }
 }
 
-/// Run (or, in check mode, simulate) `apt-get OPTIONS... ACTION ITEMS...`.
-async fn apt_get(ctx: &ModuleCtx<'_>, opts: &[String], action: &str, items: &[String]) -> Result<(String, crate::transport::Output), ModuleError> {
+/// `apt-get OPTIONS... ACTION ITEMS...` as a command line, and as a simulation (`--simulate`, which only reads).
+fn apt_get_cmd(opts: &[String], action: &str, items: &[String], simulate: bool) -> String {
     let mut argv = vec!["apt-get".to_string()];
     argv.extend(opts.iter().cloned());
-    if ctx.check {
+    if simulate {
         argv.push("--simulate".into());
     }
     argv.push(action.to_string());
     argv.extend(items.iter().cloned());
-    let cmd = join(&argv);
-    let script = format!("{APT_ENV}{cmd}");
-    let out = if ctx.check { ctx.read(&script).await? } else { ctx.write(&script, None).await? };
-    Ok((cmd, out))
+    join(&argv)
 }
 
-fn failed_run(cmd: &str, out: &crate::transport::Output) -> Outcome {
-    Outcome::failed(format!("'{cmd}' failed: {}", out.stderr_text().trim()))
+/// Simulate an apt-get action while planning: its output says what it would do.
+async fn simulate(ctx: &ModuleCtx<'_>, opts: &[String], action: &str, items: &[String]) -> Result<String, ModuleError> {
+    let cmd = apt_get_cmd(opts, action, items, true);
+    let out = ctx.read(&format!("{APT_ENV}{cmd}")).await?;
+    if !out.success() {
+        return Err(failed_run(&cmd, &out));
+    }
+    Ok(out.stdout_text())
+}
+
+/// Run an apt-get action for real; a failure carries apt-get's output.
+async fn apt_get(ctx: &ApplyCtx<'_>, opts: &[String], action: &str, items: &[String]) -> Result<crate::transport::Output, ModuleError> {
+    let cmd = apt_get_cmd(opts, action, items, false);
+    let out = ctx.write(&format!("{APT_ENV}{cmd}"), None).await?;
+    if !out.success() {
+        return Err(failed_run(&cmd, &out).after_change());
+    }
+    Ok(out)
+}
+
+fn failed_run(cmd: &str, out: &crate::transport::Output) -> ModuleError {
+    ModuleError::failed(format!("'{cmd}' failed: {}", out.stderr_text().trim()))
         .with("stdout", out.stdout_text())
         .with("stderr", out.stderr_text())
         .with("rc", out.rc())
+        .with("cmd", cmd)
 }
 
 /// `apt-get update` with Ansible's retries and backoff (apt_repository uses it too).
-pub(crate) async fn update_cache(ctx: &ModuleCtx<'_>, args: &Args) -> Result<(), ModuleError> {
+pub(crate) async fn update_cache(ctx: &ApplyCtx<'_>, args: &Args) -> Result<(), ModuleError> {
     let retries = args.int("update_cache_retries").unwrap_or(5).max(1);
     let max_delay = args.int("update_cache_retry_max_delay").unwrap_or(12).max(0) as f64;
     let mut last = String::new();
@@ -435,12 +454,46 @@ pub(crate) async fn update_cache(ctx: &ModuleCtx<'_>, args: &Args) -> Result<(),
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         }
     }
-    Err(ModuleError::Failed(format!("Failed to update apt cache after {retries} retries: {last}")))
+    Err(ModuleError::failed(format!("Failed to update apt cache after {retries} retries: {last}")))
 }
 
 fn version_diff(before: &[(String, String)], after: &[(String, String)]) -> Diff {
     let render = |v: &[(String, String)]| v.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>();
     Diff { before_header: "packages".into(), after_header: "packages".into(), before: render(before), after: render(after) }
+}
+
+/// The kinds of change apt (and package) make.
+pub const CHANGES: &[&str] = &["clean", "update cache", "install", "remove", "upgrade", "autoremove", "autoclean"];
+
+/// One piece of apt's work, in the order it is done.
+#[derive(Clone, Debug)]
+enum Work {
+    Clean,
+    /// `apt-get update`; the package decisions after it are made again with the new lists.
+    UpdateCache,
+    /// Mark named packages as manually installed (Ansible does so without calling it a change).
+    MarkManual(Vec<String>),
+    Install(Vec<String>),
+    Remove(Vec<String>),
+    InstallDeb(String),
+    Upgrade(&'static str),
+    /// autoremove or autoclean.
+    Tidy(&'static str),
+}
+
+/// What `apply` needs: the work, and when the lists were last updated.
+struct AptPlan {
+    work: Vec<Work>,
+    cache_time: i64,
+}
+
+/// The packages to install (or remove) and their versions before and after, as the lists now say.
+struct Decided {
+    items: Vec<String>,
+    /// Named packages apt holds as automatically installed.
+    to_mark: Vec<String>,
+    before: Vec<(String, String)>,
+    after: Vec<(String, String)>,
 }
 
 #[async_trait::async_trait]
@@ -461,75 +514,262 @@ impl Module for Apt {
          `deb:` takes a path on the host (fetch a URL with get_url first); apt-get resolves its dependencies. \
          --diff shows package versions before and after rather than apt-get's output. After a successful \
          `apt-get update` hlprov touches /var/lib/apt/periodic/update-success-stamp (as Ubuntu's apt hook does), \
-         so cache_valid_time works on Debian too and cache_updated is true after every real update."
+         so cache_valid_time works on Debian too and cache_updated is true after every real update. When the \
+         cache is to be updated first, the plan's package versions are those of the current lists; the real \
+         run decides again after the update."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let state = args.req("state");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let state = args.req("state")?;
         let specs = args.list("name").iter().map(|n| parse_spec(n)).collect::<Result<Vec<_>, _>>().map_err(ModuleError::Args)?;
         let upgrade = args.str("upgrade").filter(|u| *u != "no");
         let deb = args.str("deb");
         if deb.is_some() && state != "present" {
             return Err(ModuleError::Args("deb only supports state=present".into()));
         }
+        let only_cache = specs.is_empty() && upgrade.is_none() && deb.is_none();
+        let mut plan = Plan::unchanged();
+        let mut work = Vec::new();
+        let note = |what: &str| Diff { before_header: "apt".into(), after_header: "apt".into(), before: String::new(), after: format!("{what}\n") };
 
-        if args.bool("clean") && !ctx.check {
-            let out = ctx.write(&format!("{APT_ENV}apt-get clean"), None).await?;
-            if !out.success() {
-                return Ok(failed_run("apt-get clean", &out));
+        if args.bool("clean") {
+            if only_cache {
+                let step = Change::new("clean", note("apt-get clean"), Step::Module);
+                return Ok(plan.change(step).keep(AptPlan { work: vec![Work::Clean], cache_time: 0 }));
             }
-            if specs.is_empty() && upgrade.is_none() && deb.is_none() {
-                return Ok(Outcome::changed(true).msg(out.stdout_text()).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()));
-            }
+            plan = plan.before(Step::Module);
+            work.push(Work::Clean);
         }
 
-        let mut obs = observe(ctx, &specs, state).await?;
-        let mut cache_updated = false;
+        let obs = observe(ctx, &specs, state).await?;
         let cache_valid_time = args.int("cache_valid_time").unwrap_or(0);
+        let mut cache_pending = false;
         if args.bool("update_cache") || cache_valid_time > 0 {
-            if obs.cache_time + cache_valid_time < obs.now || cache_valid_time == 0 {
-                if ctx.check {
-                    cache_updated = true;
-                } else {
-                    let before = obs.cache_time;
-                    update_cache(ctx, args).await?;
-                    // Candidates may have changed with the new lists.
-                    obs = observe(ctx, &specs, state).await?;
-                    cache_updated = obs.cache_time != before;
+            let stale = obs.cache_time + cache_valid_time < obs.now || cache_valid_time == 0;
+            if only_cache && !args.bool("autoremove") && !args.bool("autoclean") {
+                plan = plan.with("cache_updated", stale).with("cache_update_time", obs.cache_time);
+                if !stale {
+                    return Ok(plan);
                 }
+                let d = note(&format!("apt-get update (lists from {})", fmt_time(obs.cache_time)));
+                return Ok(plan
+                    .change(Change::new("update cache", d, Step::Module))
+                    .keep(AptPlan { work: vec![Work::UpdateCache], cache_time: obs.cache_time }));
             }
-            if specs.is_empty() && upgrade.is_none() && deb.is_none() && !args.bool("autoremove") && !args.bool("autoclean") {
-                return Ok(Outcome::changed(cache_updated).with("cache_updated", cache_updated).with("cache_update_time", obs.cache_time));
+            if stale {
+                plan = plan.before(Step::Module);
+                work.push(Work::UpdateCache);
+                cache_pending = true;
             }
         }
 
         if let Some(mode) = upgrade {
-            return run_upgrade(ctx, args, mode).await;
+            let (action, mut opts) = upgrade_opts(args, mode);
+            opts.push("-q".into());
+            let out = simulate(ctx, &opts, action, &[]).await?;
+            if out.contains(APT_GET_ZERO) && !cache_pending {
+                return Ok(plan.msg(out.clone()).with("stdout", out).keep(AptPlan { work, cache_time: obs.cache_time }));
+            }
+            work.push(Work::Upgrade(action));
+            return Ok(plan
+                .change(Change::new("upgrade", note(&simulated_changes(&out)), Step::Module))
+                .keep(AptPlan { work, cache_time: obs.cache_time }));
         }
         if let Some(deb) = deb {
-            return install_deb(ctx, args, deb).await;
+            let Some((pkg, installed, version)) = deb_versions(ctx, deb).await? else {
+                return Ok(plan.with("stdout", "").with("stderr", "").keep(AptPlan { work, cache_time: obs.cache_time }));
+            };
+            work.push(Work::InstallDeb(deb_path(deb)));
+            let d = version_diff(&[(pkg.clone(), installed.unwrap_or_else(|| "absent".into()))], &[(pkg, version)]);
+            return Ok(plan.change(Change::new("install", d, Step::Module)).keep(AptPlan { work, cache_time: obs.cache_time }));
         }
         if specs.is_empty() && (args.bool("autoremove") || args.bool("autoclean")) {
             let op = if args.bool("autoclean") { "autoclean" } else { "autoremove" };
-            let mut opts = common_opts(args);
-            if args.bool("purge") {
-                opts.push("--purge".into());
-            }
-            let (cmd, out) = apt_get(ctx, &opts, op, &[]).await?;
-            if !out.success() {
-                return Ok(failed_run(&cmd, &out));
-            }
+            let out = simulate(ctx, &tidy_opts(args), op, &[]).await?;
             let marker = if op == "autoremove" { "The following packages will be REMOVED" } else { "Del " };
-            let changed = out.stdout_text().contains(marker);
-            return Ok(Outcome::changed(changed).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()));
+            if !out.contains(marker) {
+                return Ok(plan.with("stdout", out).with("stderr", "").keep(AptPlan { work, cache_time: obs.cache_time }));
+            }
+            work.push(Work::Tidy(op));
+            return Ok(plan.change(Change::new(op, note(&simulated_changes(&out)), Step::Module)).keep(AptPlan { work, cache_time: obs.cache_time }));
         }
 
-        let mut o =
-            if state == "absent" { remove(ctx, args, &specs, &obs).await? } else { install(ctx, args, &specs, &obs, state == "latest").await? };
-        if state != "absent" && !o.failed {
-            o = o.with("cache_updated", cache_updated).with("cache_update_time", obs.cache_time);
+        if state != "absent" {
+            plan = plan.with("cache_updated", cache_pending).with("cache_update_time", obs.cache_time);
+        }
+        let decided = if state == "absent" {
+            decide_remove(args, &specs, &obs)
+        } else {
+            decide_install(ctx, args, &specs, &obs, state == "latest", cache_pending).await?
+        };
+        if !decided.to_mark.is_empty() {
+            plan = plan.before(Step::Module);
+            work.push(Work::MarkManual(decided.to_mark.clone()));
+        }
+        if decided.items.is_empty() {
+            return Ok(plan.keep(AptPlan { work, cache_time: obs.cache_time }));
+        }
+        // Without a cache update pending, apt-get's own simulation checks the plan (dependencies, conflicts).
+        let (kind, action, opts) =
+            if state == "absent" { ("remove", "remove", remove_opts(args)) } else { ("install", "install", install_opts(args)) };
+        if !cache_pending {
+            let out = simulate(ctx, &opts, action, &decided.items).await?;
+            plan = plan.with("stdout", out).with("stderr", "");
+        }
+        work.push(if state == "absent" { Work::Remove(decided.items.clone()) } else { Work::Install(decided.items.clone()) });
+        Ok(plan
+            .change(Change::new(kind, version_diff(&decided.before, &decided.after), Step::Module))
+            .keep(AptPlan { work, cache_time: obs.cache_time }))
+    }
+
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let AptPlan { work, cache_time } = plan.take_found().ok_or_else(|| ModuleError::Internal("apt: plan without its work".into()))?;
+        let state = args.req("state")?;
+        let specs = args.list("name").iter().map(|n| parse_spec(n)).collect::<Result<Vec<_>, _>>().map_err(ModuleError::Args)?;
+        let mut o = Outcome::from_plan(&plan);
+        o.changed = false;
+        let mut work: std::collections::VecDeque<Work> = work.into();
+        while let Some(w) = work.pop_front() {
+            match w {
+                Work::Clean => {
+                    let out = ctx.write(&format!("{APT_ENV}apt-get clean"), None).await?;
+                    if !out.success() {
+                        return Err(failed_run("apt-get clean", &out));
+                    }
+                    if plan.changes.iter().any(|c| c.kind == "clean") {
+                        o = o.msg(out.stdout_text()).with("stdout", out.stdout_text()).with("stderr", out.stderr_text());
+                        o.changed = true;
+                    }
+                }
+                Work::UpdateCache => {
+                    let before = cache_time;
+                    update_cache(ctx, args).await?;
+                    // Candidates may have changed with the new lists: decide the packages again.
+                    let obs = observe(ctx, &specs, state).await?;
+                    let updated = obs.cache_time != before;
+                    if plan.changes.iter().any(|c| c.kind == "update cache") {
+                        o.changed = updated;
+                    }
+                    if o.data.contains_key("cache_updated") {
+                        o = o.with("cache_updated", updated).with("cache_update_time", obs.cache_time);
+                    }
+                    let redo = work.iter().any(|w| matches!(w, Work::Install(_) | Work::Remove(_) | Work::MarkManual(_)))
+                        || (work.is_empty() && !specs.is_empty());
+                    if redo {
+                        work.retain(|w| !matches!(w, Work::Install(_) | Work::Remove(_) | Work::MarkManual(_)));
+                        let decided = if state == "absent" {
+                            decide_remove(args, &specs, &obs)
+                        } else {
+                            decide_install(ctx, args, &specs, &obs, state == "latest", false).await?
+                        };
+                        if !decided.to_mark.is_empty() {
+                            work.push_back(Work::MarkManual(decided.to_mark));
+                        }
+                        if !decided.items.is_empty() {
+                            work.push_back(if state == "absent" { Work::Remove(decided.items) } else { Work::Install(decided.items) });
+                        }
+                    }
+                }
+                Work::MarkManual(names) => {
+                    ctx.write_ok(&format!("apt-mark manual {} >/dev/null", join(&names)), None, "apt-mark manual").await?;
+                }
+                Work::Install(items) => {
+                    let out = apt_get(ctx, &install_opts(args), "install", &items).await?;
+                    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+                    ctx.write_ok(&format!("apt-mark manual {} >/dev/null", join(&names)), None, "apt-mark manual").await?;
+                    o = o.with("stdout", out.stdout_text()).with("stderr", out.stderr_text());
+                    o.changed = true;
+                }
+                Work::Remove(items) => {
+                    let out = apt_get(ctx, &remove_opts(args), "remove", &items).await?;
+                    o = o.with("stdout", out.stdout_text()).with("stderr", out.stderr_text());
+                    o.changed = true;
+                }
+                Work::InstallDeb(path) => {
+                    let mut opts = common_opts(args);
+                    opts.extend(recommends(args));
+                    let out = apt_get(ctx, &opts, "install", &[path]).await?;
+                    o = o.with("stdout", out.stdout_text()).with("stderr", out.stderr_text());
+                    o.changed = true;
+                }
+                Work::Upgrade(action) => {
+                    let (_, opts) = upgrade_opts(args, args.str("upgrade").unwrap_or("safe"));
+                    let out = apt_get(ctx, &opts, action, &[]).await?;
+                    let stdout = out.stdout_text();
+                    o.changed = !stdout.contains(APT_GET_ZERO);
+                    o = o.msg(stdout.clone()).with("stdout", stdout).with("stderr", out.stderr_text());
+                }
+                Work::Tidy(op) => {
+                    let out = apt_get(ctx, &tidy_opts(args), op, &[]).await?;
+                    let marker = if op == "autoremove" { "The following packages will be REMOVED" } else { "Del " };
+                    o.changed = out.stdout_text().contains(marker);
+                    o = o.with("stdout", out.stdout_text()).with("stderr", out.stderr_text());
+                }
+            }
+        }
+        if !o.changed {
+            o.diffs.clear();
         }
         Ok(o)
     }
+}
+
+/// A time in seconds since the epoch, for messages.
+fn fmt_time(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs).map(|t| t.to_string()).unwrap_or_else(|_| secs.to_string())
+}
+
+/// What an apt-get simulation says it would do: its Inst/Remv/Purg/Del lines.
+fn simulated_changes(out: &str) -> String {
+    let lines: Vec<&str> = out.lines().filter(|l| ["Inst ", "Remv ", "Purg ", "Del ", "Conf "].iter().any(|p| l.starts_with(p))).collect();
+    if lines.is_empty() { "(apt-get would act; see its output)".to_string() } else { lines.join("\n") }
+}
+
+fn install_opts(args: &Args) -> Vec<String> {
+    let mut opts = common_opts(args);
+    if args.bool("autoremove") {
+        opts.push("--auto-remove".into());
+    }
+    if args.bool("only_upgrade") {
+        opts.push("--only-upgrade".into());
+    }
+    opts.extend(recommends(args));
+    opts
+}
+
+fn remove_opts(args: &Args) -> Vec<String> {
+    let mut opts = vec!["-q".to_string()];
+    opts.extend(common_opts(args));
+    if args.bool("purge") {
+        opts.push("--purge".into());
+    }
+    if args.bool("autoremove") {
+        opts.push("--auto-remove".into());
+    }
+    opts
+}
+
+fn tidy_opts(args: &Args) -> Vec<String> {
+    let mut opts = common_opts(args);
+    if args.bool("purge") {
+        opts.push("--purge".into());
+    }
+    opts
+}
+
+/// The apt-get action for `upgrade: MODE` and its options.
+fn upgrade_opts(args: &Args, mode: &str) -> (&'static str, Vec<String>) {
+    let mut opts = common_opts(args);
+    let action = match mode {
+        "dist" | "full" => "dist-upgrade",
+        _ => {
+            opts.push("--with-new-pkgs".into());
+            "upgrade"
+        }
+    };
+    if args.bool("autoremove") {
+        opts.push("--auto-remove".into());
+    }
+    (action, opts)
 }
 
 /// A name apt cannot install: a virtual package provided by an installed one counts as present; one that
@@ -550,74 +790,74 @@ async fn resolve_virtual(ctx: &ModuleCtx<'_>, name: &str) -> Result<Option<bool>
     })
 }
 
-async fn install(ctx: &ModuleCtx<'_>, args: &Args, specs: &[PkgSpec], obs: &Observed, latest: bool) -> Result<Outcome, ModuleError> {
-    let mut items = Vec::new();
-    let (mut before, mut after) = (Vec::new(), Vec::new());
+/// Which packages to install for state present/latest. With a cache update pending, a package the current
+/// lists do not know is left for the decision after the update.
+async fn decide_install(
+    ctx: &ModuleCtx<'_>,
+    args: &Args,
+    specs: &[PkgSpec],
+    obs: &Observed,
+    latest: bool,
+    cache_pending: bool,
+) -> Result<Decided, ModuleError> {
+    let mut d = Decided { items: Vec::new(), to_mark: Vec::new(), before: Vec::new(), after: Vec::new() };
     for spec in specs {
         let st = obs.pkgs.get(&spec.name).cloned().unwrap_or_default();
         if st.installed.is_none() && st.candidate.is_none() && spec.want.is_none() {
+            if !st.known && cache_pending {
+                d.items.push(spec.name.clone());
+                d.before.push((spec.name.clone(), "absent".to_string()));
+                d.after.push((spec.name.clone(), "(from the updated package lists)".to_string()));
+                continue;
+            }
             if !st.known {
-                return Ok(Outcome::failed(format!("No package matching '{}' is available", spec.name)));
+                return Err(ModuleError::failed(format!("No package matching '{}' is available", spec.name)));
             }
             match resolve_virtual(ctx, &spec.name).await? {
                 Some(true) => continue,
                 Some(false) => {
-                    items.push(spec.name.clone());
-                    before.push((spec.name.clone(), "absent".to_string()));
-                    after.push((spec.name.clone(), "(a package providing it)".to_string()));
+                    d.items.push(spec.name.clone());
+                    d.before.push((spec.name.clone(), "absent".to_string()));
+                    d.after.push((spec.name.clone(), "(a package providing it)".to_string()));
                     continue;
                 }
-                None => return Ok(Outcome::failed(format!("No package matching '{}' is available", spec.name))),
+                None => return Err(ModuleError::failed(format!("No package matching '{}' is available", spec.name))),
             }
         }
         match plan_install(spec, &st, latest, args.bool("only_upgrade")) {
-            Plan::Keep => {}
-            Plan::NoCandidate => {
+            Decision::Keep => {}
+            Decision::NoCandidate if cache_pending => {
+                d.items.push(spec.name.clone());
+                d.before.push((spec.name.clone(), st.installed.clone().unwrap_or_else(|| "absent".into())));
+                d.after.push((spec.name.clone(), "(from the updated package lists)".to_string()));
+            }
+            Decision::NoCandidate => {
                 let raw = match &spec.want {
                     Some((VersionOp::Eq, v)) => format!("{}={v}", spec.name),
                     Some((VersionOp::Ge, v)) => format!("{}>={v}", spec.name),
                     None => spec.name.clone(),
                 };
-                return Ok(Outcome::failed(format!("no available installation candidate for {raw}")));
+                return Err(ModuleError::failed(format!("no available installation candidate for {raw}")));
             }
-            Plan::Install(item) => {
-                before.push((spec.name.clone(), st.installed.clone().unwrap_or_else(|| "absent".into())));
-                after.push((spec.name.clone(), item.split_once('=').map(|(_, v)| v.to_string()).unwrap_or_default()));
-                items.push(item);
+            Decision::Install(item) => {
+                d.before.push((spec.name.clone(), st.installed.clone().unwrap_or_else(|| "absent".into())));
+                d.after.push((spec.name.clone(), item.split_once('=').map(|(_, v)| v.to_string()).unwrap_or_default()));
+                d.items.push(item);
             }
         }
     }
-    // Ansible marks the named packages as manually installed; only those apt holds as automatic need it.
-    let to_mark: Vec<String> = specs.iter().map(|s| s.name.clone()).filter(|n| obs.auto.contains(n)).collect();
-    if items.is_empty() {
-        if !to_mark.is_empty() && !ctx.check {
-            ctx.write_ok(&format!("apt-mark manual {}", join(&to_mark)), None, "apt-mark manual").await?;
-        }
-        return Ok(Outcome::changed(false));
+    // Ansible marks the named packages as manually installed; only those apt holds as automatic need it (an
+    // install marks every named package itself).
+    if d.items.is_empty() {
+        d.to_mark = specs.iter().map(|s| s.name.clone()).filter(|n| obs.auto.contains(n)).collect();
     }
-    let mut opts = common_opts(args);
-    if args.bool("autoremove") {
-        opts.push("--auto-remove".into());
-    }
-    if args.bool("only_upgrade") {
-        opts.push("--only-upgrade".into());
-    }
-    opts.extend(recommends(args));
-    let (cmd, out) = apt_get(ctx, &opts, "install", &items).await?;
-    if !out.success() {
-        return Ok(failed_run(&cmd, &out));
-    }
-    if !ctx.check {
-        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
-        ctx.write_ok(&format!("apt-mark manual {} >/dev/null", join(&names)), None, "apt-mark manual").await?;
-    }
-    Ok(Outcome::changed(true).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()).diff(version_diff(&before, &after)))
+    Ok(d)
 }
 
-async fn remove(ctx: &ModuleCtx<'_>, args: &Args, specs: &[PkgSpec], obs: &Observed) -> Result<Outcome, ModuleError> {
+/// Which packages to remove for state absent.
+fn decide_remove(args: &Args, specs: &[PkgSpec], obs: &Observed) -> Decided {
     let purge = args.bool("purge");
-    let mut items = Vec::new();
-    let (mut before, mut after) = (Vec::new(), Vec::new());
+    let mut d = Decided { items: Vec::new(), to_mark: Vec::new(), before: Vec::new(), after: Vec::new() };
     for spec in specs {
         let st = obs.pkgs.get(&spec.name).cloned().unwrap_or_default();
         let version_matches = match (&st.installed, &spec.want) {
@@ -627,36 +867,22 @@ async fn remove(ctx: &ModuleCtx<'_>, args: &Args, specs: &[PkgSpec], obs: &Obser
             (None, _) => false,
         };
         if version_matches || (purge && st.config_files) {
-            before.push((spec.name.clone(), st.installed.clone().unwrap_or_else(|| "config files".into())));
-            after.push((spec.name.clone(), "absent".to_string()));
-            items.push(spec.name.clone());
+            d.before.push((spec.name.clone(), st.installed.clone().unwrap_or_else(|| "config files".into())));
+            d.after.push((spec.name.clone(), "absent".to_string()));
+            d.items.push(spec.name.clone());
         }
     }
-    if items.is_empty() {
-        return Ok(Outcome::changed(false));
-    }
-    let mut opts = vec!["-q".to_string()];
-    opts.extend(common_opts(args));
-    if purge {
-        opts.push("--purge".into());
-    }
-    if args.bool("autoremove") {
-        opts.push("--auto-remove".into());
-    }
-    let (cmd, out) = apt_get(ctx, &opts, "remove", &items).await?;
-    if !out.success() {
-        return Ok(Outcome::failed(format!("'apt-get remove {}' failed: {}", items.join(" "), out.stderr_text().trim()))
-            .with("stdout", out.stdout_text())
-            .with("stderr", out.stderr_text())
-            .with("rc", out.rc())
-            .with("cmd", cmd));
-    }
-    Ok(Outcome::changed(true).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()).diff(version_diff(&before, &after)))
+    d
 }
 
-async fn install_deb(ctx: &ModuleCtx<'_>, args: &Args, deb: &str) -> Result<Outcome, ModuleError> {
-    let path = if deb.contains('/') { deb.to_string() } else { format!("./{deb}") };
-    let p = quote(&path);
+/// The path apt-get is given for a .deb (a bare name is made relative, or apt would look it up by name).
+fn deb_path(deb: &str) -> String {
+    if deb.contains('/') { deb.to_string() } else { format!("./{deb}") }
+}
+
+/// A .deb's package, its installed version and its own version; None when that version is installed.
+async fn deb_versions(ctx: &ModuleCtx<'_>, deb: &str) -> Result<Option<(String, Option<String>, String)>, ModuleError> {
+    let p = quote(&deb_path(deb));
     let script = format!(
         "[ -f {p} ] || {{ echo 'missing'; exit 0; }}; dpkg-deb -f {p} Package Version || exit 3; \
          printf 'Installed: %s\\n' \"$(dpkg-query -W -f='${{db:Status-Abbrev}}\\t${{Version}}' \"$(dpkg-deb -f {p} Package)\" 2>/dev/null)\""
@@ -664,47 +890,18 @@ async fn install_deb(ctx: &ModuleCtx<'_>, args: &Args, deb: &str) -> Result<Outc
     let out = ctx.read(&script).await?;
     let text = out.stdout_text();
     if text.trim() == "missing" {
-        return Ok(Outcome::failed(format!("Unable to install package: {deb} does not exist on the host")));
+        return Err(ModuleError::failed(format!("Unable to install package: {deb} does not exist on the host")));
     }
     if !out.success() {
-        return Ok(Outcome::failed(format!("Unable to install package: {deb} is not a Debian package: {}", out.stderr_text().trim())));
+        return Err(ModuleError::failed(format!("Unable to install package: {deb} is not a Debian package: {}", out.stderr_text().trim())));
     }
     let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}: ")).map(str::trim)).unwrap_or("").to_string();
     let (pkg, version, installed) = (field("Package"), field("Version"), field("Installed"));
     let installed_version = installed.split_once('\t').filter(|(st, _)| st.chars().nth(1) == Some('i')).map(|(_, v)| v.to_string());
     if installed_version.as_deref().is_some_and(|v| deb_version_cmp(v, &version) == Ordering::Equal) {
-        return Ok(Outcome::changed(false).with("stdout", "").with("stderr", ""));
+        return Ok(None);
     }
-    let mut opts = common_opts(args);
-    opts.extend(recommends(args));
-    let (cmd, out) = apt_get(ctx, &opts, "install", &[path]).await?;
-    if !out.success() {
-        return Ok(failed_run(&cmd, &out));
-    }
-    let before = vec![(pkg.clone(), installed_version.unwrap_or_else(|| "absent".into()))];
-    Ok(Outcome::changed(true).with("stdout", out.stdout_text()).with("stderr", out.stderr_text()).diff(version_diff(&before, &[(pkg, version)])))
-}
-
-async fn run_upgrade(ctx: &ModuleCtx<'_>, args: &Args, mode: &str) -> Result<Outcome, ModuleError> {
-    let mut opts = common_opts(args);
-    let (action, extra): (&str, Vec<String>) = match mode {
-        "dist" | "full" => ("dist-upgrade", vec![]),
-        _ => ("upgrade", vec!["--with-new-pkgs".into()]),
-    };
-    opts.extend(extra);
-    if args.bool("autoremove") {
-        opts.push("--auto-remove".into());
-    }
-    let (cmd, out) = apt_get(ctx, &opts, action, &[]).await?;
-    if !out.success() {
-        return Ok(Outcome::failed(format!("'apt-get {action}' failed: {}", out.stderr_text().trim()))
-            .with("stdout", out.stdout_text())
-            .with("rc", out.rc())
-            .with("cmd", cmd));
-    }
-    let stdout = out.stdout_text();
-    let changed = !stdout.contains(APT_GET_ZERO);
-    Ok(Outcome::changed(changed).msg(stdout.clone()).with("stdout", stdout).with("stderr", out.stderr_text()))
+    Ok(Some((pkg, installed_version, version)))
 }
 
 #[cfg(test)]
@@ -790,16 +987,16 @@ mod tests {
             ..Default::default()
         };
         let tree = parse_spec("tree").unwrap();
-        assert_eq!(plan_install(&tree, &st(None, Some("2.1"), &["2.1"]), false, false), Plan::Install("tree=2.1".into()));
-        assert_eq!(plan_install(&tree, &st(Some("2.0"), Some("2.1"), &["2.1", "2.0"]), false, false), Plan::Keep);
-        assert_eq!(plan_install(&tree, &st(Some("2.0"), Some("2.1"), &["2.1", "2.0"]), true, false), Plan::Install("tree=2.1".into()));
-        assert_eq!(plan_install(&tree, &st(Some("2.1"), Some("2.1"), &["2.1"]), true, false), Plan::Keep);
-        assert_eq!(plan_install(&tree, &st(None, Some("2.1"), &["2.1"]), false, true), Plan::Keep, "only_upgrade skips new packages");
+        assert_eq!(plan_install(&tree, &st(None, Some("2.1"), &["2.1"]), false, false), Decision::Install("tree=2.1".into()));
+        assert_eq!(plan_install(&tree, &st(Some("2.0"), Some("2.1"), &["2.1", "2.0"]), false, false), Decision::Keep);
+        assert_eq!(plan_install(&tree, &st(Some("2.0"), Some("2.1"), &["2.1", "2.0"]), true, false), Decision::Install("tree=2.1".into()));
+        assert_eq!(plan_install(&tree, &st(Some("2.1"), Some("2.1"), &["2.1"]), true, false), Decision::Keep);
+        assert_eq!(plan_install(&tree, &st(None, Some("2.1"), &["2.1"]), false, true), Decision::Keep, "only_upgrade skips new packages");
         let pinned = parse_spec("tree=2.0*").unwrap();
-        assert_eq!(plan_install(&pinned, &st(Some("2.1"), Some("2.1"), &["2.1", "2.0-1"]), false, false), Plan::Install("tree=2.0-1".into()));
-        assert_eq!(plan_install(&pinned, &st(None, Some("2.1"), &["2.1"]), false, false), Plan::NoCandidate);
+        assert_eq!(plan_install(&pinned, &st(Some("2.1"), Some("2.1"), &["2.1", "2.0-1"]), false, false), Decision::Install("tree=2.0-1".into()));
+        assert_eq!(plan_install(&pinned, &st(None, Some("2.1"), &["2.1"]), false, false), Decision::NoCandidate);
         let min = parse_spec("tree>=2.1").unwrap();
-        assert_eq!(plan_install(&min, &st(Some("2.0"), Some("2.2"), &["2.2", "2.0"]), false, false), Plan::Install("tree=2.2".into()));
-        assert_eq!(plan_install(&min, &st(Some("2.3"), Some("2.3"), &["2.3"]), false, false), Plan::Keep);
+        assert_eq!(plan_install(&min, &st(Some("2.0"), Some("2.2"), &["2.2", "2.0"]), false, false), Decision::Install("tree=2.2".into()));
+        assert_eq!(plan_install(&min, &st(Some("2.3"), Some("2.3"), &["2.3"]), false, false), Decision::Keep);
     }
 }

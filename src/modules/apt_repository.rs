@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde_json::Value;
 
-use super::remote_file::{self, Attrs, FileState, WriteOpts};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::remote_file::{self, Attrs, FileState, WriteSpec};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::quote;
 
 pub struct AptRepository;
@@ -27,7 +27,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("codename", ArgKind::Str).help("Only for PPAs, which hlprov does not support; accepted for compatibility."),
     ArgSpec::new("validate_certs", ArgKind::Bool).default("yes").help("Accepted for compatibility (only PPAs download anything)."),
     ArgSpec::new("install_python_apt", ArgKind::Bool).default("yes").help("Accepted for compatibility; hlprov needs no python-apt."),
-]);
+])
+.changes(&["sources"]);
 
 const DEFAULT_FILE: &str = "/etc/apt/sources.list";
 const SOURCES_DIR: &str = "/etc/apt/sources.list.d";
@@ -184,9 +185,9 @@ impl Module for AptRepository {
          content changes are rewritten (Ansible rewrites every sources file it read), and --diff shows every \
          changed file (Ansible shows only added or removed ones)."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let repo = args.req("repo");
-        let state = args.req("state");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let repo = args.req("repo")?;
+        let state = args.req("state")?;
         if repo.trim().is_empty() {
             return Err(ModuleError::Args("Please set argument 'repo' to a non-empty value".into()));
         }
@@ -215,11 +216,10 @@ impl Module for AptRepository {
             sources.remove(&parsed.source);
         }
         let after = sources.dump();
-        let changed = before != after;
         let added: Vec<String> = after.keys().filter(|k| !before.contains_key(*k)).cloned().collect();
         let removed: Vec<String> = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
         let strings = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
-        let mut o = Outcome::changed(changed)
+        let mut plan = Plan::unchanged()
             .with("repo", repo)
             .with("sources_added", strings(&added))
             .with("sources_removed", strings(&removed))
@@ -232,22 +232,26 @@ impl Module for AptRepository {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        if ctx.diff {
-            for f in &touched {
-                o = o.diff(super::Diff {
-                    before_header: if before.contains_key(f) { f.clone() } else { "/dev/null".into() },
-                    after_header: if after.contains_key(f) { f.clone() } else { "/dev/null".into() },
-                    before: before.get(f).cloned().unwrap_or_default(),
-                    after: after.get(f).cloned().unwrap_or_default(),
-                });
-            }
+        for f in &touched {
+            let d = super::Diff {
+                before_header: if before.contains_key(f) { f.clone() } else { "/dev/null".into() },
+                after_header: if after.contains_key(f) { f.clone() } else { "/dev/null".into() },
+                before: before.get(f).cloned().unwrap_or_default(),
+                after: after.get(f).cloned().unwrap_or_default(),
+            };
+            plan = plan.change(Change::new("sources", d, Step::Module));
         }
-        if !changed || ctx.check {
-            return Ok(o);
+        if touched.is_empty() {
+            return Ok(plan);
         }
+        Ok(plan.keep(Edit { sources, touched, before, after }))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let Edit { sources, touched, before, after } =
+            plan.take_found().ok_or_else(|| ModuleError::Internal("apt_repository: plan without its findings".into()))?;
         let mode = match args.str("mode") {
-            Some(m) => match super::mode::parse(m).map_err(ModuleError::Args)? {
-                super::mode::Mode::Octal(v) => v,
+            Some(m) => match super::helpers::mode::parse(m).map_err(ModuleError::Args)? {
+                super::helpers::mode::Mode::Octal(v) => v,
                 other => other.apply(0o644, false),
             },
             None => 0o644,
@@ -264,15 +268,23 @@ impl Module for AptRepository {
                 return Err(e);
             }
         }
-        Ok(o)
+        Ok(Outcome::from_plan(&plan))
     }
+}
+
+/// The sources as read and the files whose text changes, for apply.
+struct Edit {
+    sources: Sources,
+    touched: Vec<String>,
+    before: BTreeMap<String, String>,
+    after: BTreeMap<String, String>,
 }
 
 impl AptRepository {
     /// Write (or delete) each touched file so it holds `wanted[file]`.
     async fn write(
         &self,
-        ctx: &ModuleCtx<'_>,
+        ctx: &ApplyCtx<'_>,
         sources: &Sources,
         touched: &[String],
         wanted: &BTreeMap<String, String>,
@@ -285,11 +297,10 @@ impl AptRepository {
                 Some(text) => {
                     let exists = sources.states.contains_key(f);
                     let attrs = if exists { Attrs::default() } else { Attrs { mode: Some(mode), ..Default::default() } };
-                    let opts = WriteOpts { attrs, ..Default::default() };
                     if !exists {
                         ctx.write_ok(&format!("mkdir -p -- {}", quote(SOURCES_DIR)), None, "creating sources.list.d").await?;
                     }
-                    remote_file::write_atomic(ctx, &real, text.as_bytes(), &opts).await?;
+                    remote_file::write_atomic(ctx, &WriteSpec { attrs, expect_sha256: None, ..WriteSpec::new(&real, text.as_bytes(), None) }).await?;
                 }
                 None => {
                     ctx.write_ok(&format!("rm -f -- {}", quote(f)), None, "removing an empty sources file").await?;

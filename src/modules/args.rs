@@ -60,7 +60,19 @@ impl ArgSpec {
     }
 }
 
-/// Everything a module declares about its arguments.
+/// How a module behaves in check mode; the engine acts on it, the module never sees check mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckMode {
+    /// Its plan is exact: check mode reports the planned changes.
+    Full,
+    /// It runs commands whose effect cannot be known ahead (command, shell, script): a run that a guard
+    /// (`creates`/`removes`) decided is reported as a change, any other is skipped in check mode.
+    Guarded,
+    /// It cannot be planned at all (raw): skipped in check mode without looking at the host.
+    None,
+}
+
+/// Everything a module declares about its arguments and its changes.
 #[derive(Clone, Copy, Debug)]
 pub struct ModuleSpec {
     pub args: &'static [ArgSpec],
@@ -70,11 +82,23 @@ pub struct ModuleSpec {
     pub mutually_exclusive: &'static [&'static [&'static str]],
     /// Groups of arguments of which at least one must be given.
     pub required_one_of: &'static [&'static [&'static str]],
+    pub check_mode: CheckMode,
+    /// The kinds of change its plans can hold (`create`, `remove`, `attributes` …): each has an example in the
+    /// module's tests whose `--check --diff` must show a diff.
+    pub changes: &'static [&'static str],
 }
 
 impl ModuleSpec {
     pub const fn new(args: &'static [ArgSpec]) -> ModuleSpec {
-        ModuleSpec { args, free_form: None, mutually_exclusive: &[], required_one_of: &[] }
+        ModuleSpec { args, free_form: None, mutually_exclusive: &[], required_one_of: &[], check_mode: CheckMode::Full, changes: &[] }
+    }
+    pub const fn check_mode(mut self, c: CheckMode) -> Self {
+        self.check_mode = c;
+        self
+    }
+    pub const fn changes(mut self, kinds: &'static [&'static str]) -> Self {
+        self.changes = kinds;
+        self
     }
     pub const fn free_form(mut self, arg: &'static str) -> Self {
         self.free_form = Some(arg);
@@ -195,7 +219,7 @@ fn coerce(spec: &ArgSpec, v: &Value) -> Result<Value, String> {
                 n.as_u64().filter(|m| *m <= 0o7777).ok_or_else(|| format!("argument '{name}': {n} is not a file mode"))?
             )),
             Value::String(s) => {
-                crate::modules::mode::parse(s).map_err(|e| format!("argument '{name}': {e}"))?;
+                crate::modules::helpers::mode::parse(s).map_err(|e| format!("argument '{name}': {e}"))?;
                 v.clone()
             }
             _ => return Err(format!("argument '{name}' must be a file mode like '0644' or 'u=rw,g=r,o=r', not {}", type_name(v))),
@@ -232,6 +256,15 @@ pub fn to_bool(v: &Value) -> Option<bool> {
     }
 }
 
+/// A value as text the way Python's `str()` shows it (strings as they are, True/False).
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+        other => other.to_string(),
+    }
+}
+
 pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -257,9 +290,10 @@ impl Args {
     pub fn str(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(Value::as_str)
     }
-    /// A string argument that the spec marks required (checked before the module runs).
-    pub fn req(&self, name: &str) -> &str {
-        self.str(name).unwrap_or_default()
+    /// A string argument that the spec marks required or gives a default. Missing, it is an argument error
+    /// (the spec's check normally finds it first), never an empty string.
+    pub fn req(&self, name: &str) -> Result<&str, super::ModuleError> {
+        self.str(name).ok_or_else(|| super::ModuleError::Args(format!("missing required argument: {name}")))
     }
     pub fn bool(&self, name: &str) -> bool {
         self.0.get(name).and_then(to_bool).unwrap_or(false)

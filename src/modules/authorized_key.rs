@@ -2,9 +2,9 @@
 //! user's passwd entry, the new content is computed here exactly as Ansible's module computes it (same line
 //! order, same normalisation, same `changed`), and written atomically with the user as owner and mode 0600.
 
-use super::host::Probe;
-use super::remote_file::{self, Attrs, Want, WriteOpts};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::Probe;
+use super::helpers::remote_file::{self, Attrs, Want, WriteSpec};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::quote;
 
 pub struct AuthorizedKey;
@@ -22,7 +22,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("comment", ArgKind::Str).help("Replace the key's comment."),
     ArgSpec::new("follow", ArgKind::Bool).default("no").help("If the key file is a symlink, write to its target."),
     ArgSpec::new("validate_certs", ArgKind::Bool).default("yes").help("Check TLS certificates when key is an https URL."),
-]);
+])
+.changes(&["keys"]);
 
 /// Key types Ansible recognises.
 const KEY_TYPES: &[&str] = &[
@@ -245,21 +246,22 @@ impl Module for AuthorizedKey {
         "A key given as an http(s) URL is fetched on the host (with curl or wget, as Ansible fetches it there). \
          A last line without a newline gets one when the file is rewritten."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let user = args.req("user");
-        let state = args.req("state");
-        let mut key = args.req("key").to_string();
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let user = args.req("user")?;
+        let state = args.req("state")?;
+        let mut key = args.req("key")?.to_string();
         if key.starts_with("http") {
-            key = super::http::fetch_text(ctx, &key, args.bool("validate_certs"))
+            let url = key.clone();
+            key = super::helpers::http::fetch_text(ctx, &url, args.bool("validate_certs"))
                 .await
-                .map_err(|e| ModuleError::Failed(format!("Error getting key from: {}: {e}", args.req("key"))))?;
+                .map_err(|e| ModuleError::failed(format!("Error getting key from: {url}: {e}")))?;
         } else if let Some(path) = key.strip_prefix("file://") {
             let out = ctx.read(&format!("p={}; [ -e \"$p\" ] || exit 3; [ -f \"$p\" ] || exit 4; cat -- \"$p\"", quote(path))).await?;
             match out.rc() {
                 0 => key = out.stdout_text(),
-                3 => return Err(ModuleError::Failed(format!("Path to a key file not found: {path}"))),
-                4 => return Err(ModuleError::Failed(format!("Path to a key is a directory and must be a file: {path}"))),
-                rc => return Err(ModuleError::Failed(format!("Failed to read key file {path} (rc={rc}): {}", out.stderr_text().trim()))),
+                3 => return Err(ModuleError::failed(format!("Path to a key file not found: {path}"))),
+                4 => return Err(ModuleError::failed(format!("Path to a key is a directory and must be a file: {path}"))),
+                rc => return Err(ModuleError::failed(format!("Failed to read key file {path} (rc={rc}): {}", out.stderr_text().trim()))),
             }
         }
         // The user and the key file in one round trip (the default path depends on the user's home).
@@ -283,12 +285,9 @@ impl Module for AuthorizedKey {
         let sections = p.run(ctx).await?;
         let entry: Vec<String> = sections[0].out.trim_end().split(':').map(str::to_string).collect();
         let found = sections[0].ok() && entry.len() >= 7;
-        if !found && (!ctx.check || !args.has("path")) {
-            return Err(ModuleError::Failed(if ctx.check {
-                "Either user must exist or you must provide full path to key file in check mode".into()
-            } else {
-                format!("Failed to lookup user {user}: 'getpwnam(): name not found: {user}'")
-            }));
+        // Without the user, only a key file given by path can be planned (the write then needs the user).
+        if !found && !args.has("path") {
+            return Err(no_user(user));
         }
         let keyfile = match args.str("path") {
             Some(p) => p.to_string(),
@@ -297,32 +296,28 @@ impl Module for AuthorizedKey {
         let target = if args.bool("follow") { sections[2].trimmed().to_string() } else { keyfile.clone() };
         let st = remote_file::parse_probe(&sections[1].out).map_err(|e| ModuleError::Internal(format!("inspecting {target}: {e}")))?;
         if st.exists && !st.is_file() {
-            return Err(ModuleError::Failed(format!("{target} is not a regular file")));
+            return Err(ModuleError::failed(format!("{target} is not a regular file")));
         }
         let existing = st.text();
         let new =
-            enforce(&existing, &key, state, args.str("key_options"), args.str("comment"), args.bool("exclusive")).map_err(ModuleError::Failed)?;
+            enforce(&existing, &key, state, args.str("key_options"), args.str("comment"), args.bool("exclusive")).map_err(ModuleError::failed)?;
 
-        let mut o = Outcome::ok();
+        let mut plan = Plan::unchanged();
         for k in ["user", "key", "path", "manage_dir", "state", "key_options", "exclusive", "comment", "validate_certs", "follow"] {
-            o = o.with(k, args.get(k).cloned().unwrap_or(serde_json::Value::Null));
+            plan = plan.with(k, args.get(k).cloned().unwrap_or(serde_json::Value::Null));
         }
-        o = o.with("keyfile", keyfile.clone());
-        let Some(content) = new else { return Ok(o) };
-        o.changed = true;
-        if ctx.diff {
-            o = o.diff(super::Diff {
-                before_header: keyfile.clone(),
-                after_header: target.clone(),
-                before: existing.clone(),
-                after: content.clone(),
-            });
-        }
-        if ctx.check {
-            return Ok(o);
-        }
-        let (uid, gid) = (entry[2].clone(), entry[3].clone());
-        let dir = target.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or(".").to_string();
+        plan = plan.with("keyfile", keyfile.clone());
+        let Some(content) = new else { return Ok(plan) };
+        let d = super::Diff { before_header: keyfile.clone(), after_header: target.clone(), before: existing.clone(), after: content.clone() };
+        let owner = found.then(|| (entry[2].clone(), entry[3].clone()));
+        Ok(plan.change(Change::new("keys", d, Step::Module)).keep(KeyWrite { target, content, owner, sha256: st.sha256.clone() }))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let w: KeyWrite = plan.take_found().ok_or_else(|| ModuleError::Internal("authorized_key: plan without its findings".into()))?;
+        let Some((uid, gid)) = w.owner else {
+            return Err(no_user(args.req("user")?));
+        };
+        let dir = w.target.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or(".").to_string();
         let d = quote(&dir);
         let mkdir = if args.bool("manage_dir") {
             format!("[ -d {d} ] || mkdir -m 0700 -p -- {d}; chown {uid}:{gid} -- {d}; chmod 0700 -- {d}")
@@ -330,14 +325,26 @@ impl Module for AuthorizedKey {
             format!("[ -d {d} ] || mkdir -p -- {d}")
         };
         ctx.write_ok(&mkdir, None, "preparing the key folder").await?;
-        let opts = WriteOpts {
+        let write = WriteSpec {
             attrs: Attrs { owner: Some(uid), group: Some(gid), mode: Some(0o600) },
-            expect_sha256: Some(st.sha256.as_deref()),
-            ..Default::default()
+            ..WriteSpec::new(&w.target, w.content, w.sha256.as_deref())
         };
-        remote_file::write_atomic(ctx, &target, content.as_bytes(), &opts).await?;
-        Ok(o)
+        remote_file::write_atomic(ctx, &write).await?;
+        Ok(Outcome::from_plan(&plan))
     }
+}
+
+/// The key file to write, as planned.
+struct KeyWrite {
+    target: String,
+    content: String,
+    /// The user's uid and gid (None: the user does not exist).
+    owner: Option<(String, String)>,
+    sha256: Option<String>,
+}
+
+fn no_user(user: &str) -> ModuleError {
+    ModuleError::failed(format!("Failed to lookup user {user}: 'getpwnam(): name not found: {user}'"))
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! blockinfile: keep a block of lines between two marker lines in a file (insert, update or remove it),
 //! by Ansible's exact rules; the content is edited on the controller and written back atomically.
 
-use super::pyre;
-use super::text_edit::{self, COMMON_ARGS, split_lines, with_attrs_msg};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::pyre;
+use super::helpers::text_edit::{self, CHANGES, COMMON_ARGS, split_lines, with_attrs_msg};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan};
 
 pub struct BlockInFile;
 
@@ -31,7 +31,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     COMMON_ARGS[3],
     COMMON_ARGS[4],
 ])
-.mutually_exclusive(&[&["insertbefore", "insertafter"]]);
+.mutually_exclusive(&[&["insertbefore", "insertafter"]])
+.changes(CHANGES);
 
 #[async_trait::async_trait]
 impl Module for BlockInFile {
@@ -49,8 +50,8 @@ impl Module for BlockInFile {
          to 16 MiB. Lines end at \\n only (a file using bare \\r line ends is one line). SELinux arguments, `attributes` \
          and `unsafe_writes` are not supported."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let path = args.req("path");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let path = args.req("path")?;
         let present = args.str("state") == Some("present");
         let insertafter = args.str("insertafter").or(if args.has("insertbefore") { None } else { Some("EOF") });
         let insertbefore = args.str("insertbefore");
@@ -64,17 +65,17 @@ impl Module for BlockInFile {
         let t = text_edit::load(ctx, path).await?;
         if !t.st.exists {
             if !args.bool("create") {
-                return Ok(Outcome::failed(format!("Path {path} does not exist !")).with("rc", 257));
+                return Err(ModuleError::failed(format!("Path {path} does not exist !")).with("rc", 257));
             }
             if !present {
-                return Ok(Outcome::ok().msg(format!("File {path} not present")));
+                return Ok(Plan::unchanged().msg(format!("File {path} not present")));
             }
         }
         let params = Params {
-            marker: args.req("marker"),
-            begin: args.req("marker_begin"),
-            end: args.req("marker_end"),
-            block: args.req("block"),
+            marker: args.req("marker")?,
+            begin: args.req("marker_begin")?,
+            end: args.req("marker_end")?,
+            block: args.req("block")?,
             present,
             insertafter,
             insertbefore,
@@ -84,15 +85,11 @@ impl Module for BlockInFile {
         };
         let (result, msg, changed) = edit(t.st.exists.then(|| t.content()), &params)?;
         let new = changed.then_some(result);
-        let applied = text_edit::apply(ctx, args, &t, new.as_deref(), &format!("{path} (content)")).await?;
-        let mut o = Outcome::changed(changed || applied.attrs_changed).msg(with_attrs_msg(msg, applied.attrs_changed && t.st.exists));
-        if let Some(b) = applied.backup_file {
-            o = o.with("backup_file", b);
-        }
-        if ctx.diff {
-            o.diffs = applied.diffs;
-        }
-        Ok(o)
+        let (changes, attrs_changed) = text_edit::changes(ctx, args, &t, new.as_deref(), &format!("{path} (content)"))?;
+        Ok(Plan::of(changes).msg(with_attrs_msg(msg, attrs_changed && t.st.exists)))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, _args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        text_edit::apply(ctx, plan, "backup_file").await
     }
 }
 
@@ -152,14 +149,14 @@ fn edit(original: Option<&[u8]>, p: &Params<'_>) -> Result<(Vec<u8>, &'static st
                 let mut found = None;
                 if re.inline_multiline {
                     // A (?m) pattern is searched in the whole text; the line is counted from the match.
-                    if let Some(caps) = re.captures(original).map_err(ModuleError::Failed)? {
+                    if let Some(caps) = re.captures(original).map_err(ModuleError::failed)? {
                         let m = caps.get(0).expect("group 0");
                         let pos = if insertafter.is_some() { m.end() } else { m.start() };
                         found = Some(original[..pos].iter().filter(|b| **b == b'\n').count());
                     }
                 } else {
                     for (i, l) in lines.iter().enumerate() {
-                        if re.is_match(l).map_err(ModuleError::Failed)? {
+                        if re.is_match(l).map_err(ModuleError::failed)? {
                             found = Some(i);
                         }
                     }

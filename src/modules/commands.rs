@@ -1,13 +1,18 @@
 //! command, shell, raw and script: run something on the host. They always report changed (Ansible does the
-//! same) unless `creates`/`removes` show there is nothing to do; in check mode they run only those checks.
+//! same) unless `creates`/`removes` show there is nothing to do. What a command will do cannot be known ahead,
+//! so their plans are "run it" (with only the guard checked while planning); check mode reports a run that a
+//! guard decided, and skips the others.
 
 use std::time::Instant;
 
 use serde_json::Value;
 
 use super::args::shell_words;
-use super::host::output_marker;
-use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, lines, timestamp};
+use super::helpers::host::output_marker;
+use super::{
+    ApplyCtx, ArgKind, ArgSpec, Args, Change, CheckMode, Diff, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step, lines,
+    timestamp,
+};
 use crate::transport::quote::{glob, join, quote};
 
 pub struct Command;
@@ -39,7 +44,12 @@ static COMMAND_SPEC: ModuleSpec = ModuleSpec::new(&[
 ])
 .free_form("cmd")
 .mutually_exclusive(&[&["cmd", "argv"]])
-.required_one_of(&[&["cmd", "argv"]]);
+.required_one_of(&[&["cmd", "argv"]])
+.check_mode(CheckMode::Guarded)
+.changes(RUN);
+
+/// The one kind of change these modules make.
+const RUN: &[&str] = &["run"];
 
 static SHELL_SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("cmd", ArgKind::Str).required().help("A shell script line, run by /bin/sh (or `executable`)."),
@@ -51,13 +61,17 @@ static SHELL_SPEC: ModuleSpec = ModuleSpec::new(&[
     COMMON[4],
     COMMON[5],
 ])
-.free_form("cmd");
+.free_form("cmd")
+.check_mode(CheckMode::Guarded)
+.changes(RUN);
 
 static RAW_SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("cmd", ArgKind::Str).required().help("Sent to the host as it is."),
     ArgSpec::new("executable", ArgKind::Path).help("The shell to run it with."),
 ])
-.free_form("cmd");
+.free_form("cmd")
+.check_mode(CheckMode::None)
+.changes(RUN);
 
 static SCRIPT_SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("cmd", ArgKind::Str).required().help("A controller-side script path followed by its arguments."),
@@ -66,7 +80,9 @@ static SCRIPT_SPEC: ModuleSpec = ModuleSpec::new(&[
     COMMON[1],
     COMMON[2],
 ])
-.free_form("cmd");
+.free_form("cmd")
+.check_mode(CheckMode::Guarded)
+.changes(RUN);
 
 /// Printed instead of running when `creates`/`removes` say there is nothing to do.
 fn skip_marker() -> String {
@@ -106,48 +122,69 @@ fn skipped_reason(args: &Args) -> String {
     }
 }
 
-/// Run `body` under the creates/removes guard, with chdir and stdin, and report like Ansible.
-async fn run_guarded(ctx: &ModuleCtx<'_>, args: &Args, body: &str, display: Value, stdin: Option<Vec<u8>>) -> Result<Outcome, ModuleError> {
+/// What a command task runs, as planned.
+struct Run {
+    body: String,
+    display: Value,
+    stdin: Option<Vec<u8>>,
+}
+
+/// What Ansible says of a command in check mode.
+const WOULD_RUN: &str = "Command would have run if not in check mode";
+
+/// Plan running `body` under the creates/removes guard: nothing if the guard says so, otherwise one change
+/// (decided by the guard, or unpredictable when there is none).
+async fn plan_guarded(ctx: &ModuleCtx<'_>, args: &Args, body: String, display: Value, stdin: Option<Vec<u8>>) -> Result<Plan, ModuleError> {
     let guarded = args.has("creates") || args.has("removes");
     if guarded {
         // The guard alone first, as a probe: on a re-run it says skip, and the command needs no session of its own.
         let out = ctx.read(&format!("{}printf run", guard(args))).await?;
         if out.stdout_text() == skip_marker() {
-            return Ok(Outcome::ok().msg(skipped_reason(args)).with("cmd", display).with("rc", 0).with("stdout", "").with("stderr", ""));
+            return Ok(skipped_plan(args, display));
         }
-        if ctx.check {
-            return Ok(Outcome::changed(true).msg("Command would have run if not in check mode").with("cmd", display));
-        }
-    } else if ctx.check {
-        let mut o = Outcome::ok().msg("Command would have run if not in check mode");
-        o.skipped = true;
-        return Ok(o);
     }
-    // The guard again: the path may have appeared since.
-    let script = format!("{}{}{body}", guard(args), chdir(args));
+    let shown = match &display {
+        Value::String(s) => s.clone(),
+        other => other.as_array().map(|a| a.iter().map(|w| w.as_str().unwrap_or_default()).collect::<Vec<_>>().join(" ")).unwrap_or_default(),
+    };
+    let d = Diff { before_header: "command".into(), after_header: "command".into(), before: String::new(), after: format!("run: {shown}\n") };
+    let mut plan = Plan::unchanged().msg(WOULD_RUN).with("cmd", display.clone()).change(Change::new("run", d, Step::Module));
+    plan.unpredictable = !guarded;
+    Ok(plan.keep(Run { body, display, stdin }))
+}
+
+fn skipped_plan(args: &Args, display: Value) -> Plan {
+    Plan::unchanged().msg(skipped_reason(args)).with("cmd", display).with("rc", 0).with("stdout", "").with("stderr", "")
+}
+
+/// Run the planned command, with the guard again (the path may have appeared since), chdir and stdin.
+async fn run_planned(ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+    let run: Run = plan.take_found().ok_or_else(|| ModuleError::Internal("command: plan without its command".into()))?;
+    let guarded = args.has("creates") || args.has("removes");
+    let script = format!("{}{}{}", guard(args), chdir(args), run.body);
     let started = Instant::now();
     let start = timestamp();
-    let out = ctx.write(&script, stdin.as_deref()).await?;
+    let out = ctx.write(&script, run.stdin.as_deref()).await?;
     if guarded && out.success() && out.stdout_text() == skip_marker() {
-        return Ok(Outcome::ok().msg(skipped_reason(args)).with("cmd", display).with("rc", 0).with("stdout", "").with("stderr", ""));
+        return Ok(Outcome::from_plan(&skipped_plan(args, run.display)));
     }
     if out.rc() == 1 && out.stdout_text() == chdir_marker() {
         // As Ansible: nothing ran, so no rc; the shell's own words say why.
         let why = out.stderr_text().trim().to_string();
-        return Ok(Outcome::failed(format!("Unable to change directory before execution: {why}"))
-            .with("cmd", display)
+        return Err(ModuleError::failed(format!("Unable to change directory before execution: {why}"))
+            .with("cmd", run.display)
             .with("stdout", "")
             .with("stderr", why));
     }
-    Ok(command_result(out, display, started, start, args.bool("strip_empty_ends")))
+    command_result(out, run.display, started, start, args.bool("strip_empty_ends"))
 }
 
-/// The result keys Ansible's command-like modules register.
-pub fn command_result(out: crate::transport::Output, display: Value, started: Instant, start: String, strip: bool) -> Outcome {
+/// The result keys Ansible's command-like modules register; a non-zero exit is a failure (after a change).
+pub fn command_result(out: crate::transport::Output, display: Value, started: Instant, start: String, strip: bool) -> Result<Outcome, ModuleError> {
     let strip_ends = |s: String| if strip { s.trim_end_matches(['\n', '\r']).to_string() } else { s };
     let (stdout, stderr) = (strip_ends(out.stdout_text()), strip_ends(out.stderr_text()));
     let rc = out.rc();
-    let mut o = Outcome::changed(true)
+    let o = Outcome::changed(true)
         .with("cmd", display)
         .with("rc", rc)
         .with("stdout_lines", lines(&stdout))
@@ -157,16 +194,16 @@ pub fn command_result(out: crate::transport::Output, display: Value, started: In
         .with("start", start)
         .with("end", timestamp())
         .with("delta", format_delta(started.elapsed()));
-    if let crate::transport::ExitStatus::Signal(sig) = &out.status {
-        o.failed = true;
-        o.msg = Some(format!("killed by signal {sig}"));
-    } else if rc != 0 {
-        o.failed = true;
-        o.msg = Some("non-zero return code".into());
-    } else {
-        o.msg = Some(String::new());
+    let failure = match &out.status {
+        crate::transport::ExitStatus::Signal(sig) => format!("killed by signal {sig}"),
+        _ if rc != 0 => "non-zero return code".into(),
+        _ => return Ok(o.msg("")),
+    };
+    let mut err = ModuleError::failed(failure).after_change();
+    if let ModuleError::Failed(f) = &mut err {
+        f.data = o.data;
     }
-    o
+    Err(err)
 }
 
 fn format_delta(d: std::time::Duration) -> String {
@@ -195,7 +232,7 @@ impl Module for Command {
     fn spec(&self) -> &'static ModuleSpec {
         &COMMAND_SPEC
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let argv = match args.str("cmd") {
             Some(cmd) => shell_words(cmd).map_err(|e| ModuleError::Args(format!("cannot split the command line: {e}")))?,
             None => args.list("argv"),
@@ -204,7 +241,10 @@ impl Module for Command {
             return Err(ModuleError::Args("no command given".into()));
         }
         let display = Value::Array(argv.iter().map(|a| Value::String(a.clone())).collect());
-        run_guarded(ctx, args, &format!("exec {}", join(&argv)), display, stdin_of(args)).await
+        plan_guarded(ctx, args, format!("exec {}", join(&argv)), display, stdin_of(args)).await
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        run_planned(ctx, args, plan).await
     }
 }
 
@@ -219,10 +259,13 @@ impl Module for Shell {
     fn spec(&self) -> &'static ModuleSpec {
         &SHELL_SPEC
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let cmd = args.req("cmd");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let cmd = args.req("cmd")?;
         let shell = args.str("executable").unwrap_or("/bin/sh");
-        run_guarded(ctx, args, &format!("exec {} -c {}", quote(shell), quote(cmd)), Value::String(cmd.to_string()), stdin_of(args)).await
+        plan_guarded(ctx, args, format!("exec {} -c {}", quote(shell), quote(cmd)), Value::String(cmd.to_string()), stdin_of(args)).await
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        run_planned(ctx, args, plan).await
     }
 }
 
@@ -237,11 +280,13 @@ impl Module for Raw {
     fn spec(&self) -> &'static ModuleSpec {
         &RAW_SPEC
     }
-    fn supports_check_mode(&self) -> bool {
-        false
+    async fn plan(&self, _ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let cmd = args.req("cmd")?;
+        let d = Diff { before_header: "raw".into(), after_header: "raw".into(), before: String::new(), after: format!("run: {cmd}\n") };
+        Ok(Plan::unchanged().change(Change::new("run", d, Step::Module)))
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let cmd = args.req("cmd");
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, _plan: Plan) -> Result<Outcome, ModuleError> {
+        let cmd = args.req("cmd")?;
         let script = match args.str("executable") {
             Some(shell) => format!("exec {} -c {}", quote(shell), quote(cmd)),
             None => cmd.to_string(),
@@ -249,9 +294,9 @@ impl Module for Raw {
         let started = Instant::now();
         let start = timestamp();
         let out = ctx.write(&script, None).await?;
-        let mut o = command_result(out, Value::String(cmd.to_string()), started, start, false);
-        // raw reports rc != 0 as failed, like Ansible, but keeps output unstripped.
-        o.msg = if o.failed { o.msg } else { None };
+        // raw reports rc != 0 as failed, like Ansible, but keeps output unstripped (and no msg on success).
+        let mut o = command_result(out, Value::String(cmd.to_string()), started, start, false)?;
+        o.msg = None;
         Ok(o)
     }
 }
@@ -267,8 +312,8 @@ impl Module for Script {
     fn spec(&self) -> &'static ModuleSpec {
         &SCRIPT_SPEC
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let words = shell_words(args.req("cmd")).map_err(|e| ModuleError::Args(format!("cannot split the command line: {e}")))?;
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let words = shell_words(args.req("cmd")?).map_err(|e| ModuleError::Args(format!("cannot split the command line: {e}")))?;
         let Some((script, script_args)) = words.split_first() else {
             return Err(ModuleError::Args("no script given".into()));
         };
@@ -280,6 +325,9 @@ impl Module for Script {
         };
         // One round trip: the script arrives on stdin, runs from a private temp file, and is removed.
         let body = format!("__t=$(mktemp) || exit 1; trap 'rm -f \"$__t\"' EXIT; cat > \"$__t\" && chmod 700 \"$__t\" && {{ {run}; }}");
-        run_guarded(ctx, args, &body, Value::String(args.req("cmd").to_string()), Some(content)).await
+        plan_guarded(ctx, args, body, Value::String(args.req("cmd")?.to_string()), Some(content)).await
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        run_planned(ctx, args, plan).await
     }
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::remote_file::{self, Attrs, Want, WriteOpts, attrs_differ, path_info, sha1_hex};
-use super::{ArgKind, ArgSpec, Args, Diff, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, mode};
+use super::helpers::remote_file::{self, Attrs, Want, WriteSpec, attrs_differ, path_info, sha1_hex};
+use super::{ArgKind, ArgSpec, Args, Change, Diff, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Plan, Step, helpers::mode};
 use crate::transport::quote::quote;
 
 pub struct Copy;
@@ -48,7 +48,11 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     DEST_ARGS[7],
     ArgSpec::new("directory_mode", ArgKind::Mode).help("Mode of the folders a recursive copy (or a dest ending in '/') creates or manages."),
     ArgSpec::new("local_follow", ArgKind::Bool).default("yes").help("In a src folder, copy what symlinks point to (otherwise recreate the links)."),
-]);
+])
+.changes(CHANGES);
+
+/// The kinds of change copy and template make.
+pub const CHANGES: &[&str] = &["content", "attributes", "create", "link"];
 
 #[async_trait::async_trait]
 impl Module for Copy {
@@ -67,8 +71,8 @@ impl Module for Copy {
          controller path (Ansible reports its temporary copy on the host). A symbolic mode on a new file is applied \
          to 0644."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let dest = args.req("dest");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let dest = args.req("dest")?;
         let (src, content) = (args.str("src"), args.get("content"));
         match (src, content) {
             (None, None) => return Err(ModuleError::Args("src (or content) is required".into())),
@@ -151,15 +155,7 @@ pub fn diff_text(bytes: Option<&[u8]>, size: u64) -> String {
 }
 
 /// Put one file at `dest` (or inside it, if it is a folder): copy's and template's core.
-pub async fn put_file(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest: &str) -> Result<Outcome, ModuleError> {
-    let mut o = put_file_inner(ctx, args, source, dest).await?;
-    if !ctx.diff {
-        o.diffs.clear();
-    }
-    Ok(o)
-}
-
-async fn put_file_inner(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest: &str) -> Result<Outcome, ModuleError> {
+pub async fn put_file(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest: &str) -> Result<Plan, ModuleError> {
     let follow = args.bool("follow");
     let force = args.bool("force");
     let want = Want { content_up_to: if ctx.diff { remote_file::MAX_DIFF_BYTES } else { 0 }, sha1: false, follow };
@@ -174,23 +170,23 @@ async fn put_file_inner(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest:
     let (mut path, mut st) = (probes[0].0.clone(), sts[0].clone());
     if st.is_dir() {
         if source.name.is_none() {
-            return Ok(Outcome::failed("can not use content with a dir as dest"));
+            return Err(ModuleError::failed("can not use content with a dir as dest"));
         }
         (path, st) = (probes[1].0.clone(), sts[1].clone());
     }
     let sha1 = sha1_hex(&source.bytes);
-    let base = |o: Outcome, path: &str| -> Outcome {
-        let mut o = o.with("dest", path).with("checksum", sha1.as_str());
+    let base = |path: &str| -> Plan {
+        let mut p = Plan::unchanged().with("dest", path).with("checksum", sha1.as_str());
         if let Some(d) = &source.display {
-            o = o.with("src", d.as_str());
+            p = p.with("src", d.as_str());
         }
-        o
+        p
     };
     if st.exists && !force {
-        return Ok(base(Outcome::ok(), &path));
+        return Ok(base(&path));
     }
     if st.is_dir() {
-        return Ok(Outcome::failed(format!("{path} is a directory")).with("dest", path.as_str()));
+        return Err(ModuleError::failed(format!("{path} is a directory")).with("dest", path.as_str()));
     }
     // With follow, a symlink's target is what gets written; without, the link is replaced by a file.
     if follow && st.is_link() && st.real_path.is_some() {
@@ -198,51 +194,39 @@ async fn put_file_inner(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest:
     }
     let replace_link = st.is_link() && !follow;
     let same = !replace_link && st.sha256.as_deref() == Some(remote_file::sha256_hex(&source.bytes).as_str());
-    let current = if st.exists && !replace_link { st.clone() } else { super::text_edit::new_file_state(ctx) };
+    let current = if st.exists && !replace_link { st.clone() } else { super::helpers::text_edit::new_file_state(ctx) };
     let attrs = wanted_attrs(args, "mode", source.local_mode, current.mode, false)?;
     let changing = attrs_differ(&current, &attrs);
 
     if same {
         // Only owner, group and mode may need setting (Ansible runs its file module here).
-        let mut o = base(Outcome::changed(!changing.is_empty()), &path).with("path", path.as_str());
-        let mut after = st.clone();
+        let mut plan = base(&path).with("path", path.as_str());
+        plan.result.extend(path_info(&st));
         if !changing.is_empty() {
-            o = o.diff(remote_file::attrs_diff(&path, &st, &attrs, &changing));
-            if !ctx.check {
-                after = remote_file::change_and_probe(ctx, &path, &remote_file::attr_commands(&quote(&path), &attrs), "setting owner, group or mode")
-                    .await?;
-            }
+            let step = Step::run_and_probe(&path, remote_file::attr_commands(&quote(&path), &attrs), "setting owner, group or mode");
+            plan.changes.push(Change::new("attributes", remote_file::attrs_diff(&path, &st, &attrs, &changing), step));
         }
-        o.data.extend(path_info(&after));
-        return Ok(o);
+        return Ok(plan);
     }
-    let mut o = base(Outcome::changed(true), &path).diff(Diff {
+    let d = Diff {
         before_header: if st.exists { path.clone() } else { "/dev/null".into() },
         after_header: path.clone(),
         before: if st.exists && !replace_link { diff_text(st.content.as_deref(), st.size) } else { String::new() },
         after: diff_text(Some(&source.bytes), source.bytes.len() as u64),
-    });
-    if ctx.check {
-        return Ok(o);
-    }
-    let opts = WriteOpts {
+    };
+    let write = WriteSpec {
+        path: path.clone(),
+        content: source.bytes.clone(),
         attrs,
         backup: args.bool("backup"),
-        validate: args.str("validate"),
-        expect_sha256: Some(if replace_link { None } else { st.sha256.as_deref() }),
+        validate: args.str("validate").map(str::to_string),
+        expect_sha256: Some(if replace_link { None } else { st.sha256.clone() }),
         // Folders a dest ending in '/' needs get directory_mode, owner and group, as in Ansible.
         create_parents: if into_dir { Some(wanted_attrs(args, "directory_mode", None, 0o755, true)?) } else { None },
-    };
-    if replace_link {
         // Ansible removes the link and writes a file in its place.
-        ctx.write_ok(&format!("rm -f -- {}", quote(&path)), None, "removing the symlink at dest").await?;
-    }
-    let written = remote_file::write_atomic(ctx, &path, &source.bytes, &opts).await?;
-    if let Some(b) = written.backup_file {
-        o = o.with("backup_file", b);
-    }
-    o.data.extend(path_info(&written.after));
-    Ok(o)
+        replace_symlink: replace_link,
+    };
+    Ok(base(&path).change(Change::new("content", d, Step::Write(write))))
 }
 
 /// A controller folder's content, with paths relative to the copy's destination.
@@ -287,9 +271,9 @@ fn walk(top: &Path, base: &str, local_follow: bool, tree: &mut Tree, seen: &mut 
     Ok(())
 }
 
-/// Copy a controller folder: one round trip to probe every destination path, one to create folders, links and
-/// set attributes, one per file whose content changes.
-async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: bool, dest: &str) -> Result<Outcome, ModuleError> {
+/// Copy a controller folder: one round trip to probe every destination path; then one to create folders, links
+/// and set attributes, and one per file whose content changes.
+async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: bool, dest: &str) -> Result<Plan, ModuleError> {
     let mut tree = Tree::default();
     let prefix = if contents_only { String::new() } else { format!("{}/", file_name(&top.to_string_lossy())) };
     if !contents_only {
@@ -309,26 +293,24 @@ async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: 
     let (file_sts, link_sts) = rest.split_at(tree.files.len());
 
     let force = args.bool("force");
-    let mut changed = false;
+    // Folders, links and attributes: one script (one round trip), shown as one change each.
     let mut script = String::new();
-    let mut diffs = Vec::new();
+    let mut joined: Vec<(&'static str, Diff)> = Vec::new();
     // Folders: created with directory_mode (and owner/group), or given them if they differ. dest itself and
     // the copied folder's own top are only created when missing, never changed (as in Ansible).
     let implicit = if contents_only { 1 } else { 2 };
     for (i, ((path, _), st)) in probes[..dir_sts.len()].iter().zip(dir_sts).enumerate() {
         if st.exists && !st.is_dir() {
-            return Ok(Outcome::failed(format!("{path} already exists as a {}", st.state_name())).with("path", path.as_str()));
+            return Err(ModuleError::failed(format!("{path} already exists as a {}", st.state_name())).with("path", path.as_str()));
         }
         let current = if st.exists { st.mode } else { 0o755 };
         let attrs = wanted_attrs(args, "directory_mode", None, current, true)?;
         let q = quote(path);
         if !st.exists {
-            changed = true;
-            diffs.push(remote_file::property_diff(path, &[("state", "absent".into())], &[("state", "directory".into())]));
+            joined.push(("create", remote_file::property_diff(path, &[("state", "absent".into())], &[("state", "directory".into())])));
             script.push_str(&format!("mkdir -p -- {q}; {}", remote_file::attr_commands(&q, &attrs)));
         } else if i >= implicit && !attrs_differ(st, &attrs).is_empty() {
-            changed = true;
-            diffs.push(remote_file::attrs_diff(path, st, &attrs, &attrs_differ(st, &attrs)));
+            joined.push(("attributes", remote_file::attrs_diff(path, st, &attrs, &attrs_differ(st, &attrs))));
             script.push_str(&remote_file::attr_commands(&q, &attrs));
         }
     }
@@ -338,84 +320,70 @@ async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: 
             continue;
         }
         if st.is_dir() {
-            return Ok(Outcome::failed(format!("{dest}{rel} is a directory; refusing to replace it with a symlink")));
+            return Err(ModuleError::failed(format!("{dest}{rel} is a directory; refusing to replace it with a symlink")));
         }
-        changed = true;
         let q = quote(&format!("{dest}{rel}"));
-        diffs.push(remote_file::property_diff(
-            &format!("{dest}{rel}"),
-            &[("src", st.link_target.clone().unwrap_or_default())],
-            &[("src", target.clone())],
+        joined.push((
+            "link",
+            remote_file::property_diff(&format!("{dest}{rel}"), &[("src", st.link_target.clone().unwrap_or_default())], &[("src", target.clone())]),
         ));
         script.push_str(&format!("rm -f -- {q}; ln -s -- {} {q}; ", quote(target)));
     }
     // Files: those whose content differs are written one by one; attribute changes join the script.
     let mut writes = Vec::new();
-    let mut last_file_outcome = None;
+    let mut one_file: Option<Plan> = None;
     for ((local, rel), st) in tree.files.iter().zip(file_sts) {
         let path = format!("{dest}{rel}");
         if st.exists && !force {
             continue;
         }
         if st.is_dir() {
-            return Ok(Outcome::failed(format!("{path} is a directory")).with("dest", path));
+            return Err(ModuleError::failed(format!("{path} is a directory")).with("dest", path));
         }
         let source = Source::from_file(local)?;
-        let current = if st.is_file() { st.clone() } else { super::text_edit::new_file_state(ctx) };
+        let current = if st.is_file() { st.clone() } else { super::helpers::text_edit::new_file_state(ctx) };
         let attrs = wanted_attrs(args, "mode", source.local_mode, current.mode, false)?;
         let same = st.is_file() && st.sha256.as_deref() == Some(remote_file::sha256_hex(&source.bytes).as_str());
-        let mut o =
-            Outcome::changed(!same).with("dest", path.as_str()).with("checksum", sha1_hex(&source.bytes)).with("src", local.display().to_string());
+        one_file =
+            Some(Plan::unchanged().with("dest", path.as_str()).with("checksum", sha1_hex(&source.bytes)).with("src", local.display().to_string()));
         if same {
             let differ = attrs_differ(st, &attrs);
             if !differ.is_empty() {
-                changed = true;
-                o.changed = true;
-                diffs.push(remote_file::attrs_diff(&path, st, &attrs, &differ));
+                joined.push(("attributes", remote_file::attrs_diff(&path, st, &attrs, &differ)));
                 script.push_str(&remote_file::attr_commands(&quote(&path), &attrs));
             }
         } else {
-            changed = true;
-            diffs.push(Diff {
+            let d = Diff {
                 before_header: if st.exists { path.clone() } else { "/dev/null".into() },
                 after_header: path.clone(),
                 before: if st.is_file() { diff_text(st.content.as_deref(), st.size) } else { String::new() },
                 after: diff_text(Some(&source.bytes), source.bytes.len() as u64),
-            });
-            if st.is_link() {
-                script.push_str(&format!("rm -f -- {}; ", quote(&path)));
-            }
-            writes.push((path, source, attrs, if st.is_file() { st.sha256.clone() } else { None }));
-        }
-        last_file_outcome = Some(o);
-    }
-    if !ctx.check {
-        if !script.is_empty() {
-            ctx.write_ok(&format!("set -e; {script}"), None, &format!("copying folders and links to {dest}")).await?;
-        }
-        for (path, source, attrs, old) in &writes {
-            let opts = WriteOpts {
-                attrs: attrs.clone(),
-                backup: args.bool("backup"),
-                validate: args.str("validate"),
-                expect_sha256: Some(old.as_deref()),
-                create_parents: None,
             };
-            remote_file::write_atomic(ctx, path, &source.bytes, &opts).await?;
+            let write = WriteSpec {
+                path: path.clone(),
+                content: source.bytes,
+                attrs,
+                backup: args.bool("backup"),
+                validate: args.str("validate").map(str::to_string),
+                expect_sha256: Some(if st.is_file() { st.sha256.clone() } else { None }),
+                create_parents: None,
+                replace_symlink: st.is_link(),
+            };
+            writes.push(Change::new("content", d, Step::Write(write)));
         }
     }
-    let mut o = match (tree.files.len(), last_file_outcome) {
-        // A folder holding one file reports that file, as Ansible does.
-        (1, Some(mut o)) => {
-            o.changed = changed;
-            o
-        }
-        _ => Outcome::changed(changed).with("dest", dest.as_str()).with("src", top.display().to_string()),
+    // A folder holding one file reports that file, as Ansible does.
+    let mut plan = match (tree.files.len(), one_file) {
+        (1, Some(p)) => p,
+        _ => Plan::unchanged().with("dest", dest.as_str()).with("src", top.display().to_string()),
     };
-    if ctx.diff {
-        o.diffs = diffs;
+    let mut steps = std::iter::once(Step::run(format!("set -e; {script}"), format!("copying folders and links to {dest}")))
+        .chain(std::iter::repeat_with(|| Step::Joined));
+    for (kind, d) in joined {
+        plan.changes.push(Change::new(kind, d, steps.next().unwrap_or(Step::Joined)));
     }
-    Ok(o)
+    plan.changes.extend(writes);
+    Ok(plan)
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! a keyring path on the host, a key downloaded (on the host) into /etc/apt/keyrings, or an armored key inline.
 //! The file's text is built exactly as Ansible's module builds it, so files it wrote compare equal.
 
-use super::host::Probe;
-use super::remote_file::{self, Attrs, Want, WriteOpts};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::Probe;
+use super::helpers::remote_file::{self, Attrs, Want, WriteSpec};
+use super::{ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Plan, Step};
 use crate::transport::quote::quote;
 
 pub struct Deb822Repository;
@@ -35,7 +35,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .choices(&["present", "absent"])
         .default("present")
         .help("absent removes the .sources file and its downloaded key."),
-]);
+])
+.changes(&["remove", "key", "sources"]);
 
 const KEYRINGS_DIR: &str = "/etc/apt/keyrings";
 
@@ -94,8 +95,8 @@ fn render(args: &Args, signed_by: Option<&str>) -> String {
 }
 
 fn mode_of(args: &Args) -> Result<u32, ModuleError> {
-    match super::mode::parse(args.req("mode")).map_err(ModuleError::Args)? {
-        super::mode::Mode::Octal(v) => Ok(v),
+    match super::helpers::mode::parse(args.req("mode")?).map_err(ModuleError::Args)? {
+        super::helpers::mode::Mode::Octal(v) => Ok(v),
         other => Ok(other.apply(0o644, false)),
     }
 }
@@ -116,8 +117,8 @@ impl Module for Deb822Repository {
          starts with / but is not a file on the host is an error (Ansible would embed the path as key text). \
          Like Ansible, it does not run apt-get update; follow it with apt update_cache."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let name = args.req("name");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let name = args.req("name")?;
         let slug = slug(name);
         if slug.is_empty() {
             return Err(ModuleError::Args(format!("name '{name}' gives an empty file name")));
@@ -147,22 +148,21 @@ impl Module for Deb822Repository {
         let (st, asc_st, gpg_st) = (parse(0)?, parse(1)?, parse(2)?);
         let signed_by_is_file = s[3].ok();
 
-        if args.req("state") == "absent" {
+        if args.req("state")? == "absent" {
             let gone: Vec<&str> = [(&st, dest.as_str()), (&asc_st, asc.as_str()), (&gpg_st, gpg.as_str())]
                 .into_iter()
                 .filter(|(f, _)| f.exists)
                 .map(|(_, p)| p)
                 .collect();
-            let changed = !gone.is_empty();
-            if changed && !ctx.check {
-                let rm: Vec<String> = gone.iter().map(|p| quote(p)).collect();
-                ctx.write_ok(&format!("rm -f -- {}", rm.join(" ")), None, "removing the repository files").await?;
+            let plan = Plan::unchanged().with("repo", serde_json::Value::Null).with("dest", dest.clone()).with("key_filename", gpg.clone());
+            if gone.is_empty() {
+                return Ok(plan);
             }
-            let mut o = Outcome::changed(changed).with("repo", serde_json::Value::Null).with("dest", dest.clone()).with("key_filename", gpg);
-            if changed && ctx.diff {
-                o = o.diff(remote_file::content_diff(&dest, &st, b""));
-            }
-            return Ok(o);
+            let rm: Vec<String> = gone.iter().map(|p| quote(p)).collect();
+            let step = Step::run(format!("rm -f -- {}", rm.join(" ")), "removing the repository files");
+            let mut d = remote_file::content_diff(&dest, &st, b"");
+            d.after_header = "/dev/null".into();
+            return Ok(plan.change(Change::new("remove", d, step)));
         }
         for required in ["uris", "suites"] {
             if !args.has(required) {
@@ -170,20 +170,19 @@ impl Module for Deb822Repository {
             }
         }
 
-        let mut changed = false;
         let mut key_filename: Option<String> = None;
-        let mut key_write: Option<(String, Vec<u8>, bool)> = None;
+        let mut key_write: Option<(String, Vec<u8>, bool, remote_file::FileState)> = None;
         match signed_by {
             Some(s) if signed_by_is_file => key_filename = Some(s.to_string()),
             Some(s) if is_url => {
-                let mut req = super::http::Request::get(s);
+                let mut req = super::helpers::http::Request::get(s);
                 req.timeout = 60;
-                let resp = super::http::request(ctx, &req, super::http::BodyTo::Return, false).await?;
+                let resp = super::helpers::http::request_read(ctx, &req, super::helpers::http::BodyTo::Return).await?;
                 if let Some(e) = resp.error {
-                    return Err(ModuleError::Failed(format!("Could not fetch signed_by key: {e}")));
+                    return Err(ModuleError::failed(format!("Could not fetch signed_by key: {e}")));
                 }
                 if resp.status != 200 {
-                    return Err(ModuleError::Failed(format!("Could not fetch signed_by key: HTTP Error {}: {}", resp.status, resp.reason)));
+                    return Err(ModuleError::failed(format!("Could not fetch signed_by key: HTTP Error {}: {}", resp.status, resp.reason)));
                 }
                 let data = resp.body.unwrap_or_default();
                 if data.is_empty() {
@@ -193,49 +192,50 @@ impl Module for Deb822Repository {
                     let (file, existing) = if armored { (asc.clone(), &asc_st) } else { (gpg.clone(), &gpg_st) };
                     let same = existing.sha256.as_deref() == Some(remote_file::sha256_hex(&data).as_str());
                     if !same || existing.mode != 0o644 {
-                        changed = true;
-                        key_write = Some((file.clone(), data, same));
+                        key_write = Some((file.clone(), data, same, existing.clone()));
                     }
                     key_filename = Some(file);
                 }
             }
             Some(s) if s.starts_with('/') && !s.contains('\n') => {
-                return Err(ModuleError::Failed(format!("signed_by: {s} is not a file on the host")));
+                return Err(ModuleError::failed(format!("signed_by: {s} is not a file on the host")));
             }
             _ => {}
         }
         let text = render(args, key_filename.as_deref());
         let content_changed = st.sha256.as_deref() != Some(remote_file::sha256_hex(text.as_bytes()).as_str());
         let mode_changed = st.exists && st.mode != mode;
-        changed |= content_changed || mode_changed;
-        let mut o = Outcome::changed(changed)
+        let mut plan = Plan::unchanged()
             .with("repo", text.clone())
             .with("dest", dest.clone())
             .with("key_filename", key_filename.clone().map(serde_json::Value::String).unwrap_or(serde_json::Value::Null));
-        if content_changed && ctx.diff {
-            o = o.diff(remote_file::content_diff(&dest, &st, text.as_bytes()));
-        }
-        if ctx.check || !changed {
-            return Ok(o);
-        }
-        if let Some((file, data, same)) = key_write {
-            ctx.write_ok(&format!("[ -d {d} ] || mkdir -m 0755 -p -- {d}", d = KEYRINGS_DIR), None, "creating /etc/apt/keyrings").await?;
+        if let Some((file, data, same, existing)) = key_write {
+            let mkdir = format!("[ -d {d} ] || mkdir -m 0755 -p -- {d}; ", d = KEYRINGS_DIR);
             if same {
-                ctx.write_ok(&format!("chmod 0644 -- {}", quote(&file)), None, "setting the key's mode").await?;
+                let d = remote_file::attrs_diff(&file, &existing, &Attrs { mode: Some(0o644), ..Default::default() }, &["mode"]);
+                plan = plan.change(Change::new("key", d, Step::run(format!("{mkdir}chmod 0644 -- {}", quote(&file)), "setting the key's mode")));
             } else {
-                let opts = WriteOpts { attrs: Attrs { mode: Some(0o644), ..Default::default() }, ..Default::default() };
-                remote_file::write_atomic(ctx, &file, &data, &opts).await?;
+                let d = remote_file::content_diff(&file, &existing, &data);
+                let write = WriteSpec {
+                    attrs: Attrs { mode: Some(0o644), ..Default::default() },
+                    expect_sha256: None,
+                    create_parents: Some(Attrs { mode: Some(0o755), ..Default::default() }),
+                    ..WriteSpec::new(&file, data, None)
+                };
+                plan = plan.change(Change::new("key", d, Step::Write(write)));
             }
         }
         if content_changed || mode_changed {
-            let opts = WriteOpts {
-                attrs: Attrs { mode: Some(mode), ..Default::default() },
-                expect_sha256: Some(st.sha256.as_deref()),
-                ..Default::default()
+            let d = if content_changed {
+                remote_file::content_diff(&dest, &st, text.as_bytes())
+            } else {
+                remote_file::attrs_diff(&dest, &st, &Attrs { mode: Some(mode), ..Default::default() }, &["mode"])
             };
-            remote_file::write_atomic(ctx, &dest, text.as_bytes(), &opts).await?;
+            let write =
+                WriteSpec { attrs: Attrs { mode: Some(mode), ..Default::default() }, ..WriteSpec::new(&dest, text.as_bytes(), st.sha256.as_deref()) };
+            plan = plan.change(Change::new("sources", d, Step::Write(write)));
         }
-        Ok(o)
+        Ok(plan)
     }
 }
 

@@ -1,10 +1,11 @@
 //! fetch: copy a file from the host to the controller, into DEST/HOSTNAME/PATH (or DEST itself with `flat`).
-//! It only reads the host: one round trip compares checksums, a second brings the content when it differs.
+//! It only reads the host: one round trip compares checksums; the change (writing the controller's copy) brings
+//! the content in a second.
 
 use std::path::{Component, Path, PathBuf};
 
-use super::remote_file::{self, Want, sha1_hex};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::remote_file::{self, Want, sha1_hex};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Diff, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::quote;
 
 pub struct Fetch;
@@ -18,7 +19,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("flat", ArgKind::Bool).default("no").help("Write to dest itself instead of DEST/HOSTNAME/SRC."),
     ArgSpec::new("fail_on_missing", ArgKind::Bool).default("yes").help("Fail when src does not exist (or is a folder); otherwise just say so."),
     ArgSpec::new("validate_checksum", ArgKind::Bool).default("yes").help("Check that the fetched file's checksum matches the host's."),
-]);
+])
+.changes(&["controller copy"]);
 
 #[async_trait::async_trait]
 impl Module for Fetch {
@@ -36,8 +38,8 @@ impl Module for Fetch {
          skips fetch in check mode). Results carry `checksum`/`remote_checksum` (sha1) but not the legacy md5 keys. \
          A src that would land outside DEST/HOSTNAME (through '..') is refused."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let src = args.req("src");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let src = args.req("src")?;
         let fail_on_missing = args.bool("fail_on_missing");
         // Fetch always follows symlinks.
         let st = remote_file::probe(ctx, src, Want { content_up_to: 0, sha1: true, follow: true }).await?;
@@ -54,38 +56,52 @@ impl Module for Fetch {
             None
         };
         if let Some(msg) = problem {
-            let mut o = Outcome::ok().msg(msg).with("file", src);
-            o.failed = fail_on_missing || st.sha1.is_none() && st.exists && !st.is_dir();
-            return Ok(o);
+            if fail_on_missing || st.sha1.is_none() && st.exists && !st.is_dir() {
+                return Err(ModuleError::failed(msg).with("file", src));
+            }
+            return Ok(Plan::unchanged().msg(msg).with("file", src));
         }
         let remote_sum = st.sha1.clone().unwrap_or_default();
         let dest = local_dest(ctx, args, src)?;
         let local_sum = std::fs::read(&dest).ok().map(|b| sha1_hex(&b));
         let dest_s = dest.display().to_string();
         if local_sum.as_deref() == Some(remote_sum.as_str()) {
-            return Ok(Outcome::ok().with("file", src).with("dest", dest_s).with("checksum", remote_sum));
+            return Ok(Plan::unchanged().with("file", src).with("dest", dest_s).with("checksum", remote_sum));
         }
-        let o = Outcome::changed(true).with("dest", dest_s.as_str()).with("remote_checksum", remote_sum.as_str());
-        if ctx.check {
-            return Ok(o);
-        }
+        let d = Diff {
+            before_header: dest_s.clone(),
+            after_header: dest_s.clone(),
+            before: local_sum.map(|s| format!("sha1: {s}\n")).unwrap_or_default(),
+            after: format!("sha1: {remote_sum} (from {}:{src})\n", ctx.host),
+        };
+        Ok(Plan::unchanged().with("dest", dest_s.as_str()).with("remote_checksum", remote_sum.as_str()).change(Change::new(
+            "controller copy",
+            d,
+            Step::Module,
+        )))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        let src = args.req("src")?;
+        let remote_sum = plan.result.get("remote_checksum").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let dest = local_dest(ctx, args, src)?;
+        let dest_s = dest.display().to_string();
         let out = ctx.read_ok(&format!("cat -- {}", quote(src)), &format!("reading {src}")).await?;
         let new_sum = sha1_hex(&out.stdout);
         if args.bool("validate_checksum") && new_sum != remote_sum {
-            return Ok(Outcome::failed("checksum mismatch")
+            return Err(ModuleError::failed("checksum mismatch")
                 .with("file", src)
                 .with("dest", dest_s)
                 .with("checksum", new_sum)
                 .with("remote_checksum", remote_sum));
         }
-        write_local(&dest, &out.stdout).map_err(|e| ModuleError::Failed(format!("Failed to fetch the file to {dest_s}: {e}")))?;
-        Ok(o.with("checksum", new_sum))
+        write_local(&dest, &out.stdout).map_err(|e| ModuleError::failed(format!("Failed to fetch the file to {dest_s}: {e}")))?;
+        Ok(Outcome::from_plan(&plan).with("checksum", new_sum))
     }
 }
 
 /// Where the file goes on the controller.
 fn local_dest(ctx: &ModuleCtx<'_>, args: &Args, src: &str) -> Result<PathBuf, ModuleError> {
-    let dest = args.req("dest");
+    let dest = args.req("dest")?;
     let base = |p: &str| -> PathBuf {
         let p = PathBuf::from(p);
         if p.is_absolute() { p } else { ctx.task.base_dir().join(p) }

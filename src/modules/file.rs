@@ -1,11 +1,9 @@
 //! file: the state of a path (file, directory, symlink, hard link, touched, absent) and its owner, group and
 //! mode, recursively for a directory if asked. One round trip learns everything needed (the path, what a link
-//! leads to, the link source); a second one makes the change.
+//! leads to, the link source); each change is then one more.
 
-use serde_json::Value;
-
-use super::remote_file::{self, Attrs, FileState, Want, attrs_differ, change_and_probe, path_info, property_diff};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, mode};
+use super::helpers::remote_file::{self, Attrs, FileState, Want, attrs_differ, path_info, property_diff};
+use super::{ArgKind, ArgSpec, Args, Change, Diff, Module, ModuleCtx, ModuleError, ModuleSpec, Plan, Step, helpers::mode};
 use crate::transport::quote::quote;
 
 pub struct File;
@@ -28,7 +26,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("mode", ArgKind::Mode).help("Permissions: octal ('0755') or symbolic ('u=rwx,g=rx,o=' or 'u+x')."),
     ArgSpec::new("owner", ArgKind::Str).help("User that should own the path (name or uid)."),
     ArgSpec::new("group", ArgKind::Str).help("Group that should own the path (name or gid)."),
-]);
+])
+.changes(&["remove", "create", "attributes", "touch", "link"]);
 
 const PLAIN: Want = Want { content_up_to: 0, sha1: false, follow: false };
 const FOLLOW: Want = Want { content_up_to: 0, sha1: false, follow: true };
@@ -51,8 +50,8 @@ impl Module for File {
          symlink itself (follow=no) is not managed: Linux has none. The diff shows path, state, owner, group and \
          mode, not the list of files an absent directory held."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let path = args.req("path").to_string();
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let path = args.req("path")?.to_string();
         let src = args.str("src").map(str::to_string);
         let follow = args.bool("follow");
         // One round trip: the path, what it leads to, and both places a relative symlink src may be.
@@ -69,7 +68,7 @@ impl Module for File {
         }
         let out = ctx.read(&script).await?;
         if !out.success() {
-            return Err(ModuleError::Failed(format!("cannot inspect {path}: {}", out.stderr_text().trim())));
+            return Err(ModuleError::failed(format!("cannot inspect {path}: {}", out.stderr_text().trim())));
         }
         let text = out.stdout_text();
         let (sts, inside) = remote_file::parse_probe_many(&text, probes.len())?;
@@ -88,18 +87,14 @@ impl Module for File {
         if src.is_some() && state != "link" && state != "hard" {
             return Err(ModuleError::Args("src option requires state to be 'link' or 'hard'".into()));
         }
-        let mut o = match state {
-            "absent" => absent(ctx, &here).await?,
-            "file" => file(ctx, args, &here, follow).await?,
-            "directory" => directory(ctx, args, &here, follow).await?,
-            "touch" => touch(ctx, args, &here, follow).await?,
-            "link" => link(ctx, args, &here, src.as_deref(), follow).await?,
-            _ => hard(ctx, args, &here, src.as_deref()).await?,
-        };
-        if !ctx.diff {
-            o.diffs.clear();
+        match state {
+            "absent" => Ok(absent(&here)),
+            "file" => file(args, &here, follow),
+            "directory" => directory(args, &here, follow),
+            "touch" => touch(args, &here, follow),
+            "link" => link(args, &here, src.as_deref(), follow),
+            _ => hard(args, &here, src.as_deref()),
         }
-        Ok(o)
     }
 }
 
@@ -120,15 +115,16 @@ fn join(dir: &str, name: &str) -> String {
     if name.starts_with('/') { name.to_string() } else { format!("{}/{name}", dir.trim_end_matches('/')) }
 }
 
-/// A result naming `key` (path or dest), with the path's attributes as Ansible adds them.
-fn result(key: &str, path: &str, changed: bool, st: &FileState) -> Outcome {
-    let mut o = Outcome::changed(changed).with(key, path);
-    o.data.extend(path_info(st));
-    o
+/// A plan's result naming `key` (path or dest), with the path's attributes as Ansible adds them (the state
+/// after the change replaces them when a change probes it).
+fn result(key: &str, path: &str, st: &FileState) -> Plan {
+    let mut p = Plan::unchanged().with(key, path);
+    p.result.extend(path_info(st));
+    p
 }
 
 /// Ansible's file diff: path and state, plus the attributes that change.
-fn diff(path: &str, prev: &str, state: &str, st: &FileState, attrs: &Attrs, changing: &[&str]) -> super::Diff {
+fn diff(path: &str, prev: &str, state: &str, st: &FileState, attrs: &Attrs, changing: &[&str]) -> Diff {
     let (mut before, mut after) = (vec![("path", path.to_string())], vec![("path", path.to_string())]);
     if prev != state {
         before.push(("state", prev.to_string()));
@@ -141,59 +137,54 @@ fn diff(path: &str, prev: &str, state: &str, st: &FileState, attrs: &Attrs, chan
     out
 }
 
-async fn absent(ctx: &ModuleCtx<'_>, h: &Here) -> Result<Outcome, ModuleError> {
-    let prev = h.st.state_name();
-    if prev == "absent" {
-        return Ok(Outcome::ok().with("path", h.path.as_str()).with("state", "absent"));
-    }
-    if !ctx.check {
-        let cmd = if h.st.is_dir() { "rm -rf --" } else { "rm -f --" };
-        ctx.write_ok(&format!("{cmd} {}", quote(&h.path)), None, &format!("removing {}", h.path)).await?;
-    }
-    Ok(Outcome::changed(true).with("path", h.path.as_str()).with("state", "absent").diff(diff(
-        &h.path,
-        prev,
-        "absent",
-        &h.st,
-        &Attrs::default(),
-        &[],
-    )))
+fn failed(msg: String, path: &str) -> ModuleError {
+    ModuleError::failed(msg).with("path", path)
 }
 
-/// Set owner/group/mode on an existing path if they differ: the shared tail of every state.
-async fn set_attrs(
-    ctx: &ModuleCtx<'_>,
-    args: &Args,
-    path: &str,
-    st: &FileState,
-    link_itself: bool,
-) -> Result<(Vec<&'static str>, Attrs, Option<FileState>), ModuleError> {
+fn absent(h: &Here) -> Plan {
+    let prev = h.st.state_name();
+    let plan = Plan::unchanged().with("path", h.path.as_str()).with("state", "absent");
+    if prev == "absent" {
+        return plan;
+    }
+    let cmd = if h.st.is_dir() { "rm -rf --" } else { "rm -f --" };
+    let step = Step::run(format!("{cmd} {}", quote(&h.path)), format!("removing {}", h.path));
+    plan.change(Change::new("remove", diff(&h.path, prev, "absent", &h.st, &Attrs::default(), &[]), step))
+}
+
+/// The owner, group and mode asked for, and which of them differ from `st`; a symlink itself has no mode.
+fn wanted(args: &Args, st: &FileState, link_itself: bool) -> Result<(Attrs, Vec<&'static str>), ModuleError> {
     let mut attrs = remote_file::wanted_attrs(args, st.mode, st.is_dir())?;
     if link_itself {
         // A symlink has no mode of its own on Linux; chmod would change what it points to.
         attrs.mode = None;
     }
     let changing = attrs_differ(st, &attrs);
-    if changing.is_empty() || ctx.check {
-        return Ok((changing, attrs, None));
-    }
-    let after = change_and_probe(ctx, path, &remote_file::attr_commands(&quote(path), &attrs), "setting owner, group or mode").await?;
-    Ok((changing, attrs, Some(after)))
+    Ok((attrs, changing))
 }
 
-async fn file(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> Result<Outcome, ModuleError> {
+/// The change that gives `path` (now `st`) the attributes asked for, if any differ.
+fn attrs_change(diff: Diff, path: &str, attrs: &Attrs, changing: &[&str]) -> Option<Change> {
+    (!changing.is_empty()).then(|| {
+        let step = Step::run_and_probe(path, remote_file::attr_commands(&quote(path), attrs), "setting owner, group or mode");
+        Change::new("attributes", diff, step)
+    })
+}
+
+fn file(args: &Args, h: &Here, follow: bool) -> Result<Plan, ModuleError> {
     let (path, st) =
         if follow && h.st.is_link() { (h.st.real_path.clone().unwrap_or_else(|| h.path.clone()), &h.followed) } else { (h.path.clone(), &h.st) };
     let prev = st.state_name();
     if prev != "file" && prev != "hard" {
-        return Ok(Outcome::failed(format!("file ({path}) is {prev}, cannot continue")).with("path", path.as_str()).with("state", prev));
+        return Err(failed(format!("file ({path}) is {prev}, cannot continue"), &path).with("state", prev));
     }
-    let (changing, attrs, after) = set_attrs(ctx, args, &path, st, false).await?;
-    let after = after.unwrap_or_else(|| st.clone());
-    Ok(result("path", &path, !changing.is_empty(), &after).diff(diff(&path, prev, "file", st, &attrs, &changing)))
+    let (attrs, changing) = wanted(args, st, false)?;
+    let mut plan = result("path", &path, st);
+    plan.changes.extend(attrs_change(diff(&path, prev, "file", st, &attrs, &changing), &path, &attrs, &changing));
+    Ok(plan)
 }
 
-async fn directory(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> Result<Outcome, ModuleError> {
+fn directory(args: &Args, h: &Here, follow: bool) -> Result<Plan, ModuleError> {
     let (path, st) =
         if follow && h.st.is_link() { (h.st.real_path.clone().unwrap_or_else(|| h.path.clone()), &h.followed) } else { (h.path.clone(), &h.st) };
     let prev = st.state_name();
@@ -202,23 +193,19 @@ async fn directory(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> 
         let attrs = remote_file::wanted_attrs(args, 0o755, true)?;
         let new_dir = FileState { mode: 0o755, ..Default::default() };
         let d = diff(&path, "absent", "directory", &new_dir, &attrs, &attrs_differ(&new_dir, &attrs));
-        if ctx.check {
-            return Ok(Outcome::changed(true).with("path", path.as_str()).diff(d));
-        }
-        let script = remote_file::mkdirs_script(&path, &attrs);
-        let after = change_and_probe(ctx, &path, &script, &format!("There was an issue creating {path} as requested")).await?;
-        return Ok(result("path", &path, true, &after).diff(d));
+        let step = Step::run_and_probe(&path, remote_file::mkdirs_script(&path, &attrs), format!("There was an issue creating {path} as requested"));
+        return Ok(Plan::unchanged().with("path", path.as_str()).change(Change::new("create", d, step)));
     }
     if prev != "directory" {
-        return Ok(Outcome::failed(format!("{path} already exists as a {prev}")).with("path", path.as_str()));
+        return Err(failed(format!("{path} already exists as a {prev}"), &path));
     }
-    let (changing, attrs, after) = set_attrs(ctx, args, &path, st, false).await?;
-    let mut changed = !changing.is_empty();
+    let (attrs, changing) = wanted(args, st, false)?;
+    let mut plan = result("path", &path, st);
+    plan.changes.extend(attrs_change(diff(&path, prev, "directory", st, &attrs, &changing), &path, &attrs, &changing));
     if args.bool("recurse") && (args.has("mode") || args.has("owner") || args.has("group")) {
-        changed |= recurse(ctx, args, &path, &h.inside).await?;
+        plan.changes.extend(recurse(args, &path, &h.inside)?);
     }
-    let after = after.unwrap_or_else(|| st.clone());
-    Ok(result("path", &path, changed, &after).diff(diff(&path, prev, "directory", st, &attrs, &changing)))
+    Ok(plan)
 }
 
 /// Print `%a %u %g %U %G %F` for every entry under `dir` (names are not needed: only whether any differs).
@@ -230,11 +217,11 @@ fn walk_script(dir: &str) -> String {
     )
 }
 
-/// Owner, group and mode on everything under `dir` (its entries' stat lines were probed): changed with
-/// chown -R / chmod -R in one round trip if any entry differs.
-async fn recurse(ctx: &ModuleCtx<'_>, args: &Args, dir: &str, inside: &str) -> Result<bool, ModuleError> {
+/// Owner, group and mode on everything under `dir` (its entries' stat lines were probed): one change with
+/// chown -R / chmod -R if any entry differs.
+fn recurse(args: &Args, dir: &str, inside: &str) -> Result<Option<Change>, ModuleError> {
     let wanted_mode = args.str("mode").map(mode::parse).transpose().map_err(ModuleError::Args)?;
-    let mut differs = false;
+    let mut differing = 0;
     for line in inside.lines() {
         let f: Vec<&str> = line.splitn(6, ' ').collect();
         if f.len() < 6 {
@@ -252,84 +239,90 @@ async fn recurse(ctx: &ModuleCtx<'_>, args: &Args, dir: &str, inside: &str) -> R
         };
         let mode = if is_link { None } else { wanted_mode.as_ref().map(|m| m.apply(st.mode, f[5] == "directory")) };
         let attrs = Attrs { owner: args.str("owner").map(str::to_string), group: args.str("group").map(str::to_string), mode };
-        differs |= !attrs_differ(&st, &attrs).is_empty();
+        differing += usize::from(!attrs_differ(&st, &attrs).is_empty());
     }
-    if differs && !ctx.check {
-        let mut s = String::new();
-        let q = quote(dir);
-        match (args.str("owner"), args.str("group")) {
-            (Some(o), Some(g)) => s.push_str(&format!("chown -R -h {} {q}; ", quote(&format!("{o}:{g}")))),
-            (Some(o), None) => s.push_str(&format!("chown -R -h {} {q}; ", quote(o))),
-            (None, Some(g)) => s.push_str(&format!("chgrp -R -h {} {q}; ", quote(g))),
-            (None, None) => {}
-        }
-        if let Some(m) = args.str("mode") {
-            // chmod -R skips symlinks inside the tree; a symbolic mode is computed per entry, as Ansible does.
-            let spec = match mode::parse(m).map_err(ModuleError::Args)? {
-                mode::Mode::Octal(v) => format!("{v:04o}"),
-                other => other.to_chmod(),
-            };
-            s.push_str(&format!("chmod -R -- {} {q}; ", quote(&spec)));
-        }
-        ctx.write_ok(&format!("set -e; {s}"), None, &format!("setting owner, group or mode under {dir}")).await?;
+    if differing == 0 {
+        return Ok(None);
     }
-    Ok(differs)
+    let mut s = String::from("set -e; ");
+    let q = quote(dir);
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    match (args.str("owner"), args.str("group")) {
+        (Some(o), Some(g)) => s.push_str(&format!("chown -R -h {} {q}; ", quote(&format!("{o}:{g}")))),
+        (Some(o), None) => s.push_str(&format!("chown -R -h {} {q}; ", quote(o))),
+        (None, Some(g)) => s.push_str(&format!("chgrp -R -h {} {q}; ", quote(g))),
+        (None, None) => {}
+    }
+    for key in ["owner", "group", "mode"] {
+        if let Some(v) = args.str(key) {
+            before.push((key, "(differs on some entries)".to_string()));
+            after.push((key, v.to_string()));
+        }
+    }
+    if let Some(m) = args.str("mode") {
+        // chmod -R skips symlinks inside the tree; a symbolic mode is computed per entry, as Ansible does.
+        let spec = match mode::parse(m).map_err(ModuleError::Args)? {
+            mode::Mode::Octal(v) => format!("{v:04o}"),
+            other => other.to_chmod(),
+        };
+        s.push_str(&format!("chmod -R -- {} {q}; ", quote(&spec)));
+    }
+    let d = property_diff(&format!("{dir}/* ({differing} entries)"), &before, &after);
+    Ok(Some(Change::new("attributes", d, Step::run(s, format!("setting owner, group or mode under {dir}")))))
 }
 
-async fn touch(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, follow: bool) -> Result<Outcome, ModuleError> {
+fn touch(args: &Args, h: &Here, follow: bool) -> Result<Plan, ModuleError> {
     let prev = h.st.state_name();
-    if prev == "absent" && ctx.check {
-        return Ok(Outcome::changed(true).with("dest", h.path.as_str()));
-    }
     let base = if prev == "absent" { FileState { mode: 0o644, ..Default::default() } } else { h.followed.clone() };
     let attrs = remote_file::wanted_attrs(args, base.mode, base.is_dir())?;
     let changing = if prev == "absent" { Vec::new() } else { attrs_differ(&base, &attrs) };
     let d = diff(&h.path, prev, "touch", &base, &attrs, &changing);
-    if ctx.check {
-        return Ok(result("dest", &h.path, true, &h.st).diff(d));
-    }
     // touch follows a symlink; owner, group and mode go where it leads too (unless follow=no).
     let target = if follow && h.st.is_link() { h.st.real_path.clone().unwrap_or_else(|| h.path.clone()) } else { h.path.clone() };
     let script = format!("touch -- {}; {}", quote(&h.path), remote_file::attr_commands(&quote(&target), &attrs));
-    let after = change_and_probe(ctx, &h.path, &script, "Error, could not touch target").await?;
     // Touching always changes the times, so Ansible always reports changed.
-    Ok(result("dest", &h.path, true, &after).diff(d))
+    let step = Step::run_and_probe(&h.path, script, "Error, could not touch target");
+    Ok(result("dest", &h.path, &h.st).change(Change::new("touch", d, step)))
 }
 
-async fn link(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, src: Option<&str>, follow: bool) -> Result<Outcome, ModuleError> {
+fn link(args: &Args, h: &Here, src: Option<&str>, follow: bool) -> Result<Plan, ModuleError> {
     let path = h.path.as_str();
     let prev = h.st.state_name();
     let force = args.bool("force");
-    if let Some(s) = src {
-        // A relative src is relative to the link's folder (to path itself if path is a real directory).
-        let (abs, st) = if h.st.is_dir() { (join(path, s), &h.rest[1]) } else { (join(&remote_file::parent_dir(path), s), &h.rest[0]) };
+    // Where a relative src leads from the link (relative to path itself if path is a real directory).
+    let target = src.map(|s| if h.st.is_dir() { (join(path, s), &h.rest[1]) } else { (join(&remote_file::parent_dir(path), s), &h.rest[0]) });
+    if let (Some(s), Some((abs, st))) = (src, &target) {
         // A followed probe describes a link to nothing as a link: that src does not exist.
-        let exists = st.exists && !st.is_link();
-        if !force && !exists {
-            return Ok(Outcome::failed(format!("src file does not exist, use 'force=yes' if you really want to create the link: {abs}"))
-                .with("path", path)
-                .with("src", s));
+        if !force && (!st.exists || st.is_link()) {
+            return Err(failed(format!("src file does not exist, use 'force=yes' if you really want to create the link: {abs}"), path).with("src", s));
         }
     }
     // With no src, an existing link keeps pointing where it does.
     let src: Option<String> = src.map(str::to_string).or_else(|| if follow && h.st.is_link() { h.st.link_target.clone() } else { None });
     if matches!(prev, "directory" | "file" | "hard") && !force {
-        return Ok(Outcome::failed(format!("refusing to convert from {prev} to symlink for {path}")).with("path", path));
+        return Err(failed(format!("refusing to convert from {prev} to symlink for {path}"), path));
     }
     let Some(src) = src else {
         return Err(ModuleError::Args("src is required for creating new symlinks".into()));
     };
     let old = h.st.link_target.clone().unwrap_or_default();
-    let changed = prev != "link" || old != src;
-    let mut d = diff(path, prev, "link", &h.st, &Attrs::default(), &[]);
-    if prev == "link" && changed {
-        d.before.push_str(&format!("src: {old}\n"));
-        d.after.push_str(&format!("src: {src}\n"));
-    }
-    let mut after = h.st.clone();
-    if changed && !ctx.check {
+    let relinks = prev != "link" || old != src;
+    let mut plan = result("dest", path, &h.st).with("src", src.as_str());
+    let with_attrs = args.has("owner") || args.has("group") || args.has("mode");
+    // Owner/group/mode go on what the link leads to (follow) or on the link itself; never on a link to nothing.
+    let leads_to: Option<(String, FileState)> = if relinks {
+        target.filter(|(_, st)| st.exists && !st.is_link()).map(|(abs, st)| (st.real_path.clone().unwrap_or(abs), st.clone()))
+    } else {
+        Some(&h.followed).filter(|st| st.exists && !st.is_link()).map(|st| (st.real_path.clone().unwrap_or_else(|| path.to_string()), st.clone()))
+    };
+    if relinks {
+        let mut d = diff(path, prev, "link", &h.st, &Attrs::default(), &[]);
+        if prev == "link" {
+            d.before.push_str(&format!("src: {old}\n"));
+            d.after.push_str(&format!("src: {src}\n"));
+        }
         let (q, s) = (quote(path), quote(&src));
-        let script = match prev {
+        let mut script = match prev {
             "absent" => format!("ln -s -- {s} {q}; "),
             "directory" => format!(
                 "rmdir -- {q} 2>/dev/null || {{ echo 'the directory {} is not empty, refusing to convert it' >&2; exit 1; }}; ln -s -- {s} {q}; ",
@@ -338,30 +331,32 @@ async fn link(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, src: Option<&str>, fol
             // Replace atomically: a new link beside the old path, renamed over it.
             _ => format!("t={}/.hlprov-link.$$; ln -s -- {s} \"$t\"; mv -f -T -- \"$t\" {q}; ", quote(&remote_file::parent_dir(path))),
         };
-        after = change_and_probe(ctx, path, &script, "Error while linking").await?;
+        // A new link's own owner and group are set with it (it has no mode).
+        if with_attrs && !follow {
+            let (attrs, _) = wanted(args, &FileState::default(), true)?;
+            script.push_str(&remote_file::attr_commands(&q, &attrs));
+        }
+        plan.changes.push(Change::new("link", d, Step::run_and_probe(path, script, "Error while linking")));
     }
-    // Owner/group/mode go on what the link leads to (follow) or on the link itself; never on a link to
-    // nothing. In check mode a link that would change has no target yet to compare.
-    let mut attrs_changed = false;
-    if (args.has("owner") || args.has("group") || args.has("mode")) && !(ctx.check && changed) {
+    if with_attrs {
         if follow {
-            let target = if changed { remote_file::probe(ctx, path, FOLLOW).await? } else { h.followed.clone() };
-            if target.exists && !target.is_link() {
-                let real = target.real_path.clone().unwrap_or_else(|| path.to_string());
-                attrs_changed = !set_attrs(ctx, args, &real, &target, false).await?.0.is_empty();
+            if let Some((real, st)) = leads_to {
+                let (attrs, changing) = wanted(args, &st, false)?;
+                let d = diff(&real, st.state_name(), st.state_name(), &st, &attrs, &changing);
+                if !changing.is_empty() {
+                    let step = Step::run(remote_file::attr_commands(&quote(&real), &attrs), "setting owner, group or mode");
+                    plan.changes.push(Change::new("attributes", d, step));
+                }
             }
-        } else {
-            let (changing, _, new_after) = set_attrs(ctx, args, path, &after, true).await?;
-            attrs_changed = !changing.is_empty();
-            after = new_after.unwrap_or(after);
+        } else if !relinks {
+            let (attrs, changing) = wanted(args, &h.st, true)?;
+            plan.changes.extend(attrs_change(diff(path, prev, "link", &h.st, &attrs, &changing), path, &attrs, &changing));
         }
     }
-    let mut o = result("dest", path, changed || attrs_changed, &after).diff(d);
-    o.data.insert("src".into(), Value::String(src));
-    Ok(o)
+    Ok(plan)
 }
 
-async fn hard(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, src: Option<&str>) -> Result<Outcome, ModuleError> {
+fn hard(args: &Args, h: &Here, src: Option<&str>) -> Result<Plan, ModuleError> {
     let path = h.path.as_str();
     let prev = h.st.state_name();
     let Some(src) = src else {
@@ -369,17 +364,19 @@ async fn hard(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, src: Option<&str>) -> 
             return Err(ModuleError::Args("src is required for creating new hardlinks".into()));
         }
         // An existing hard link without src: only its attributes.
-        let (changing, attrs, after) = set_attrs(ctx, args, path, &h.st, false).await?;
-        let after = after.unwrap_or_else(|| h.st.clone());
-        return Ok(result("dest", path, !changing.is_empty(), &after).diff(diff(path, prev, "hard", &h.st, &attrs, &changing)));
+        let (attrs, changing) = wanted(args, &h.st, false)?;
+        let mut plan = result("dest", path, &h.st);
+        plan.changes.extend(attrs_change(diff(path, prev, "hard", &h.st, &attrs, &changing), path, &attrs, &changing));
+        return Ok(plan);
     };
     let src_st = &h.rest[2];
+    let fail = |msg: String| ModuleError::failed(msg).with("dest", path).with("src", src);
     if !src_st.exists || src_st.is_link() {
-        return Ok(Outcome::failed("src does not exist").with("dest", path).with("src", src));
+        return Err(fail("src does not exist".into()));
     }
-    let changed = match prev {
+    let relinks = match prev {
         "absent" | "link" => true,
-        "directory" => return Ok(Outcome::failed(format!("Cannot link: {path} is a directory")).with("dest", path).with("src", src)),
+        "directory" => return Err(fail(format!("Cannot link: {path} is a directory"))),
         _ if h.st.inode == src_st.inode => false,
         other if !args.bool("force") => {
             let msg = if other == "hard" {
@@ -387,30 +384,30 @@ async fn hard(ctx: &ModuleCtx<'_>, args: &Args, h: &Here, src: Option<&str>) -> 
             } else {
                 format!("Cannot link, {other} exists at destination")
             };
-            return Ok(Outcome::failed(msg).with("dest", path).with("src", src));
+            return Err(fail(msg));
         }
         _ => true,
     };
-    let mut after = h.st.clone();
-    if changed && !ctx.check {
-        let (q, s) = (quote(path), quote(src));
-        let script = if prev == "absent" {
-            format!("ln -L -- {s} {q}; ")
-        } else {
-            format!("t={}/.hlprov-link.$$; ln -L -- {s} \"$t\"; mv -f -T -- \"$t\" {q}; ", quote(&remote_file::parent_dir(path)))
-        };
-        after = change_and_probe(ctx, path, &script, "Error while linking").await?;
-    }
     // After linking, path is src's inode: compare the attributes with those.
-    let base = if changed && ctx.check { src_st.clone() } else { after.clone() };
-    let (changing, attrs, new_after) = set_attrs(ctx, args, path, &base, false).await?;
-    let mut d = diff(path, prev, "hard", &base, &attrs, &changing);
+    let base = if relinks { src_st } else { &h.st };
+    let (attrs, changing) = wanted(args, base, false)?;
+    let mut d = diff(path, prev, "hard", base, &attrs, &changing);
     if prev == "link" {
         d.before.push_str(&format!("src: {}\n", h.st.link_target.clone().unwrap_or_default()));
         d.after.push_str(&format!("src: {src}\n"));
     }
-    let after = new_after.unwrap_or(after);
-    let mut o = result("dest", path, changed || !changing.is_empty(), &after).diff(d);
-    o.data.insert("src".into(), Value::String(src.to_string()));
-    Ok(o)
+    let mut plan = result("dest", path, &h.st).with("src", src);
+    if relinks {
+        let (q, s) = (quote(path), quote(src));
+        let mut script = if prev == "absent" {
+            format!("ln -L -- {s} {q}; ")
+        } else {
+            format!("t={}/.hlprov-link.$$; ln -L -- {s} \"$t\"; mv -f -T -- \"$t\" {q}; ", quote(&remote_file::parent_dir(path)))
+        };
+        script.push_str(&remote_file::attr_commands(&q, &Attrs { mode: attrs.mode.filter(|_| changing.contains(&"mode")), ..attrs.clone() }));
+        plan.changes.push(Change::new("link", d, Step::run_and_probe(path, script, "Error while linking")));
+    } else {
+        plan.changes.extend(attrs_change(d, path, &attrs, &changing));
+    }
+    Ok(plan)
 }

@@ -1,15 +1,14 @@
-//! Flow-control modules that run on the controller: debug, assert, fail, set_fact, meta. They only look at
-//! variables (through [`TaskEnv`](super::TaskEnv)); the executor acts on what they return (facts, control).
+//! Modules that run on the controller and only look at variables (through [`TaskEnv`](super::TaskEnv)): debug,
+//! assert, fail. (set_fact and meta act on the run itself: they are the engine's, see `playbook::action`.)
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{ArgKind, ArgSpec, Args, Control, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::args::value_text;
+use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Plan};
 
 pub struct Debug;
 pub struct Assert;
 pub struct Fail;
-pub struct SetFact;
-pub struct Meta;
 
 static DEBUG_SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("msg", ArgKind::Raw).help("What to print (any value); default 'Hello world!'."),
@@ -27,26 +26,6 @@ static ASSERT_SPEC: ModuleSpec = ModuleSpec::new(&[
 
 static FAIL_SPEC: ModuleSpec = ModuleSpec::new(&[ArgSpec::new("msg", ArgKind::Raw).default("Failed as requested from task").help("Why.")]);
 
-static SET_FACT_SPEC: ModuleSpec = ModuleSpec::new(&[ArgSpec::new("cacheable", ArgKind::Bool)
-    .default("no")
-    .help("Accepted for Ansible compatibility (hlprov keeps facts for the run).")]);
-
-static META_SPEC: ModuleSpec = ModuleSpec::new(&[ArgSpec::new("action", ArgKind::Str)
-    .required()
-    .choices(&[
-        "flush_handlers",
-        "end_play",
-        "end_host",
-        "end_batch",
-        "clear_facts",
-        "clear_host_errors",
-        "noop",
-        "refresh_inventory",
-        "reset_connection",
-    ])
-    .help("What to do.")])
-.free_form("action");
-
 #[async_trait::async_trait]
 impl Module for Debug {
     fn name(&self) -> &'static str {
@@ -61,15 +40,13 @@ impl Module for Debug {
     fn needs_host(&self) -> bool {
         false
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         if let Some(var) = args.str("var") {
             let value = ctx.task.eval(var).unwrap_or_else(|_| Value::String("VARIABLE IS NOT DEFINED!".into()));
-            return Ok(Outcome::ok().with(var, value));
+            return Ok(Plan::unchanged().with(var, value));
         }
         let msg = args.get("msg").cloned().unwrap_or_else(|| Value::String("Hello world!".into()));
-        let mut o = Outcome::ok();
-        o.data.insert("msg".into(), msg);
-        Ok(o)
+        Ok(Plan::unchanged().with("msg", msg))
     }
 }
 
@@ -78,14 +55,6 @@ fn conditions(v: &Value) -> Vec<String> {
     match v {
         Value::Array(items) => items.iter().map(value_text).collect(),
         other => vec![value_text(other)],
-    }
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "True" } else { "False" }.into(),
-        other => other.to_string(),
     }
 }
 
@@ -103,18 +72,16 @@ impl Module for Assert {
     fn needs_host(&self) -> bool {
         false
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         for cond in conditions(args.get("that").unwrap_or(&Value::Null)) {
-            let ok = ctx.task.condition(&cond).map_err(ModuleError::Failed)?;
+            let ok = ctx.task.condition(&cond).map_err(ModuleError::failed)?;
             if !ok {
                 let msg = args.get("fail_msg").map(value_text).unwrap_or_else(|| "Assertion failed".into());
-                let mut o = Outcome::failed(msg).with("assertion", cond.clone()).with("evaluated_to", false);
-                o.changed = false;
-                return Ok(o);
+                return Err(ModuleError::failed(msg).with("assertion", cond.clone()).with("evaluated_to", false));
             }
         }
         let msg = args.get("success_msg").map(value_text).unwrap_or_else(|| "All assertions passed".into());
-        Ok(Outcome::ok().msg(msg))
+        Ok(Plan::unchanged().msg(msg))
     }
 }
 
@@ -132,72 +99,7 @@ impl Module for Fail {
     fn needs_host(&self) -> bool {
         false
     }
-    async fn run(&self, _ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        Ok(Outcome::failed(args.get("msg").map(value_text).unwrap_or_default()))
-    }
-}
-
-#[async_trait::async_trait]
-impl Module for SetFact {
-    fn name(&self) -> &'static str {
-        "set_fact"
-    }
-    fn summary(&self) -> &'static str {
-        "Set host variables for the rest of the run (each argument is a variable)"
-    }
-    fn spec(&self) -> &'static ModuleSpec {
-        &SET_FACT_SPEC
-    }
-    fn needs_host(&self) -> bool {
-        false
-    }
-    fn notes(&self) -> &'static str {
-        "Facts last for the run; `cacheable` is accepted but there is no fact cache between runs."
-    }
-    async fn run(&self, _ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let mut facts = Map::new();
-        for (k, v) in &args.0 {
-            if k == "cacheable" {
-                continue;
-            }
-            if !crate::playbook::is_identifier(k) {
-                return Err(ModuleError::Args(format!("'{k}' is not a valid variable name")));
-            }
-            facts.insert(k.clone(), v.clone());
-        }
-        if facts.is_empty() {
-            return Err(ModuleError::Args("set_fact needs at least one variable to set".into()));
-        }
-        Ok(Outcome { set_vars: Some(facts), ..Default::default() })
-    }
-}
-
-#[async_trait::async_trait]
-impl Module for Meta {
-    fn name(&self) -> &'static str {
-        "meta"
-    }
-    fn summary(&self) -> &'static str {
-        "Act on the run itself: flush handlers, end the play or a host, clear facts"
-    }
-    fn spec(&self) -> &'static ModuleSpec {
-        &META_SPEC
-    }
-    fn needs_host(&self) -> bool {
-        false
-    }
-    fn notes(&self) -> &'static str {
-        "refresh_inventory and reset_connection do nothing (hlprov reads the inventory once and keeps one connection per host)."
-    }
-    async fn run(&self, _ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let control = match args.req("action") {
-            "flush_handlers" => Control::FlushHandlers,
-            "end_play" | "end_batch" => Control::EndPlay,
-            "end_host" => Control::EndHost,
-            "clear_facts" => Control::ClearFacts,
-            "clear_host_errors" => Control::ClearHostErrors,
-            _ => Control::Noop,
-        };
-        Ok(Outcome { control: Some(control), ..Default::default() })
+    async fn plan(&self, _ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        Err(ModuleError::failed(args.get("msg").map(value_text).unwrap_or_default()))
     }
 }

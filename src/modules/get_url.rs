@@ -5,10 +5,10 @@
 
 use serde_json::Value;
 
-use super::host::Probe;
-use super::http::{self, BodyTo, Request};
-use super::remote_file::stat_line_attrs_differ;
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::Probe;
+use super::helpers::http::{self, BodyTo, Request};
+use super::helpers::remote_file::stat_line_attrs_differ;
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::quote;
 
 pub struct GetUrl;
@@ -35,7 +35,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .default("no")
         .help("Accepted for compatibility: hlprov always sends basic auth up front when a user is given."),
     ArgSpec::new("tmp_dest", ArgKind::Path).help("Folder for the temporary download (default: dest's folder)."),
-]);
+])
+.changes(&["download", "attributes"]);
 
 /// Checksum algorithms and the host tool that computes each.
 fn sum_tool(algo: &str) -> Option<&'static str> {
@@ -129,7 +130,7 @@ fn attr_script(target: &str, args: &Args) -> String {
 /// stat as Ansible's add_path_info reports a file.
 const STAT_FORMAT: &str = "%u %g %U %G %a %s";
 
-fn add_path_info(mut o: Outcome, stat_line: &str) -> Outcome {
+fn add_path_info(mut o: Plan, stat_line: &str) -> Plan {
     let f: Vec<&str> = stat_line.split_whitespace().collect();
     if f.len() == 6 {
         o = o
@@ -161,13 +162,13 @@ impl Module for GetUrl {
          unredirected_headers/decompress (curl's defaults apply). In check mode a HEAD request stands in for the \
          download, as in Ansible."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let url = args.req("url");
-        let dest_arg = args.req("dest").to_string();
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let url = args.req("url")?;
+        let dest_arg = args.req("dest")?.to_string();
         if let Some(p) = args.str("url_password") {
             crate::redact::register(p);
         }
-        let mut o = Outcome::ok()
+        let o = Plan::unchanged()
             .with("dest", dest_arg.clone())
             .with("url", url)
             .with("elapsed", 0)
@@ -175,7 +176,7 @@ impl Module for GetUrl {
             .with("checksum_src", Value::Null);
         // checksum: "algo:hex" or "algo:url".
         let mut expected: Option<(String, String)> = None;
-        let checksum = args.req("checksum");
+        let checksum = args.req("checksum")?;
         if !checksum.is_empty() {
             let Some((algo, value)) = checksum.split_once(':') else {
                 return Err(ModuleError::Args("The checksum parameter has to be in format <algorithm>:<checksum>".into()));
@@ -189,12 +190,12 @@ impl Module for GetUrl {
                 let text = http::fetch_text(ctx, &value, args.bool("validate_certs")).await?;
                 let filename = url_filename(url);
                 value = parse_digest_lines(&filename, &text).into_iter().find(|(_, f)| *f == filename).map(|(d, _)| d).ok_or_else(|| {
-                    ModuleError::Failed(format!("Unable to find a checksum for file '{filename}' in '{}'", &checksum[algo.len() + 1..]))
+                    ModuleError::failed(format!("Unable to find a checksum for file '{filename}' in '{}'", &checksum[algo.len() + 1..]))
                 })?;
             }
             let value: String = value.chars().filter(|c| c.is_alphanumeric() || *c == '_').collect::<String>().to_lowercase();
             if value.is_empty() || !value.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Ok(Outcome { failed: true, msg: Some("The checksum format is invalid".into()), ..o });
+                return Err(ModuleError::failed("The checksum format is invalid"));
             }
             expected = Some((algo, value));
         }
@@ -221,46 +222,53 @@ impl Module for GetUrl {
             if let (Some((_, want)), Some(have)) = (&expected, &dest.digest) {
                 if want == have {
                     let attrs = attr_script(&d, args);
-                    let mut changed = false;
-                    if !attrs.is_empty() {
-                        changed = stat_line_attrs_differ(&stat_line, 6, args);
-                        if changed && !ctx.check {
-                            ctx.write_ok(&attrs, None, "setting file attributes").await?;
-                        }
-                    }
+                    let changed = !attrs.is_empty() && stat_line_attrs_differ(&stat_line, 6, args);
                     let msg = if changed { "file already exists but file attributes changed" } else { "file already exists" };
-                    let mut out = add_path_info(o.msg(msg), &stat_line);
-                    out.changed = changed;
-                    return Ok(out);
+                    let plan = add_path_info(o.msg(msg), &stat_line);
+                    if !changed {
+                        return Ok(plan);
+                    }
+                    let d = super::helpers::remote_file::property_diff(
+                        &dest_arg,
+                        &[("attributes", stat_line.clone())],
+                        &[("attributes", attrs_wanted(args))],
+                    );
+                    return Ok(plan.change(Change::new("attributes", d, Step::run(attrs, "setting file attributes"))));
                 }
             }
         }
 
-        let started = std::time::Instant::now();
-        let mut req = request(args, url);
-        let newer_than = (dest.exists && !args.bool("force") && expected.as_ref().is_none_or(|(_, w)| dest.digest.as_deref() == Some(w.as_str())))
-            .then_some(dest_arg.as_str());
-        req.newer_than = newer_than;
-        if ctx.check {
+        // A dest that exists is fetched again only if the server has something newer: a HEAD request with
+        // If-Modified-Since decides while planning (304: nothing to do). Any other answer leaves it to the download.
+        let newer_than = dest.exists && !args.bool("force") && expected.as_ref().is_none_or(|(_, w)| dest.digest.as_deref() == Some(w.as_str()));
+        let mut o = o;
+        if newer_than {
+            let started = std::time::Instant::now();
+            let mut req = request(args, url);
+            req.newer_than = Some(dest_arg.as_str());
             req.method = "HEAD";
-            let resp = http::request(ctx, &req, BodyTo::Nowhere, false).await?;
+            let resp = http::request_read(ctx, &req, BodyTo::Nowhere).await?;
             o = o.with("elapsed", started.elapsed().as_secs());
-            if let Some(e) = resp.error {
-                return Ok(Outcome { failed: true, msg: Some(e), ..o.with("status_code", -1) });
-            }
-            if resp.status == 304 {
+            if resp.error.is_none() && resp.status == 304 {
                 return Ok(o.with("status_code", 304).msg("Not Modified"));
             }
-            if resp.status != 200 {
-                return Ok(Outcome {
-                    failed: true,
-                    msg: Some("Request failed".into()),
-                    ..o.with("status_code", resp.status).with("response", format!("HTTP Error {}: {}", resp.status, resp.reason))
-                });
-            }
-            o.changed = true;
-            return Ok(o.msg(format!("OK ({} bytes)", resp.header("content-length").unwrap_or("unknown"))).with("status_code", resp.status));
         }
+        let before = if dest.exists { stat_line.clone() } else { "absent".to_string() };
+        let d = super::helpers::remote_file::property_diff(&dest_arg, &[("file", before)], &[("file", format!("downloaded from {url}"))]);
+        Ok(o.change(Change::new("download", d, Step::Module)).keep(Download { is_dir: dest.is_dir, newer_than, expected }))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let Download { is_dir, newer_than, expected } =
+            plan.take_found().ok_or_else(|| ModuleError::Internal("get_url: plan without its findings".into()))?;
+        let url = args.req("url")?;
+        let dest_arg = args.req("dest")?.to_string();
+        let dest = Dest { is_dir, exists: false, digest: None };
+        let started = std::time::Instant::now();
+        let mut req = request(args, url);
+        req.newer_than = newer_than.then_some(dest_arg.as_str());
+        let mut o = Outcome::from_plan(&plan);
+        o.changed = false;
+        o.msg = None;
 
         // Download to a temp file next to dest (same file system, so the final rename is atomic).
         let dir = if dest.is_dir {
@@ -270,12 +278,12 @@ impl Module for GetUrl {
         };
         let tmp_dir = args.str("tmp_dest").map(str::to_string).unwrap_or(dir.clone());
         let tmp = format!("{}/.hlprov-get_url.{:016x}", tmp_dir.trim_end_matches('/'), rand::random::<u64>());
-        let resp = http::request(ctx, &req, BodyTo::File(&tmp), true).await?;
+        let resp = http::request(ctx, &req, BodyTo::File(&tmp)).await?;
         o = o.with("elapsed", started.elapsed().as_secs()).with("src", tmp.clone());
         let cleanup = format!("rm -f -- {}", quote(&tmp));
         if let Some(e) = resp.error {
             let _ = ctx.write(&cleanup, None).await;
-            return Ok(Outcome { failed: true, msg: Some(e), ..o.with("status_code", -1) });
+            return Err(ModuleError::failed(e).with("status_code", -1));
         }
         if resp.status == 304 {
             let _ = ctx.write(&cleanup, None).await;
@@ -283,11 +291,9 @@ impl Module for GetUrl {
         }
         if resp.status != 200 {
             let _ = ctx.write(&cleanup, None).await;
-            return Ok(Outcome {
-                failed: true,
-                msg: Some("Request failed".into()),
-                ..o.with("status_code", resp.status).with("response", format!("HTTP Error {}: {}", resp.status, resp.reason))
-            });
+            return Err(ModuleError::failed("Request failed")
+                .with("status_code", resp.status)
+                .with("response", format!("HTTP Error {}: {}", resp.status, resp.reason)));
         }
         let final_dest = if dest.is_dir {
             let name = resp.header("content-disposition").and_then(disposition_filename).unwrap_or_else(|| url_filename(&resp.url));
@@ -320,10 +326,10 @@ impl Module for GetUrl {
         if out.rc() == 5 {
             let have = text.trim().strip_prefix("mismatch ").unwrap_or("");
             let want = expected.map(|(_, w)| w).unwrap_or_default();
-            return Ok(Outcome { failed: true, msg: Some(format!("The checksum for {tmp} did not match {want}; it was {have}.")), ..o });
+            return Err(ModuleError::failed(format!("The checksum for {tmp} did not match {want}; it was {have}.")));
         }
         if !out.success() {
-            return Ok(Outcome { failed: true, msg: Some(format!("failed to copy {tmp} to {final_dest}: {}", out.stderr_text().trim())), ..o });
+            return Err(ModuleError::failed(format!("failed to copy {tmp} to {final_dest}: {}", out.stderr_text().trim())));
         }
         let line = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k} ")).map(str::to_string));
         let sums: Vec<String> = line("sums").unwrap_or_default().split_whitespace().map(str::to_string).collect();
@@ -337,8 +343,22 @@ impl Module for GetUrl {
             .with("md5sum", line("md5").unwrap_or_default())
             .with("status_code", resp.status)
             .msg(format!("OK ({} bytes)", resp.header("content-length").unwrap_or("unknown")));
-        Ok(add_path_info(o, &line("stat").unwrap_or_default()))
+        o.data.extend(add_path_info(Plan::unchanged(), &line("stat").unwrap_or_default()).result);
+        Ok(o)
     }
+}
+
+/// What a planned download needs to know.
+struct Download {
+    is_dir: bool,
+    /// dest exists: ask the server for something newer only.
+    newer_than: bool,
+    expected: Option<(String, String)>,
+}
+
+/// The owner, group and mode asked for, for a diff.
+fn attrs_wanted(args: &Args) -> String {
+    ["owner", "group", "mode"].iter().filter_map(|k| args.str(k).map(|v| format!("{k}={v}"))).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

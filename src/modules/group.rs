@@ -1,7 +1,7 @@
 //! group: local groups with groupadd, groupmod and groupdel. One `getent group` probe decides; results and
 //! `changed` follow Ansible's group module.
 
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::{join, quote};
 
 pub struct Group;
@@ -15,7 +15,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("force", ArgKind::Bool).default("no").help("Delete the group even if it is some user's primary group (groupdel -f)."),
     ArgSpec::new("gid_min", ArgKind::Int).help("Lowest gid to pick from when creating (overrides /etc/login.defs)."),
     ArgSpec::new("gid_max", ArgKind::Int).help("Highest gid to pick from when creating (overrides /etc/login.defs)."),
-]);
+])
+.changes(&["create", "remove", "gid"]);
 
 /// A name groupadd accepts (and that needs no quoting surprises in messages).
 pub fn valid_name(name: &str) -> bool {
@@ -28,7 +29,7 @@ async fn lookup(ctx: &ModuleCtx<'_>, name: &str) -> Result<Option<i64>, ModuleEr
     match out.rc() {
         0 => Ok(out.stdout_text().split(':').nth(2).and_then(|g| g.trim().parse().ok())),
         2 => Ok(None),
-        rc => Err(ModuleError::Failed(format!("getent group failed (rc={rc}): {}", out.stderr_text().trim()))),
+        rc => Err(ModuleError::failed(format!("getent group failed (rc={rc}): {}", out.stderr_text().trim()))),
     }
 }
 
@@ -46,34 +47,34 @@ impl Module for Group {
     fn notes(&self) -> &'static str {
         "local: (luseradd tools) is not supported; groups are managed with groupadd/groupmod/groupdel."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let name = args.req("name");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let name = args.req("name")?;
         if !valid_name(name) {
             return Err(ModuleError::Args(format!("'{name}' is not a valid group name")));
         }
         if args.bool("non_unique") && !args.has("gid") {
             return Err(ModuleError::Args("non_unique is True but all of the following are missing: gid".into()));
         }
-        let state = args.req("state");
+        let state = args.req("state")?;
         let gid = args.int("gid");
         let current = lookup(ctx, name).await?;
-        let base = Outcome::ok().with("name", name).with("state", state);
+        let mut plan = Plan::unchanged().with("name", name).with("state", state);
+        if state == "present" {
+            if let Some(g) = current.or(gid) {
+                plan = plan.with("system", args.bool("system")).with("gid", g);
+            }
+        }
         let mut cmd: Vec<String> = Vec::new();
-        match (state, current) {
-            ("absent", None) => return Ok(base),
+        let kind = match (state, current) {
+            ("absent", None) => return Ok(plan),
             ("absent", Some(_)) => {
-                if ctx.check {
-                    return Ok(Outcome::changed(true));
-                }
                 cmd.push("groupdel".into());
                 if args.bool("force") {
                     cmd.push("-f".into());
                 }
+                "remove"
             }
             (_, None) => {
-                if ctx.check {
-                    return Ok(Outcome::changed(true));
-                }
                 cmd.push("groupadd".into());
                 if let Some(g) = gid {
                     cmd.extend(["-g".into(), g.to_string()]);
@@ -89,42 +90,41 @@ impl Module for Group {
                         cmd.extend(["-K".into(), format!("{key}={v}")]);
                     }
                 }
+                "create"
             }
-            (_, Some(have)) => {
-                if let Some(g) = gid.filter(|g| *g != have) {
+            (_, Some(have)) => match gid.filter(|g| *g != have) {
+                Some(g) => {
                     cmd = vec!["groupmod".into(), "-g".into(), g.to_string()];
                     if args.bool("non_unique") {
                         cmd.push("-o".into());
                     }
+                    "gid"
                 }
-            }
+                None => return Ok(plan),
+            },
+        };
+        let before = current.map(|g| format!("gid {g}")).unwrap_or_else(|| "absent".into());
+        let after = if state == "absent" { "absent".to_string() } else { gid.map(|g| format!("gid {g}")).unwrap_or_else(|| "present".into()) };
+        let d = super::helpers::remote_file::property_diff(name, &[("group", before)], &[("group", after)]);
+        cmd.push(name.to_string());
+        Ok(plan.change(Change::new(kind, d, Step::Module)).keep(cmd))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let name = args.req("name")?;
+        let cmd: Vec<String> = plan.take_found().unwrap_or_default();
+        let out = ctx.write(&join(&cmd), None).await?;
+        if !out.success() {
+            return Err(ModuleError::failed(out.stderr_text().trim().to_string()).with("name", name));
         }
-        let mut o = base;
-        if !cmd.is_empty() {
-            o.changed = true;
-            if ctx.diff {
-                let before = current.map(|g| format!("gid {g}")).unwrap_or_else(|| "absent".into());
-                let after =
-                    if state == "absent" { "absent".to_string() } else { gid.map(|g| format!("gid {g}")).unwrap_or_else(|| "present".into()) };
-                o = o.diff(super::remote_file::property_diff(name, &[("group", before)], &[("group", after)]));
-            }
-            if !ctx.check {
-                cmd.push(name.to_string());
-                let out = ctx.write(&join(&cmd), None).await?;
-                if !out.success() {
-                    return Ok(Outcome::failed(out.stderr_text().trim().to_string()).with("name", name));
-                }
-                if !out.stdout_text().is_empty() {
-                    o = o.with("stdout", out.stdout_text());
-                }
-                if !out.stderr_text().is_empty() {
-                    o = o.with("stderr", out.stderr_text());
-                }
-            }
+        let mut o = Outcome::from_plan(&plan);
+        if !out.stdout_text().is_empty() {
+            o = o.with("stdout", out.stdout_text());
         }
-        if state == "present" {
-            let now = if ctx.check || !o.changed { current.or(gid) } else { lookup(ctx, name).await? };
-            if let Some(g) = now {
+        if !out.stderr_text().is_empty() {
+            o = o.with("stderr", out.stderr_text());
+        }
+        if args.req("state")? == "present" {
+            if let Some(g) = lookup(ctx, name).await? {
                 o = o.with("system", args.bool("system")).with("gid", g);
             }
         }

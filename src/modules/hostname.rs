@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::host::{Probe, SYSTEMD_SNIPPET};
-use super::remote_file::{self, Want, WriteOpts};
-use super::{ArgKind, ArgSpec, Args, Diff, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::{Probe, SYSTEMD_SNIPPET};
+use super::helpers::remote_file::{self, Want, WriteSpec};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Diff, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::quote;
 
 pub struct Hostname;
@@ -16,7 +16,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("use", ArgKind::Str)
         .choices(&["systemd", "debian"])
         .help("systemd: set the running and the permanent name (the default when systemd runs); debian: only /etc/hostname."),
-]);
+])
+.changes(&["name"]);
 
 /// A name the kernel and resolvers accept: dot-separated labels of letters, digits and inner hyphens.
 fn valid_name(name: &str) -> Result<(), String> {
@@ -67,8 +68,8 @@ impl Module for Hostname {
          whose /etc/hostname is bind-mounted (written in place there); the pretty hostname is left alone. \
          Names are checked (labels of letters, digits, hyphens; at most 64 characters). /etc/hosts is not touched."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let name = args.req("name");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let name = args.req("name")?;
         valid_name(name).map_err(ModuleError::Args)?;
         let mut p = Probe::new();
         p.add("cat /proc/sys/kernel/hostname");
@@ -87,47 +88,54 @@ impl Module for Hostname {
         let current = if strategy == "systemd" { current } else { permanent.clone() };
         let set_permanent = permanent != name;
         let set_current = strategy == "systemd" && current != name;
-        let changed = set_permanent || set_current;
         let name_before = if name != current { current.clone() } else { permanent.clone() };
-
-        let mut fqdn = s[4].trimmed().to_string();
-        if changed && !ctx.check {
-            if set_permanent {
-                let content = format!("{name}\n");
-                if bind_mounted {
-                    // A container engine owns this mount point: renaming onto it fails, writing into it works.
-                    ctx.write_ok("cat > /etc/hostname", Some(content.as_bytes()), "writing /etc/hostname").await?;
-                } else {
-                    let opts = WriteOpts { expect_sha256: Some(file.sha256.as_deref()), ..Default::default() };
-                    remote_file::write_atomic(ctx, "/etc/hostname", content.as_bytes(), &opts).await?;
-                }
-            }
-            if set_current {
-                let n = quote(name);
-                let out = ctx.write(&format!("hostname {n} 2>&1 || printf %s {n} > /proc/sys/kernel/hostname"), None).await?;
-                if !out.success() {
-                    return Err(ModuleError::Failed(format!(
-                        "Command failed: cannot set the running host name to {name}: {}",
-                        out.stdout_text().trim()
-                    )));
-                }
-            }
-            fqdn = ctx.read("hostname -f 2>/dev/null || cat /proc/sys/kernel/hostname").await?.stdout_text().trim().to_string();
-        } else if changed {
-            fqdn = name.to_string();
+        let changed = set_permanent || set_current;
+        let fqdn = if changed { name.to_string() } else { s[4].trimmed().to_string() };
+        let plan = Plan::unchanged().with("name", name).facts(facts(name, &fqdn));
+        if !changed {
+            return Ok(plan);
         }
-        let mut o = Outcome::changed(changed).with("name", name);
+        let d = Diff {
+            before_header: "hostname".into(),
+            after_header: "hostname".into(),
+            before: format!("hostname = {name_before}\n"),
+            after: format!("hostname = {name}\n"),
+        };
+        let rename = Rename { set_permanent, set_current, bind_mounted, file_sha256: file.sha256.clone() };
+        Ok(plan.change(Change::new("name", d, Step::Module)).keep(rename))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let name = args.req("name")?;
+        let r: Rename = plan.take_found().ok_or_else(|| ModuleError::Internal("hostname: plan without its findings".into()))?;
+        if r.set_permanent {
+            let content = format!("{name}\n");
+            if r.bind_mounted {
+                // A container engine owns this mount point: renaming onto it fails, writing into it works.
+                ctx.write_ok("cat > /etc/hostname", Some(content.as_bytes()), "writing /etc/hostname").await?;
+            } else {
+                remote_file::write_atomic(ctx, &WriteSpec::new("/etc/hostname", content, r.file_sha256.as_deref())).await?;
+            }
+        }
+        if r.set_current {
+            let n = quote(name);
+            let out = ctx.write(&format!("hostname {n} 2>&1 || printf %s {n} > /proc/sys/kernel/hostname"), None).await?;
+            if !out.success() {
+                return Err(ModuleError::failed(format!("Command failed: cannot set the running host name to {name}: {}", out.stdout_text().trim())));
+            }
+        }
+        let fqdn = ctx.read("hostname -f 2>/dev/null || cat /proc/sys/kernel/hostname").await?.stdout_text().trim().to_string();
+        let mut o = Outcome::from_plan(&plan);
         o.facts = Some(facts(name, &fqdn));
-        if changed {
-            o = o.diff(Diff {
-                before_header: "hostname".into(),
-                after_header: "hostname".into(),
-                before: format!("hostname = {name_before}\n"),
-                after: format!("hostname = {name}\n"),
-            });
-        }
         Ok(o)
     }
+}
+
+/// What a rename must do, as planned.
+struct Rename {
+    set_permanent: bool,
+    set_current: bool,
+    bind_mounted: bool,
+    file_sha256: Option<String>,
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 
 use serde_json::Value;
 
-use super::remote_file::{self, Want, WriteOpts};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::remote_file::{self, Want, WriteSpec};
+use super::{ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Plan, Step};
 use crate::secrets::k8s_secret::{Encoding, SecretManifest, flux_sops_age};
 
 pub struct K8sSecret;
@@ -31,7 +31,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("owner", ArgKind::Str).help("Owner of the manifest."),
     ArgSpec::new("group", ArgKind::Str).help("Group of the manifest."),
 ])
-.mutually_exclusive(&[&["data", "flux_sops_age"]]);
+.mutually_exclusive(&[&["data", "flux_sops_age"]])
+.changes(&["content"]);
 
 fn pairs(v: Option<&Value>) -> Vec<(String, String)> {
     match v {
@@ -65,8 +66,8 @@ fn manifest(args: &Args) -> Result<SecretManifest, ModuleError> {
     }
     Ok(SecretManifest {
         name: name.to_string(),
-        namespace: args.req("namespace").to_string(),
-        secret_type: Some(args.req("type").to_string()),
+        namespace: args.req("namespace")?.to_string(),
+        secret_type: Some(args.req("type")?.to_string()),
         labels: pairs(args.get("labels")),
         annotations: pairs(args.get("annotations")),
         encoding: if args.str("encoding") == Some("stringData") { Encoding::StringData } else { Encoding::Data },
@@ -88,10 +89,10 @@ impl Module for K8sSecret {
     fn notes(&self) -> &'static str {
         "hlprov's own module (Ansible has none like it): it renders the manifest on the controller and writes it atomically; applying it is k3s's job when dest is in its auto-deploy folder."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let m = manifest(args)?;
         let text = m.render().map_err(ModuleError::Args)?;
-        let dest = args.req("dest");
+        let dest = args.req("dest")?;
         let before =
             remote_file::probe(ctx, dest, Want { content_up_to: if ctx.diff { remote_file::MAX_DIFF_BYTES } else { 0 }, ..Default::default() })
                 .await?;
@@ -101,25 +102,19 @@ impl Module for K8sSecret {
         let attrs = remote_file::wanted_attrs(args, before.mode, false)?;
         let same_content = before.sha256.as_deref() == Some(remote_file::sha256_hex(text.as_bytes()).as_str());
         let attrs_changed = !remote_file::attrs_differ(&before, &attrs).is_empty();
-        let mut out = Outcome::ok().with("dest", dest).with("name", m.name.clone()).with("namespace", m.namespace.clone());
-        out.data.insert("keys".into(), Value::from(m.entries.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()));
+        let plan = Plan::unchanged()
+            .with("dest", dest)
+            .with("name", m.name.clone())
+            .with("namespace", m.namespace.clone())
+            .with("keys", Value::from(m.entries.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()));
         if same_content && !attrs_changed {
-            return Ok(out);
+            return Ok(plan);
         }
-        out.changed = true;
-        if ctx.diff {
-            out.diffs.push(remote_file::content_diff(dest, &before, text.as_bytes()));
-        }
-        if ctx.check {
-            return Ok(out);
-        }
-        let opts = WriteOpts {
+        let write = WriteSpec {
             attrs,
-            expect_sha256: Some(before.sha256.as_deref()),
             create_parents: Some(remote_file::Attrs { mode: Some(0o755), ..Default::default() }),
-            ..Default::default()
+            ..WriteSpec::new(dest, text.as_bytes(), before.sha256.as_deref())
         };
-        remote_file::write_atomic(ctx, dest, text.as_bytes(), &opts).await?;
-        Ok(out)
+        Ok(plan.change(Change::new("content", remote_file::content_diff(dest, &before, text.as_bytes()), Step::Write(write))))
     }
 }

@@ -2,9 +2,9 @@
 //! the line itself; inserted after/before a matching line, at the start or the end. The file's content is
 //! edited on the controller by Ansible's exact rules and written back atomically.
 
-use super::pyre::{self, PyRegex};
-use super::text_edit::{self, COMMON_ARGS, split_lines, with_attrs_msg};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::pyre::{self, PyRegex};
+use super::helpers::text_edit::{self, CHANGES, COMMON_ARGS, split_lines, with_attrs_msg};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan};
 
 pub struct LineInFile;
 
@@ -29,7 +29,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     COMMON_ARGS[3],
     COMMON_ARGS[4],
 ])
-.mutually_exclusive(&[&["insertbefore", "insertafter"], &["regexp", "search_string"], &["backrefs", "search_string"]]);
+.mutually_exclusive(&[&["insertbefore", "insertafter"], &["regexp", "search_string"], &["backrefs", "search_string"]])
+.changes(CHANGES);
 
 #[async_trait::async_trait]
 impl Module for LineInFile {
@@ -48,8 +49,8 @@ impl Module for LineInFile {
          `search_string` are accepted without Ansible's warning. SELinux arguments, `attributes` and `unsafe_writes` \
          are not supported. The attribute diff is shown only when owner, group or mode change."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let path = args.req("path");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let path = args.req("path")?;
         let present = args.str("state") == Some("present");
         let regexp = args.str("regexp").map(|r| pyre::compile("regexp", r, false)).transpose().map_err(ModuleError::Args)?;
         let search = args.str("search_string");
@@ -78,14 +79,14 @@ impl Module for LineInFile {
         let header = format!("{path} (content)");
         if !present {
             if !t.st.exists {
-                return Ok(Outcome::ok().msg("file not present"));
+                return Ok(Plan::unchanged().msg("file not present"));
             }
             let lines = split_lines(t.content());
             let mut found = 0;
             let mut kept = Vec::with_capacity(lines.len());
             for l in lines {
                 let hit = match (&regexp, search) {
-                    (Some(re), _) => re.is_match(&l).map_err(ModuleError::Failed)?,
+                    (Some(re), _) => re.is_match(&l).map_err(ModuleError::failed)?,
                     (None, Some(s)) => contains(&l, s.as_bytes()),
                     (None, None) => trim_eol(&l) == line,
                 };
@@ -96,20 +97,17 @@ impl Module for LineInFile {
                 }
             }
             let new = (found > 0).then(|| kept.concat());
-            let applied = text_edit::apply(ctx, args, &t, new.as_deref(), &header).await?;
+            let (changes, attrs_changed) = text_edit::changes(ctx, args, &t, new.as_deref(), &header)?;
             let msg = if found > 0 { format!("{found} line(s) removed") } else { String::new() };
-            let mut o = Outcome::changed(found > 0 || applied.attrs_changed)
-                .msg(with_attrs_msg(&msg, applied.attrs_changed))
-                .with("found", found)
-                .with("backup", applied.backup_file.unwrap_or_default());
-            if ctx.diff {
-                o.diffs = applied.diffs;
+            let mut plan = Plan::of(changes).with("found", found).with("backup", "");
+            if !plan.is_empty() {
+                plan = plan.msg(with_attrs_msg(&msg, attrs_changed));
             }
-            return Ok(o);
+            return Ok(plan);
         }
 
         if !t.st.exists && !args.bool("create") {
-            return Ok(Outcome::failed(format!("Destination {path} does not exist !")).with("rc", 257));
+            return Err(ModuleError::failed(format!("Destination {path} does not exist !")).with("rc", 257));
         }
         let ins = Insert {
             after: args.str("insertafter").or(if args.has("insertbefore") { None } else { Some("EOF") }),
@@ -120,14 +118,11 @@ impl Module for LineInFile {
         let (msg, changed) = present_edit(&mut lines, regexp.as_ref(), search, line, &ins, args.bool("backrefs"), args.bool("firstmatch"))?;
         let new = lines.concat();
         let new = changed.then_some(new);
-        let applied = text_edit::apply(ctx, args, &t, new.as_deref(), &header).await?;
-        let mut o = Outcome::changed(changed || applied.attrs_changed)
-            .msg(with_attrs_msg(msg, applied.attrs_changed && t.st.exists))
-            .with("backup", applied.backup_file.unwrap_or_default());
-        if ctx.diff {
-            o.diffs = applied.diffs;
-        }
-        Ok(o)
+        let (changes, attrs_changed) = text_edit::changes(ctx, args, &t, new.as_deref(), &header)?;
+        Ok(Plan::of(changes).msg(with_attrs_msg(msg, attrs_changed && t.st.exists)).with("backup", ""))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, _args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        text_edit::apply(ctx, plan, "backup").await
     }
 }
 
@@ -148,7 +143,7 @@ fn present_edit(
     backrefs: bool,
     firstmatch: bool,
 ) -> Result<(&'static str, bool), ModuleError> {
-    let fail = ModuleError::Failed;
+    let fail = ModuleError::failed;
     // index0: the line regexp/search_string (or the exact line) matched; index1: where to insert.
     let (mut index0, mut index1): (isize, isize) = (-1, -1);
     let mut expanded: Option<Vec<u8>> = None;

@@ -4,10 +4,10 @@
 //! message saying so, while a module its host already loaded counts as present and persistence files are
 //! written for real. Decisions and results follow community.general.modprobe.
 
-use super::host::{CONTAINER_SNIPPET, Probe, container_kind, container_refusal};
-use super::remote_file::{self, WriteOpts};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
-use crate::transport::quote::{join, quote};
+use super::helpers::host::{CONTAINER_SNIPPET, Probe, container_kind, container_refusal};
+use super::helpers::remote_file::{self, WriteSpec};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
+use crate::transport::quote::join;
 
 pub struct Modprobe;
 
@@ -19,7 +19,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .choices(&["disabled", "present", "absent"])
         .default("disabled")
         .help("present: load at boot (modules-load.d) with the params (modprobe.d); absent: comment those lines out; disabled: leave boot configuration alone."),
-]);
+])
+.changes(&["load", "unload", "boot config"]);
 
 const MODULES_LOAD: &str = "/etc/modules-load.d";
 const MODPROBE_D: &str = "/etc/modprobe.d";
@@ -100,19 +101,19 @@ impl Module for Modprobe {
          /sys/module has it, or modules.builtin names it. Commented-out lines keep their line breaks (Ansible's \
          module doubles them)."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let name = args.req("name");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let name = args.req("name")?;
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             return Err(ModuleError::Args(format!("'{name}' is not a kernel module name")));
         }
-        let params = args.req("params");
+        let params = args.req("params")?;
         let param_words = super::args::shell_words(params).map_err(|e| ModuleError::Args(format!("params: {e}")))?;
         for w in &param_words {
             if !w.contains('=') {
                 return Err(ModuleError::Args(format!("params: '{w}' is not key=value")));
             }
         }
-        let (state, persistent) = (args.req("state"), args.req("persistent"));
+        let (state, persistent) = (args.req("state")?, args.req("persistent")?);
         let under = name.replace('-', "_");
         let mut p = Probe::new();
         p.add(format!(
@@ -135,9 +136,8 @@ impl Module for Modprobe {
         let wanted_params: std::collections::BTreeSet<String> = params.split_whitespace().map(str::to_string).collect();
         let params_set = set_params == wanted_params;
 
-        let mut changed = false;
-        let mut diffs = Vec::new();
-        // Loading and unloading.
+        let mut plan = Plan::unchanged().with("name", name).with("params", params).with("state", state);
+        // Loading and unloading: modprobe -n checks the module can be loaded (or unloaded) without doing it.
         let kernel_action = match state {
             "present" if !loaded => Some("load"),
             "absent" if loaded => Some("unload"),
@@ -147,28 +147,19 @@ impl Module for Modprobe {
             if let Some(kind) = &container {
                 return Err(container_refusal(&format!("cannot {action} kernel module '{name}'"), kind));
             }
-            let mut argv = vec!["modprobe".to_string()];
-            if ctx.check {
-                argv.push("-n".into());
-            }
-            if action == "unload" {
-                argv.push("-r".into());
-                argv.push(name.into());
-            } else {
-                argv.push(name.into());
-                argv.extend(param_words.iter().cloned());
-            }
-            let out = if ctx.check { ctx.read(&join(&argv)).await? } else { ctx.write(&join(&argv), None).await? };
+            let argv = modprobe_argv(action, name, &param_words);
+            let dry: Vec<String> =
+                std::iter::once(argv[0].clone()).chain(std::iter::once("-n".to_string())).chain(argv[1..].iter().cloned()).collect();
+            let out = ctx.read(&join(&dry)).await?;
             if !out.success() {
-                return Ok(Outcome::failed(out.stderr_text().trim().to_string())
-                    .with("rc", out.rc())
-                    .with("stdout", out.stdout_text())
-                    .with("stderr", out.stderr_text())
-                    .with("name", name)
-                    .with("params", params)
-                    .with("state", state));
+                return Err(modprobe_failure(&out, name, params, state));
             }
-            changed = true;
+            let d = remote_file::property_diff(
+                name,
+                &[("kernel module", if loaded { "loaded" } else { "not loaded" }.into())],
+                &[("kernel module", if action == "load" { "loaded" } else { "not loaded" }.into())],
+            );
+            plan = plan.change(Change::new(action, d, Step::Module));
         }
 
         // Boot-time configuration: (path, new content) for each file to write.
@@ -194,26 +185,56 @@ impl Module for Modprobe {
             }
             writes.extend(disable_old_params(&option_files, name));
         }
-        for (path, old, content) in &writes {
-            changed = true;
+        for (path, old, content) in writes {
             let before = remote_file::FileState { exists: old.is_some(), content: old.map(|f| f.text.clone().into_bytes()), ..Default::default() };
-            diffs.push(remote_file::content_diff(path, &before, content.as_bytes()));
-            if !ctx.check {
-                let expect = old.map(|f| remote_file::sha256_hex(f.text.as_bytes()));
-                let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("/");
-                ctx.write_ok(&format!("mkdir -p -- {}", quote(dir)), None, "creating the folder").await?;
-                let opts = WriteOpts { expect_sha256: Some(expect.as_deref()), ..Default::default() };
-                remote_file::write_atomic(ctx, path, content.as_bytes(), &opts).await?;
-            }
+            let expect = old.map(|f| remote_file::sha256_hex(f.text.as_bytes()));
+            let write =
+                WriteSpec { create_parents: Some(remote_file::Attrs::default()), ..WriteSpec::new(&path, content.as_bytes(), expect.as_deref()) };
+            plan = plan.change(Change::new("boot config", remote_file::content_diff(&path, &before, content.as_bytes()), Step::Write(write)));
         }
-        let mut o = Outcome::changed(changed).with("name", name).with("params", params).with("state", state);
-        if ctx.diff {
-            for d in diffs {
-                o = o.diff(d);
-            }
-        }
-        Ok(o)
+        Ok(plan)
     }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        let (name, params, state) = (args.req("name")?, args.req("params")?, args.req("state")?);
+        let param_words = super::args::shell_words(params).map_err(|e| ModuleError::Args(format!("params: {e}")))?;
+        let mut scratch = serde_json::Map::new();
+        for c in &plan.changes {
+            match c.step {
+                Step::Module => {
+                    let out = ctx.write(&join(&modprobe_argv(c.kind, name, &param_words)), None).await?;
+                    if !out.success() {
+                        return Err(modprobe_failure(&out, name, params, state));
+                    }
+                }
+                _ => super::apply_step(ctx, &c.step, &mut scratch).await?,
+            }
+        }
+        Ok(Outcome::from_plan(&plan))
+    }
+}
+
+/// `modprobe NAME PARAMS…` to load, `modprobe -r NAME` to unload.
+fn modprobe_argv(action: &str, name: &str, params: &[String]) -> Vec<String> {
+    let mut argv = vec!["modprobe".to_string()];
+    if action == "unload" {
+        argv.push("-r".into());
+        argv.push(name.into());
+    } else {
+        argv.push(name.into());
+        argv.extend(params.iter().cloned());
+    }
+    argv
+}
+
+/// A failed modprobe, reported as Ansible's module reports it.
+fn modprobe_failure(out: &crate::transport::Output, name: &str, params: &str, state: &str) -> ModuleError {
+    ModuleError::failed(out.stderr_text().trim().to_string())
+        .with("rc", out.rc())
+        .with("stdout", out.stdout_text())
+        .with("stderr", out.stderr_text())
+        .with("name", name)
+        .with("params", params)
+        .with("state", state)
 }
 
 #[cfg(test)]

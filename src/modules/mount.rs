@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 
-use super::host::{CONTAINER_SNIPPET, Probe, container_kind};
-use super::remote_file::{self, Want, WriteOpts};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::{CONTAINER_SNIPPET, Probe, container_kind};
+use super::helpers::remote_file::{self, Want, WriteSpec};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::quote;
 
 pub struct Mount;
@@ -26,7 +26,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("fstab", ArgKind::Path).help("Another fstab file than /etc/fstab."),
     ArgSpec::new("boot", ArgKind::Bool).default("yes").help("Mount at boot; no adds `noauto` to the options."),
     ArgSpec::new("backup", ArgKind::Bool).default("no").help("Keep a timestamped copy of fstab before changing it."),
-]);
+])
+.changes(&["fstab", "mount"]);
 
 /// fstab's escapes for space, ampersand and backslash.
 fn escape(v: &str) -> String {
@@ -132,9 +133,9 @@ impl Module for Mount {
          instead of passing on mount's \"bad option\"; inside a container a failed mount says so. As in Ansible, \
          a failed mount puts fstab back as it was."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let path = args.req("path").to_string();
-        let state = args.req("state");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let path = args.req("path")?.to_string();
+        let state = args.req("state")?;
         if !path.starts_with('/') {
             return Err(ModuleError::Args(format!("path must be absolute, not '{path}'")));
         }
@@ -160,8 +161,8 @@ impl Module for Mount {
             name: path.clone(),
             fstype: fstype.clone(),
             opts: opts.clone(),
-            dump: args.req("dump").to_string(),
-            passno: args.req("passno").to_string(),
+            dump: args.req("dump")?.to_string(),
+            passno: args.req("passno")?.to_string(),
         };
 
         let mut p = Probe::new();
@@ -179,7 +180,7 @@ impl Module for Mount {
         let s = p.run(ctx).await?;
         let st = remote_file::parse_probe(&s[0].out).map_err(|e| ModuleError::Internal(format!("inspecting {fstab}: {e}")))?;
         if st.exists && !st.is_file() {
-            return Err(ModuleError::Failed(format!("{fstab} is not a regular file")));
+            return Err(ModuleError::failed(format!("{fstab} is not a regular file")));
         }
         let mounted = s[1].ok();
         let path_exists = s[2].ok();
@@ -187,7 +188,7 @@ impl Module for Mount {
         let type_available = !known_type || s[4].ok();
         let old = st.text();
 
-        let mut result = Outcome::ok()
+        let mut result = Plan::unchanged()
             .with("name", path.clone())
             .with("opts", opts.clone())
             .with("dump", wanted.dump.clone())
@@ -263,7 +264,7 @@ impl Module for Mount {
                             .as_ref()
                             .map(|k| format!("; inside a container ({k}) the machine that runs it must also support {fstype}"))
                             .unwrap_or_default();
-                        return Ok(Outcome::failed(format!(
+                        return Err(ModuleError::failed(format!(
                             "Error mounting {path}: neither the kernel nor a mount helper (/sbin/mount.{fstype}) knows the file system type {fstype}{helper}{inside}"
                         )));
                     }
@@ -274,57 +275,88 @@ impl Module for Mount {
                 }
             }
         }
-        result.changed = changed;
-        if let (Some(t), true) = (&new_fstab, ctx.diff) {
-            result = result.diff(remote_file::content_diff(&fstab, &st, t.as_bytes()));
-        }
-        if ctx.check || !changed {
+        if !changed {
             return Ok(result);
         }
         if let Some(t) = &new_fstab {
-            if !st.exists {
-                ctx.write_ok(&format!("mkdir -p -- \"$(dirname -- {f})\" && touch -- {f}", f = quote(&fstab)), None, "creating the fstab file")
+            result = result.change(Change::new("fstab", remote_file::content_diff(&fstab, &st, t.as_bytes()), Step::Module));
+        }
+        if !commands.is_empty() {
+            let before = if mounted { "mounted" } else { "not mounted" };
+            let after = match state {
+                "remounted" => "remounted",
+                "mounted" => "mounted",
+                _ => "not mounted",
+            };
+            result = result.change(Change::new(
+                "mount",
+                remote_file::property_diff(&path, &[("state", before.into())], &[("state", after.into())]),
+                Step::Module,
+            ));
+        }
+        Ok(result.keep(Found { fstab, old_exists: st.exists, old_sha256: st.sha256.clone(), old, new_fstab, commands, path_exists, container }))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let f: Found = plan.take_found().ok_or_else(|| ModuleError::Internal("mount: plan without its findings".into()))?;
+        let (path, state) = (args.req("path")?, args.req("state")?);
+        let mut result = Outcome::from_plan(&plan);
+        if let Some(t) = &f.new_fstab {
+            if !f.old_exists {
+                ctx.write_ok(&format!("mkdir -p -- \"$(dirname -- {fs})\" && touch -- {fs}", fs = quote(&f.fstab)), None, "creating the fstab file")
                     .await?;
             }
             // A file that did not exist was just created empty.
-            let expect = if st.exists { st.sha256.clone() } else { Some(remote_file::sha256_hex(b"")) };
-            let opts = WriteOpts { backup: args.bool("backup"), expect_sha256: Some(expect.as_deref()), ..Default::default() };
-            let written = remote_file::write_atomic(ctx, &fstab, t.as_bytes(), &opts).await?;
+            let expect = if f.old_exists { f.old_sha256.clone() } else { Some(remote_file::sha256_hex(b"")) };
+            let write = WriteSpec { backup: args.bool("backup"), ..WriteSpec::new(&f.fstab, t.as_bytes(), expect.as_deref()) };
+            let written = remote_file::write_atomic(ctx, &write).await?;
             if let Some(b) = written.backup_file {
                 result = result.with("backup_file", b);
             }
         }
-        if !commands.is_empty() {
-            let out = ctx.write(&commands.join(" && "), None).await?;
+        if !f.commands.is_empty() {
+            let out = ctx.write(&f.commands.join(" && "), None).await?;
             if !out.success() {
                 let msg = format!("{}{}", out.stdout_text(), out.stderr_text()).trim().to_string();
                 if state == "mounted" {
                     // Like Ansible: put fstab back and remove the folders this run made.
-                    if new_fstab.is_some() {
-                        let restore = WriteOpts { expect_sha256: None, ..Default::default() };
-                        remote_file::write_atomic(ctx, &fstab, old.as_bytes(), &restore).await?;
+                    if f.new_fstab.is_some() {
+                        let restore = WriteSpec { expect_sha256: None, ..WriteSpec::new(&f.fstab, f.old.as_bytes(), None) };
+                        remote_file::write_atomic(ctx, &restore).await?;
                     }
-                    if !path_exists {
-                        let _ = ctx.write(&format!("rmdir -p -- {} 2>/dev/null; true", quote(&path)), None).await;
+                    if !f.path_exists {
+                        let _ = ctx.write(&format!("rmdir -p -- {} 2>/dev/null; true", quote(path)), None).await;
                     }
-                    let inside = container
+                    let inside = f
+                        .container
                         .as_ref()
                         .map(|k| {
                             format!(" (this host is a container, {k}: its host's kernel and the container's capabilities decide what it may mount)")
                         })
                         .unwrap_or_default();
-                    return Ok(Outcome::failed(format!("Error mounting {path}: {msg}{inside}")));
+                    return Err(ModuleError::failed(format!("Error mounting {path}: {msg}{inside}")));
                 }
                 let what = match state {
                     "unmounted" => "Error unmounting",
                     "remounted" => "Error remounting",
                     _ => "Error",
                 };
-                return Ok(Outcome::failed(if msg.starts_with("Error") { msg } else { format!("{what} {path}: {msg}") }));
+                return Err(ModuleError::failed(if msg.starts_with("Error") { msg } else { format!("{what} {path}: {msg}") }));
             }
         }
         Ok(result)
     }
+}
+
+/// What mount planned, for its apply.
+struct Found {
+    fstab: String,
+    old_exists: bool,
+    old_sha256: Option<String>,
+    old: String,
+    new_fstab: Option<String>,
+    commands: Vec<String>,
+    path_exists: bool,
+    container: Option<String>,
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::host::{PKG_MGR_SNIPPET, Probe};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::{PKG_MGR_SNIPPET, Probe};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan};
 
 pub struct Package;
 
@@ -13,7 +13,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("name", ArgKind::List).required().help("Package name(s), or `name=version` as the package manager spells it."),
     ArgSpec::new("state", ArgKind::Str).required().help("present or absent (latest too, since apt supports it)."),
     ArgSpec::new("use", ArgKind::Str).default("auto").help("The package module to use (apt); auto picks it from facts or the host."),
-]);
+])
+.changes(super::apt::CHANGES);
 
 /// The package module for an Ansible os_family.
 fn module_for_family(family: &str) -> Option<&'static str> {
@@ -39,8 +40,8 @@ impl Module for Package {
          package manager. Only name, state and use are accepted (Ansible passes any further argument through to \
          the package manager's module; use apt directly for those)."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let chosen = match args.req("use") {
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let chosen = match args.req("use")? {
             "auto" => match ctx.task.fact("os_family").as_ref().and_then(Value::as_str) {
                 Some(family) => module_for_family(family).map(str::to_string).ok_or_else(|| {
                     ModuleError::Unsupported(format!("package: hlprov manages packages with apt only; this host's os_family is {family}"))
@@ -56,11 +57,20 @@ impl Module for Package {
         if chosen != "apt" {
             return Err(ModuleError::Unsupported(format!("package: hlprov manages packages with apt only; this host's package manager is {chosen}")));
         }
-        let apt = super::registry::find("apt").ok_or_else(|| ModuleError::Internal("apt module missing".into()))?;
-        let mut raw = Map::new();
-        raw.insert("name".into(), args.get("name").cloned().unwrap_or(Value::Null));
-        raw.insert("state".into(), Value::String(args.req("state").to_string()));
-        let apt_args = apt.spec().check(&raw, false).map_err(ModuleError::Args)?;
-        apt.run(ctx, &apt_args).await
+        let (apt, apt_args) = apt_with(args)?;
+        apt.plan(ctx, &apt_args).await
     }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        let (apt, apt_args) = apt_with(args)?;
+        apt.apply(ctx, &apt_args, plan).await
+    }
+}
+
+/// The apt module and the arguments `package`'s become for it.
+fn apt_with(args: &Args) -> Result<(&'static dyn Module, Args), ModuleError> {
+    let apt = super::registry::find("apt").ok_or_else(|| ModuleError::Internal("apt module missing".into()))?;
+    let mut raw = Map::new();
+    raw.insert("name".into(), args.get("name").cloned().unwrap_or(Value::Null));
+    raw.insert("state".into(), Value::String(args.req("state")?.to_string()));
+    Ok((apt, apt.spec().check(&raw, false).map_err(ModuleError::Args)?))
 }

@@ -1,6 +1,6 @@
 //! ping: proves the host is reachable and can run a shell (Ansible's ping proves Python; hlprov needs none).
 
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Plan};
 
 pub struct Ping;
 
@@ -18,15 +18,15 @@ impl Module for Ping {
     fn spec(&self) -> &'static ModuleSpec {
         &SPEC
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let data = args.req("data");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let data = args.req("data")?;
         if data == "crash" {
-            return Ok(Outcome::failed("boom (ping asked to crash)"));
+            return Err(ModuleError::failed("boom (ping asked to crash)"));
         }
         let out = ctx.read_ok("echo pong", "the ping command").await?;
         if out.stdout_text().trim() != "pong" {
-            return Ok(Outcome::failed(format!("unexpected answer from the host's shell: {:?}", out.stdout_text())));
+            return Err(ModuleError::failed(format!("unexpected answer from the host's shell: {:?}", out.stdout_text())));
         }
-        Ok(Outcome::ok().with("ping", data))
+        Ok(Plan::unchanged().with("ping", data))
     }
 }

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::host::{CONTAINER_SNIPPET, Probe, container_kind};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::{CONTAINER_SNIPPET, Probe, container_kind};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::{join, quote};
 
 pub struct Reboot;
@@ -34,7 +34,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("search_paths", ArgKind::List)
         .default("/sbin,/bin,/usr/sbin,/usr/bin,/usr/local/sbin")
         .help("Where to look for the reboot command."),
-]);
+])
+.changes(&["reboot"]);
 
 const DEFAULT_BOOT_TIME_COMMAND: &str = "cat /proc/sys/kernel/random/boot_id";
 
@@ -75,7 +76,7 @@ impl Module for Reboot {
          so hlprov refuses up front instead of timing out; give boot_time_command (and a reboot_command that fits \
          the container) to reboot one anyway. On the local connection it refuses, as Ansible does."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         for k in ["reboot_timeout", "pre_reboot_delay", "post_reboot_delay"] {
             if args.int(k).is_some_and(|v| v < 0) {
                 return Err(ModuleError::Args(format!("{k} must not be negative")));
@@ -83,15 +84,18 @@ impl Module for Reboot {
         }
         let conn = ctx.conn.ok_or_else(|| ModuleError::Internal("reboot needs a connection".into()))?;
         if conn.transport().target().ends_with("(local)") {
-            return Ok(Outcome::failed("Running reboot with local connection would reboot the control node.")
+            return Err(ModuleError::failed("Running reboot with local connection would reboot the control node.")
                 .with("rebooted", false)
                 .with("elapsed", 0));
         }
-        if ctx.check {
-            return Ok(Outcome::changed(true).with("elapsed", 0).with("rebooted", true));
-        }
-        let boot_cmd = args.req("boot_time_command").to_string();
+        // What the reboot will find (boot id, container, the command's path) is looked at when it runs: a
+        // plan of a reboot is the reboot itself, as Ansible reports it in check mode.
+        let d = super::helpers::remote_file::property_diff(ctx.host, &[("boot", "this boot".into())], &[("boot", "a new boot".into())]);
+        Ok(Plan::unchanged().with("elapsed", 0).with("rebooted", true).change(Change::new("reboot", d, Step::Module)))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
         let reboot_timeout = Duration::from_secs(args.int("reboot_timeout").unwrap_or(600) as u64);
+        let boot_cmd = args.req("boot_time_command")?.to_string();
         let try_timeout = Duration::from_secs(args.int("connect_timeout").unwrap_or(10).max(1) as u64);
 
         // The boot id, whether this is a container, and the reboot command's full path, in one round trip.
@@ -103,7 +107,7 @@ impl Module for Reboot {
             }
             None => {
                 let delay_min = args.int("pre_reboot_delay").unwrap_or(0) / 60;
-                ("shutdown".to_string(), format!("-r {delay_min} {}", quote(args.req("msg"))))
+                ("shutdown".to_string(), format!("-r {delay_min} {}", quote(args.req("msg")?)))
             }
         };
         if bin.is_empty() {
@@ -120,7 +124,7 @@ impl Module for Reboot {
         });
         let s = p.run(&ctx.with_timeout(Some(try_timeout))).await?;
         if !s[0].ok() {
-            return Ok(Outcome::failed(format!("reboot: failed to get host boot time info, rc: {}, stdout: {}", s[0].rc, s[0].trimmed()))
+            return Err(ModuleError::failed(format!("reboot: failed to get host boot time info, rc: {}, stdout: {}", s[0].rc, s[0].trimmed()))
                 .with("rebooted", false));
         }
         let before = s[0].trimmed().to_string();
@@ -134,18 +138,16 @@ impl Module for Reboot {
             }
         }
         if !s[2].ok() {
-            return Ok(
-                Outcome::failed(format!("Unable to find command \"{bin}\" in search paths: {:?}", args.list("search_paths"))).with("rebooted", false)
-            );
+            return Err(ModuleError::failed(format!("Unable to find command \"{bin}\" in search paths: {:?}", args.list("search_paths")))
+                .with("rebooted", false));
         }
         let command = format!("{} {rest}", quote(s[2].trimmed()));
-
         // Issue the reboot; the connection may drop while it answers, which counts as success.
         let start = Instant::now();
         let quick = ctx.with_timeout(Some(try_timeout));
         match quick.write(&command, None).await {
             Ok(out) if !out.success() => {
-                return Ok(Outcome::failed(format!(
+                return Err(ModuleError::failed(format!(
                     "Reboot command failed. Error was: '{}, {}'",
                     out.stdout_text().trim(),
                     out.stderr_text().trim()
@@ -171,11 +173,11 @@ impl Module for Reboot {
         })
         .await;
         if let Err(last) = booted {
-            return Ok(Outcome::failed(format!("Timed out waiting for last boot time check (timeout={}) ({last})", reboot_timeout.as_secs()))
+            return Err(ModuleError::failed(format!("Timed out waiting for last boot time check (timeout={}) ({last})", reboot_timeout.as_secs()))
                 .with("rebooted", true)
                 .with("elapsed", start.elapsed().as_secs()));
         }
-        let test = args.req("test_command").to_string();
+        let test = args.req("test_command")?.to_string();
         let tested = until(reboot_timeout, || {
             let quick = ctx.with_timeout(Some(try_timeout));
             let test = test.clone();
@@ -186,11 +188,14 @@ impl Module for Reboot {
         })
         .await;
         if let Err(last) = tested {
-            return Ok(Outcome::failed(format!("Timed out waiting for post-reboot test command (timeout={}) ({last})", reboot_timeout.as_secs()))
-                .with("rebooted", true)
-                .with("elapsed", start.elapsed().as_secs()));
+            return Err(ModuleError::failed(format!(
+                "Timed out waiting for post-reboot test command (timeout={}) ({last})",
+                reboot_timeout.as_secs()
+            ))
+            .with("rebooted", true)
+            .with("elapsed", start.elapsed().as_secs()));
         }
-        Ok(Outcome::changed(true).with("rebooted", true).with("elapsed", start.elapsed().as_secs()))
+        Ok(Outcome::from_plan(&plan).with("rebooted", true).with("elapsed", start.elapsed().as_secs()))
     }
 }
 

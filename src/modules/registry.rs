@@ -11,8 +11,6 @@ static MODULES: &[&dyn Module] = &[
     &super::flow::Debug,
     &super::flow::Assert,
     &super::flow::Fail,
-    &super::flow::SetFact,
-    &super::flow::Meta,
     &super::setup::Setup,
     &super::file::File,
     &super::copy::Copy,
@@ -48,9 +46,14 @@ static MODULES: &[&dyn Module] = &[
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.
 const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general."];
 
+/// The name without a collection prefix (`ansible.builtin.copy` → `copy`).
+pub fn short_name(name: &str) -> &str {
+    PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name)
+}
+
 /// Find a module by name (`copy`, `ansible.builtin.copy`, …).
 pub fn find(name: &str) -> Option<&'static dyn Module> {
-    let short = PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+    let short = short_name(name);
     MODULES.iter().copied().find(|m| m.name() == short)
 }
 

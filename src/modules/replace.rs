@@ -1,9 +1,9 @@
 //! replace: replace every match of a Python regular expression in a file (optionally only between `after`
 //! and `before`), by Ansible's rules; the content is edited on the controller and written back atomically.
 
-use super::pyre;
-use super::text_edit::{self, COMMON_ARGS, with_attrs_msg};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::pyre;
+use super::helpers::text_edit::{self, CHANGES, COMMON_ARGS, with_attrs_msg};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan};
 
 pub struct Replace;
 
@@ -21,7 +21,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     COMMON_ARGS[2],
     COMMON_ARGS[3],
     COMMON_ARGS[4],
-]);
+])
+.changes(CHANGES);
 
 #[async_trait::async_trait]
 impl Module for Replace {
@@ -39,31 +40,26 @@ impl Module for Replace {
          bytes that are not UTF-8 are kept as they are. Files up to 16 MiB. SELinux arguments, `attributes` and \
          `unsafe_writes` are not supported."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let path = args.req("path");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let path = args.req("path")?;
         // Compile before touching the host, so a bad pattern is an argument error.
-        let compiled = Patterns::compile(args.req("regexp"), args.str("after"), args.str("before"))?;
+        let compiled = Patterns::compile(args.req("regexp")?, args.str("after"), args.str("before"))?;
         let t = text_edit::load(ctx, path).await?;
         if !t.st.exists {
-            return Ok(Outcome::failed(format!("Path {path} does not exist !")).with("rc", 257));
+            return Err(ModuleError::failed(format!("Path {path} does not exist !")).with("rc", 257));
         }
-        let (new, msg) = match compiled.apply(t.content(), args.req("replace"))? {
-            Edit::SectionNotFound(msg) => return Ok(Outcome::ok().msg(msg).with("rc", 0)),
+        let (new, msg) = match compiled.apply(t.content(), args.req("replace")?)? {
+            Edit::SectionNotFound(msg) => return Ok(Plan::unchanged().msg(msg).with("rc", 0)),
             Edit::Done(new, n) => {
                 let msg = if new.is_some() { format!("{n} replacements made") } else { String::new() };
                 (new, msg)
             }
         };
-        let changed = new.is_some();
-        let applied = text_edit::apply(ctx, args, &t, new.as_deref(), path).await?;
-        let mut o = Outcome::changed(changed || applied.attrs_changed).msg(with_attrs_msg(&msg, applied.attrs_changed)).with("rc", 0);
-        if let Some(b) = applied.backup_file {
-            o = o.with("backup_file", b);
-        }
-        if ctx.diff {
-            o.diffs = applied.diffs;
-        }
-        Ok(o)
+        let (changes, attrs_changed) = text_edit::changes(ctx, args, &t, new.as_deref(), path)?;
+        Ok(Plan::of(changes).msg(with_attrs_msg(&msg, attrs_changed)).with("rc", 0))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, _args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        text_edit::apply(ctx, plan, "backup_file").await
     }
 }
 
@@ -101,7 +97,7 @@ impl Patterns {
     fn apply(&self, contents: &[u8], replace: &str) -> Result<Edit, ModuleError> {
         let (start, end) = match &self.section {
             None => (0, contents.len()),
-            Some((pattern, sre)) => match sre.captures(contents).map_err(ModuleError::Failed)? {
+            Some((pattern, sre)) => match sre.captures(contents).map_err(ModuleError::failed)? {
                 Some(caps) => {
                     let m = caps.name("subsection").expect("the pattern has this group");
                     (m.start(), m.end())

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan};
 
 pub struct Service;
 
@@ -18,7 +18,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("arguments", ArgKind::Str).aliases(&["args"]).help("SysV only: ignored on systemd hosts (with a warning)."),
     ArgSpec::new("use", ArgKind::Str).default("auto").help("The service manager module to use: auto or systemd."),
 ])
-.required_one_of(&[&["state", "enabled"]]);
+.required_one_of(&[&["state", "enabled"]])
+.changes(super::systemd::CHANGES);
 
 #[async_trait::async_trait]
 impl Module for Service {
@@ -35,30 +36,40 @@ impl Module for Service {
         "Only systemd is implemented: a host whose init is not systemd fails with a message saying so, and use: \
          other than auto/systemd is refused."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let using = args.req("use");
-        if using != "auto" && using != "systemd" {
-            return Err(ModuleError::Unsupported(format!("service: hlprov manages services with systemd only, not {using}")));
-        }
-        let systemd = super::registry::find("systemd").ok_or_else(|| ModuleError::Internal("systemd module missing".into()))?;
-        let mut raw = Map::new();
-        let mut warnings = Vec::new();
-        for (k, v) in &args.0 {
-            match k.as_str() {
-                "name" | "state" | "enabled" => {
-                    raw.insert(k.clone(), v.clone());
-                }
-                "sleep" | "pattern" | "runlevel" | "arguments" => {
-                    warnings.push(Value::String(format!("Ignoring \"{k}\" as it is not used in \"systemd\"")))
-                }
-                _ => {}
-            }
-        }
-        let checked = systemd.spec().check(&raw, false).map_err(ModuleError::Args)?;
-        let mut out = systemd.run(ctx, &checked).await?;
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let (systemd, checked, warnings) = systemd_with(args)?;
+        let mut plan = systemd.plan(ctx, &checked).await?;
         if !warnings.is_empty() {
-            out = out.with("warnings", Value::Array(warnings));
+            plan = plan.with("warnings", Value::Array(warnings));
         }
-        Ok(out)
+        Ok(plan)
     }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        let (systemd, checked, _) = systemd_with(args)?;
+        systemd.apply(ctx, &checked, plan).await
+    }
+}
+
+/// The systemd module, the arguments `service`'s become for it, and warnings for those it ignores.
+fn systemd_with(args: &Args) -> Result<(&'static dyn Module, Args, Vec<Value>), ModuleError> {
+    let using = args.req("use")?;
+    if using != "auto" && using != "systemd" {
+        return Err(ModuleError::Unsupported(format!("service: hlprov manages services with systemd only, not {using}")));
+    }
+    let systemd = super::registry::find("systemd").ok_or_else(|| ModuleError::Internal("systemd module missing".into()))?;
+    let mut raw = Map::new();
+    let mut warnings = Vec::new();
+    for (k, v) in &args.0 {
+        match k.as_str() {
+            "name" | "state" | "enabled" => {
+                raw.insert(k.clone(), v.clone());
+            }
+            "sleep" | "pattern" | "runlevel" | "arguments" => {
+                warnings.push(Value::String(format!("Ignoring \"{k}\" as it is not used in \"systemd\"")))
+            }
+            _ => {}
+        }
+    }
+    let checked = systemd.spec().check(&raw, false).map_err(ModuleError::Args)?;
+    Ok((systemd, checked, warnings))
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Plan};
 
 pub struct Setup;
 
@@ -163,17 +163,17 @@ impl Module for Setup {
     fn notes(&self) -> &'static str {
         "hlprov gathers a fixed, smaller set of facts (OS, kernel, arch, hostname/fqdn, default IPv4, memory, CPUs, mounts, virtualization, service/package manager, user, dri devices); gather_subset is accepted and ignored."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let out = ctx.read(SCRIPT).await?;
         if !out.success() {
-            return Ok(Outcome::failed(format!("fact gathering failed (rc={}): {}", out.rc(), out.stderr_text().trim())));
+            return Err(ModuleError::failed(format!("fact gathering failed (rc={}): {}", out.rc(), out.stderr_text().trim())));
         }
         let mut facts = parse_facts(&out.stdout_text());
         let filters = args.list("filter");
         if !filters.is_empty() {
             facts.retain(|k, _| filters.iter().any(|f| crate::transport::known_hosts::wildcard(f.trim_start_matches("ansible_"), k)));
         }
-        Ok(Outcome { facts: Some(facts), ..Default::default() })
+        Ok(Plan::unchanged().facts(facts))
     }
 }
 

@@ -4,7 +4,7 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Plan};
 use crate::transport::quote::quote;
 
 pub struct Stat;
@@ -67,15 +67,15 @@ impl Module for Stat {
         "Needs GNU coreutils on the host. The `file` and `lsattr` commands are used when present, as Ansible does. \
          Times have nanosecond precision as the host reports them; SELinux context is not reported."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let path = args.req("path");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let path = args.req("path")?;
         let out = ctx.read(&script(path, args)).await?;
         let text = out.stdout_text();
         if !out.success() {
-            return Ok(Outcome::failed(out.stderr_text().trim().to_string()));
+            return Err(ModuleError::failed(out.stderr_text().trim().to_string()));
         }
         let stat = parse(path, args, &text)?;
-        Ok(Outcome::ok().with("stat", Value::Object(stat)))
+        Ok(Plan::unchanged().with("stat", Value::Object(stat)))
     }
 }
 

@@ -3,9 +3,9 @@
 //! the file is rewritten the way Ansible's module rewrites it. A container's /proc/sys is read-only: applying
 //! there fails with a message that says so, after the file was written (the same order as Ansible).
 
-use super::host::{CONTAINER_SNIPPET, Probe, container_kind};
-use super::remote_file::{self, Want, WriteOpts};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::{CONTAINER_SNIPPET, Probe, container_kind};
+use super::helpers::remote_file::{self, Want, WriteSpec};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::quote;
 
 pub struct Sysctl;
@@ -20,7 +20,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("sysctl_file", ArgKind::Path)
         .default("/etc/sysctl.conf")
         .help("The file to keep the parameter in, e.g. /etc/sysctl.d/99-homelab.conf."),
-]);
+])
+.changes(&["running value", "file", "reload"]);
 
 /// Ansible's _parse_value: booleans become 1/0, strings are trimmed.
 fn parse_value(v: &serde_json::Value) -> String {
@@ -103,15 +104,15 @@ impl Module for Sysctl {
          a failure even when sysctl exits 0. In a container /proc/sys is read-only: sysctl_set or reload fails with \
          a message naming the container, never a false ok (the file itself is still written, as Ansible would)."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let name = args.req("name").trim().to_string();
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let name = args.req("name")?.trim().to_string();
         if name.is_empty() {
             return Err(ModuleError::Args("name cannot be blank".into()));
         }
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-/*:@".contains(c)) {
             return Err(ModuleError::Args(format!("'{name}' is not a sysctl parameter name")));
         }
-        let state = args.req("state");
+        let state = args.req("state")?;
         let value = args.get("value").map(parse_value);
         if state == "present" {
             match &value {
@@ -121,7 +122,7 @@ impl Module for Sysctl {
                 _ => {}
             }
         }
-        let file = args.req("sysctl_file");
+        let file = args.req("sysctl_file")?;
         let mut p = Probe::new();
         p.add(format!("LANG=C LC_ALL=C sysctl -e -n {}", quote(&name)));
         p.add(remote_file::probe_script(file, Want { content_up_to: 16 * 1024 * 1024, follow: true, ..Default::default() }));
@@ -134,7 +135,7 @@ impl Module for Sysctl {
         let proc_value = s[0].ok().then(|| s[0].out.trim_end_matches('\n').to_string());
         let st = remote_file::parse_probe(&s[1].out).map_err(|e| ModuleError::Internal(format!("inspecting {file}: {e}")))?;
         if st.exists && !st.is_file() {
-            return Err(ModuleError::Failed(format!("{file} is not a regular file")));
+            return Err(ModuleError::failed(format!("{file} is not a regular file")));
         }
         let container = container_kind(&s[2]);
         let proc_sys_ro = s[3].trimmed().split(',').any(|o| o == "ro");
@@ -159,51 +160,94 @@ impl Module for Sysctl {
             set_proc = proc_value.is_some();
         }
 
-        let mut o = Outcome::changed(changed);
-        if write_file && ctx.diff {
-            o = o.diff(remote_file::content_diff(file, &st, new_text.as_bytes()));
-        }
-        if ctx.check || !changed {
-            return Ok(o);
-        }
-        // Where the kernel's parameters cannot be written, say so instead of trying.
-        let refuse = |what: String| match (&container, proc_sys_ro) {
-            (Some(kind), _) => ModuleError::Unsupported(format!(
-                "{what}: /proc/sys is read-only inside this container ({kind}); kernel parameters belong to the machine that runs it{}",
-                if write_file { format!(" ({file} was written)") } else { String::new() }
-            )),
-            (None, true) => ModuleError::Unsupported(format!("{what}: /proc/sys is mounted read-only on this host")),
-            (None, false) => ModuleError::Failed(what),
+        let running = |v: Option<&str>| {
+            super::helpers::remote_file::property_diff(
+                &name,
+                &[("running value", proc_value.clone().unwrap_or_default())],
+                &[("running value", v.unwrap_or_default().to_string())],
+            )
         };
-        let ignore = if args.bool("ignoreerrors") { "-e " } else { "" };
-        let v = value.clone().unwrap_or_default();
+        let mut plan = Plan::unchanged();
+        if !changed {
+            return Ok(plan);
+        }
         if set_proc {
-            if proc_sys_ro {
-                return Err(refuse(format!("setting {name} failed")));
-            }
-            let out = ctx.write(&format!("LANG=C LC_ALL=C sysctl {ignore}-w {}", quote(&format!("{name}={v}"))), None).await?;
-            if !out.success() || stderr_failed(&out.stderr_text()) {
-                return Err(ModuleError::Failed(format!("setting {name} failed: {}{}", out.stdout_text(), out.stderr_text().trim())));
-            }
+            plan = plan.change(Change::new("running value", running(value.as_deref()), Step::Module));
         }
         if write_file {
-            let opts = WriteOpts { expect_sha256: Some(st.sha256.as_deref()), ..Default::default() };
-            remote_file::write_atomic(ctx, &real_file, new_text.as_bytes(), &opts).await?;
+            plan = plan.change(Change::new("file", remote_file::content_diff(file, &st, new_text.as_bytes()), Step::Module));
         }
         if reload {
+            plan = plan.change(Change::new("reload", running(value.as_deref().filter(|_| state == "present")), Step::Module));
+        }
+        let found = Found {
+            name,
+            value: value.unwrap_or_default(),
+            set_proc,
+            write_file,
+            reload,
+            real_file,
+            new_text,
+            sha256: st.sha256,
+            container,
+            proc_sys_ro,
+        };
+        Ok(plan.keep(found))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let f: Found = plan.take_found().ok_or_else(|| ModuleError::Internal("sysctl: plan without its findings".into()))?;
+        let file = args.req("sysctl_file")?;
+        let name = &f.name;
+        // Where the kernel's parameters cannot be written, say so instead of trying.
+        let refuse = |what: String| match (&f.container, f.proc_sys_ro) {
+            (Some(kind), _) => ModuleError::Unsupported(format!(
+                "{what}: /proc/sys is read-only inside this container ({kind}); kernel parameters belong to the machine that runs it{}",
+                if f.write_file { format!(" ({file} was written)") } else { String::new() }
+            )),
+            (None, true) => ModuleError::Unsupported(format!("{what}: /proc/sys is mounted read-only on this host")),
+            (None, false) => ModuleError::failed(what),
+        };
+        let ignore = if args.bool("ignoreerrors") { "-e " } else { "" };
+        if f.set_proc {
+            if f.proc_sys_ro {
+                return Err(refuse(format!("setting {name} failed")));
+            }
+            let out = ctx.write(&format!("LANG=C LC_ALL=C sysctl {ignore}-w {}", quote(&format!("{name}={}", f.value))), None).await?;
+            if !out.success() || stderr_failed(&out.stderr_text()) {
+                return Err(ModuleError::failed(format!("setting {name} failed: {}{}", out.stdout_text(), out.stderr_text().trim())));
+            }
+        }
+        if f.write_file {
+            remote_file::write_atomic(ctx, &WriteSpec::new(&f.real_file, f.new_text.as_bytes(), f.sha256.as_deref())).await?;
+        }
+        if f.reload {
             let cmd = format!("LANG=C LC_ALL=C sysctl {ignore}-p {}", quote(file));
             let out = ctx.write(&cmd, None).await?;
             let err = out.stderr_text();
             if !out.success() || stderr_failed(&err) {
                 let what = format!("Failed to reload sysctl: {}{}", out.stdout_text(), err.trim());
-                if proc_sys_ro || container.is_some() {
+                if f.proc_sys_ro || f.container.is_some() {
                     return Err(refuse(what));
                 }
-                return Err(ModuleError::Failed(what));
+                return Err(ModuleError::failed(what));
             }
         }
-        Ok(o)
+        Ok(Outcome::from_plan(&plan))
     }
+}
+
+/// What sysctl planned, for its apply.
+struct Found {
+    name: String,
+    value: String,
+    set_proc: bool,
+    write_file: bool,
+    reload: bool,
+    real_file: String,
+    new_text: String,
+    sha256: Option<String>,
+    container: Option<String>,
+    proc_sys_ro: bool,
 }
 
 #[cfg(test)]

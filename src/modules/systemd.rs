@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::host::{Probe, SYSTEMD_SNIPPET};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::{Probe, SYSTEMD_SNIPPET};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::quote;
 
 /// The module under one of its names (`systemd`, `systemd_service`).
@@ -30,7 +30,11 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .default("system")
         .help("Which systemd manager: the system's, the connecting user's (user), or defaults for all users (global)."),
 ])
-.required_one_of(&[&["state", "enabled", "masked", "daemon_reload", "daemon_reexec"]]);
+.required_one_of(&[&["state", "enabled", "masked", "daemon_reload", "daemon_reexec"]])
+.changes(CHANGES);
+
+/// The kinds of change systemd (and service) make.
+pub const CHANGES: &[&str] = &["masked", "enabled", "state"];
 
 /// What the probe learned about the unit.
 #[derive(Clone, Debug, Default)]
@@ -89,7 +93,7 @@ fn parse_show(text: &str) -> Map<String, Value> {
 /// The systemctl command line prefix for the chosen scope and flags.
 fn systemctl(args: &Args) -> String {
     let mut s = String::from("systemctl");
-    match args.req("scope") {
+    match args.str("scope").unwrap_or("system") {
         "user" => s.push_str(" --user"),
         "global" => s.push_str(" --global"),
         _ => {}
@@ -105,7 +109,7 @@ fn systemctl(args: &Args) -> String {
 
 /// A user manager needs its runtime dir, which a non-login SSH session may not have set.
 fn env_prefix(args: &Args) -> &'static str {
-    if args.req("scope") == "user" { "[ -n \"$XDG_RUNTIME_DIR\" ] || export XDG_RUNTIME_DIR=/run/user/$(id -u); " } else { "" }
+    if args.str("scope") == Some("user") { "[ -n \"$XDG_RUNTIME_DIR\" ] || export XDG_RUNTIME_DIR=/run/user/$(id -u); " } else { "" }
 }
 
 async fn probe(ctx: &ModuleCtx<'_>, args: &Args, unit: &str) -> Result<UnitState, ModuleError> {
@@ -124,8 +128,9 @@ async fn probe(ctx: &ModuleCtx<'_>, args: &Args, unit: &str) -> Result<UnitState
     })
 }
 
-/// Run the module's logic; `service` calls this with its own name for messages.
-pub async fn run_systemd(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
+/// Plan the module's work: daemon-reload/reexec first (preliminary: Ansible does not count them as changes),
+/// then mask, enable and state, each a change when the unit differs.
+async fn plan_units(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
     let unit = args.str("name");
     for needs in ["state", "enabled", "masked"] {
         if args.has(needs) && unit.is_none() {
@@ -140,21 +145,18 @@ pub async fn run_systemd(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, Mo
         }
     }
     let sc = format!("{}{}", env_prefix(args), systemctl(args));
-    let mut result = Outcome::ok();
+    let mut plan = Plan::unchanged();
     for (flag, verb) in [("daemon_reload", "daemon-reload"), ("daemon_reexec", "daemon-reexec")] {
-        if args.bool(flag) && !ctx.check {
-            let out = ctx.write(&format!("{sc} {verb}"), None).await?;
-            if !out.success() {
-                return Err(ModuleError::Failed(format!("failure {} during {verb}: {}", out.rc(), out.stderr_text().trim())));
-            }
+        if args.bool(flag) {
+            plan = plan.before(Step::run(format!("{sc} {verb}"), verb.to_string()));
         }
     }
     let Some(unit) = unit else {
-        return Ok(result.with("name", Value::Null).with("status", Value::Object(Map::new())));
+        return Ok(plan.with("name", Value::Null).with("status", Value::Object(Map::new())));
     };
     let u = quote(unit);
-    let mut st = probe(ctx, args, unit).await?;
-    if !st.systemd_running && args.req("scope") == "system" {
+    let st = probe(ctx, args, unit).await?;
+    if !st.systemd_running && args.req("scope")? == "system" {
         return Err(ModuleError::Unsupported(format!(
             "{unit}: systemd is not running on this host (no /run/systemd/system), so systemctl cannot manage units"
         )));
@@ -162,55 +164,41 @@ pub async fn run_systemd(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, Mo
     let found = st.found();
     if found && !st.masked() {
         if let Some(Value::String(err)) = st.status.get("LoadError").filter(|e| e.as_str().is_some_and(|s| !s.is_empty())) {
-            return Err(ModuleError::Failed(format!("Error loading unit file '{unit}': {err}")));
+            return Err(ModuleError::failed(format!("Error loading unit file '{unit}': {err}")));
         }
     }
-    let missing = || ModuleError::Failed(format!("Could not find the requested service {unit}: host"));
-    let (mut before, mut after) = (Vec::new(), Vec::new());
-
+    let missing = || ModuleError::failed(format!("Could not find the requested service {unit}: host"));
+    let diff = |k: &str, b: String, a: String| super::helpers::remote_file::property_diff(unit, &[(k, b)], &[(k, a)]);
+    // A unit that is not found may still be masked or unmasked; an enable or a start then needs it found.
+    let mut masked_now = st.masked();
     if let Some(want) = args.get("masked").and_then(super::args::to_bool) {
         if st.masked() != want {
-            result.changed = true;
-            before.push(("masked", st.masked().to_string()));
-            after.push(("masked", want.to_string()));
-            if !ctx.check {
-                let action = if want { "mask" } else { "unmask" };
-                let out = ctx.write(&format!("{sc} {action} -- {u}"), None).await?;
-                if !out.success() {
-                    if !found {
-                        return Err(missing());
-                    }
-                    return Err(ModuleError::Failed(format!("Failed to {action} the service ({unit}): {}", out.stderr_text().trim())));
-                }
-                // Enabling below must see the unit as it is now.
-                st = probe(ctx, args, unit).await?;
-            }
+            let action = if want { "mask" } else { "unmask" };
+            let what =
+                if found { format!("Failed to {action} the service ({unit})") } else { format!("Could not find the requested service {unit}: host") };
+            plan = plan.change(Change::new(
+                "masked",
+                diff("masked", st.masked().to_string(), want.to_string()),
+                Step::run(format!("{sc} {action} -- {u}"), what),
+            ));
+            masked_now = want;
         }
     }
-
     if let Some(want) = args.get("enabled").and_then(super::args::to_bool) {
-        if !found && !st.found() {
+        if !found {
             return Err(missing());
         }
-        let enabled = st.enabled();
-        result = result.with("enabled", enabled);
+        // After an unmask, is-enabled no longer says "masked": the unit is then as disabled.
+        let enabled = st.enabled() && (!st.masked() || masked_now);
+        plan = plan.with("enabled", want);
         if enabled != want {
-            result.changed = true;
-            before.push(("enabled", enabled.to_string()));
-            after.push(("enabled", want.to_string()));
-            if !ctx.check {
-                let action = if want { "enable" } else { "disable" };
-                let out = ctx.write(&format!("{sc} {action} -- {u}"), None).await?;
-                if !out.success() {
-                    return Err(ModuleError::Failed(format!("Unable to {action} service {unit}: {}{}", out.stdout_text(), out.stderr_text().trim())));
-                }
-            }
-            result = result.with("enabled", want);
+            let action = if want { "enable" } else { "disable" };
+            let step = Step::run(format!("{sc} {action} -- {u}"), format!("Unable to {action} service {unit}"));
+            plan = plan.change(Change::new("enabled", diff("enabled", enabled.to_string(), want.to_string()), step));
         }
     }
-
     if let Some(state) = args.str("state") {
-        if !found && !st.found() {
+        if !found {
             return Err(missing());
         }
         let mut reported = state;
@@ -228,23 +216,30 @@ pub async fn run_systemd(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, Mo
                 })
             }
         };
-        result = result.with("state", reported);
+        plan = plan.with("state", reported);
         if let Some(action) = action {
-            result.changed = true;
-            before.push(("state", st.prop("ActiveState").to_string()));
-            after.push(("state", format!("{action} requested")));
-            if !ctx.check {
-                let out = ctx.write(&format!("{sc} {action} -- {u}"), None).await?;
-                if !out.success() {
-                    return Err(ModuleError::Failed(format!("Unable to {action} service {unit}: {}", out.stderr_text().trim())));
-                }
-            }
+            let step = Step::run(format!("{sc} {action} -- {u}"), format!("Unable to {action} service {unit}"));
+            plan = plan.change(Change::new("state", diff("state", st.prop("ActiveState").to_string(), format!("{action} requested")), step));
         }
     }
-    if result.changed && ctx.diff {
-        result = result.diff(super::remote_file::property_diff(unit, &before, &after));
+    Ok(plan.with("name", unit).with("status", Value::Object(st.status)))
+}
+
+/// Carry out a plan of [`plan_units`], with Ansible's messages when systemctl fails.
+async fn apply_units(ctx: &ApplyCtx<'_>, plan: Plan) -> Result<Outcome, ModuleError> {
+    let steps = plan.preliminary.iter().map(|s| (true, s)).chain(plan.changes.iter().map(|c| (false, &c.step)));
+    for (preliminary, step) in steps {
+        let Step::Run { script, what, .. } = step else { continue };
+        let out = ctx.write(script, None).await?;
+        if !out.success() {
+            return Err(ModuleError::failed(if preliminary {
+                format!("failure {} during {what}: {}", out.rc(), out.stderr_text().trim())
+            } else {
+                format!("{what}: {}{}", out.stdout_text(), out.stderr_text().trim())
+            }));
+        }
     }
-    Ok(result.with("name", unit).with("status", Value::Object(st.status)))
+    Ok(Outcome::from_plan(&plan))
 }
 
 #[async_trait::async_trait]
@@ -262,8 +257,11 @@ impl Module for Systemd {
         "SysV init scripts without a unit are not handled (systemd's generator normally provides units for them). \
          A host without systemd running fails with a message saying so."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        run_systemd(ctx, args).await
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        plan_units(ctx, args).await
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, _args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        apply_units(ctx, plan).await
     }
 }
 

@@ -1,8 +1,8 @@
 //! template: render a Jinja2 template from the controller (the role's templates/) with the task's variables
 //! and put the result on the host exactly as copy would (same checks, atomic write, owner/group/mode).
 
-use super::copy::{DEST_ARGS, Source, put_file};
-use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::copy::{CHANGES, DEST_ARGS, Source, put_file};
+use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Plan};
 
 pub struct Template;
 
@@ -26,7 +26,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .default("utf-8")
         .choices(&["utf-8", "utf8"])
         .help("Encoding of the result; hlprov writes UTF-8 only."),
-]);
+])
+.changes(CHANGES);
 
 #[async_trait::async_trait]
 impl Module for Template {
@@ -44,8 +45,8 @@ impl Module for Template {
          UTF-8. newline_sequence converts every line end of the result, including those that come from variables \
          (Jinja converts only the template's own). Results are those of copy (no `md5sum`)."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let src = args.req("src");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let src = args.req("src")?;
         let path = ctx.task.find_file(FileKind::Templates, src).map_err(|e| ModuleError::Args(format!("could not find template src={src}: {e}")))?;
         let text = std::fs::read_to_string(&path).map_err(|e| ModuleError::Args(format!("cannot read template {}: {e}", path.display())))?;
         // Non-default whitespace options travel as the `#jinja2:` header line the renderer understands; a
@@ -56,8 +57,8 @@ impl Module for Template {
         } else {
             text
         };
-        let rendered = ctx.task.render(&text, &path.display().to_string()).map_err(ModuleError::Failed)?;
-        let newline = match args.req("newline_sequence") {
+        let rendered = ctx.task.render(&text, &path.display().to_string()).map_err(ModuleError::failed)?;
+        let newline = match args.req("newline_sequence")? {
             "\\n" => "\n",
             "\\r" => "\r",
             "\\r\\n" => "\r\n",
@@ -66,7 +67,7 @@ impl Module for Template {
         let rendered = if newline == "\n" { rendered } else { rendered.replace('\n', newline) };
         let mut source = Source::from_file(&path)?;
         source.bytes = rendered.into_bytes();
-        put_file(ctx, args, &source, args.req("dest")).await
+        put_file(ctx, args, &source, args.req("dest")?).await
     }
 }
 

@@ -5,10 +5,10 @@
 
 use serde_json::Value;
 
-use super::host::Probe;
-use super::http::{self, BodyTo, Request};
-use super::remote_file::stat_line_attrs_differ;
-use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::Probe;
+use super::helpers::http::{self, BodyTo, Request};
+use super::helpers::remote_file::stat_line_attrs_differ;
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Diff, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::{join, quote};
 
 pub struct Unarchive;
@@ -32,7 +32,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("validate_certs", ArgKind::Bool).default("yes").help("Check TLS certificates when src is an https URL."),
     ArgSpec::new("decrypt", ArgKind::Bool).default("yes").help("Accepted for compatibility (vault-encrypted archives are not supported)."),
 ])
-.mutually_exclusive(&[&["include", "exclude"], &["copy", "remote_src"]]);
+.mutually_exclusive(&[&["include", "exclude"], &["copy", "remote_src"]])
+.changes(&["unpack", "attributes"]);
 
 /// Lines of `tar --diff` that mean "not unpacked yet" (Ansible's regexes).
 fn differs(line: &str, root: bool, owner_given: bool, group_given: bool, mode_given: bool) -> bool {
@@ -122,45 +123,29 @@ impl Module for Unarchive {
          once to compare, once to extract) instead of being copied to a temp file, and is read into memory. \
          Check mode reports whether tar --diff sees differences (Ansible skips check mode for tar archives)."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let src = args.req("src").to_string();
-        let dest = args.req("dest").to_string();
-        let remote = args.bool("remote_src") || args.get("copy").and_then(super::args::to_bool) == Some(false);
-        if !remote && src.contains("://") {
-            return Err(ModuleError::Args(format!("Unsupported option, an URI src ({src}) is only supported when remote_src is True")));
-        }
-        if let Some(m) = args.str("mode") {
-            super::mode::parse(m).map_err(ModuleError::Args)?;
-        }
-        let local: Option<Vec<u8>> = if remote {
-            None
-        } else {
-            let path = ctx.task.find_file(FileKind::Files, &src).map_err(ModuleError::Args)?;
-            Some(std::fs::read(&path).map_err(|e| ModuleError::Args(format!("cannot read {}: {e}", path.display())))?)
-        };
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let src = args.req("src")?.to_string();
+        let dest = args.req("dest")?.to_string();
+        let (remote, local) = source(ctx, args, &src)?;
 
         // creates: skip before anything else (Ansible checks it before transferring).
         if let Some(c) = args.str("creates") {
             if ctx.read(&format!("[ -e {} ]", quote(c))).await?.success() {
-                let mut o = Outcome::ok().msg(format!("skipped, since {c} exists"));
-                o.skipped = true;
-                return Ok(o);
+                return Ok(Plan::skipped(format!("skipped, since {c} exists")));
             }
         }
 
-        // A URL is fetched on the host into a temp file first.
+        // A URL is fetched on the host into a temp file, removed when the probe ends (the real run fetches it
+        // again: a plan leaves nothing behind).
         let mut download: Option<String> = None;
         let src_expr = if remote && src.contains("://") {
-            let tmp = format!("/tmp/.hlprov-unarchive.{:016x}", rand::random::<u64>());
-            let mut req = Request::get(&src);
-            req.validate_certs = args.bool("validate_certs");
-            req.timeout = 300;
-            let resp = http::request(ctx, &req, BodyTo::File(&tmp), !ctx.check).await?;
+            let tmp = tmp_name();
+            let resp = http::request_read(ctx, &url_request(args, &src), BodyTo::File(&tmp)).await?;
             download = Some(tmp.clone());
             if resp.error.is_some() || resp.status != 200 {
                 let _ = ctx.read(&format!("rm -f -- {}", quote(&tmp))).await;
                 let why = resp.error.unwrap_or_else(|| format!("HTTP Error {}: {}", resp.status, resp.reason));
-                return Ok(Outcome::failed(format!("Failure downloading {src}, {why}")));
+                return Err(ModuleError::failed(format!("Failure downloading {src}, {why}")));
             }
             quote(&tmp)
         } else {
@@ -184,32 +169,25 @@ impl Module for Unarchive {
                  stat -c '%u %g %U %G %a' -- \"$f\" 2>/dev/null || echo missing; done"
             ));
         }
-        // In check mode nothing else runs, so a downloaded archive goes when the probe ends.
-        let cleanup = if ctx.check { download.as_deref() } else { None };
-        let s = p.run_input(ctx, &prelude(&src_expr, local.is_some(), cleanup), local.as_deref()).await?;
+        let s = p.run_input(ctx, &prelude(&src_expr, local.is_some(), download.as_deref()), local.as_deref()).await?;
         let shown_src = src.clone();
         if !s[0].ok() {
-            self.cleanup(ctx, &download).await;
-            return Ok(Outcome::failed(format!("dest '{dest}' must be an existing dir")));
+            return Err(ModuleError::failed(format!("dest '{dest}' must be an existing dir")));
         }
         let info = s[1].trimmed().to_string();
         let Some((kind, size)) = info.split_once(' ') else {
-            self.cleanup(ctx, &download).await;
-            return Ok(Outcome::failed(format!("Source '{shown_src}' does not exist")));
+            return Err(ModuleError::failed(format!("Source '{shown_src}' does not exist")));
         };
         if size == "0" {
-            self.cleanup(ctx, &download).await;
-            return Ok(Outcome::failed(format!("Invalid archive '{shown_src}', the file is 0 bytes")));
+            return Err(ModuleError::failed(format!("Invalid archive '{shown_src}', the file is 0 bytes")));
         }
         if kind == "zip" {
-            self.cleanup(ctx, &download).await;
             return Err(ModuleError::Unsupported(format!(
                 "{shown_src} is a zip archive; hlprov's unarchive unpacks tar archives only (.tar, .tar.gz, .tar.bz2, .tar.xz, .tar.zst)"
             )));
         }
         if kind == "unknown" || !s[2].ok() {
-            self.cleanup(ctx, &download).await;
-            return Ok(Outcome::failed(format!(
+            return Err(ModuleError::failed(format!(
                 "Failed to find handler for \"{shown_src}\". Make sure the required command to extract the file is installed. \
                  Command \"tar\" could not handle archive: {}",
                 s[3].trimmed().lines().chain(s[2].trimmed().lines()).next().unwrap_or("not a tar archive")
@@ -217,43 +195,67 @@ impl Module for Unarchive {
         }
         let files: Vec<String> = s[2].out.lines().map(|l| l.trim_start_matches('/').to_string()).filter(|l| !l.is_empty()).collect();
         if files.is_empty() {
-            self.cleanup(ctx, &download).await;
-            return Ok(Outcome::failed("Command \"tar\" found no files in archive. Empty archive files are not supported.".to_string()));
+            return Err(ModuleError::failed("Command \"tar\" found no files in archive. Empty archive files are not supported."));
         }
         let root = s[4].trimmed() == "0";
         let diff_lines: Vec<&str> = s[3].out.lines().filter(|l| differs(l, root, args.has("owner"), args.has("group"), args.has("mode"))).collect();
         let unarchived = diff_lines.is_empty();
         let attrs_differ = attrs_given && s.get(5).is_some_and(|sec| sec.out.lines().any(|l| stat_line_attrs_differ(l, 5, args)));
 
-        let mut o = Outcome::ok().with("handler", handler(kind)).with("dest", dest.clone()).with("src", shown_src.clone());
-        o.changed = !unarchived || attrs_differ;
+        let mut plan = Plan::unchanged().with("handler", handler(kind)).with("dest", dest.clone()).with("src", shown_src.clone());
         if args.bool("list_files") {
-            o = o.with("files", Value::Array(files.iter().cloned().map(Value::String).collect()));
+            plan = plan.with("files", Value::Array(files.iter().cloned().map(Value::String).collect()));
         }
-        if ctx.diff && !unarchived {
-            o = o.diff(super::Diff {
-                before_header: dest.clone(),
-                after_header: dest.clone(),
-                before: String::new(),
-                after: diff_lines.join("\n") + "\n",
-            });
+        if !unarchived {
+            let d = Diff { before_header: dest.clone(), after_header: dest.clone(), before: String::new(), after: diff_lines.join("\n") + "\n" };
+            plan = plan.change(Change::new("unpack", d, Step::Module));
         }
-        if ctx.check || !o.changed {
-            self.cleanup(ctx, &download).await;
-            return Ok(o);
+        if attrs_differ {
+            let want = ["owner", "group", "mode"].iter().filter_map(|k| args.str(k).map(|v| format!("{k}={v}"))).collect::<Vec<_>>().join(" ");
+            let d =
+                super::helpers::remote_file::property_diff(&dest, &[("unpacked files", "(attributes differ)".into())], &[("unpacked files", want)]);
+            plan = plan.change(Change::new("attributes", d, Step::Module));
         }
+        Ok(plan.keep(Planned { kind: kind.to_string(), files, unarchived }))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let Planned { kind, files, unarchived } =
+            plan.take_found().ok_or_else(|| ModuleError::Internal("unarchive: plan without its findings".into()))?;
+        let src = args.req("src")?.to_string();
+        let dest = args.req("dest")?.to_string();
+        let (remote, local) = source(ctx, args, &src)?;
+        let mut download: Option<String> = None;
+        let src_expr = if remote && src.contains("://") {
+            let tmp = tmp_name();
+            let resp = http::request(ctx, &url_request(args, &src), BodyTo::File(&tmp)).await?;
+            download = Some(tmp.clone());
+            if resp.error.is_some() || resp.status != 200 {
+                let _ = ctx.write(&format!("rm -f -- {}", quote(&tmp)), None).await;
+                let why = resp.error.unwrap_or_else(|| format!("HTTP Error {}: {}", resp.status, resp.reason));
+                return Err(ModuleError::failed(format!("Failure downloading {src}, {why}")));
+            }
+            quote(&tmp)
+        } else {
+            quote(&src)
+        };
+        let d = quote(&dest);
+        let opts = tar_opts(args, true);
+        let inc = includes(args);
+        let attrs_given = args.has("owner") || args.has("group") || args.has("mode");
+        let shown_src = src.clone();
+        let mut o = Outcome::from_plan(&plan);
 
         let mut script = String::new();
         let extract_cmd = format!("tar --extract -C {d} $z {opts} -f \"$s\" {inc}");
         if !unarchived {
             script.push_str(&format!(
                 "cd {d} && {extract_cmd} > \"$t/out\" 2> \"$t/err\"; echo \"rc $?\"; {}; cat \"$t/out\"; {}; cat \"$t/err\"; {}; ",
-                super::host::end_section(),
-                super::host::end_section(),
-                super::host::end_section()
+                super::helpers::host::end_section(),
+                super::helpers::host::end_section(),
+                super::helpers::host::end_section()
             ));
         } else {
-            script.push_str(&format!("echo 'rc 0'; {e}; {e}; {e}; ", e = super::host::end_section()));
+            script.push_str(&format!("echo 'rc 0'; {e}; {e}; {e}; ", e = super::helpers::host::end_section()));
         }
         if attrs_given {
             // Everything in the archive plus its top folders, as Ansible does.
@@ -277,18 +279,18 @@ impl Module for Unarchive {
             }
             script.push_str(&format!("cd {d} && for f in {}; do {attr}done; ", join(&paths)));
         }
-        script.push_str(&super::host::end_section());
+        script.push_str(&super::helpers::host::end_section());
         let full = format!("{}\n{script}", prelude(&src_expr, local.is_some(), download.as_deref()));
         let out = ctx.write(&full, local.as_deref()).await?;
-        let sec = super::host::split(&out.stdout_text());
+        let sec = super::helpers::host::split(&out.stdout_text());
         if sec.len() < 4 {
-            return Ok(Outcome::failed(format!("failed to unpack {shown_src} to {dest}: {}", out.stderr_text().trim())));
+            return Err(ModuleError::failed(format!("failed to unpack {shown_src} to {dest}: {}", out.stderr_text().trim())));
         }
         let rc: i64 = sec[0].trimmed().strip_prefix("rc ").and_then(|r| r.parse().ok()).unwrap_or(-1);
         if !unarchived {
             let cmd = format!(
                 "tar --extract -C {d} {}{opts} -f {shown_src} {inc}",
-                match kind {
+                match kind.as_str() {
                     "gz" => "-z ",
                     "bz2" => "-j ",
                     "xz" => "-J ",
@@ -303,26 +305,55 @@ impl Module for Unarchive {
             results.insert("err".into(), Value::String(sec[2].out.clone()));
             o = o.with("extract_results", Value::Object(results));
             if rc != 0 {
-                o.failed = true;
-                o.msg = Some(format!("failed to unpack {shown_src} to {dest}"));
-                return Ok(o);
+                let mut e = ModuleError::failed(format!("failed to unpack {shown_src} to {dest}")).after_change();
+                if let ModuleError::Failed(f) = &mut e {
+                    f.data = o.data;
+                }
+                return Err(e);
             }
         }
         if !sec[3].ok() {
-            o.failed = true;
-            o.msg = Some(format!("setting owner/group/mode on the unpacked files failed: {}", out.stderr_text().trim()));
+            return Err(
+                ModuleError::failed(format!("setting owner/group/mode on the unpacked files failed: {}", out.stderr_text().trim())).after_change()
+            );
         }
         Ok(o)
     }
 }
 
-impl Unarchive {
-    /// Remove a downloaded archive that no later script will use.
-    async fn cleanup(&self, ctx: &ModuleCtx<'_>, download: &Option<String>) {
-        if let (Some(tmp), false) = (download, ctx.check) {
-            let _ = ctx.write(&format!("rm -f -- {}", quote(tmp)), None).await;
-        }
+/// What the plan found, for apply.
+struct Planned {
+    kind: String,
+    files: Vec<String>,
+    /// Nothing to unpack: only the attributes change.
+    unarchived: bool,
+}
+
+/// Whether src is on the host (remote_src, or copy: no), and otherwise the controller archive's bytes.
+fn source(ctx: &ModuleCtx<'_>, args: &Args, src: &str) -> Result<(bool, Option<Vec<u8>>), ModuleError> {
+    let remote = args.bool("remote_src") || args.get("copy").and_then(super::args::to_bool) == Some(false);
+    if !remote && src.contains("://") {
+        return Err(ModuleError::Args(format!("Unsupported option, an URI src ({src}) is only supported when remote_src is True")));
     }
+    if let Some(m) = args.str("mode") {
+        super::helpers::mode::parse(m).map_err(ModuleError::Args)?;
+    }
+    if remote {
+        return Ok((true, None));
+    }
+    let path = ctx.task.find_file(FileKind::Files, src).map_err(ModuleError::Args)?;
+    Ok((false, Some(std::fs::read(&path).map_err(|e| ModuleError::Args(format!("cannot read {}: {e}", path.display())))?)))
+}
+
+fn tmp_name() -> String {
+    format!("/tmp/.hlprov-unarchive.{:016x}", rand::random::<u64>())
+}
+
+fn url_request<'a>(args: &Args, url: &'a str) -> Request<'a> {
+    let mut req = Request::get(url);
+    req.validate_certs = args.bool("validate_certs");
+    req.timeout = 300;
+    req
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@
 
 use serde_json::{Map, Value};
 
-use super::host::Probe;
-use super::http::{self, BodyTo, Request};
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::Probe;
+use super::helpers::http::{self, BodyTo, Request};
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, CheckMode, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::quote;
 
 pub struct Uri;
@@ -37,7 +37,9 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("dest", ArgKind::Path).help("Save the response body to this file on the host (a folder: the URL's file name)."),
     ArgSpec::new("creates", ArgKind::Path).help("Skip the request if this path exists on the host."),
     ArgSpec::new("removes", ArgKind::Path).help("Skip the request unless this path exists on the host."),
-]);
+])
+.check_mode(CheckMode::None)
+.changes(&["request"]);
 
 /// `application/json`, `application/problem+json`, … : bodies Ansible parses into `json`.
 fn is_json(content_type: &str) -> bool {
@@ -95,17 +97,9 @@ impl Module for Uri {
          and ciphers are not supported; `cookies` is read from Set-Cookie headers, but no cookie jar is kept. The \
          request line (and basic-auth header) is visible in the host's process list while it runs."
     }
-    fn supports_check_mode(&self) -> bool {
-        false
-    }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        if ctx.check {
-            let mut o = Outcome::ok().msg("skipped: uri cannot predict a request's effect, so it does not run in check mode");
-            o.skipped = true;
-            return Ok(o);
-        }
-        let url = args.req("url");
-        let method = args.req("method").to_string();
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let url = args.req("url")?;
+        let method = args.req("method")?.to_string();
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(ModuleError::Args("Parameter 'method' needs to be a single word in uppercase, like GET or POST.".into()));
         }
@@ -125,18 +119,24 @@ impl Module for Uri {
             p.add(format!("[ -e {} ]", quote(args.str("removes").unwrap_or("/"))));
             let s = p.run(ctx).await?;
             if let (Some(c), true) = (args.str("creates"), s[0].ok()) {
-                return Ok(Outcome::ok().with("stdout", format!("skipped, since '{c}' exists")));
+                return Ok(Plan::unchanged().with("stdout", format!("skipped, since '{c}' exists")));
             }
             if let (Some(r), false) = (args.str("removes"), s[1].ok()) {
-                return Ok(Outcome::ok().with("stdout", format!("skipped, since '{r}' does not exist")));
+                return Ok(Plan::unchanged().with("stdout", format!("skipped, since '{r}' does not exist")));
             }
         }
-
+        let d = super::helpers::remote_file::property_diff(url, &[], &[("request", format!("{method} {url}"))]);
+        Ok(Plan::unchanged().change(Change::new("request", d, Step::Module)).keep(codes))
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
+        let codes: Vec<u16> = plan.take_found().unwrap_or_default();
+        let url = args.req("url")?;
+        let method = args.req("method")?.to_string();
         let mut req = Request::get(url);
         req.method = &method;
         req.timeout = args.int("timeout").unwrap_or(30).max(1) as u64;
         req.validate_certs = args.bool("validate_certs");
-        req.follow_redirects = match args.req("follow_redirects") {
+        req.follow_redirects = match args.req("follow_redirects")? {
             "all" | "yes" => true,
             "safe" | "urllib2" => method == "GET" || method == "HEAD",
             _ => false,
@@ -148,7 +148,7 @@ impl Module for Uri {
             req.basic_auth = Some((user.to_string(), args.str("url_password").unwrap_or("").to_string()));
         }
         if let Some(body) = args.get("body") {
-            let (bytes, content_type) = match args.req("body_format") {
+            let (bytes, content_type) = match args.req("body_format")? {
                 "json" => (
                     match body {
                         Value::String(s) => s.clone(),
@@ -175,7 +175,7 @@ impl Module for Uri {
             Some(t) => BodyTo::File(t),
             None => BodyTo::Return,
         };
-        let resp = http::request(ctx, &req, body_to, true).await?;
+        let resp = http::request(ctx, &req, body_to).await?;
         let elapsed = started.elapsed().as_secs();
 
         let mut data = Map::new();
@@ -183,9 +183,11 @@ impl Module for Uri {
             if let Some(t) = &tmp {
                 let _ = ctx.write(&format!("rm -f -- {}", quote(t)), None).await;
             }
-            let mut o = Outcome::failed(format!("Status code was -1 and not {codes:?}: Request failed: {e}"));
-            o = o.with("status", -1).with("url", url).with("elapsed", elapsed).with("redirected", false);
-            return Ok(o);
+            return Err(ModuleError::failed(format!("Status code was -1 and not {codes:?}: Request failed: {e}"))
+                .with("status", -1)
+                .with("url", url)
+                .with("elapsed", elapsed)
+                .with("redirected", false));
         }
         for (k, v) in &resp.headers {
             let key = k.replace('-', "_");
@@ -235,12 +237,14 @@ impl Module for Uri {
             o = o.with("path", out.stdout_text());
         }
         if !ok {
-            o.failed = true;
-            o.msg = Some(format!("Status code was {} and not {codes:?}: {msg}", resp.status));
             if args.bool("return_content") {
                 o = o.with("content", text);
             }
-            return Ok(o);
+            let mut e = ModuleError::failed(format!("Status code was {} and not {codes:?}: {msg}", resp.status));
+            if let ModuleError::Failed(f) = &mut e {
+                (f.data, f.changed) = (o.data, o.changed);
+            }
+            return Err(e);
         }
         if args.bool("return_content") {
             o = o.with("content", text);

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::host::Probe;
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::helpers::host::Probe;
+use super::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 use crate::transport::quote::{join, quote};
 
 pub struct User;
@@ -44,7 +44,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("force", ArgKind::Bool).default("no").help("With state=absent, remove even if the user is logged in (userdel -f)."),
     ArgSpec::new("uid_min", ArgKind::Int).help("Lowest uid to pick from when creating."),
     ArgSpec::new("uid_max", ArgKind::Int).help("Highest uid to pick from when creating."),
-]);
+])
+.changes(&["create", "remove", "modify", "home", "password ageing"]);
 
 /// A passwd entry, with the shadow fields Ansible looks at.
 #[derive(Clone, Debug, Default)]
@@ -180,8 +181,8 @@ impl Module for User {
          secret and never shown. When home's parent folder is missing, hlprov creates the parent and lets \
          useradd make the home from the skeleton."
     }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        let name = args.req("name");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let name = args.req("name")?;
         if !super::group::valid_name(name) {
             return Err(ModuleError::Args(format!("'{name}' is not a valid user name")));
         }
@@ -191,7 +192,7 @@ impl Module for User {
                 return Err(ModuleError::Args("password must be a crypt hash; it cannot contain ':' or a newline".into()));
             }
         }
-        let state = args.req("state");
+        let state = args.req("state")?;
         let expires = expires_arg(args)?;
         let wanted_groups: Option<Vec<String>> = args.has("groups").then(|| args.list("groups").into_iter().filter(|g| !g.is_empty()).collect());
         let mut asked: Vec<String> = vec![name.to_string()];
@@ -199,14 +200,11 @@ impl Module for User {
         asked.extend(wanted_groups.iter().flatten().cloned());
         let obs = observe(ctx, name, &asked, args.str("home")).await?;
 
-        let mut o = Outcome::ok().with("name", name).with("state", state);
+        let mut plan = Plan::unchanged().with("name", name).with("state", state);
         if state == "absent" {
-            if obs.account.is_none() {
-                return Ok(o);
-            }
-            if ctx.check {
-                return Ok(Outcome::changed(true));
-            }
+            let Some(acct) = &obs.account else {
+                return Ok(plan);
+            };
             let mut cmd = vec!["userdel".to_string()];
             if args.bool("force") {
                 cmd.push("-f".into());
@@ -215,18 +213,23 @@ impl Module for User {
                 cmd.push("-r".into());
             }
             cmd.push(name.into());
-            let out = ctx.write(&join(&cmd), None).await?;
-            if !out.success() {
-                return Ok(Outcome::failed(out.stderr_text().trim().to_string()).with("name", name).with("rc", out.rc()));
+            let mut before = vec![("user", "present".to_string()), ("uid", acct.uid.to_string())];
+            if args.bool("remove") {
+                before.push(("home folder", acct.home.clone()));
             }
-            o.changed = true;
-            return Ok(with_output(o, &out).with("force", args.bool("force")).with("remove", args.bool("remove")));
+            let after: Vec<(&str, String)> = before.iter().map(|(k, _)| (*k, "absent".to_string())).collect();
+            let d = super::helpers::remote_file::property_diff(name, &before, &after);
+            return Ok(plan.with("force", args.bool("force")).with("remove", args.bool("remove")).change(Change::new(
+                "remove",
+                d,
+                Step::run(join(&cmd), "userdel"),
+            )));
         }
 
         // Every named group must exist before anything runs.
         for g in args.str("group").into_iter().chain(wanted_groups.iter().flatten().map(String::as_str)) {
             if obs.group(g).is_none() {
-                return Ok(Outcome::failed(format!("Group {g} does not exist")).with("name", name));
+                return Err(ModuleError::failed(format!("Group {g} does not exist")).with("name", name));
             }
         }
 
@@ -236,11 +239,8 @@ impl Module for User {
         let mut before: Vec<(&str, String)> = Vec::new();
         let mut after: Vec<(&str, String)> = Vec::new();
         let mut cmd: Vec<String> = Vec::new();
-        match &obs.account {
+        let kind = match &obs.account {
             None => {
-                if ctx.check {
-                    return Ok(Outcome::changed(true));
-                }
                 cmd.push("useradd".into());
                 if let Some(uid) = args.int("uid") {
                     cmd.extend(["-u".into(), uid.to_string()]);
@@ -290,7 +290,16 @@ impl Module for User {
                 }
                 before.push(("user", "absent".into()));
                 after.push(("user", "present".into()));
-                o = o.with("system", args.bool("system")).with("create_home", args.bool("create_home"));
+                for (key, arg) in [("uid", "uid"), ("group", "group"), ("comment", "comment"), ("home", "home"), ("shell", "shell")] {
+                    if let Some(v) = args.get(arg) {
+                        after.push((key, super::args::value_text(v)));
+                    }
+                }
+                if let Some(g) = &wanted_groups {
+                    after.push(("groups", g.join(",")));
+                }
+                plan = plan.with("system", args.bool("system")).with("create_home", args.bool("create_home"));
+                "create"
             }
             Some(acct) => {
                 cmd.push("usermod".into());
@@ -343,21 +352,34 @@ impl Module for User {
                     if e < 0.0 {
                         if current >= 0 {
                             cmd.extend(["-e".into(), String::new()]);
+                            before.push(("expires", epoch_day(current as f64 * 86400.0)));
+                            after.push(("expires", "never".into()));
                         }
                     } else if current < 0 || epoch_day(current as f64 * 86400.0) != epoch_day(e) {
                         cmd.extend(["-e".into(), epoch_day(e)]);
+                        before.push(("expires", if current < 0 { "never".into() } else { epoch_day(current as f64 * 86400.0) }));
                         after.push(("expires", epoch_day(e)));
                     }
                 }
                 match args.get("password_lock").and_then(super::args::to_bool) {
-                    Some(true) if !acct.hash.starts_with('!') => cmd.push("-L".into()),
-                    Some(false) if acct.hash.starts_with('!') => cmd.push("-U".into()),
+                    Some(true) if !acct.hash.starts_with('!') => {
+                        cmd.push("-L".into());
+                        before.push(("password", "unlocked".into()));
+                        after.push(("password", "locked".into()));
+                    }
+                    Some(false) if acct.hash.starts_with('!') => {
+                        cmd.push("-U".into());
+                        before.push(("password", "locked".into()));
+                        after.push(("password", "unlocked".into()));
+                    }
                     _ => {}
                 }
                 if let Some(pw) = args.str("password") {
-                    if args.req("update_password") == "always" && acct.hash.trim_start_matches('!') != pw.trim_start_matches('!') {
+                    if args.req("update_password")? == "always" && acct.hash.trim_start_matches('!') != pw.trim_start_matches('!') {
                         cmd.retain(|c| c != "-L" && c != "-U");
                         cmd.extend(["-p".into(), password.clone().unwrap_or_default()]);
+                        before.retain(|(k, _)| *k != "password");
+                        after.retain(|(k, _)| *k != "password");
                         before.push(("password", "(a different hash)".into()));
                         after.push(("password", "(the given hash)".into()));
                     }
@@ -365,69 +387,51 @@ impl Module for User {
                 if cmd.len() == 1 {
                     cmd.clear();
                 }
-                o = o.with("append", args.bool("append")).with("move_home", args.bool("move_home"));
+                plan = plan.with("append", args.bool("append")).with("move_home", args.bool("move_home"));
+                "modify"
             }
-        }
-
-        if !cmd.is_empty() {
-            o.changed = true;
-            if !ctx.check {
-                let mut script = String::new();
-                if obs.account.is_none() && args.bool("create_home") && !obs.home_parent_exists {
-                    if let Some(h) = args.str("home") {
-                        script.push_str(&format!("mkdir -p -- \"$(dirname -- {})\" && ", quote(h)));
-                    }
-                }
-                cmd.push(name.to_string());
-                script.push_str(&join(&cmd));
-                let out = ctx.write(&script, None).await?;
-                if !out.success() {
-                    return Ok(Outcome::failed(out.stderr_text().trim().to_string()).with("name", name).with("rc", out.rc()));
-                }
-                o = with_output(o, &out);
-            }
-        }
-        if args.has("password") {
-            o = o.with("password", "NOT_LOGGING_PASSWORD");
-        }
-
-        // The account as it is now (as it would be, in check mode).
-        let acct = if ctx.check || cmd.is_empty() { obs.account.clone() } else { observe(ctx, name, &[], args.str("home")).await?.account };
-        let Some(acct) = acct else {
-            return Ok(o);
         };
-        o = o
-            .with("uid", acct.uid)
-            .with("group", acct.gid)
-            .with("comment", acct.comment.clone())
-            .with("home", acct.home.clone())
-            .with("shell", acct.shell.clone());
-        if let Some(g) = &wanted_groups {
-            o = o.with("groups", g.join(","));
+        if args.has("password") {
+            plan = plan.with("password", "NOT_LOGGING_PASSWORD");
+        }
+        if let Some(acct) = &obs.account {
+            plan = account_keys(plan, acct, &wanted_groups);
+        }
+        let diff = |b: &[(&str, String)], a: &[(&str, String)]| super::helpers::remote_file::property_diff(name, b, a);
+        if !cmd.is_empty() {
+            let mut script = String::new();
+            if obs.account.is_none() && args.bool("create_home") && !obs.home_parent_exists {
+                if let Some(h) = args.str("home") {
+                    script.push_str(&format!("mkdir -p -- \"$(dirname -- {})\" && ", quote(h)));
+                }
+            }
+            cmd.push(name.to_string());
+            script.push_str(&join(&cmd));
+            plan = plan.change(Change::new(kind, diff(&before, &after), Step::run(script, cmd[0].clone())));
         }
 
         // A home folder that went missing is made again (from the skeleton), as Ansible does.
-        let home_missing = if cmd.is_empty() || ctx.check { !obs.home_exists } else { !observe(ctx, name, &[], None).await?.home_exists };
-        if home_missing && args.bool("create_home") {
-            o.changed = true;
-            before.push(("home folder", "absent".into()));
-            after.push(("home folder", acct.home.clone()));
-            if !ctx.check {
-                let skel = quote(args.str("skeleton").unwrap_or("/etc/skel"));
-                let h = quote(&acct.home);
-                let script = format!(
-                    "mkdir -p -- {h} && {{ [ ! -d {skel} ] || cp -a {skel}/. {h}/; }} && chown -R {}:{} -- {h} && chmod 0700 -- {h}",
-                    acct.uid, acct.gid
-                );
-                ctx.write_ok(&script, None, "creating the home folder").await?;
-            }
+        if let Some(acct) = obs.account.as_ref().filter(|_| !obs.home_exists && args.bool("create_home")) {
+            let skel = quote(args.str("skeleton").unwrap_or("/etc/skel"));
+            let home = args.str("home").unwrap_or(&acct.home);
+            let h = quote(home);
+            let script = format!(
+                "u=$(id -u {n}) && g=$(id -g {n}) && mkdir -p -- {h} && {{ [ ! -d {skel} ] || cp -a {skel}/. {h}/; }} && chown -R \"$u:$g\" -- {h} && chmod 0700 -- {h}",
+                n = quote(name)
+            );
+            let d = diff(&[("home folder", "absent".into())], &[("home folder", home.to_string())]);
+            plan = plan.change(Change::new("home", d, Step::run(script, "creating the home folder")));
         }
 
         // Password ageing with chage.
         let mut chage = vec!["chage".to_string()];
-        for (arg, flag, have) in
-            [("password_expire_min", "-m", acct.min), ("password_expire_max", "-M", acct.max), ("password_expire_warn", "-W", acct.warn)]
-        {
+        let (mut before, mut after) = (Vec::new(), Vec::new());
+        let have = |f: fn(&Account) -> Option<i64>| obs.account.as_ref().and_then(f);
+        for (arg, flag, have) in [
+            ("password_expire_min", "-m", have(|a| a.min)),
+            ("password_expire_max", "-M", have(|a| a.max)),
+            ("password_expire_warn", "-W", have(|a| a.warn)),
+        ] {
             if let Some(v) = args.int(arg).filter(|v| Some(*v) != have) {
                 chage.extend([flag.to_string(), v.to_string()]);
                 before.push((arg, have.map(|h| h.to_string()).unwrap_or_default()));
@@ -435,19 +439,47 @@ impl Module for User {
             }
         }
         if chage.len() > 1 {
-            o.changed = true;
-            if !ctx.check {
-                chage.push(name.to_string());
-                let out = ctx.write(&join(&chage), None).await?;
-                if !out.success() {
-                    return Ok(Outcome::failed(out.stderr_text().trim().to_string()).with("name", name).with("rc", out.rc()));
-                }
+            chage.push(name.to_string());
+            plan = plan.change(Change::new("password ageing", diff(&before, &after), Step::run(join(&chage), "chage")));
+        }
+        Ok(plan)
+    }
+    async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        let name = args.req("name")?;
+        let mut o = Outcome::from_plan(&plan);
+        for c in &plan.changes {
+            let Step::Run { script, .. } = &c.step else { continue };
+            let out = ctx.write(script, None).await?;
+            if !out.success() {
+                return Err(ModuleError::failed(out.stderr_text().trim().to_string()).with("name", name).with("rc", out.rc()));
+            }
+            if c.kind != "home" && c.kind != "password ageing" {
+                o = with_output(o, &out);
             }
         }
-        if o.changed && ctx.diff {
-            o = o.diff(super::remote_file::property_diff(name, &before, &after));
+        // The account as it is now.
+        if args.req("state")? == "present" {
+            if let Some(acct) = observe(ctx, name, &[], args.str("home")).await?.account {
+                let groups = args.has("groups").then(|| args.list("groups").into_iter().filter(|g| !g.is_empty()).collect());
+                let p = account_keys(Plan::unchanged(), &acct, &groups);
+                o.data.extend(p.result);
+            }
         }
         Ok(o)
+    }
+}
+
+/// The account's keys in a result, as Ansible reports them.
+fn account_keys(plan: Plan, acct: &Account, groups: &Option<Vec<String>>) -> Plan {
+    let plan = plan
+        .with("uid", acct.uid)
+        .with("group", acct.gid)
+        .with("comment", acct.comment.clone())
+        .with("home", acct.home.clone())
+        .with("shell", acct.shell.clone());
+    match groups {
+        Some(g) => plan.with("groups", g.join(",")),
+        None => plan,
     }
 }
 

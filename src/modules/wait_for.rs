@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome};
+use super::{ArgKind, ArgSpec, Args, CheckMode, Module, ModuleCtx, ModuleError, ModuleSpec, Plan};
 use crate::transport::quote::quote;
 
 pub struct WaitFor;
@@ -30,7 +30,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("active_connection_states", ArgKind::List)
         .default("ESTABLISHED,FIN_WAIT1,FIN_WAIT2,SYN_RECV,SYN_SENT,TIME_WAIT")
         .help("With state=drained: which TCP states count as active."),
-]);
+])
+.check_mode(CheckMode::None);
 
 /// Largest amount of a file (its end) or a greeting read per look.
 const MAX_READ: u64 = 16 * 1024 * 1024;
@@ -68,8 +69,8 @@ fn valid_host(h: &str) -> bool {
 
 /// The script for one look.
 fn look_script(args: &Args, read_secs: u64) -> String {
-    let host = args.req("host");
-    if let (Some(port), "drained") = (args.int("port"), args.req("state")) {
+    let host = args.str("host").unwrap_or("127.0.0.1");
+    if let (Some(port), Some("drained")) = (args.int("port"), args.str("state")) {
         return format!("ss -Htan 2>/dev/null | awk '{{ n = split($4, a, \":\"); if (a[n] == \"{port}\") print $1, $5 }}'");
     }
     if let Some(port) = args.int("port") {
@@ -94,10 +95,10 @@ async fn look(ctx: &ModuleCtx<'_>, args: &Args, read_secs: u64) -> Result<Look, 
     let per_look = Duration::from_secs(args.int("connect_timeout").unwrap_or(5).max(1) as u64 + read_secs + 30);
     let out = ctx.with_timeout(Some(per_look)).read(&look_script(args, read_secs)).await?;
     if out.rc() == 3 {
-        return Err(ModuleError::Failed(out.stderr_text().trim().to_string()));
+        return Err(ModuleError::failed(out.stderr_text().trim().to_string()));
     }
     let text = out.stdout_text();
-    if args.req("state") == "drained" && args.has("port") {
+    if args.req("state")? == "drained" && args.has("port") {
         let active: Vec<&str> = args.list("active_connection_states").iter().filter_map(|s| ss_state(s)).collect();
         let excluded = args.list("exclude_hosts");
         let count = text
@@ -138,16 +139,8 @@ impl Module for WaitFor {
          16 MiB of a file; for a port, the greeting is read for up to connect_timeout seconds per look. \
          Like Ansible, wait_for is skipped in check mode."
     }
-    fn supports_check_mode(&self) -> bool {
-        false
-    }
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Outcome, ModuleError> {
-        if ctx.check {
-            let mut o = Outcome::ok().msg("skipped: wait_for does not run in check mode");
-            o.skipped = true;
-            return Ok(o);
-        }
-        let state = args.req("state");
+    async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+        let state = args.req("state")?;
         let (port, path) = (args.int("port"), args.str("path"));
         if port.is_some() && path.is_some() {
             return Err(ModuleError::Args("port and path parameter can not both be passed to wait_for".into()));
@@ -168,8 +161,8 @@ impl Module for WaitFor {
                 return Err(ModuleError::Args(format!("port must be 1-65535, not {p}")));
             }
         }
-        if !valid_host(args.req("host")) {
-            return Err(ModuleError::Args(format!("'{}' is not a host name or address", args.req("host"))));
+        if !valid_host(args.req("host")?) {
+            return Err(ModuleError::Args(format!("'{}' is not a host name or address", args.req("host")?)));
         }
         let regex = match args.str("search_regex") {
             Some(r) => Some(
@@ -186,7 +179,7 @@ impl Module for WaitFor {
         let start = Instant::now();
         tokio::time::sleep(Duration::from_secs(args.int("delay").unwrap_or(0).max(0) as u64)).await;
         let end = start + timeout;
-        let host = args.req("host");
+        let host = args.req("host")?;
         let mut groups: Vec<Value> = Vec::new();
         let mut groupdict = Map::new();
 
@@ -245,10 +238,10 @@ impl Module for WaitFor {
                     (_, None, Some(f), None) => format!("Timeout when waiting for file {f}"),
                     _ => "Timeout".to_string(),
                 };
-                return Ok(Outcome::failed(args.str("msg").map(str::to_string).unwrap_or(default)).with("elapsed", elapsed));
+                return Err(ModuleError::failed(args.str("msg").map(str::to_string).unwrap_or(default)).with("elapsed", elapsed));
             }
         }
-        Ok(Outcome::ok()
+        Ok(Plan::unchanged()
             .with("state", state)
             .with("port", port.map(Value::from).unwrap_or(Value::Null))
             .with("search_regex", args.str("search_regex").map(Value::from).unwrap_or(Value::Null))

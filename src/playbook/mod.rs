@@ -2,6 +2,7 @@
 //! [`load`] reads a playbook and everything it imports statically, and refuses bad input (unknown modules or
 //! keywords, wrong argument types, missing roles or files) before anything runs. Running is exec's business.
 
+pub mod action;
 mod keywords;
 mod load;
 mod role;
@@ -12,9 +13,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::modules::Module;
 use crate::yaml::Span;
 
+pub use action::{Action, MetaAction};
 pub use keywords::{PLAY_KEYWORDS, TASK_KEYWORDS};
 pub use load::{LoadError, LoadOptions, load, load_role, load_task_file};
 pub use role::RoleScope;
@@ -137,7 +138,7 @@ impl Default for LoopControl {
 pub struct Task {
     pub span: Span,
     pub name: Option<String>,
-    pub module: &'static dyn Module,
+    pub action: Action,
     /// The module's arguments as written (rendered per host at run time).
     pub args: Map<String, Value>,
     pub kw: Keywords,
@@ -159,17 +160,17 @@ pub struct Task {
 
 impl std::fmt::Debug for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Task").field("span", &self.span).field("name", &self.name).field("module", &self.module.name()).finish()
+        f.debug_struct("Task").field("span", &self.span).field("name", &self.name).field("action", &self.action.name()).finish()
     }
 }
 
 impl Task {
     /// A task hlprov makes itself (fact gathering): a module with no arguments and default keywords.
-    pub fn synthetic(span: Span, name: &str, module: &'static dyn Module, kw: Keywords) -> Task {
+    pub fn synthetic(span: Span, name: &str, module: &'static dyn crate::modules::Module, kw: Keywords) -> Task {
         Task {
             span,
             name: Some(name.to_string()),
-            module,
+            action: Action::Module(module),
             args: Map::new(),
             kw,
             loop_: None,
@@ -191,7 +192,7 @@ impl Task {
     pub fn display_name(&self) -> String {
         let base = match &self.name {
             Some(n) => n.clone(),
-            None => self.module.name().to_string(),
+            None => self.action.name().to_string(),
         };
         match &self.role {
             Some(r) => format!("{} : {base}", r.name),

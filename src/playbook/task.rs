@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use super::keywords::{TASK_KEYWORDS, suggest};
 use super::load::{LoadError, Loader};
-use super::{Block, Cond, Include, IncludeKind, Keywords, Loop, LoopControl, LoopKind, Node, RoleScope, Task};
-use crate::modules::{args, registry};
+use super::{Block, Cond, Include, IncludeKind, Keywords, Loop, LoopControl, LoopKind, Node, RoleScope, Task, action};
+use crate::modules::{ModuleSpec, args, registry};
 use crate::yaml::{self, NodeKind};
 
 /// Where a task list is being read: for relative paths and role context.
@@ -85,20 +85,26 @@ impl Loader {
             "import_playbook" => return Err(err(key_node, "`import_playbook:` is only allowed at the top level of a playbook")),
             _ => {}
         }
-        let Some(module) = registry::find(&module_name) else {
+        let engine_action = action::is_engine_action(&module_name);
+        let module = registry::find(&module_name);
+        if module.is_none() && !engine_action {
             let hint = suggest(&module_name, TASK_KEYWORDS).map(|s| format!("; did you mean the keyword '{s}'?")).unwrap_or_default();
             return Err(err(key_node, format!("unknown module '{module_name}'{hint} (see docs/modules.md for the modules hlprov has)")));
-        };
-        let spec = module.spec();
+        }
+        // set_fact takes any variable names; the other actions and modules declare their arguments.
+        let spec = module.map(|m| m.spec()).or_else(|| (registry::short_name(&module_name) == "meta").then_some(action::meta_spec()));
         if key != "action" && key != "local_action" {
-            margs = match &value.kind {
-                NodeKind::Null => Map::new(),
-                NodeKind::Map(_) => value.to_value().as_object().cloned().unwrap_or_default(),
-                NodeKind::Str(s) => args::parse_string_args(spec, s).map_err(|e| err(value, format!("module '{module_name}': {e}")))?,
-                _ => match spec.free_form {
-                    Some(f) => [(f.to_string(), value.to_value())].into_iter().collect(),
-                    None => return Err(err(value, format!("module '{module_name}' expects a mapping of arguments, found {}", value.type_name()))),
-                },
+            margs = match (&value.kind, spec) {
+                (NodeKind::Null, _) => Map::new(),
+                (NodeKind::Map(_), _) => value.to_value().as_object().cloned().unwrap_or_default(),
+                (NodeKind::Str(s), Some(spec)) => args::parse_string_args(spec, s).map_err(|e| err(value, format!("module '{module_name}': {e}")))?,
+                (NodeKind::Str(s), None) => args::parse_kv(s)
+                    .map_err(|e| err(value, format!("{module_name}: {e}")))?
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+                (_, Some(ModuleSpec { free_form: Some(f), .. })) => [(f.to_string(), value.to_value())].into_iter().collect(),
+                _ => return Err(err(value, format!("module '{module_name}' expects a mapping of arguments, found {}", value.type_name()))),
             };
         }
         if let Some(extra) = node.get("args") {
@@ -109,9 +115,12 @@ impl Loader {
                 margs.entry(k).or_insert(v);
             }
         }
-        if module.name() != "set_fact" {
+        if let Some(spec) = spec {
             spec.check(&margs, true).map_err(|e| err(key_node, format!("module '{module_name}': {e}")))?;
         }
+        let Some(task_action) = action::resolve(&module_name, &margs).map_err(|e| err(key_node, e))? else {
+            return Err(err(key_node, format!("unknown module '{module_name}'")));
+        };
         let mut kw = parse_keywords(node, TASK_KEYWORDS)?;
         if local {
             kw.delegate_to = Some("localhost".into());
@@ -131,7 +140,7 @@ impl Loader {
         Ok(vec![Node::Task(Arc::new(Task {
             span: node.span.clone(),
             name,
-            module,
+            action: task_action,
             args: margs,
             kw,
             loop_,
@@ -154,8 +163,13 @@ impl Loader {
         match &value.kind {
             NodeKind::Str(s) => {
                 let (m, rest) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
-                let module = registry::find(m).ok_or_else(|| err(value, format!("unknown module '{m}'")))?;
-                let a = args::parse_string_args(module.spec(), rest).map_err(|e| err(value, e))?;
+                let a = match registry::find(m) {
+                    Some(module) => args::parse_string_args(module.spec(), rest).map_err(|e| err(value, e))?,
+                    None if action::is_engine_action(m) => {
+                        args::parse_kv(rest).map_err(|e| err(value, e))?.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+                    }
+                    None => return Err(err(value, format!("unknown module '{m}'"))),
+                };
                 Ok((m.to_string(), a))
             }
             NodeKind::Map(_) => {

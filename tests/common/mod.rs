@@ -175,8 +175,40 @@ fn write_private(path: &Path, text: &str) {
     std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
 }
 
-/// What a module run returned, plus whether the error was a bad argument.
-pub type ModuleRun = Result<hlprov::modules::Outcome, hlprov::modules::ModuleError>;
+/// What a module run came to, as the tests look at it: changed, failed (with the failure's message and keys),
+/// or skipped (check mode). Errors that are not failures (bad arguments, an unreachable host) stay errors.
+#[derive(Clone, Debug, Default)]
+pub struct Ran {
+    pub changed: bool,
+    pub failed: bool,
+    pub skipped: bool,
+    pub msg: Option<String>,
+    pub data: serde_json::Map<String, serde_json::Value>,
+    pub diffs: Vec<hlprov::modules::Diff>,
+    pub facts: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Ran {
+    /// The keys, as a task would register them.
+    pub fn to_value(&self) -> serde_json::Value {
+        let mut m = self.data.clone();
+        m.insert("changed".into(), self.changed.into());
+        m.insert("failed".into(), self.failed.into());
+        if self.skipped {
+            m.insert("skipped".into(), true.into());
+        }
+        if let Some(msg) = &self.msg {
+            m.insert("msg".into(), msg.clone().into());
+        }
+        if let Some(f) = &self.facts {
+            m.insert("ansible_facts".into(), serde_json::Value::Object(f.clone()));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// What a module run returned.
+pub type ModuleRun = Result<Ran, hlprov::modules::ModuleError>;
 
 /// A task environment for module tests: controller files from `files_dir`, templates rendered with `vars`.
 pub struct TestEnv {
@@ -229,9 +261,17 @@ pub async fn run_module(
     let raw = args.as_object().cloned().unwrap_or_default();
     let checked = module.spec().check(&raw, false).map_err(hlprov::modules::ModuleError::Args)?;
     let mut ctx = hlprov::modules::ModuleCtx::new("test-host", Some(conn), env);
-    ctx.check = check;
     ctx.diff = diff;
-    module.run(&ctx, &checked).await
+    match hlprov::exec::module_step::run(module, ctx, &checked, check, diff).await {
+        Ok(hlprov::exec::module_step::ModuleRun::Done(o)) => {
+            Ok(Ran { changed: o.changed, msg: o.msg, data: o.data, diffs: o.diffs, facts: o.facts, ..Default::default() })
+        }
+        Ok(hlprov::exec::module_step::ModuleRun::Skipped(msg)) => Ok(Ran { skipped: true, msg: Some(msg), ..Default::default() }),
+        Err(hlprov::modules::ModuleError::Failed(f)) => {
+            Ok(Ran { failed: true, changed: f.changed, msg: Some(f.msg), data: f.data, ..Default::default() })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The outcome of applying a playbook in a test: the summary and every event, redacted as users see them.

@@ -2,7 +2,9 @@
 //! in a test host with docker exec (independently of hlprov), and unwrap module results with useful messages.
 #![allow(dead_code)]
 
-use hlprov::modules::{ModuleError, Outcome};
+use hlprov::modules::ModuleError;
+
+use crate::common::Ran as Outcome;
 
 use crate::common::{TestEnv, TestLab};
 

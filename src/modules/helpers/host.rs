@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use super::{ModuleCtx, ModuleError};
+use crate::modules::{ModuleCtx, ModuleError};
 
 /// A word that scripts print to tell hlprov something apart from their commands' output (`what`: section,
 /// skip…). Random per process, so no output can forge it.
@@ -71,7 +71,7 @@ impl Probe {
         let out = ctx.read_input(&format!("{prelude}\n{}", self.script()), stdin).await?;
         let sections = split(&out.stdout_text());
         if sections.len() != self.snippets.len() {
-            return Err(ModuleError::Failed(format!("inspecting the host failed (rc={}): {}", out.rc(), out.stderr_text().trim())));
+            return Err(ModuleError::failed(format!("inspecting the host failed (rc={}): {}", out.rc(), out.stderr_text().trim())));
         }
         Ok(sections)
     }

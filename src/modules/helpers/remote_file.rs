@@ -7,7 +7,8 @@ use base64::Engine;
 
 use serde_json::{Map, Value};
 
-use super::{Args, Diff, ModuleCtx, ModuleError, mode};
+use super::mode;
+use crate::modules::{ApplyCtx, Args, Diff, ModuleCtx, ModuleError};
 use crate::transport::quote::quote;
 
 /// Largest file whose old content is fetched for `--diff` (Ansible's limit is about the same).
@@ -176,7 +177,7 @@ pub async fn probe_many(ctx: &ModuleCtx<'_>, paths: &[(String, Want)]) -> Result
     let out = ctx.read(&probe_many_script(paths)).await?;
     if !out.success() {
         let names: Vec<&str> = paths.iter().map(|(p, _)| p.as_str()).collect();
-        return Err(ModuleError::Failed(format!("cannot inspect {}: {}", names.join(", "), out.stderr_text().trim())));
+        return Err(ModuleError::failed(format!("cannot inspect {}: {}", names.join(", "), out.stderr_text().trim())));
     }
     Ok(parse_probe_many(&out.stdout_text(), paths.len())?.0)
 }
@@ -231,7 +232,7 @@ pub fn parse_probe_many(text: &str, n: usize) -> Result<(Vec<FileState>, &str), 
 pub async fn probe(ctx: &ModuleCtx<'_>, path: &str, want: Want) -> Result<FileState, ModuleError> {
     let out = ctx.read(&probe_script(path, want)).await?;
     if !out.success() {
-        return Err(ModuleError::Failed(format!("cannot inspect {path}: {}", out.stderr_text().trim())));
+        return Err(ModuleError::failed(format!("cannot inspect {path}: {}", out.stderr_text().trim())));
     }
     parse_probe(&out.stdout_text()).map_err(|e| ModuleError::Internal(format!("inspecting {path}: {e}")))
 }
@@ -245,19 +246,30 @@ pub struct Attrs {
     pub mode: Option<u32>,
 }
 
-/// How to write a file.
+/// A file write, planned: where, what, and how (see [`write_atomic`]).
 #[derive(Clone, Debug, Default)]
-pub struct WriteOpts<'a> {
+pub struct WriteSpec {
+    pub path: String,
+    pub content: Vec<u8>,
     pub attrs: Attrs,
     /// Keep a timestamped copy of the old file (Ansible's `backup: yes`).
     pub backup: bool,
     /// A command that must accept the new content first; `%s` is the temp file (e.g. `visudo -cf %s`).
-    pub validate: Option<&'a str>,
+    pub validate: Option<String>,
     /// The sha256 the file had when probed (None: it did not exist); the write fails if it changed since.
-    pub expect_sha256: Option<Option<&'a str>>,
+    pub expect_sha256: Option<Option<String>>,
     /// Create missing parent folders first, each with these attributes (lineinfile's `create`, copy's
     /// `directory_mode` with owner and group).
     pub create_parents: Option<Attrs>,
+    /// A symlink at path is removed and a file written in its place (copy without `follow`, as Ansible does).
+    pub replace_symlink: bool,
+}
+
+impl WriteSpec {
+    /// Write `content` to `path`, only if the file still is as probed (`probed_sha256`: None if it was absent).
+    pub fn new(path: &str, content: impl Into<Vec<u8>>, probed_sha256: Option<&str>) -> WriteSpec {
+        WriteSpec { path: path.to_string(), content: content.into(), expect_sha256: Some(probed_sha256.map(str::to_string)), ..Default::default() }
+    }
 }
 
 /// What a write did.
@@ -268,13 +280,15 @@ pub struct Written {
     pub after: FileState,
 }
 
-/// Write `content` to `path` atomically, in one round trip. Refused in check mode (callers report instead).
-pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts: &WriteOpts<'_>) -> Result<Written, ModuleError> {
+/// Write a file atomically, in one round trip: a temp file in the same folder, fsync, rename; the old file's
+/// owner and mode kept unless `attrs` say otherwise; validated first if asked.
+pub async fn write_atomic(ctx: &ApplyCtx<'_>, w: &WriteSpec) -> Result<Written, ModuleError> {
+    let path = w.path.as_str();
     let p = quote(path);
     let dir = parent_dir(path);
     let d = quote(&dir);
     let mut s = String::from("set -e; ");
-    if let Some(attrs) = &opts.create_parents {
+    if let Some(attrs) = &w.create_parents {
         s.push_str(&mkdirs_script(&dir, attrs));
     }
     s.push_str(&format!(
@@ -283,20 +297,23 @@ pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts:
         dir.replace('\'', ""),
         stale_temp_cleanup(&d),
     ));
+    if w.replace_symlink {
+        s.push_str("if [ -L \"$p\" ]; then rm -f -- \"$p\"; fi; ");
+    }
     // Keep the old file's owner and mode unless told otherwise.
     s.push_str(
         "if [ -e \"$p\" ]; then chown --reference=\"$p\" \"$t\" 2>/dev/null || true; chmod --reference=\"$p\" \"$t\"; else chmod 0644 \"$t\"; fi; ",
     );
-    s.push_str(&attr_commands("\"$t\"", &opts.attrs));
+    s.push_str(&attr_commands("\"$t\"", &w.attrs));
     // Validate after the attributes are set: some validators check them (sshd wants 0600 keys, …).
-    if let Some(v) = opts.validate {
+    if let Some(v) = &w.validate {
         if !v.contains("%s") {
             return Err(ModuleError::Args(format!("validate must contain %s (the file to check): '{v}'")));
         }
         let cmd = v.replace("%s", "\"$t\"");
         s.push_str(&format!("if ! out=$({cmd} 2>&1); then echo \"failed to validate: $out\" >&2; exit 3; fi; "));
     }
-    if let Some(expect) = &opts.expect_sha256 {
+    if let Some(expect) = &w.expect_sha256 {
         match expect {
             Some(sum) => s.push_str(&format!(
                 "[ -f \"$p\" ] && [ \"$(sha256sum < \"$p\" | cut -c1-64)\" = {} ] || {{ echo \"$p changed while hlprov was working on it; not overwriting\" >&2; exit 4; }}; ",
@@ -305,18 +322,18 @@ pub async fn write_atomic(ctx: &ModuleCtx<'_>, path: &str, content: &[u8], opts:
             None => s.push_str("if [ -e \"$p\" ]; then echo \"$p appeared while hlprov was working on it; not overwriting\" >&2; exit 4; fi; "),
         }
     }
-    if opts.backup {
+    if w.backup {
         // Ansible's backup name: path.PID.YYYY-MM-DD@HH:MM:SS~
         s.push_str("b=; if [ -f \"$p\" ]; then b=\"$p.$$.$(date +%Y-%m-%d@%H:%M:%S~)\"; cp -p -- \"$p\" \"$b\"; fi; ");
     }
     s.push_str(&format!("sync \"$t\" 2>/dev/null || true; mv -f -- \"$t\" \"$p\"; trap - EXIT; sync {d} 2>/dev/null || true; "));
-    if opts.backup {
+    if w.backup {
         s.push_str("if [ -n \"$b\" ]; then printf 'backup=%s\\n' \"$b\"; fi; ");
     }
     s.push_str(&after_probe(path));
-    let out = ctx.write(&s, Some(content)).await?;
+    let out = ctx.write(&s, Some(&w.content)).await?;
     if !out.success() {
-        return Err(ModuleError::Failed(out.stderr_text().trim().to_string()));
+        return Err(ModuleError::failed(out.stderr_text().trim().to_string()));
     }
     let text = out.stdout_text();
     let (head, after) = split_after(&text)?;
@@ -387,10 +404,10 @@ fn split_after(text: &str) -> Result<(&str, FileState), ModuleError> {
 }
 
 /// Run `script` (which changes `path`) and return the path's state afterwards, in one round trip.
-pub async fn change_and_probe(ctx: &ModuleCtx<'_>, path: &str, script: &str, what: &str) -> Result<FileState, ModuleError> {
+pub async fn change_and_probe(ctx: &ApplyCtx<'_>, path: &str, script: &str, what: &str) -> Result<FileState, ModuleError> {
     let out = ctx.write(&format!("set -e; {script}{}", after_probe(path)), None).await?;
     if !out.success() {
-        return Err(ModuleError::Failed(format!("{what}: {}", out.stderr_text().trim())));
+        return Err(ModuleError::failed(format!("{what}: {}", out.stderr_text().trim())));
     }
     Ok(split_after(&out.stdout_text())?.1)
 }

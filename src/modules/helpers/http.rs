@@ -6,7 +6,7 @@
 use base64::Engine;
 
 use super::host::{end_section, split};
-use super::{ModuleCtx, ModuleError};
+use crate::modules::{ApplyCtx, ModuleCtx, ModuleError};
 use crate::transport::quote::quote;
 
 /// One request.
@@ -216,18 +216,30 @@ pub fn join_url(base: &str, location: &str) -> String {
     format!("{dir}{location}")
 }
 
-/// Make the request on the host. `write`: whether it may change the host (a body saved to a file, any method
-/// but GET/HEAD); reads are allowed in check mode.
-pub async fn request(ctx: &ModuleCtx<'_>, req: &Request<'_>, body_to: BodyTo<'_>, write: bool) -> Result<Response, ModuleError> {
+/// Make a request that may change the host (a body saved to a file, any method but GET/HEAD).
+pub async fn request(ctx: &ApplyCtx<'_>, req: &Request<'_>, body_to: BodyTo<'_>) -> Result<Response, ModuleError> {
     let s = script(req, body_to)?;
-    let out = if write { ctx.write(&s, req.body.as_deref()).await? } else { ctx.read_input(&s, req.body.as_deref()).await? };
+    let returns = matches!(body_to, BodyTo::Return);
+    let out = ctx.write(&s, req.body.as_deref()).await?;
+    parse_response(req, out, returns)
+}
+
+/// Make a request that only reads (a HEAD or GET whose body is returned or dropped), while planning.
+pub async fn request_read(ctx: &ModuleCtx<'_>, req: &Request<'_>, body_to: BodyTo<'_>) -> Result<Response, ModuleError> {
+    let s = script(req, body_to)?;
+    let returns = matches!(body_to, BodyTo::Return);
+    let out = ctx.read_input(&s, req.body.as_deref()).await?;
+    parse_response(req, out, returns)
+}
+
+fn parse_response(req: &Request<'_>, out: crate::transport::Output, returns_body: bool) -> Result<Response, ModuleError> {
     let text = out.stdout_text();
     if text.trim() == "none" {
-        return Err(ModuleError::Failed(NO_CLIENT.into()));
+        return Err(ModuleError::failed(NO_CLIENT));
     }
     let sections = split(&text);
     if sections.len() < 5 {
-        return Err(ModuleError::Failed(format!("the HTTP request on the host failed to run (rc={}): {}", out.rc(), out.stderr_text().trim())));
+        return Err(ModuleError::failed(format!("the HTTP request on the host failed to run (rc={}): {}", out.rc(), out.stderr_text().trim())));
     }
     let (client, rc) = sections[0].out.trim().split_once(' ').unwrap_or(("?", "1"));
     let rc: i32 = rc.parse().unwrap_or(1);
@@ -263,7 +275,7 @@ pub async fn request(ctx: &ModuleCtx<'_>, req: &Request<'_>, body_to: BodyTo<'_>
         resp.status = 0;
         resp.error.get_or_insert_with(|| format!("{}: no HTTP response", resp.client));
     }
-    if matches!(body_to, BodyTo::Return) {
+    if returns_body {
         let b64: String = sections[4].out.split_whitespace().collect();
         resp.body =
             Some(base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(|e| ModuleError::Internal(format!("response body: {e}")))?);
@@ -275,12 +287,12 @@ pub async fn request(ctx: &ModuleCtx<'_>, req: &Request<'_>, body_to: BodyTo<'_>
 pub async fn fetch_text(ctx: &ModuleCtx<'_>, url: &str, validate_certs: bool) -> Result<String, ModuleError> {
     let mut req = Request::get(url);
     req.validate_certs = validate_certs;
-    let resp = request(ctx, &req, BodyTo::Return, false).await?;
+    let resp = request_read(ctx, &req, BodyTo::Return).await?;
     if let Some(e) = resp.error {
-        return Err(ModuleError::Failed(format!("Request to {url} failed: {e}")));
+        return Err(ModuleError::failed(format!("Request to {url} failed: {e}")));
     }
     if resp.status != 200 {
-        return Err(ModuleError::Failed(format!("Request to {url} failed: HTTP {} {}", resp.status, resp.reason)));
+        return Err(ModuleError::failed(format!("Request to {url} failed: HTTP {} {}", resp.status, resp.reason)));
     }
     Ok(String::from_utf8_lossy(&resp.body.unwrap_or_default()).into_owned())
 }

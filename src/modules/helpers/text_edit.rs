@@ -1,9 +1,14 @@
 //! What lineinfile, blockinfile and replace share: fetch the file with its content in one round trip, let
-//! the module compute the new content on the controller, then write it atomically (only if the file did not
-//! change meanwhile) together with owner/group/mode in a second round trip — or none when nothing changes.
+//! the module compute the new content on the controller, then plan writing it atomically (only if the file did
+//! not change meanwhile) together with owner/group/mode in a second round trip — or none when nothing changes.
 
-use super::remote_file::{self, Attrs, FileState, Want, WriteOpts};
-use super::{ArgKind, ArgSpec, Args, Diff, ModuleCtx, ModuleError};
+use serde_json::Map;
+
+use super::remote_file::{self, Attrs, FileState, Want, WriteSpec};
+use crate::modules::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Diff, ModuleCtx, ModuleError, Outcome, Plan, Step, apply_step};
+
+/// The kinds of change these modules make.
+pub const CHANGES: &[&str] = &["content", "attributes"];
 
 /// Largest file these modules edit: its content travels to the controller and back.
 pub const MAX_EDIT_BYTES: u64 = 16 * 1024 * 1024;
@@ -38,16 +43,16 @@ impl Target {
 pub async fn load(ctx: &ModuleCtx<'_>, path: &str) -> Result<Target, ModuleError> {
     let st = remote_file::probe(ctx, path, Want { content_up_to: MAX_EDIT_BYTES, sha1: false, follow: true }).await?;
     if st.is_dir() {
-        return Err(ModuleError::Failed(format!("Path {path} is a directory !")));
+        return Err(ModuleError::failed(format!("Path {path} is a directory !")));
     }
     if st.exists && !st.is_file() {
-        return Err(ModuleError::Failed(format!(
+        return Err(ModuleError::failed(format!(
             "Path {path} is not a regular file (it is a {})",
             if st.is_link() { "symlink to nothing" } else { "special file" }
         )));
     }
     if st.exists && st.content.is_none() {
-        return Err(ModuleError::Failed(if st.sha256.is_none() {
+        return Err(ModuleError::failed(if st.sha256.is_none() {
             format!("cannot read {path}")
         } else {
             format!("{path} is {} bytes; hlprov edits files of at most {} MiB", st.size, MAX_EDIT_BYTES / 1024 / 1024)
@@ -57,54 +62,63 @@ pub async fn load(ctx: &ModuleCtx<'_>, path: &str) -> Result<Target, ModuleError
     Ok(Target { path: path.to_string(), write_path, st })
 }
 
-/// What [`apply`] did (or, in check mode, would do).
-pub struct Applied {
-    pub attrs_changed: bool,
-    pub backup_file: Option<String>,
-    pub diffs: Vec<Diff>,
-}
-
-/// Write `new` (if the content changes) and the wanted owner/group/mode; in check mode only report.
-/// `content_header` names the content diff as the module's Ansible counterpart does.
-pub async fn apply(ctx: &ModuleCtx<'_>, args: &Args, t: &Target, new: Option<&[u8]>, content_header: &str) -> Result<Applied, ModuleError> {
+/// The changes that write `new` (if the content changes) and give the file the owner/group/mode asked for,
+/// and whether the attributes change. `content_header` names the content diff as the module's Ansible
+/// counterpart does.
+pub fn changes(ctx: &ModuleCtx<'_>, args: &Args, t: &Target, new: Option<&[u8]>, content_header: &str) -> Result<(Vec<Change>, bool), ModuleError> {
     // A new file starts as 0644, owned by whoever runs the command.
     let base = if t.st.exists { t.st.clone() } else { new_file_state(ctx) };
     let attrs = remote_file::wanted_attrs(args, base.mode, false)?;
     let differ = remote_file::attrs_differ(&base, &attrs);
-    let mut diffs = Vec::new();
-    if let Some(new) = new {
-        diffs.push(Diff {
-            before_header: content_header.to_string(),
-            after_header: content_header.to_string(),
-            before: t.st.text(),
-            after: String::from_utf8_lossy(new).into_owned(),
-        });
-    }
-    if !differ.is_empty() {
-        diffs.push(remote_file::attrs_diff(&format!("{} (file attributes)", t.path), &base, &attrs, &differ));
-    }
-    let mut applied = Applied { attrs_changed: !differ.is_empty(), backup_file: None, diffs };
-    if ctx.check {
-        return Ok(applied);
-    }
+    let attrs_diff = (!differ.is_empty()).then(|| remote_file::attrs_diff(&format!("{} (file attributes)", t.path), &base, &attrs, &differ));
+    let mut out = Vec::new();
     match new {
         Some(content) => {
-            let opts = WriteOpts {
-                attrs,
-                backup: args.bool("backup"),
-                validate: args.str("validate"),
-                expect_sha256: Some(t.st.sha256.as_deref()),
-                create_parents: Some(Attrs::default()),
+            let d = Diff {
+                before_header: content_header.to_string(),
+                after_header: content_header.to_string(),
+                before: t.st.text(),
+                after: String::from_utf8_lossy(content).into_owned(),
             };
-            applied.backup_file = remote_file::write_atomic(ctx, &t.write_path, content, &opts).await?.backup_file;
+            let write = WriteSpec {
+                path: t.write_path.clone(),
+                content: content.to_vec(),
+                attrs: attrs.clone(),
+                backup: args.bool("backup"),
+                validate: args.str("validate").map(str::to_string),
+                expect_sha256: Some(t.st.sha256.clone()),
+                create_parents: Some(Attrs::default()),
+                replace_symlink: false,
+            };
+            out.push(Change::new("content", d, Step::Write(write)));
+            // The write sets the attributes too; their diff is shown on its own.
+            if let Some(d) = attrs_diff {
+                out.push(Change::new("attributes", d, Step::Joined));
+            }
         }
-        None if applied.attrs_changed => {
-            let script = remote_file::attr_commands(&crate::transport::quote::quote(&t.write_path), &attrs);
-            remote_file::change_and_probe(ctx, &t.write_path, &script, "setting owner, group or mode").await?;
+        None => {
+            if let Some(d) = attrs_diff {
+                let script = remote_file::attr_commands(&crate::transport::quote::quote(&t.write_path), &attrs);
+                out.push(Change::new("attributes", d, Step::run_and_probe(&t.write_path, script, "setting owner, group or mode")));
+            }
         }
-        None => {}
     }
-    Ok(applied)
+    Ok((out, !differ.is_empty()))
+}
+
+/// Carry out a plan of [`changes`]: the result keeps the module's keys, with `backup_key` naming the backup
+/// file (`backup` for lineinfile, `backup_file` for the others, as in Ansible) rather than the written file's
+/// attributes.
+pub async fn apply(ctx: &ApplyCtx<'_>, plan: Plan, backup_key: &str) -> Result<Outcome, ModuleError> {
+    let mut o = Outcome::from_plan(&plan);
+    for c in &plan.changes {
+        let mut scratch = Map::new();
+        apply_step(ctx, &c.step, &mut scratch).await?;
+        if let Some(b) = scratch.remove("backup_file") {
+            o.data.insert(backup_key.into(), b);
+        }
+    }
+    Ok(o)
 }
 
 /// How a file this task creates starts out: mode 0644, owned by the user commands run as.
