@@ -55,14 +55,26 @@ pub fn register_value(v: &serde_json::Value) {
     }
 }
 
-/// `text` with every registered secret replaced by [`MASK`].
+/// `text` with every registered secret replaced by [`MASK`]. It fails closed: if the fast matcher could not be
+/// built, every secret is replaced one by one instead (slower, never skipped).
 pub fn redact(text: &str) -> Cow<'_, str> {
-    let matcher = {
+    let (matcher, fallback) = {
         let reg = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
         match &reg.matcher {
-            Some(m) => m.clone(),
-            None => return Cow::Borrowed(text),
+            Some(m) => (Some(m.clone()), Vec::new()),
+            None if reg.secrets.is_empty() => return Cow::Borrowed(text),
+            None => (None, reg.secrets.clone()),
         }
+    };
+    let Some(matcher) = matcher else {
+        // Longest first (the registry keeps that order), so a secret holding another is masked whole.
+        let mut out = Cow::Borrowed(text);
+        for secret in &fallback {
+            if out.contains(secret.as_str()) {
+                out = Cow::Owned(out.replace(secret.as_str(), MASK));
+            }
+        }
+        return out;
     };
     if !matcher.is_match(text) {
         return Cow::Borrowed(text);
@@ -71,14 +83,78 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     Cow::Owned(matcher.replace_all(text, &replacements))
 }
 
-/// A value with every string leaf (and key) redacted.
-pub fn redact_value(v: &serde_json::Value) -> serde_json::Value {
+/// Redact a string in place.
+pub fn redact_string(s: &mut String) {
+    if let Cow::Owned(masked) = redact(s) {
+        *s = masked;
+    }
+}
+
+/// Redact every string leaf (and key) of a value in place.
+pub fn redact_value_mut(v: &mut serde_json::Value) {
     use serde_json::Value;
     match v {
-        Value::String(s) => Value::String(redact(s).into_owned()),
-        Value::Array(a) => Value::Array(a.iter().map(redact_value).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (redact(k).into_owned(), redact_value(v))).collect()),
-        other => other.clone(),
+        Value::String(s) => redact_string(s),
+        Value::Array(a) => a.iter_mut().for_each(redact_value_mut),
+        Value::Object(m) => {
+            // Keys cannot be changed in place: the map is rebuilt only when a key holds a secret.
+            if m.keys().any(|k| matches!(redact(k), Cow::Owned(_))) {
+                let old = std::mem::take(m);
+                for (k, mut val) in old {
+                    redact_value_mut(&mut val);
+                    m.insert(redact(&k).into_owned(), val);
+                }
+            } else {
+                m.values_mut().for_each(redact_value_mut);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A value with every string leaf (and key) redacted.
+pub fn redact_value(v: &serde_json::Value) -> serde_json::Value {
+    let mut out = v.clone();
+    redact_value_mut(&mut out);
+    out
+}
+
+/// Things that can hide every registered secret they hold, in place. Each type lists its own fields, so a new
+/// field that holds text must be added here (the events' implementation is next to them, in `report::event`).
+pub trait Redact {
+    fn redact(&mut self);
+}
+
+impl Redact for String {
+    fn redact(&mut self) {
+        redact_string(self);
+    }
+}
+
+impl Redact for serde_json::Value {
+    fn redact(&mut self) {
+        redact_value_mut(self);
+    }
+}
+
+impl<T: Redact> Redact for Option<T> {
+    fn redact(&mut self) {
+        if let Some(v) = self {
+            v.redact();
+        }
+    }
+}
+
+impl<T: Redact> Redact for Vec<T> {
+    fn redact(&mut self) {
+        self.iter_mut().for_each(Redact::redact);
+    }
+}
+
+impl<A: Redact, B: Redact> Redact for (A, B) {
+    fn redact(&mut self) {
+        self.0.redact();
+        self.1.redact();
     }
 }
 
@@ -107,6 +183,18 @@ impl std::fmt::Debug for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_its_fast_matcher_redaction_still_masks_everything() {
+        register("canary-for-the-fallback");
+        register("canary-for-the-fallback-longer");
+        // The error path: the matcher could not be built (each test runs in a process of its own).
+        REGISTRY.write().unwrap().matcher = None;
+        assert_eq!(redact("a canary-for-the-fallback-longer b"), format!("a {MASK} b"), "the longer secret is masked whole");
+        let mut v = serde_json::json!({"canary-for-the-fallback": ["x canary-for-the-fallback y"]});
+        redact_value_mut(&mut v);
+        assert_eq!(v, serde_json::json!({ MASK: [format!("x {MASK} y")] }));
+    }
 
     #[test]
     fn registered_secrets_and_their_base64_are_masked() {
