@@ -95,7 +95,7 @@ fn check_nodes(t: &Templar, nodes: &[Node]) -> Result<(), PreflightError> {
 fn check_kw(t: &Templar, kw: &Keywords, span: &Span) -> Result<(), PreflightError> {
     check_conds(t, &kw.when)?;
     check_value(t, &Value::Object(kw.vars.clone()), span)?;
-    if let Some(e) = &kw.environment {
+    for e in &kw.environment {
         check_value(t, e, span)?;
     }
     Ok(())

@@ -14,34 +14,35 @@ use super::play::PlayCtx;
 use super::run::Run;
 use super::task::{self, TaskDone};
 use crate::playbook::MetaAction;
-use crate::playbook::{Block, Cond, Include, IncludeKind, Keywords, Node, Play, RoleScope, Strategy, Task};
+use crate::playbook::{Block, Include, IncludeKind, Keywords, Node, Play, RoleScope, Strategy, Task};
 use crate::report::{Event, Status};
 use crate::vars::Vars;
 
-/// Keywords in force at a point of the tree: what blocks, roles, includes and the play pass down.
+/// What is in force at a point of the tree: the keywords blocks, roles, includes and the play pass down (the
+/// playbook's own [`Keywords`], merged), and what the walk itself knows (role, variables, handler, gate).
 #[derive(Clone, Default)]
 pub(crate) struct Inherited {
-    pub when: Vec<Cond>,
-    pub tags: Vec<String>,
-    pub escalate: Option<bool>,
-    pub become_user: Option<String>,
-    pub environment: Vec<Value>,
+    pub kw: Keywords,
     pub block_vars: Vec<Arc<Vars>>,
-    pub ignore_errors: Option<Value>,
-    pub ignore_unreachable: Option<bool>,
-    pub check_mode: Option<Value>,
-    pub diff: Option<bool>,
-    pub no_log: Option<Value>,
-    pub delegate_to: Option<String>,
-    pub run_once: Option<bool>,
-    pub any_errors_fatal: Option<bool>,
-    pub timeout: Option<u64>,
     pub role: Option<Arc<RoleScope>>,
     pub include_params: Vec<Arc<Vars>>,
     /// Inside a block that has a `rescue:` (failures there do not abort the play).
     pub rescuable: bool,
     pub handler: bool,
     pub gate: bool,
+}
+
+impl std::ops::Deref for Inherited {
+    type Target = Keywords;
+    fn deref(&self) -> &Keywords {
+        &self.kw
+    }
+}
+
+impl std::ops::DerefMut for Inherited {
+    fn deref_mut(&mut self) -> &mut Keywords {
+        &mut self.kw
+    }
 }
 
 impl Inherited {
@@ -52,28 +53,10 @@ impl Inherited {
     /// Add a level's keywords. `vars` become block vars when `vars_as_block` (blocks, roles, imports).
     pub fn with_kw(&self, kw: &Keywords, vars_as_block: bool) -> Inherited {
         let mut n = self.clone();
-        n.when.extend(kw.when.iter().cloned());
-        for t in &kw.tags {
-            if !n.tags.contains(t) {
-                n.tags.push(t.clone());
-            }
-        }
-        if kw.escalate.is_some() {
-            n.escalate = kw.escalate;
-        }
-        if kw.become_user.is_some() {
-            n.become_user = kw.become_user.clone();
-        }
-        if let Some(e) = &kw.environment {
-            n.environment.push(e.clone());
-        }
+        n.kw = self.kw.under(kw);
         if vars_as_block && !kw.vars.is_empty() {
             n.block_vars.push(Arc::new(kw.vars.clone()));
         }
-        macro_rules! over {
-            ($($f:ident),*) => { $( if kw.$f.is_some() { n.$f = kw.$f.clone(); } )* };
-        }
-        over!(ignore_errors, ignore_unreachable, check_mode, diff, no_log, delegate_to, run_once, any_errors_fatal, timeout);
         n
     }
 

@@ -1,37 +1,44 @@
-//! The keywords hlprov accepts, at play and task level. Anything else in a task is a module name.
+//! The keywords hlprov accepts at play, block and task level, each listed once. Anything else in a task is a
+//! module name.
 
-/// Keywords of a play.
-pub const PLAY_KEYWORDS: &[&str] = &[
+use std::sync::LazyLock;
+
+/// Keywords every level takes (play, block, task): how things run, not what runs.
+const SHARED: &[&str] = &[
     "name",
-    "hosts",
+    "become",
+    "become_user",
+    "become_method",
+    "environment",
     "vars",
+    "tags",
+    "ignore_errors",
+    "ignore_unreachable",
+    "check_mode",
+    "diff",
+    "no_log",
+    "any_errors_fatal",
+    "timeout",
+    "remote_user",
+    "connection",
+    "collections",
+    "module_defaults",
+];
+
+/// A play's own keywords.
+const PLAY_OWN: &[&str] = &[
+    "hosts",
     "vars_files",
     "pre_tasks",
     "roles",
     "tasks",
     "post_tasks",
     "handlers",
-    "become",
-    "become_user",
-    "become_method",
     "gather_facts",
     "serial",
     "max_fail_percentage",
-    "any_errors_fatal",
     "strategy",
-    "tags",
-    "environment",
-    "check_mode",
-    "diff",
-    "no_log",
-    "ignore_errors",
-    "ignore_unreachable",
     "force_handlers",
-    "timeout",
-    "remote_user",
-    "connection",
-    "collections",
-    "module_defaults",
     "order",
     // hlprov's phase graph
     "phase",
@@ -39,10 +46,14 @@ pub const PLAY_KEYWORDS: &[&str] = &[
     "verify",
 ];
 
-/// Keywords of a task or block (everything else is the module).
-pub const TASK_KEYWORDS: &[&str] = &[
-    "name",
-    "when",
+/// What blocks and tasks take besides the shared keywords.
+const BLOCK_AND_TASK: &[&str] = &["when", "notify", "delegate_to", "run_once", "throttle", "debugger"];
+
+/// A block's own keywords.
+const BLOCK_OWN: &[&str] = &["block", "rescue", "always"];
+
+/// A task's own keywords.
+const TASK_OWN: &[&str] = &[
     "loop",
     "loop_control",
     "with_items",
@@ -54,59 +65,55 @@ pub const TASK_KEYWORDS: &[&str] = &[
     "register",
     "changed_when",
     "failed_when",
-    "ignore_errors",
-    "ignore_unreachable",
     "until",
     "retries",
     "delay",
-    "notify",
     "listen",
-    "tags",
-    "become",
-    "become_user",
-    "become_method",
-    "delegate_to",
     "delegate_facts",
-    "run_once",
-    "check_mode",
-    "diff",
-    "no_log",
-    "environment",
-    "vars",
     "args",
-    "block",
-    "rescue",
-    "always",
-    "any_errors_fatal",
-    "timeout",
     "action",
     "local_action",
-    "remote_user",
-    "connection",
-    "collections",
-    "module_defaults",
-    "throttle",
-    "debugger",
     // hlprov: a task that only reads the host runs in check mode too (phase gates)
     "read_only",
 ];
 
+fn joined(parts: &[&[&'static str]]) -> Vec<&'static str> {
+    parts.iter().flat_map(|p| p.iter().copied()).collect()
+}
+
+/// Keywords of a play.
+pub static PLAY_KEYWORDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| joined(&[SHARED, PLAY_OWN]));
+
+/// Keywords of a block.
+pub static BLOCK_KEYWORDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| joined(&[SHARED, BLOCK_AND_TASK, BLOCK_OWN]));
+
+/// Keywords of a task (everything else is the module); the block's own are here too, so that a block is told
+/// apart from a task with a module.
+pub static TASK_KEYWORDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| joined(&[SHARED, BLOCK_AND_TASK, TASK_OWN, BLOCK_OWN]));
+
 /// The closest known keyword, for "did you mean" hints.
-pub fn suggest(word: &str, known: &[&str]) -> Option<&'static str>
-where
-{
-    let mut best: Option<(usize, &str)> = None;
-    for k in known {
-        let d = distance(word, k);
-        if d <= 2 && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, k));
+/// Among equally close keywords, the one sharing the most letters in order wins (`taks` → `tasks`, not `tags`).
+pub fn suggest(word: &str, known: &[&'static str]) -> Option<&'static str> {
+    known
+        .iter()
+        .map(|k| (distance(word, k), std::cmp::Reverse(common_letters(word, k)), *k))
+        .filter(|(d, _, _)| *d <= 2)
+        .min_by_key(|(d, common, _)| (*d, *common))
+        .map(|(_, _, k)| k)
+}
+
+/// The length of the longest common subsequence of `a` and `b`.
+fn common_letters(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev = vec![0; b.len() + 1];
+    for x in &a {
+        let mut cur = vec![0; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = if x == y { prev[j] + 1 } else { prev[j + 1].max(cur[j]) };
         }
+        prev = cur;
     }
-    best.map(|(_, k)| {
-        // The keyword lists are static, so this borrow is too.
-        let found: &'static str = PLAY_KEYWORDS.iter().chain(TASK_KEYWORDS).find(|x| **x == k).copied().unwrap_or("");
-        found
-    })
+    prev[b.len()]
 }
 
 fn distance(a: &str, b: &str) -> usize {

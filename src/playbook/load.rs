@@ -119,7 +119,7 @@ impl Loader {
         for (k, _) in entries {
             let key = k.key_string().unwrap_or_default();
             if !PLAY_KEYWORDS.contains(&key.as_str()) {
-                let hint = suggest(&key, PLAY_KEYWORDS).map(|s| format!("; did you mean '{s}'?")).unwrap_or_default();
+                let hint = suggest(&key, &PLAY_KEYWORDS).map(|s| format!("; did you mean '{s}'?")).unwrap_or_default();
                 let tasky = if crate::modules::registry::find(&key).is_some() { " (modules go in a task list such as `tasks:`)" } else { "" };
                 return Err(LoadError::at(&k.span, format!("unknown play keyword '{key}'{hint}{tasky}")));
             }
@@ -132,7 +132,7 @@ impl Loader {
                 _ => return Err(LoadError::at(&h.span, "`hosts:` must be a pattern string or a list of patterns")),
             },
         };
-        let mut kw = parse_keywords(node, PLAY_KEYWORDS)?;
+        let mut kw = parse_keywords(node)?;
         let vars = std::mem::take(&mut kw.vars);
         if !kw.when.is_empty() {
             return Err(LoadError::at(&node.span, "`when:` is not allowed on a play; put it on tasks, blocks or roles"));

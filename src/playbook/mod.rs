@@ -78,7 +78,8 @@ pub struct Cond {
     pub span: Span,
 }
 
-/// Keywords a task inherits from its blocks, role and play (each level adds to or overrides the one above).
+/// The keywords of one level (play, role, block, include, task), and, merged with [`Keywords::under`], the
+/// keywords in force for a task: the executor keeps this same struct as it walks down the tree.
 #[derive(Clone, Debug, Default)]
 pub struct Keywords {
     pub when: Vec<Cond>,
@@ -86,7 +87,8 @@ pub struct Keywords {
     /// `become:` (a reserved word in Rust).
     pub escalate: Option<bool>,
     pub become_user: Option<String>,
-    pub environment: Option<Value>,
+    /// `environment:` mappings, outermost first (one per level that set one).
+    pub environment: Vec<Value>,
     /// `vars:` of a block or task (block/task precedence level).
     pub vars: Map<String, Value>,
     pub ignore_errors: Option<Value>,
@@ -99,6 +101,39 @@ pub struct Keywords {
     pub any_errors_fatal: Option<bool>,
     /// Per-task time limit in seconds.
     pub timeout: Option<u64>,
+}
+
+impl Keywords {
+    /// The keywords in force under `self` for a level with `inner`'s own: conditions, tags and environments add
+    /// up; every other keyword the inner level sets wins. `vars` are not merged here (they are scope layers).
+    pub fn under(&self, inner: &Keywords) -> Keywords {
+        let mut n = self.clone();
+        n.vars = Map::new();
+        n.when.extend(inner.when.iter().cloned());
+        for t in &inner.tags {
+            if !n.tags.contains(t) {
+                n.tags.push(t.clone());
+            }
+        }
+        n.environment.extend(inner.environment.iter().cloned());
+        macro_rules! override_with_inner {
+            ($($f:ident),*) => { $( if inner.$f.is_some() { n.$f = inner.$f.clone(); } )* };
+        }
+        override_with_inner!(
+            escalate,
+            become_user,
+            ignore_errors,
+            ignore_unreachable,
+            check_mode,
+            diff,
+            no_log,
+            delegate_to,
+            run_once,
+            any_errors_fatal,
+            timeout
+        );
+        n
+    }
 }
 
 /// Which loop keyword a task used; they differ in how the list is made.

@@ -155,7 +155,7 @@ impl Loader {
             .and_then(|n| n.as_str())
             .ok_or_else(|| LoadError::at(&node.span, "a role entry needs `role:` (the role's name)"))?
             .to_string();
-        let mut kw = parse_keywords(node, TASK_KEYWORDS)?;
+        let mut kw = parse_keywords(node)?;
         // Role `vars:` are role parameters (they outrank play vars), not block vars.
         let mut params = std::mem::take(&mut kw.vars);
         for (k, v) in entries {

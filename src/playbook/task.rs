@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::keywords::{TASK_KEYWORDS, suggest};
+use super::keywords::{BLOCK_KEYWORDS, TASK_KEYWORDS, suggest};
 use super::load::{LoadError, Loader};
 use super::{Block, Cond, Include, IncludeKind, Keywords, Loop, LoopControl, LoopKind, Node, RoleScope, Task, action};
 use crate::modules::{ModuleSpec, args, registry};
@@ -64,7 +64,7 @@ impl Loader {
                 let names: Vec<String> = many.iter().map(|(k, _)| k.key_string().unwrap_or_default()).collect();
                 let hint = names
                     .iter()
-                    .find_map(|n| suggest(n, TASK_KEYWORDS).map(|s| format!(" ('{n}' looks like the keyword '{s}')")))
+                    .find_map(|n| suggest(n, &TASK_KEYWORDS).map(|s| format!(" ('{n}' looks like the keyword '{s}')")))
                     .unwrap_or_default();
                 return Err(err(node, format!("a task runs one module, but this one names several: {}{hint}", names.join(", "))));
             }
@@ -88,7 +88,7 @@ impl Loader {
         let engine_action = action::is_engine_action(&module_name);
         let module = registry::find(&module_name);
         if module.is_none() && !engine_action {
-            let hint = suggest(&module_name, TASK_KEYWORDS).map(|s| format!("; did you mean the keyword '{s}'?")).unwrap_or_default();
+            let hint = suggest(&module_name, &TASK_KEYWORDS).map(|s| format!("; did you mean the keyword '{s}'?")).unwrap_or_default();
             return Err(err(key_node, format!("unknown module '{module_name}'{hint} (see docs/modules.md for the modules hlprov has)")));
         }
         // set_fact takes any variable names; the other actions and modules declare their arguments.
@@ -121,7 +121,7 @@ impl Loader {
         let Some(task_action) = action::resolve(&module_name, &margs).map_err(|e| err(key_node, e))? else {
             return Err(err(key_node, format!("unknown module '{module_name}'")));
         };
-        let mut kw = parse_keywords(node, TASK_KEYWORDS)?;
+        let mut kw = parse_keywords(node)?;
         if local {
             kw.delegate_to = Some("localhost".into());
         }
@@ -184,38 +184,9 @@ impl Loader {
     }
 
     fn parse_block(&mut self, node: &yaml::Node, ctx: &Ctx) -> Result<Node, LoadError> {
-        const BLOCK_ONLY: &[&str] = &[
-            "name",
-            "block",
-            "rescue",
-            "always",
-            "when",
-            "tags",
-            "become",
-            "become_user",
-            "become_method",
-            "environment",
-            "vars",
-            "ignore_errors",
-            "ignore_unreachable",
-            "check_mode",
-            "diff",
-            "no_log",
-            "delegate_to",
-            "run_once",
-            "any_errors_fatal",
-            "timeout",
-            "notify",
-            "remote_user",
-            "connection",
-            "collections",
-            "module_defaults",
-            "throttle",
-            "debugger",
-        ];
         for (k, _) in node.as_map().unwrap_or_default() {
             let key = k.key_string().unwrap_or_default();
-            if !BLOCK_ONLY.contains(&key.as_str()) {
+            if !BLOCK_KEYWORDS.contains(&key.as_str()) {
                 let hint = if registry::find(&key).is_some() { " (a block holds tasks under `block:`; put the module in a task there)" } else { "" };
                 return Err(err(k, format!("'{key}' is not allowed on a block{hint}")));
             }
@@ -235,7 +206,7 @@ impl Loader {
             block,
             rescue,
             always,
-            kw: parse_keywords(node, BLOCK_ONLY)?,
+            kw: parse_keywords(node)?,
             role: None,
         })))
     }
@@ -252,14 +223,14 @@ impl Loader {
         let path = resolve_tasks_path(&ctx.base_dir, &file);
         let nodes =
             self.load_tasks_file(&path, &Ctx { base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(), ..ctx.clone() }, &value.span)?;
-        let kw = parse_keywords(node, TASK_KEYWORDS)?;
+        let kw = parse_keywords(node)?;
         Ok(vec![Node::Block(Arc::new(Block { span: node.span.clone(), name: None, block: nodes, rescue: vec![], always: vec![], kw, role: None }))])
     }
 
     fn import_role(&mut self, node: &yaml::Node, value: &yaml::Node, _ctx: &Ctx) -> Result<Vec<Node>, LoadError> {
         let name = value.get("name").and_then(|n| n.as_str()).ok_or_else(|| err(value, "import_role needs `name:`"))?;
         let tasks_from = value.get("tasks_from").and_then(|n| n.as_str());
-        let kw = parse_keywords(node, TASK_KEYWORDS)?;
+        let kw = parse_keywords(node)?;
         let params = node.get("vars").map(|v| v.to_value().as_object().cloned().unwrap_or_default()).unwrap_or_default();
         let block = self.role_block(name, params, tasks_from, kw, &value.span)?;
         Ok(block.into_iter().collect())
@@ -289,7 +260,7 @@ impl Loader {
             }
         };
         let apply = match value.get("apply") {
-            Some(a) => parse_keywords(a, TASK_KEYWORDS)?,
+            Some(a) => parse_keywords(a)?,
             None => Keywords::default(),
         };
         let (loop_, loop_control) = parse_loop(node)?;
@@ -297,7 +268,7 @@ impl Loader {
             span: node.span.clone(),
             name: opt_string(node, "name")?,
             kind,
-            kw: parse_keywords(node, TASK_KEYWORDS)?,
+            kw: parse_keywords(node)?,
             loop_,
             loop_control,
             apply,
@@ -322,14 +293,13 @@ pub fn resolve_tasks_path(base: &Path, file: &str) -> PathBuf {
 }
 
 /// Keywords shared by tasks, blocks, roles and plays.
-pub(crate) fn parse_keywords(node: &yaml::Node, allowed: &[&str]) -> Result<Keywords, LoadError> {
-    let _ = allowed;
+pub(crate) fn parse_keywords(node: &yaml::Node) -> Result<Keywords, LoadError> {
     let mut kw = Keywords {
         when: conds(node, "when")?,
         tags: string_list(node, "tags")?,
         escalate: opt_bool(node, "become")?,
         become_user: opt_string(node, "become_user")?,
-        environment: node.get("environment").map(yaml::Node::to_value),
+        environment: node.get("environment").map(yaml::Node::to_value).into_iter().collect(),
         ignore_errors: node.get("ignore_errors").map(yaml::Node::to_value),
         ignore_unreachable: opt_bool(node, "ignore_unreachable")?,
         check_mode: node.get("check_mode").map(yaml::Node::to_value),
@@ -359,7 +329,7 @@ pub(crate) fn parse_keywords(node: &yaml::Node, allowed: &[&str]) -> Result<Keyw
             _ => return Err(err(t, "`timeout:` must be a whole number of seconds")),
         }
     }
-    if let Some(e) = &kw.environment {
+    for e in &kw.environment {
         if !matches!(e, Value::Object(_) | Value::String(_) | Value::Array(_)) {
             return Err(err(node.get("environment").unwrap_or(node), "`environment:` must be a mapping of variable names to values"));
         }
