@@ -1,6 +1,8 @@
 //! hlprov: an Ansible-style host and cluster provisioner. The binary (src/main.rs) is a thin shell around this
 //! library; tests and benchmarks use the same library. See docs/architecture.md for the layers.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod exec;
 pub mod graph;
