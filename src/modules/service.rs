@@ -19,7 +19,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("use", ArgKind::Str).default("auto").help("The service manager module to use: auto or systemd."),
 ])
 .required_one_of(&[&["state", "enabled"]])
-.changes(super::systemd::CHANGES);
+.changes(&["enabled", "state"]);
 
 #[async_trait::async_trait]
 impl Module for Service {

@@ -1,7 +1,7 @@
 //! template: render a Jinja2 template from the controller (the role's templates/) with the task's variables
 //! and put the result on the host exactly as copy would (same checks, atomic write, owner/group/mode).
 
-use super::copy::{CHANGES, DEST_ARGS, Source, put_file};
+use super::copy::{DEST_ARGS, Source, put_file};
 use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Plan};
 
 pub struct Template;
@@ -27,7 +27,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .choices(&["utf-8", "utf8"])
         .help("Encoding of the result; hlprov writes UTF-8 only."),
 ])
-.changes(CHANGES);
+.changes(&["content", "attributes"]);
 
 #[async_trait::async_trait]
 impl Module for Template {

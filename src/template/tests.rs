@@ -49,6 +49,7 @@ fn sorted(v: &Value) -> Value {
 
 /// Every case recorded from ansible-core renders to the same value in hlprov (or fails where Ansible fails).
 #[test]
+#[allow(unsafe_code)]
 fn every_oracle_case_matches_ansible() {
     let doc: Value = serde_json::from_str(include_str!("testdata/ansible_oracle.json")).unwrap();
     // SAFETY: no other test reads or writes this variable.

@@ -271,6 +271,11 @@ fn parse_response(req: &Request<'_>, out: crate::transport::Output, returns_body
             resp.error = Some(format!("wget: {} (exit code {rc})", wget_error(rc)));
         }
     }
+    // A file: URL has no HTTP status; curl read it when it exits 0.
+    if resp.status == 0 && rc == 0 && resp.error.is_none() && req.url.starts_with("file:") {
+        resp.status = 200;
+        resp.reason = "OK".into();
+    }
     if resp.error.is_some() || resp.status == 0 {
         resp.status = 0;
         resp.error.get_or_insert_with(|| format!("{}: no HTTP response", resp.client));
