@@ -25,6 +25,19 @@ async fn log(lab: &TestLab) -> String {
     lab.docker_exec("h1", "cat /root/demo.log 2>/dev/null").await.1
 }
 
+/// The demo unit's log once it reads `want` (a Type=simple unit writes it just after systemctl returns), or
+/// what it reads after 5 s.
+async fn log_when(lab: &TestLab, want: &str) -> String {
+    for _ in 0..50 {
+        let got = log(lab).await;
+        if got == want {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    log(lab).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn systemd_starts_enables_restarts_reloads_and_masks_units() {
     let lab = TestLab::start(1).await;
@@ -56,7 +69,7 @@ async fn systemd_starts_enables_restarts_reloads_and_masks_units() {
     assert_eq!((o.data["state"].as_str(), o.data["enabled"].as_bool()), (Some("started"), Some(true)));
     assert_eq!(o.data["status"]["LoadState"], "loaded", "the registered status is systemctl show's");
     assert_eq!(unit_state(&lab).await, ("active".to_string(), "enabled".to_string()));
-    assert_eq!(log(&lab).await, "started\n");
+    assert_eq!(log_when(&lab, "started\n").await, "started\n");
     // (2) Again: nothing to do.
     let o = ok(run_module(&conn, &env, "systemd", json!({"name": "hlprov-demo.service", "state": "started", "enabled": true}), false, false).await);
     assert!(!o.changed);
@@ -73,7 +86,7 @@ async fn systemd_starts_enables_restarts_reloads_and_masks_units() {
     // restarted and reloaded always act; reloaded on a running unit really reloads it.
     ok(run_module(&conn, &env, "systemd", json!({"name": "hlprov-demo", "state": "started"}), false, false).await);
     assert!(ok(run_module(&conn, &env, "systemd", json!({"name": "hlprov-demo", "state": "restarted"}), false, false).await).changed);
-    assert_eq!(log(&lab).await, "started\nstarted\nstarted\n");
+    assert_eq!(log_when(&lab, "started\nstarted\nstarted\n").await, "started\nstarted\nstarted\n");
     let o = ok(run_module(&conn, &env, "systemd", json!({"name": "hlprov-demo", "state": "reloaded"}), false, false).await);
     assert!(o.changed);
     assert_eq!(o.data["state"], "started", "Ansible reports reloaded as started");
