@@ -23,6 +23,7 @@ mod get_url;
 mod group;
 pub mod helpers;
 mod hostname;
+pub mod k8s;
 mod k8s_secret;
 mod lineinfile;
 mod modprobe;
