@@ -48,6 +48,10 @@ const VENDORED_CRDS: &[(&str, &str)] = &[
         include_str!("../../schemas/crds/flux-kustomize-controller-v1.9.4/kustomize.toolkit.fluxcd.io_kustomizations.yaml"),
     ),
     (
+        "schemas/crds/node-feature-discovery-v0.19.0/nfd-api-crds.yaml",
+        include_str!("../../schemas/crds/node-feature-discovery-v0.19.0/nfd-api-crds.yaml"),
+    ),
+    (
         "schemas/crds/intel-device-plugins-v0.36.0/deviceplugin.intel.com_gpudeviceplugins.yaml",
         include_str!("../../schemas/crds/intel-device-plugins-v0.36.0/deviceplugin.intel.com_gpudeviceplugins.yaml"),
     ),
@@ -55,12 +59,20 @@ const VENDORED_CRDS: &[(&str, &str)] = &[
 
 /// The pinned charts that ship a values schema: (chart, version, `values.schema.json`, the chart's default
 /// `values.yaml`). Helm checks the schema against the defaults merged with the given values, and so does hlprov.
-const CHART_VALUES: &[(&str, &str, &str, &str)] = &[(
-    "metallb",
-    "0.16.1",
-    include_str!("../../schemas/charts/metallb-0.16.1/values.schema.json"),
-    include_str!("../../schemas/charts/metallb-0.16.1/values.yaml"),
-)];
+const CHART_VALUES: &[(&str, &str, &str, &str)] = &[
+    (
+        "metallb",
+        "0.16.1",
+        include_str!("../../schemas/charts/metallb-0.16.1/values.schema.json"),
+        include_str!("../../schemas/charts/metallb-0.16.1/values.yaml"),
+    ),
+    (
+        "node-feature-discovery",
+        "0.19.0",
+        include_str!("../../schemas/charts/node-feature-discovery-0.19.0/values.schema.json"),
+        include_str!("../../schemas/charts/node-feature-discovery-0.19.0/values.yaml"),
+    ),
+];
 
 static CORE_GZ: &[u8] = include_bytes!("../../schemas/kubernetes/v1.36.0/_definitions.json.gz");
 
