@@ -10,6 +10,7 @@ pub mod exec;
 pub mod graph;
 pub mod inventory;
 pub mod lab;
+pub mod manifests;
 pub mod modules;
 pub mod playbook;
 pub mod redact;

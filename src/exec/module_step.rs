@@ -44,6 +44,20 @@ pub async fn run(module: &dyn Module, ctx: ModuleCtx<'_>, args: &Args, check: bo
     Ok(ModuleRun::Done(outcome))
 }
 
+/// What `module` would make from its arguments alone, without a host (`hlprov render`).
+pub fn render(module: &dyn Module, ctx: &ModuleCtx<'_>, args: &Args, diff: bool) -> Result<ModuleRun, ModuleError> {
+    let Some(plan) = module.render(ctx, args) else {
+        return Ok(ModuleRun::Skipped(format!("needs a host: {} decides from what it finds there", module.name())));
+    };
+    let plan = plan?;
+    check_kinds(module, &plan)?;
+    let mut outcome = Outcome::from_plan(&plan);
+    if !diff {
+        outcome.diffs.clear();
+    }
+    Ok(ModuleRun::Done(outcome))
+}
+
 /// A plan may only hold the kinds of change the module's spec declares (tests show each kind's diff).
 fn check_kinds(module: &dyn Module, plan: &Plan) -> Result<(), ModuleError> {
     if plan.unpredictable && module.spec().check_mode == CheckMode::Full {

@@ -44,6 +44,8 @@ pub(crate) struct Run {
     task_files: Mutex<HashMap<PathBuf, Arc<Vec<Node>>>>,
     /// Set once --start-at-task found its task.
     pub started: AtomicBool,
+    /// Offline: the variables only hosts could have filled in (results registered by tasks that needed a host).
+    pub offline_unknown: Mutex<std::collections::HashSet<String>>,
     hostvars: OnceLock<Arc<dyn HostVarsSource>>,
 }
 
@@ -58,6 +60,7 @@ impl Run {
             templar: Templar::new(),
             reporter,
             pool: Pool::default(),
+            offline_unknown: Mutex::default(),
             extra_vars,
             groups: Arc::new(groups),
             knowledge: Mutex::default(),

@@ -104,6 +104,9 @@ impl Text {
             };
             let body = if self.verbosity >= 1 { serde_json::to_string_pretty(&r.result) } else { serde_json::to_string(&r.result) };
             line = format!("{line}{label} => {}", body.unwrap_or_default());
+        } else if let Some(why) = r.msg.as_deref().filter(|m| r.status == Status::Skipped && m.starts_with("needs a host")) {
+            // An offline render says why it could not show a task.
+            line = format!("{line} ({why})");
         }
         let mut out = self.paint(&line, status);
         if r.status == Status::Ignored {

@@ -247,14 +247,14 @@ impl hlprov::modules::TaskEnv for TestEnv {
         let p = self.files_dir.join(name);
         if p.exists() { Ok(p) } else { Err(format!("could not find '{name}' in {}", self.files_dir.display())) }
     }
-    fn render(&self, text: &str, origin: &str) -> Result<String, String> {
-        self.templar.render_text(text, &self.scope(), &hlprov::yaml::Span::new(origin, 1, 1)).map_err(|e| e.to_string())
+    fn render(&self, text: &str, origin: &str) -> Result<String, hlprov::template::TemplateError> {
+        self.templar.render_text(text, &self.scope(), &hlprov::yaml::Span::new(origin, 1, 1))
     }
-    fn eval(&self, expr: &str) -> Result<serde_json::Value, String> {
-        self.templar.eval_expression(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
+    fn eval(&self, expr: &str) -> Result<serde_json::Value, hlprov::template::TemplateError> {
+        self.templar.eval_expression(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test"))
     }
-    fn condition(&self, expr: &str) -> Result<bool, String> {
-        self.templar.eval_condition(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
+    fn condition(&self, expr: &str) -> Result<bool, hlprov::template::TemplateError> {
+        self.templar.eval_condition(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test"))
     }
     fn fact(&self, _: &str) -> Option<serde_json::Value> {
         None

@@ -1,0 +1,61 @@
+//! `hlprov render`: what a playbook would write for an inventory, with no host. What only a host can tell
+//! (facts, results of tasks that must run there) is reported as such; a real mistake (a variable the inventory
+//! lacks, a bad template) fails with its file and line, and the exit code says so.
+
+use std::path::Path;
+use std::process::Command;
+
+fn render(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hlprov"))
+        .arg("render")
+        .args(args)
+        .current_dir(dir)
+        .env("HLPROV_NO_LIVE", "1")
+        .env("NO_COLOR", "1")
+        .env_remove("HLPROV_INVENTORY")
+        .output()
+        .expect("run hlprov");
+    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn the_example_site_renders_without_hosts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (code, out) = render(root, &["site", "-i", "inventory/example", "--diff"]);
+    assert_eq!(code, 0, "{out}");
+    // The sshd hardening template of roles/base, rendered with the example's variables.
+    assert!(out.contains("/etc/ssh/sshd_config.d/") && out.contains("PermitRootLogin"), "{out}");
+    assert!(out.contains("PHASE [base] Passed") && out.contains("PHASE [longhorn_prereqs] Passed"), "{out}");
+}
+
+#[test]
+fn facts_and_host_results_are_unknown_and_mistakes_fail_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hosts.yml"), "all:\n  hosts:\n    h1: {ansible_host: 192.0.2.1, greeting: hello}\n").unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(dir.path().join("templates/motd.j2"), "{{ greeting }} from {{ inventory_hostname }}\n").unwrap();
+    let play = r#"- hosts: all
+  tasks:
+    - name: From the inventory
+      template: {src: motd.j2, dest: /etc/motd}
+    - name: From a fact
+      copy: {content: "{{ ansible_facts.hostname }}", dest: /etc/hostname-copy}
+    - name: Only the host knows
+      command: uname -r
+      register: kernel
+    - name: From that result
+      copy: {content: "{{ kernel.stdout }}", dest: /etc/kernel}
+      when: kernel.rc == 0
+"#;
+    std::fs::write(dir.path().join("site.yml"), play).unwrap();
+    let (code, out) = render(dir.path(), &["site.yml", "-i", "hosts.yml", "--diff"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("hello from h1"), "the template is rendered: {out}");
+    assert_eq!(out.matches("needs a host").count(), 3, "fact, command and its result: {out}");
+
+    let broken = play.replace("motd.j2, dest", "motd.j2, owner: \"{{ motd_owner }}\", dest");
+    std::fs::write(dir.path().join("site.yml"), broken).unwrap();
+    let (code, out) = render(dir.path(), &["site.yml", "-i", "hosts.yml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("site.yml:") && out.contains("motd_owner"), "names the file and the variable: {out}");
+}
