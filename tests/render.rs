@@ -59,3 +59,46 @@ fn facts_and_host_results_are_unknown_and_mistakes_fail_with_file_and_line() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("site.yml:") && out.contains("motd_owner"), "names the file and the variable: {out}");
 }
+
+#[test]
+fn manifests_are_checked_against_the_schemas_and_crds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hosts.yml"), "all:\n  hosts:\n    cp1: {ansible_host: 192.0.2.1, pool: 192.168.1.240-192.168.1.250}\n").unwrap();
+    let play = |pool: &str, replicas: &str| {
+        format!(
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: MetalLB's pool
+      k8s:
+        definition:
+          apiVersion: metallb.io/v1beta1
+          kind: IPAddressPool
+          metadata: {{name: homelab, namespace: metallb-system}}
+          spec: {{addresses: {pool}}}
+    - name: An app
+      k8s:
+        definition:
+          apiVersion: apps/v1
+          kind: Deployment
+          metadata: {{name: web, namespace: apps}}
+          spec:
+            replicas: {replicas}
+            selector: {{matchLabels: {{app: web}}}}
+            template:
+              metadata: {{labels: {{app: web}}}}
+              spec: {{containers: [{{name: web, image: nginx}}]}}
+"#
+        )
+    };
+    std::fs::write(dir.path().join("site.yml"), play("[\"{{ pool }}\"]", "2")).unwrap();
+    let (code, out) = render(dir.path(), &["site.yml", "-i", "hosts.yml", "--diff"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("IPAddressPool/metallb-system/homelab") || out.contains("ipaddresspool"), "{out}");
+
+    // A pool that is not a list, and replicas that are not a number: refused before anything is applied.
+    std::fs::write(dir.path().join("site.yml"), play("\"{{ pool }}\"", "two")).unwrap();
+    let (code, out) = render(dir.path(), &["site.yml", "-i", "hosts.yml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("invalid manifest") && out.contains("spec.addresses"), "{out}");
+}

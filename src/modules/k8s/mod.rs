@@ -201,8 +201,48 @@ fn manifests(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Vec<Manifest>, ModuleEr
     let path = ctx.task.find_file(kind, name).map_err(|e| ModuleError::Args(format!("could not find {name}: {e}")))?;
     let shown = path.display().to_string();
     let text = crate::yaml::read_text_file(&path).map_err(|e| ModuleError::Args(format!("{shown}: {e}")))?;
-    let text = if kind == FileKind::Templates { ctx.task.render(&text, &shown).map_err(ModuleError::failed)? } else { text };
+    let text = if kind == FileKind::Templates { ctx.task.render(&text, &shown).map_err(ModuleError::Template)? } else { text };
     object::from_yaml(&text, &shown).map_err(ModuleError::Args)
+}
+
+fn render_checked(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+    use crate::manifests::schema::{Checked, Schemas};
+    let ms = manifests(ctx, args)?;
+    let mut schemas = Schemas::builtin();
+    for m in ms.iter().filter(|m| m.obj.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")) {
+        let text = serde_json::to_string(&m.obj).unwrap_or_default();
+        schemas.add_crds(&text, &m.origin).map_err(|e| ModuleError::failed(e.to_string()))?;
+    }
+    let state = args.str("state").unwrap_or("present");
+    let mut plan = Plan::unchanged();
+    let mut problems = Vec::new();
+    for m in &ms {
+        let r = object::identify(m).map_err(ModuleError::Args)?;
+        let obj = crate::manifests::Object { value: m.obj.clone(), span: crate::yaml::Span::synthetic(&m.origin) };
+        let note = match schemas.check(&obj) {
+            Checked::Valid => String::new(),
+            Checked::Unknown => format!(" (not checked: no schema for {} {})", obj.api_version(), obj.kind()),
+            Checked::Invalid(ps) => {
+                problems.extend(ps.iter().map(|p| format!("{}: {}: {p}", m.origin, r.display())));
+                continue;
+            }
+        };
+        let (kind, before, after) = if state == "absent" {
+            ("delete", object::show(&object::hide_secret(&m.obj)), String::new())
+        } else {
+            ("create", String::new(), object::show(&object::hide_secret(&m.obj)))
+        };
+        let d = Diff { before_header: format!("{}{note}", r.display()), after_header: format!("{}{note}", r.display()), before, after };
+        plan = plan.change(Change::new(kind, d, Step::Module));
+    }
+    if !problems.is_empty() {
+        return Err(ModuleError::failed(format!(
+            "invalid manifest (Kubernetes {} schemas and the pinned CRDs): {}",
+            crate::manifests::schema::KUBERNETES_VERSION,
+            problems.join("; ")
+        )));
+    }
+    Ok(plan)
 }
 
 /// One object as planned, kept for `apply`.
@@ -322,6 +362,11 @@ impl Module for K8s {
          before the objects they serve; an object whose kind is not served yet is applied once a CRD for it is \
          Established (waiting up to wait_timeout). With state absent, any wait waits until each object is gone. Secret values are registered as secrets and shown as *** in \
          diffs. Not supported: merge_type, apply: false (client-side), append_hash, validate, delete_options."
+    }
+    /// Offline (`hlprov render`): the objects as they would be applied, each checked against the schemas of
+    /// the pinned Kubernetes version and the vendored CRDs (plus CRDs in the same task).
+    fn render(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Option<Result<Plan, ModuleError>> {
+        Some(render_checked(ctx, args))
     }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let k = kubectl_of(args)?;
