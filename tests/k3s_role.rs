@@ -359,4 +359,62 @@ async fn servers_agree_before_anything_runs_and_an_empty_first_server_joins_the_
         .collect();
     assert!(plan[0].starts_with(&format!("h1 install k3s {NEW} (server, joins https://{}:6443)", lab.host("h2").address)), "{plan:?}");
     assert!(plan[1].starts_with(&format!("h2 install k3s {NEW} (server, starts the cluster)")), "{plan:?}");
+
+    // During a token rotation the old token is accepted as k3s_token_previous, and only then.
+    sh(&lab, "h2", &format!("printf '%s\\n' '{other}' > /var/lib/rancher/k3s/server/token")).await;
+    let mut rotating = staged(&art);
+    rotating["k3s_token_previous"] = json!("another-token-0123456789");
+    let r = run(&lab, "playbooks/site.yml", &inv, rotating, only("k3s_servers"), false).await;
+    assert!(task_failures(&r).is_empty(), "{:#?}", task_failures(&r));
+    let r = run(&lab, "playbooks/site.yml", &inv, staged(&art), only("k3s_servers"), false).await;
+    assert!(task_failures(&r).join("\n").contains("encrypted with another token"), "{:#?}", task_failures(&r));
+}
+
+/// The kubeconfig for the user: read from the first server (a stand-in for the file k3s writes, in k3s's shape),
+/// written on the controller with mode 0600, the server URL rewritten to the API address and the names set to
+/// the cluster's, parsed by the real kubectl; never shown, and a second run changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kubeconfig_reaches_the_controller_0600_with_the_api_address_and_is_never_shown() {
+    let lab = TestLab::start(1).await;
+    let composed = std::fs::read_to_string(repo("tests/fixtures/k8s/k3s/k3s.yaml.composed")).unwrap();
+    put(&lab, "h1", "/etc/rancher/k3s/k3s.yaml", composed.as_bytes()).await;
+    let key_data = composed.lines().find_map(|l| l.trim().strip_prefix("client-key-data: ")).unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("kube/homelab.yaml");
+    let inv = lab.inventory(&format!(
+        "  children:\n    k3s_servers:\n      hosts:\n        h1:\n      vars:\n        k3s_api_endpoint: k3s.lab.example\n        k3s_cluster_name: homelab\n        k3s_kubeconfig_dest: {}\n",
+        dest.display()
+    ));
+    let playbook = "- hosts: k3s_servers\n  gather_facts: false\n  become: true\n  tasks:\n    - import_role:\n        name: k3s\n        tasks_from: kubeconfig\n";
+    let opts = || RunOptions { diff: true, ..Default::default() };
+    let pb_dir = dir.path().join("playbook");
+    std::fs::create_dir_all(&pb_dir).unwrap();
+    std::os::unix::fs::symlink(repo("roles"), pb_dir.join("roles")).unwrap();
+    let first = common::apply_in(&pb_dir, &inv, &[("fetch.yml", playbook)], "fetch.yml", opts()).await.unwrap();
+    assert_eq!(
+        first.summary.exit_code,
+        0,
+        "{:#?}",
+        first
+            .results()
+            .iter()
+            .filter(|r| r.status != Status::Ok && r.status != Status::Changed && r.status != Status::Skipped)
+            .map(|r| format!("{} {}", r.task, r.result))
+            .collect::<Vec<_>>()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o600);
+    let out =
+        std::process::Command::new("kubectl").args(["config", "view", "--raw", "-o", "json", "--kubeconfig"]).arg(&dest).output().expect("kubectl");
+    assert!(out.status.success(), "kubectl refused it: {}", String::from_utf8_lossy(&out.stderr));
+    let k: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(k["current-context"], "homelab");
+    assert_eq!(k["clusters"][0]["name"], "homelab");
+    assert_eq!(k["clusters"][0]["cluster"]["server"], "https://k3s.lab.example:6443");
+    assert_eq!(k["contexts"][0]["context"], json!({"cluster": "homelab", "user": "homelab"}));
+    assert_eq!(k["users"][0]["user"]["client-key-data"], key_data.as_str(), "credentials kept as k3s wrote them");
+    let said = serde_json::to_string(&first.events).unwrap();
+    assert!(!said.contains(&key_data) && !said.contains("stand-in client key"), "the kubeconfig was shown");
+    let second = common::apply_in(&pb_dir, &inv, &[("fetch.yml", playbook)], "fetch.yml", opts()).await.unwrap();
+    assert_eq!(second.total_changed(), 0);
 }
