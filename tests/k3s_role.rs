@@ -79,6 +79,10 @@ async fn k3s_is_staged_from_verified_files_node_by_node_changes_nothing_twice_an
     // inventory/lab: the example's groups (h1 server, h2 and h3 agents) and lab settings (k3s_node_ip).
     let inv = lab_inventory(dir.path(), &inv);
 
+    // Commands of the nodes' own are left alone: a kubectl elsewhere in PATH on h2, a crictl file in the bin folder on h3.
+    sh(&lab, "h2", "printf '#!/bin/sh\\necho distro kubectl\\n' > /usr/bin/kubectl && chmod 755 /usr/bin/kubectl").await;
+    sh(&lab, "h3", "printf '#!/bin/sh\\necho own crictl\\n' > /usr/local/bin/crictl && chmod 755 /usr/local/bin/crictl").await;
+
     // Servers, then agents; k3s is staged, not started, and each gate says so.
     let servers = run(&lab, "playbooks/site.yml", &inv, staged(&art), only("k3s_servers"), false).await;
     assert!(task_failures(&servers).is_empty(), "{:#?}", task_failures(&servers));
@@ -124,7 +128,13 @@ async fn k3s_is_staged_from_verified_files_node_by_node_changes_nothing_twice_an
             sh(&lab, h, "sha256sum < /var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst | cut -c1-64").await.trim(),
             images_sha
         );
-        assert_eq!(sh(&lab, h, "readlink /usr/local/bin/kubectl /usr/local/bin/crictl /usr/local/bin/ctr").await, "k3s\nk3s\nk3s\n");
+        let links = sh(&lab, h, "for c in kubectl crictl ctr; do printf '%s=%s\\n' $c \"$(readlink /usr/local/bin/$c || echo -)\"; done").await;
+        let want = match h {
+            "h2" => "kubectl=-\ncrictl=k3s\nctr=k3s\n",
+            "h3" => "kubectl=k3s\ncrictl=-\nctr=k3s\n",
+            _ => "kubectl=k3s\ncrictl=k3s\nctr=k3s\n",
+        };
+        assert_eq!(links, want, "{h}: links only where the node has no command of its own");
         // The unit is byte for byte what install.sh writes (rendered by install.sh's own functions); the env file
         // is empty, as install.sh leaves it when no K3S_* variables are set.
         let unit = sh(&lab, h, &format!("cat /etc/systemd/system/{service}.service")).await;
@@ -271,8 +281,10 @@ async fn k3s_is_staged_from_verified_files_node_by_node_changes_nothing_twice_an
              /etc/systemd/system/k3s-agent.service.env /etc/rancher /var/lib/rancher /var/lib/kubelet /run/k3s /var/lib/cni; do [ -e $p ] || [ -L $p ] && echo $p; done; true",
         )
         .await;
-        assert_eq!(left, "", "{h}: left behind");
+        assert_eq!(left, if h == "h3" { "/usr/local/bin/crictl\n" } else { "" }, "{h}: left behind");
     }
+    assert_eq!(sh(&lab, "h3", "/usr/local/bin/crictl").await, "own crictl\n", "the node's own crictl is kept");
+    assert_eq!(sh(&lab, "h2", "kubectl").await, "distro kubectl\n");
     let again =
         run(&lab, "playbooks/k3s-reset.yml", &inv, json!({"k3s_reset_confirm": "yes", "k3s_kubeconfig_dest": ""}), PhaseSelection::All, false).await;
     assert!(task_failures(&again).is_empty(), "{:#?}", task_failures(&again));
