@@ -268,6 +268,11 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
             pc.notify(host, &t.notify);
         }
     }
+    if o.needs_host && matches!(t.action, Action::SetFact) {
+        // Offline, facts a set_fact would have set from what only a host knows are unknown as well.
+        let mut unknown = run.offline_unknown.lock().unwrap_or_else(|p| p.into_inner());
+        unknown.extend(t.args.keys().filter(|k| *k != "cacheable").cloned());
+    }
     if let Some(reg) = &t.register {
         if o.needs_host {
             // Offline, what a task that needed a host would have registered is unknown: left undefined, and

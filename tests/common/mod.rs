@@ -16,6 +16,9 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 pub struct TestHost {
     pub name: String,
     pub port: u16,
+    /// Its address on the Docker network, where the other hosts reach it (`lab_address`, as `hlprov lab up`
+    /// writes it).
+    pub address: String,
     pub container: ContainerAsync<GenericImage>,
 }
 
@@ -88,14 +91,21 @@ impl TestLab {
         let mut hosts = Vec::new();
         for (i, container, host_public) in started {
             let port = container.get_host_port_ipv4(22.tcp()).await.expect("published port");
+            let address = String::new();
             kh.push_str(&format!("[127.0.0.1]:{port} {host_public}\n"));
-            hosts.push(TestHost { name: format!("h{i}"), port, container });
+            hosts.push(TestHost { name: format!("h{i}"), port, address, container });
         }
         std::fs::write(&known_hosts, kh).unwrap();
-        let lab = TestLab { hosts, key_file, known_hosts, dir };
+        let mut lab = TestLab { hosts, key_file, known_hosts, dir };
         let waits = lab.hosts.iter().map(|h| lab::wait_ready(lab.ssh_config(&h.name)));
         for r in futures::future::join_all(waits).await {
             r.expect("test host ready");
+        }
+        for i in 0..lab.hosts.len() {
+            let name = lab.hosts[i].name.clone();
+            let (code, out) = lab.docker_exec(&name, "hostname -I").await;
+            assert_eq!(code, 0, "{name}: hostname -I: {out}");
+            lab.hosts[i].address = out.split_whitespace().next().unwrap_or_default().to_string();
         }
         lab
     }
@@ -120,7 +130,10 @@ impl TestLab {
     pub fn inventory(&self, extra_all: &str) -> PathBuf {
         let mut s = String::from("all:\n  hosts:\n");
         for h in &self.hosts {
-            s.push_str(&format!("    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n", h.name, h.port));
+            s.push_str(&format!(
+                "    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n      lab_address: {}\n",
+                h.name, h.port, h.address
+            ));
         }
         s.push_str(&format!(
             "  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: {}\n    ansible_ssh_common_args: -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes\n",
