@@ -438,15 +438,27 @@ async fn without_kubectl_on_the_host_the_modules_say_where_to_run() {
     let env = common::TestEnv::new(dir.path());
     let cm =
         json!({"definition": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "demo", "namespace": "default"}, "data": {"a": "1"}}});
-    for (module, args) in [("k8s", cm), ("k8s_info", json!({"kind": "Node"}))] {
+    for (module, args) in [("k8s", cm.clone()), ("k8s_info", json!({"kind": "Node"}))] {
         let r = common::run_module(&t.connection(), &env, module, args, false, true).await.unwrap();
         let msg = r.msg.clone().unwrap_or_default();
         assert!(r.failed && !r.changed, "{module}: {:?}", r.to_value());
-        assert!(msg.contains("kubectl could not run here") && msg.contains("k3s: not found") && msg.contains("delegate_to"), "{module}: {msg}");
+        assert!(msg.contains("needs the cluster: k3s kubectl is not installed on test-host") && msg.contains("k3s: not found"), "{module}: {msg}");
+        assert!(msg.contains("delegate_to"), "{module}: {msg}");
+    }
+    // In check mode (a site planned before the k3s phases ran) that is no failure: k8s shows what it would
+    // apply, k8s_info is skipped, both say why.
+    for (module, args) in [("k8s", cm), ("k8s_info", json!({"kind": "Node"}))] {
+        let r = common::run_module(&t.connection(), &env, module, args, true, true).await.unwrap();
+        let msg = r.msg.clone().unwrap_or_default();
+        assert!(!r.failed && r.skipped, "{module}: {:?}", r.to_value());
+        assert!(msg.starts_with("needs the cluster: k3s kubectl is not installed on test-host"), "{module}: {msg}");
+        if module == "k8s" {
+            assert!(r.changed && r.diffs.iter().any(|d| d.after.contains("name: demo")), "{:?}", r.diffs);
+        }
     }
     // A read fed a manifest goes on a channel of its own (the probe shell takes no stdin); what it runs only reads.
     let sent = t.sent();
-    assert_eq!(sent.len(), 2, "one round trip per module: {sent:?}");
+    assert_eq!(sent.len(), 4, "one round trip per module and run: {sent:?}");
     assert!(
         sent[0].script.contains(" get -f - ") && sent[0].script.contains(" apply --server-side --field-manager=hlprov --dry-run=server "),
         "{}",

@@ -134,8 +134,14 @@ async fn check_diff_on_a_fresh_lab_shows_the_plan_and_changes_nothing() {
     k3s_support::artifacts(&art, &[k3s_support::NEW]);
     let secret = k3s_support::secret_inventory(dir.path(), "all: {}\n", "");
     let inventory = k3s_support::lab_inventory(dir.path(), &secret);
-    let extra_vars =
-        serde_json::json!({"k3s_artifacts_dir": art, "k3s_kubeconfig_dest": dir.path().join("kubeconfig.yaml")}).as_object().cloned().unwrap();
+    let extra_vars = serde_json::json!({
+        "k3s_artifacts_dir": art,
+        "k3s_kubeconfig_dest": dir.path().join("kubeconfig.yaml"),
+        "sops_keys_sops_yaml": dir.path().join(".sops.yaml"),
+    })
+    .as_object()
+    .cloned()
+    .unwrap();
     let plan = site_with(&lab, &inventory, RunOptions { check: true, diff: true, extra_vars, ..Default::default() }).await;
     assert_eq!(plan.summary.exit_code, 0, "{:#?}", failures(&plan));
     for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
@@ -174,5 +180,20 @@ async fn check_diff_on_a_fresh_lab_shows_the_plan_and_changes_nothing() {
     }
     let h2_config = plan.results().into_iter().find(|r| r.host == "h2" && r.task == "k3s : k3s configuration (config.yaml)").unwrap();
     assert!(h2_config.diffs[0].after.contains(&format!("server: https://{}:6443", lab.host("h1").address)), "{:?}", h2_config.diffs);
-    assert!(!serde_json::to_string(&plan.events).unwrap().contains(k3s_support::TOKEN), "the token reached the output");
+    let events = serde_json::to_string(&plan.events).unwrap();
+    assert!(!events.contains(k3s_support::TOKEN) && !events.contains(k3s_support::GRAFANA_PASSWORD), "a secret reached the output");
+    // The cluster phases are planned up to the cluster, which check mode never starts: the objects they would
+    // apply are shown (and checked against the schemas), and what needs the cluster says so.
+    let on_h1 = |task: &str| plan.results().into_iter().find(|r| r.host == "h1" && r.task == task).unwrap_or_else(|| panic!("no {task}"));
+    let pool = on_h1("metallb : The address pool and its L2 announcement");
+    assert_eq!(pool.status, Status::Changed);
+    assert!(pool.diffs.iter().any(|d| d.after.contains("- 10.77.0.240-10.77.0.250")), "{:?}", pool.diffs);
+    assert!(pool.msg.as_deref().unwrap_or_default().contains("needs the cluster: k3s kubectl is not installed on h1 yet"), "{:?}", pool.msg);
+    let servicelb = on_h1("metallb : k3s' own load balancer (ServiceLB) is disabled, or it and MetalLB would both answer");
+    assert_eq!(servicelb.status, Status::Skipped, "{servicelb:?}");
+    assert!(servicelb.msg.as_deref().unwrap_or_default().contains("not decided in check mode: metallb_k3s_servers"), "{servicelb:?}");
+    for phase in ["preflight", "metallb", "longhorn", "sops_keys", "monitoring"] {
+        let p = plan.summary.record.phases.iter().find(|p| p.name == phase).unwrap_or_else(|| panic!("no phase {phase}"));
+        assert_eq!(p.status, Some(PhaseStatus::Passed), "{phase}: {p:?}");
+    }
 }

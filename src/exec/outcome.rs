@@ -67,6 +67,9 @@ pub(crate) struct TaskOutcome {
     pub delegated_to: Option<String>,
     /// Offline (`hlprov render`): skipped because only a host could tell; what it registers is unknown.
     pub needs_host: bool,
+    /// What it registers is unknown: shown offline from its arguments alone, or planned in check mode without
+    /// what it needs (a cluster not there yet). What reads it is not decided either.
+    pub result_unknown: bool,
 }
 
 impl TaskOutcome {
@@ -83,6 +86,7 @@ impl TaskOutcome {
             control: None,
             delegated_to: None,
             needs_host: false,
+            result_unknown: false,
         }
     }
 

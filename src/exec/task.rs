@@ -53,24 +53,35 @@ fn tmpl_err(e: TemplateError) -> String {
 /// Evaluate `when` conditions (all must hold). Literal booleans need no templating.
 /// A task that could not reach its module. Offline, a template that needs what only a host knows (its facts,
 /// a result an earlier task would have registered there) makes the task "needs a host", not a failure.
+/// In check mode, a template that reads what an earlier task could not tell (a cluster not there yet) makes
+/// the task undecided the same way.
 fn task_error(run: &Run, e: TaskError) -> TaskOutcome {
-    if run.opts.offline {
-        if let TaskError::Template(t) = &e {
-            if t.kind == TemplateErrorKind::Undefined && needs_host_knowledge(run, t.undefined.as_deref().unwrap_or_default()) {
-                let mut o =
-                    TaskOutcome::skipped(format!("needs a host: {} is known only when it runs there", t.undefined.as_deref().unwrap_or("a value")));
-                o.needs_host = true;
-                return o;
-            }
+    if let TaskError::Template(t) = &e {
+        let undefined = t.undefined.as_deref().unwrap_or_default();
+        if t.kind == TemplateErrorKind::Undefined && needs_host_knowledge(run, undefined) {
+            let mut o = TaskOutcome::skipped(if run.opts.offline {
+                format!("needs a host: {undefined} is known only when it runs there")
+            } else {
+                format!("not decided in check mode: {undefined} comes from a task that could not tell yet")
+            });
+            o.needs_host = true;
+            return o;
         }
     }
     TaskOutcome::failed(e.to_string())
 }
 
-/// Whether an undefined expression (`ansible_facts.x`, `result.stdout`) stands for what only a host can tell.
+/// Whether an undefined expression (`ansible_facts.x`, `result.stdout`) stands for what only a host can tell
+/// (offline), or for the result of a task that could not decide (offline or in check mode).
 fn needs_host_knowledge(run: &Run, undefined: &str) -> bool {
-    let root = undefined.split(['.', '[']).next().unwrap_or_default();
-    root.starts_with("ansible_") || root == "hostvars" || run.offline_unknown.lock().unwrap_or_else(|p| p.into_inner()).contains(root)
+    // Another host's variable reads `hostvars['w1'].name…`.
+    let own = match undefined.strip_prefix("hostvars['") {
+        Some(rest) => rest.split_once("'].").map_or("", |(_, v)| v),
+        None => undefined,
+    };
+    let root = own.split(['.', '[']).next().unwrap_or_default();
+    let unknown = run.unknown_results.lock().unwrap_or_else(|p| p.into_inner()).contains(root);
+    unknown || (run.opts.offline && (root.starts_with("ansible_") || undefined.starts_with("hostvars")))
 }
 
 fn conditions_hold(run: &Run, conds: &[Cond], scope: &VarScope) -> Result<Option<String>, TemplateError> {
@@ -144,6 +155,7 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
     let lc = &t.loop_control;
     let mut results = Vec::new();
     let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, !items.is_empty());
+    let (mut needs_host, mut result_unknown) = (false, false);
     let mut facts_all: Option<Vars> = None;
     let mut control = None;
     let total = items.len();
@@ -190,6 +202,8 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
             m.insert("ansible_loop_var".into(), Value::String(lc.loop_var.clone()));
         }
         any_changed |= o.changed && o.end != End::Skipped;
+        needs_host |= o.needs_host;
+        result_unknown |= o.result_unknown;
         any_failed |= o.is_failure();
         all_skipped &= o.end == End::Skipped;
         if let Some(f) = o.facts {
@@ -214,6 +228,8 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
     agg.data.insert("results".into(), Value::Array(results));
     agg.facts = facts_all;
     agg.control = control;
+    agg.needs_host = needs_host;
+    agg.result_unknown = result_unknown;
     finish(run, pc, t, host, eff, agg, |o, r| event(o, r, None, true))
 }
 
@@ -268,16 +284,21 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
             pc.notify(host, &t.notify);
         }
     }
+    if o.needs_host {
+        pc.needs_host.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     if o.needs_host && matches!(t.action, Action::SetFact) {
         // Offline, facts a set_fact would have set from what only a host knows are unknown as well.
-        let mut unknown = run.offline_unknown.lock().unwrap_or_else(|p| p.into_inner());
+        let mut unknown = run.unknown_results.lock().unwrap_or_else(|p| p.into_inner());
         unknown.extend(t.args.keys().filter(|k| *k != "cacheable").cloned());
     }
     if let Some(reg) = &t.register {
-        if o.needs_host {
-            // Offline, what a task that needed a host would have registered is unknown: left undefined, and
-            // what uses it needs a host too.
-            run.offline_unknown.lock().unwrap_or_else(|p| p.into_inner()).insert(reg.clone());
+        if o.needs_host || o.result_unknown {
+            // What a task that could not decide (offline: any task that works on a host, even when its output
+            // could be shown from its arguments; check mode: one missing what an earlier phase would set up)
+            // would have registered is unknown: what reads it is not decided either.
+            run.unknown_results.lock().unwrap_or_else(|p| p.into_inner()).insert(reg.clone());
+            run.register(host, reg, crate::vars::host_only::marker());
         } else {
             run.register(host, reg, registered.clone());
         }
@@ -432,6 +453,7 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         ctx.diff = diff;
         let mut o = to_outcome(run, module_step::render(module, &ctx, &args, diff));
         o.delegated_to = delegate;
+        o.result_unknown = true;
         return o;
     }
     let conn = if module.needs_host() {
@@ -574,6 +596,17 @@ fn to_outcome(run: &Run, r: Result<ModuleRun, ModuleError>) -> TaskOutcome {
     match r {
         Err(ModuleError::Template(e)) => task_error(run, e.into()),
         Ok(ModuleRun::Done(o)) => TaskOutcome::from_module(o),
+        Ok(ModuleRun::Undecided { outcome: None, why }) => {
+            let mut o = TaskOutcome::skipped(why);
+            o.needs_host = true;
+            o
+        }
+        Ok(ModuleRun::Undecided { outcome: Some(out), why }) => {
+            let mut o = TaskOutcome::from_module(out);
+            o.msg = Some(why);
+            o.result_unknown = true;
+            o
+        }
         Ok(ModuleRun::Skipped(msg)) => {
             let mut o = TaskOutcome::skipped(msg);
             o.needs_host = run.opts.offline;

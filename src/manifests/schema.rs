@@ -17,6 +17,14 @@ pub const KUBERNETES_VERSION: &str = "1.36";
 /// The vendored CRD files: (where they came from, their text).
 const VENDORED_CRDS: &[(&str, &str)] = &[
     (
+        "schemas/crds/prometheus-operator-v0.93.1/crd-prometheusrules.yaml",
+        include_str!("../../schemas/crds/prometheus-operator-v0.93.1/crd-prometheusrules.yaml"),
+    ),
+    (
+        "schemas/crds/prometheus-operator-v0.93.1/crd-servicemonitors.yaml",
+        include_str!("../../schemas/crds/prometheus-operator-v0.93.1/crd-servicemonitors.yaml"),
+    ),
+    (
         "schemas/crds/metallb-v0.16.1/metallb.io_ipaddresspools.yaml",
         include_str!("../../schemas/crds/metallb-v0.16.1/metallb.io_ipaddresspools.yaml"),
     ),

@@ -258,8 +258,11 @@ impl Sink for Text {
                     b.set_message("verifying");
                 }
             }
-            Event::GateEnd { phase, passed, failed_hosts } => {
+            Event::GateEnd { phase, passed, failed_hosts, needs_host } => {
                 let msg = match (*passed, st.check) {
+                    (true, _) if *needs_host > 0 => format!(
+                        "gate of phase {phase}: nothing failed that could be checked without hosts; {needs_host} check(s) need the hosts or the cluster"
+                    ),
                     (true, _) => format!("gate of phase {phase} passed"),
                     (false, false) => format!("gate of phase {phase} FAILED on {}", failed_hosts.join(", ")),
                     (false, true) => format!(

@@ -280,6 +280,10 @@ pub async fn run_module(
             Ok(Ran { changed: o.changed, msg: o.msg, data: o.data, diffs: o.diffs, facts: o.facts, ..Default::default() })
         }
         Ok(hlprov::exec::module_step::ModuleRun::Skipped(msg)) => Ok(Ran { skipped: true, msg: Some(msg), ..Default::default() }),
+        Ok(hlprov::exec::module_step::ModuleRun::Undecided { outcome, why }) => {
+            let o = outcome.unwrap_or_default();
+            Ok(Ran { skipped: true, changed: o.changed, msg: Some(why), data: o.data, diffs: o.diffs, ..Default::default() })
+        }
         Err(hlprov::modules::ModuleError::Failed(f)) => {
             Ok(Ran { failed: true, changed: f.changed, msg: Some(f.msg), data: f.data, ..Default::default() })
         }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 pub const OLD: &str = "v1.36.3+k3s1";
 pub const NEW: &str = "v1.36.4+k3s1";
 pub const TOKEN: &str = "k3s-role-test-token-7f3a9c2e51d04b68";
+pub const GRAFANA_PASSWORD: &str = "grafana-test-password-91c4";
 
 pub fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -52,9 +53,13 @@ pub fn secret_inventory(dir: &Path, groups: &str, plain: &str) -> PathBuf {
     let recipient = hlprov::secrets::keys::keygen(&key).unwrap();
     // Each test runs in a process of its own (nextest): setting the variable here affects only this test.
     unsafe { std::env::set_var("SOPS_AGE_KEY_FILE", &key) };
+    // The cluster phases' secrets too: the cluster's age key (this same key, whose recipient .sops.yaml lists)
+    // and Grafana's admin password.
+    std::fs::write(dir.join(".sops.yaml"), format!("creation_rules:\n  - age: {recipient}\n")).unwrap();
+    let identity = std::fs::read_to_string(&key).unwrap().lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap().to_string();
     let opts = hlprov::secrets::sops_file::EncryptOptions { recipients: vec![recipient], rules: Default::default() };
-    let enc =
-        hlprov::secrets::sops_file::encrypt_text(&format!("k3s_token: {TOKEN}\n"), hlprov::secrets::Format::Yaml, "k3s.sops.yml", &opts).unwrap();
+    let secrets = format!("k3s_token: {TOKEN}\nsops_age_key: {identity}\nmonitoring_grafana_admin_password: {GRAFANA_PASSWORD}\n");
+    let enc = hlprov::secrets::sops_file::encrypt_text(&secrets, hlprov::secrets::Format::Yaml, "k3s.sops.yml", &opts).unwrap();
     assert!(!enc.contains(TOKEN));
     std::fs::write(inv.join("group_vars/all/k3s.sops.yml"), enc).unwrap();
     std::fs::write(inv.join("group_vars/all/main.yml"), plain).unwrap();

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::kubectl::{self, Problem, Query};
-use super::{COMMON, kubectl_of, object, run_calls, wait_of, wait_until};
+use super::{COMMON, kubectl_of, no_cluster, object, run_calls, wait_of, wait_until};
 use crate::modules::{ArgKind, ArgSpec, Args, Module, ModuleCtx, ModuleError, ModuleSpec, Plan};
 
 pub struct K8sInfo;
@@ -59,18 +59,20 @@ impl Module for K8sInfo {
             field_selectors: args.list("field_selectors"),
         };
         let what = describe_query(kind, api_version, &q);
-        let resources = match wait_of(args)? {
+        let waits = wait_of(args)?;
+        let reply = run_calls(ctx, &k, &[kubectl::get(&q)], None).await?.remove(0);
+        if let Some(Problem::NotInstalled(m)) = reply.problem() {
+            return Ok(Plan::undecided(no_cluster(ctx, &k, &m)));
+        }
+        let resources = match waits {
             Some(spec) => wait_until(ctx, &k, &q, &what, &spec).await?,
-            None => {
-                let reply = run_calls(ctx, &k, &[kubectl::get(&q)], None).await?.remove(0);
-                match reply.problem() {
-                    None => kubectl::parse_objects(&reply.stdout).map_err(ModuleError::failed)?,
-                    Some(Problem::NoKind { .. } | Problem::NoResourceType(_)) => {
-                        return Ok(Plan::unchanged().with("api_found", false).with("resources", Value::Array(Vec::new())));
-                    }
-                    Some(p) => return Err(ModuleError::failed(format!("reading {what}: {}", p.message()))),
+            None => match reply.problem() {
+                None => kubectl::parse_objects(&reply.stdout).map_err(ModuleError::failed)?,
+                Some(Problem::NoKind { .. } | Problem::NoResourceType(_)) => {
+                    return Ok(Plan::unchanged().with("api_found", false).with("resources", Value::Array(Vec::new())));
                 }
-            }
+                Some(p) => return Err(ModuleError::failed(format!("reading {what}: {}", p.message()))),
+            },
         };
         for o in &resources {
             object::register_secret_values(o);

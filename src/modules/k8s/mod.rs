@@ -182,6 +182,15 @@ pub(crate) async fn wait_until(ctx: &ModuleCtx<'_>, k: &Kubectl, q: &Query, what
     }
 }
 
+/// Why a cluster task cannot decide on this host: its kubectl is not there (not a server, or not yet).
+pub(crate) fn no_cluster(ctx: &ModuleCtx<'_>, k: &Kubectl, detail: &str) -> String {
+    format!(
+        "needs the cluster: {} is not installed on {} yet ({detail}); run the task on a k3s server (delegate_to: k8s_api_host) after the k3s phases",
+        k.shown(),
+        ctx.host
+    )
+}
+
 /// `kind/name` of an object as kubectl shows it, with its namespace.
 fn name_of(o: &Value) -> String {
     let m = Manifest { obj: o.clone(), origin: String::new() };
@@ -410,6 +419,8 @@ impl Module for K8s {
                 let decided = if absent { decide::absent(&replies[0]) } else { decide::present(&r, &m.obj, &replies[0], &replies[1], &cx) };
                 match decided {
                     Ok(v) => break v,
+                    // No cluster here yet (check mode before the k3s phases ran): show what would be applied.
+                    Err(Problem::NotInstalled(m)) => return Ok(render_checked(ctx, args)?.undecided_because(no_cluster(ctx, &k, &m))),
                     Err(p) if p.transient() && Instant::now() < deadline => tokio::time::sleep(Duration::from_secs(2)).await,
                     Err(p) => return Err(fail_at(&label, &p)),
                 }
