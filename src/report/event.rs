@@ -241,6 +241,10 @@ impl Event {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,8 +294,4 @@ mod tests {
             assert!(text.contains(crate::redact::MASK), "{text}");
         }
     }
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
