@@ -48,7 +48,9 @@ fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> R
         "template" => template(&obj, &flat, &kw),
         "pipe" => pipe(&flat),
         "community.sops.sops" | "sops" => sops(&obj, &flat),
-        other => return Err(fail(format!("lookup plugin '{other}' is not available in hlprov (it has file, env, template, pipe, community.sops.sops)"))),
+        other => {
+            return Err(fail(format!("lookup plugin '{other}' is not available in hlprov (it has file, env, template, pipe, community.sops.sops)")));
+        }
     };
     let items = match (result, errors.as_str()) {
         (Ok(items), _) => items,
