@@ -136,10 +136,22 @@ fn bad_usage_and_bad_input_exit_4() {
         vec!["run", "all", "-m", "nosuchmodule"],
         vec!["apply", "missing-playbook.yml"],
         vec!["inventory", "--list", "-i", "/nonexistent/inv.yml"],
+        vec!["lab", "up", "--hosts", "0"],
+        vec!["lab", "up", "--memory", "512"],
+        vec!["lab", "up", "--driver", "vm", "--python"],
+        vec!["lab", "up", "--driver", "vm", "--hosts", "201"],
+        vec!["lab", "up", "--driver", "vm", "--memory", "64"],
+        vec!["lab", "up", "--driver", "vm", "--cpus", "0"],
+        vec!["lab", "up", "--driver", "vm", "--name", "../x"],
+        vec!["lab", "up", "--driver", "kvm"],
     ] {
         let out = hlprov(dir.path(), &args);
         assert_eq!(out.status.code(), Some(4), "{args:?}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error"), "{args:?} says what is wrong: {}", text(&out));
     }
+    let out = hlprov(dir.path(), &["lab", "up", "--driver", "vm", "--memory", "64"]);
+    assert!(text(&out).contains("--memory must be between 256 and 262144 MiB, not 64"), "{}", text(&out));
+    assert!(!dir.path().join(".hlprov").exists(), "bad input starts nothing");
     let out = hlprov(dir.path(), &["--help"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out).contains("Exit codes: 0 ok, 2 a task or gate failed, 3 a host was unreachable, 4 bad input"));

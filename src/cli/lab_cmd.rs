@@ -197,6 +197,22 @@ async fn up(a: UpArgs) -> i32 {
         eprintln!("error: --python applies to the container lab only");
         return exit::BAD_INPUT;
     }
+    let vm_opts = lab::vm::VmOptions {
+        name: a.name.name.clone(),
+        hosts: a.hosts,
+        dir: a.name.dir.clone(),
+        memory_mib: a.memory.unwrap_or(lab::vm::DEFAULT_MEMORY_MIB),
+        cpus: a.cpus.unwrap_or(lab::vm::DEFAULT_CPUS),
+        exe: None,
+    };
+    let checked = match driver {
+        Driver::Container => lab::validate_name(&a.name.name).and_then(|()| lab::check_hosts(a.hosts)),
+        Driver::Vm => lab::vm::check_options(&vm_opts),
+    };
+    if let Err(e) = checked {
+        eprintln!("error: lab up: {e}");
+        return exit::BAD_INPUT;
+    }
     let ui = spinner();
     let result = match driver {
         Driver::Container => {
@@ -209,19 +225,11 @@ async fn up(a: UpArgs) -> i32 {
             lab::up(&opts, &ui).await
         }
         Driver::Vm => {
-            let opts = lab::vm::VmOptions {
-                name: a.name.name.clone(),
-                hosts: a.hosts,
-                dir: a.name.dir.clone(),
-                memory_mib: a.memory.unwrap_or(lab::vm::DEFAULT_MEMORY_MIB),
-                cpus: a.cpus.unwrap_or(lab::vm::DEFAULT_CPUS),
-                exe: None,
-            };
             tokio::select! {
-                r = lab::vm::up(&opts, &ui) => r,
+                r = lab::vm::up(&vm_opts, &ui) => r,
                 _ = tokio::signal::ctrl_c() => {
                     ui.0.finish_and_clear();
-                    return interrupted_vm_up(&opts).await;
+                    return interrupted_vm_up(&vm_opts).await;
                 }
             }
         }

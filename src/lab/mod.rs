@@ -117,13 +117,16 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("lab name '{name}' must be 1-40 letters, digits, '-' or '_', starting with a letter or digit")) }
 }
 
+/// How many containers a lab may have.
+pub fn check_hosts(hosts: usize) -> Result<(), String> {
+    if hosts == 0 || hosts > 500 { Err(format!("--hosts must be between 1 and 500, not {hosts}")) } else { Ok(()) }
+}
+
 /// Bring the lab up: build the image if needed, create missing hosts, start stopped ones, wait until every
 /// host answers over SSH with systemd running, and write the inventory. Running it again changes nothing.
 pub async fn up(opts: &LabOptions, ui: &dyn LabUi) -> Result<Lab, String> {
     validate_name(&opts.name)?;
-    if opts.hosts == 0 || opts.hosts > 500 {
-        return Err(format!("--hosts must be between 1 and 500, not {}", opts.hosts));
-    }
+    check_hosts(opts.hosts)?;
     let docker = docker::connect().await?;
     image::ensure(&docker, &opts.image, opts.image == PYTHON_IMAGE, &|m| ui.step(m)).await?;
     if let Some(warning) = inotify_warning(opts.hosts) {

@@ -46,7 +46,8 @@ pub fn is_vm_lab(lab_dir: &Path) -> bool {
     lab_dir.join(state::FILE).exists()
 }
 
-fn check_options(opts: &VmOptions) -> Result<(), String> {
+/// Bad input, said before anything starts.
+pub fn check_options(opts: &VmOptions) -> Result<(), String> {
     super::validate_name(&opts.name)?;
     if opts.hosts == 0 || opts.hosts > seed::MAX_HOST_NUMBER {
         return Err(format!("--hosts must be between 1 and {} for VMs, not {}", seed::MAX_HOST_NUMBER, opts.hosts));
