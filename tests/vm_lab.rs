@@ -96,6 +96,27 @@ impl Sniffer {
     }
 }
 
+/// The local addresses of the listening TCP sockets that process `pid` holds (from /proc/net/tcp and tcp6).
+fn listening_addresses(pid: u32) -> Vec<String> {
+    let inodes: BTreeSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|t| t.to_str().and_then(|t| t.strip_prefix("socket:[")).map(|i| i.trim_end_matches(']').to_string()))
+        .collect();
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table).unwrap().lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address is hex (address:port), st 0A is LISTEN, the inode is the tenth field.
+            if f.len() > 9 && f[3] == "0A" && inodes.contains(f[9]) {
+                found.push(f[1].to_string());
+            }
+        }
+    }
+    found
+}
+
 fn host_boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap().trim().to_string()
 }
@@ -157,7 +178,9 @@ fn two_vms_run_their_own_kernels_talk_on_a_private_segment_and_leave_nothing_beh
     let pids = pids_of(&lab_dir);
     assert_eq!(pids.len(), 3, "two QEMUs and the switch: {:?}", processes_mentioning(&lab_dir.display().to_string()));
     let own_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let mut listening = Vec::new();
     for pid in &pids {
+        listening.extend(listening_addresses(*pid));
         assert_eq!(std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap(), own_ns);
         for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
             let target = std::fs::read_link(fd.path()).unwrap_or_default();
@@ -165,6 +188,11 @@ fn two_vms_run_their_own_kernels_talk_on_a_private_segment_and_leave_nothing_beh
         }
     }
     let ports = [lab.port("h1"), lab.port("h2")];
+    // The lab listens on exactly the two SSH ports, on 127.0.0.1 (0100007F in /proc/net/tcp) only.
+    listening.sort();
+    let mut expected: Vec<String> = ports.iter().map(|p| format!("0100007F:{p:04X}")).collect();
+    expected.sort();
+    assert_eq!(listening, expected);
 
     // status, then down: nothing left — no process, no disk, socket or folder, no open port, no network change.
     let status = lab.run(&["lab", "status", "--name", &lab.name]);
@@ -190,6 +218,9 @@ fn an_interrupted_or_killed_lab_up_leaves_nothing_after_lab_down() {
     let dir = tempfile::tempdir().unwrap();
     let name = vm_support::unique_name();
     let lab_dir = dir.path().join(".hlprov/lab").join(&name);
+    // The image first (built once; .ci/setup does it), so that `up` reaches its VMs within the wait below.
+    let image = hlprov(dir.path(), &["lab", "image", "--driver", "vm"]);
+    assert!(image.status.success(), "{}", text(&image));
     let start_up = || {
         Command::new(env!("CARGO_BIN_EXE_hlprov"))
             .args(["lab", "up", "--driver", "vm", "--hosts", "2", "--name", &name])

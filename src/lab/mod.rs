@@ -384,10 +384,10 @@ pub async fn down(name: &str, dir: &Path, driver: Option<Driver>) -> Result<Remo
     validate_name(name)?;
     let lab = absolute(&lab_dir(dir, name))?;
     match driver.or_else(|| detect_driver(&lab)) {
-        Some(Driver::Vm) => vm::down(name, &lab).await,
+        Some(Driver::Vm) => vm::down(&lab).await,
         Some(Driver::Container) => down_containers(name, dir).await,
         None => {
-            let vms = vm::down(name, &lab).await?;
+            let vms = vm::down(&lab).await?;
             if !vms.machines.is_empty() || vms.network {
                 return Ok(vms);
             }

@@ -87,7 +87,7 @@ fn read_cached(file: &Path, key: &str) -> Option<Choice> {
         return None;
     }
     let accel = Accel::parse(lines.next()?)?;
-    Some(Choice { accel, reason: format!("{} (probed earlier in this boot of the machine)", lines.next().unwrap_or("")) })
+    Some(Choice { accel, reason: format!("{}; probed earlier in this boot of the machine", lines.next().unwrap_or("")) })
 }
 
 /// Boot the probe firmware with `accel`; Ok(how long QEMU took) when it reached long mode and exited.

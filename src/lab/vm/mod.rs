@@ -93,6 +93,8 @@ pub async fn up(opts: &VmOptions, ui: &dyn LabUi) -> Result<Lab, String> {
         state.accel_reason = choice.reason;
     }
     let accel = accel::Accel::parse(&state.accel).unwrap_or(accel::Accel::Tcg);
+    // Stopped VMs of an older image (its recipe changed; the old base may be gone) start afresh on the new one.
+    let image_changed = !state.image.as_os_str().is_empty() && state.image != image.dir;
     state.image = image.dir.clone();
     // Recorded before anything starts: from here on, `down` knows this is a VM lab.
     state::save(&dir, &state)?;
@@ -135,7 +137,7 @@ pub async fn up(opts: &VmOptions, ui: &dyn LabUi) -> Result<Lab, String> {
         });
         let host_dir = vm_dir.join(name);
         let disk = host_dir.join("disk.qcow2");
-        let fresh = !disk.exists() || !dir.join("host_keys").join(format!("{name}.pub")).exists();
+        let fresh = image_changed || !disk.exists() || !dir.join("host_keys").join(format!("{name}.pub")).exists();
         if fresh {
             prepare_disk_and_seed(&image, &dir, &host_dir, &host, &all_hosts, &public_key).await?;
             created.push(name.clone());
@@ -349,7 +351,16 @@ async fn wait_booted(
                 tail(&host_dir.join("console.log"), 5)
             ));
         }
-        let t = SshTransport::new(cfg.clone());
+        // QEMU accepts on the forwarded port at once and holds the connection until the VM answers, so first
+        // wait (cheaply, in short tries) for sshd's banner; then log in once, with time for a busy VM.
+        if !ssh_banner(cfg.port, Duration::from_secs(2)).await {
+            last = "sshd does not answer yet".into();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        let mut cfg = cfg.clone();
+        cfg.connect_timeout = Duration::from_secs(30);
+        let t = SshTransport::new(cfg);
         let left = limit.saturating_sub(start.elapsed()).min(Duration::from_secs(60));
         match t.run("systemctl is-system-running --wait", None, Some(left)).await {
             Ok(out) => {
@@ -369,8 +380,16 @@ async fn wait_booted(
     Err(format!("not ready after {} s: {last}; console: {}", limit.as_secs(), tail(&host_dir.join("console.log"), 5)))
 }
 
+/// Does an SSH server greet on 127.0.0.1:`port` within `wait`?
+async fn ssh_banner(port: u16, wait: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let Ok(Ok(mut stream)) = tokio::time::timeout(wait, tokio::net::TcpStream::connect(("127.0.0.1", port))).await else { return false };
+    let mut greeting = [0u8; 4];
+    matches!(tokio::time::timeout(wait, stream.read_exact(&mut greeting)).await, Ok(Ok(_))) && &greeting == b"SSH-"
+}
+
 /// Stop every process of the lab and remove its folder.
-pub async fn down(name: &str, lab_dir: &Path) -> Result<Removed, String> {
+pub async fn down(lab_dir: &Path) -> Result<Removed, String> {
     let stopped = stop_all(lab_dir).await?;
     let mut removed = Removed { driver: super::Driver::Vm, ..Default::default() };
     for p in stopped {
@@ -384,7 +403,6 @@ pub async fn down(name: &str, lab_dir: &Path) -> Result<Removed, String> {
         std::fs::remove_dir_all(lab_dir).map_err(|e| format!("cannot remove {}: {e}", lab_dir.display()))?;
         removed.state_dir = Some(lab_dir.to_path_buf());
     }
-    let _ = name;
     Ok(removed)
 }
 
