@@ -52,11 +52,13 @@ struct SniffCount {
     /// Frames holding an IPv4 header from one lab address to another, anywhere in them (a segment tunnelled over
     /// UDP on loopback would carry it as payload, so it would be counted too).
     lab_traffic: u64,
+    /// The same, in the test's own control datagram (it carries the nonce): proof that such frames are seen.
+    control: u64,
     /// Loopback IPv4 frames (127.0.0.1 to 127.0.0.1): the SSH connections to the VMs' forwarded ports.
     loopback: u64,
 }
 
-fn sniff(lab_pairs: Vec<[u8; 8]>) -> Sniffer {
+fn sniff(lab_pairs: Vec<[u8; 8]>, nonce: [u8; 16]) -> Sniffer {
     // SAFETY: plain socket calls on a descriptor this function owns; buffers are sized and checked.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32) };
     assert!(fd >= 0, "a packet socket needs root (CAP_NET_RAW), as CI runs: {}", std::io::Error::last_os_error());
@@ -77,7 +79,11 @@ fn sniff(lab_pairs: Vec<[u8; 8]>) -> Sniffer {
             let frame = &buf[..n as usize];
             count.frames += 1;
             if lab_pairs.iter().any(|p| frame.windows(8).any(|w| w == p)) {
-                count.lab_traffic += 1;
+                if frame.windows(16).any(|w| w == nonce) {
+                    count.control += 1;
+                } else {
+                    count.lab_traffic += 1;
+                }
             }
             if frame.windows(8).any(|w| w == loopback) {
                 count.loopback += 1;
@@ -156,12 +162,18 @@ fn two_vms_run_their_own_kernels_talk_on_a_private_segment_and_leave_nothing_beh
     let rx_before: u64 = lab.sh("h2", "cat /sys/class/net/eth1/statistics/rx_packets").trim().parse().unwrap();
     let addr = |last: u8| [10, 77, 0, last];
     let pairs: Vec<[u8; 8]> = [(11, 12), (12, 11)].iter().map(|(a, b)| [addr(*a), addr(*b)].concat().try_into().unwrap()).collect();
-    let sniffer = sniff(pairs);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nonce: [u8; 16] = format!("hlprov-ctl{nanos:06x}").as_bytes()[..16].try_into().unwrap();
+    let sniffer = sniff(pairs.clone(), nonce);
     let ping = lab.sh("h1", "ping -c 50 -i 0.05 -s 1000 -W 5 10.77.0.12");
     assert!(ping.contains("50 packets transmitted, 50 received"), "{ping}");
     assert!(lab.sh("h2", "ping -c 5 -W 5 h1").contains("5 received"), "h2 reaches h1 by name");
     let banner = lab.sh("h1", "timeout 20 bash -c 'exec 3<>/dev/tcp/10.77.0.12/22; head -c 7 <&3'");
     assert_eq!(banner, "SSH-2.0", "TCP from h1 to h2's sshd over the segment");
+    // The control: a datagram to itself on the machine's loopback that carries h1 -> h2's IPv4 addresses.
+    let control = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    control.send_to(&[pairs[0].as_slice(), &nonce].concat(), control.local_addr().unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     let seen = sniffer.finish();
     eprintln!("frames seen on the machine while the VMs talked: {seen:?}");
     let rx_after: u64 = lab.sh("h2", "cat /sys/class/net/eth1/statistics/rx_packets").trim().parse().unwrap();
@@ -169,7 +181,7 @@ fn two_vms_run_their_own_kernels_talk_on_a_private_segment_and_leave_nothing_beh
 
     // The machine's network saw none of it: no frame with the lab's addresses on any interface (while the sniffer
     // did see the SSH traffic on loopback), and no interface, address, route or namespace came or went.
-    assert!(seen.loopback > 0 && seen.frames > 0, "the sniffer sees the machine's traffic: {seen:?}");
+    assert!(seen.loopback > 0 && seen.control > 0, "the sniffer sees loopback traffic and the lab's addresses in it: {seen:?}");
     assert_eq!(seen.lab_traffic, 0, "segment traffic appeared on the machine's interfaces: {seen:?}");
     let during = machine_network();
     assert_eq!(during, before, "the lab changed the machine's network");
