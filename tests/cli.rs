@@ -129,6 +129,24 @@ fn twenty_hosts_one_connection_each() {
 }
 
 #[test]
+fn lab_up_refuses_a_lab_of_the_other_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let labs = dir.path().join(".hlprov/lab");
+    std::fs::create_dir_all(labs.join("vms")).unwrap();
+    std::fs::write(labs.join("vms/vm.json"), "{}").unwrap();
+    std::fs::create_dir_all(labs.join("boxes")).unwrap();
+    std::fs::write(labs.join("boxes/inventory.yml"), "all: {}\n").unwrap();
+    let out = hlprov(dir.path(), &["lab", "up", "--name", "vms"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("lab vms is a VM lab: use `--driver vm`"), "{}", text(&out));
+    let out = hlprov(dir.path(), &["lab", "up", "--driver", "vm", "--name", "boxes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("lab boxes is a container lab"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(labs.join("boxes/inventory.yml")).unwrap(), "all: {}\n", "left as it was");
+    assert!(!labs.join("boxes/vm.json").exists());
+}
+
+#[test]
 fn bad_usage_and_bad_input_exit_4() {
     let dir = tempfile::tempdir().unwrap();
     for args in [

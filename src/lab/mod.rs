@@ -127,6 +127,12 @@ pub fn check_hosts(hosts: usize) -> Result<(), String> {
 pub async fn up(opts: &LabOptions, ui: &dyn LabUi) -> Result<Lab, String> {
     validate_name(&opts.name)?;
     check_hosts(opts.hosts)?;
+    if vm::is_vm_lab(&lab_dir(&opts.dir, &opts.name)) {
+        return Err(format!(
+            "lab {} is a VM lab: use `--driver vm`, choose another --name, or remove it first with `hlprov lab down --name {}`",
+            opts.name, opts.name
+        ));
+    }
     let docker = docker::connect().await?;
     image::ensure(&docker, &opts.image, opts.image == PYTHON_IMAGE, &|m| ui.step(m)).await?;
     if let Some(warning) = inotify_warning(opts.hosts) {

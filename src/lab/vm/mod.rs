@@ -66,18 +66,33 @@ pub fn check_options(opts: &VmOptions) -> Result<(), String> {
 /// only what stopped.
 pub async fn up(opts: &VmOptions, ui: &dyn LabUi) -> Result<Lab, String> {
     check_options(opts)?;
+    let dir = super::absolute(&super::lab_dir(&opts.dir, &opts.name))?;
+    if !is_vm_lab(&dir) && (dir.join("inventory.yml").exists() || dir.join("host_keys").read_dir().is_ok_and(|mut d| d.next().is_some())) {
+        return Err(format!(
+            "lab {} is a container lab ({}): choose another --name, or remove it first with `hlprov lab down --name {}`",
+            opts.name,
+            dir.display(),
+            opts.name
+        ));
+    }
     let qemu = accel::find_qemu()?;
     if super::image::which("qemu-img").is_none() {
         return Err("qemu-img is not installed: apt-get install --no-install-recommends qemu-utils".into());
     }
     let image = image::ensure(&|m| ui.step(m)).await?;
-    let dir = super::absolute(&super::lab_dir(&opts.dir, &opts.name))?;
-    let (net_dir, vm_dir) = (dir.join("net"), dir.join("vm"));
-    for d in [&dir, &dir.join("host_keys"), &net_dir, &vm_dir] {
-        create_private_dir(d)?;
+    match start_lab(opts, ui, &qemu, &image, &dir).await {
+        Err(e) if dir.exists() => Err(format!("{e}\n(`hlprov lab down --name {}` removes what was started)", opts.name)),
+        other => other,
     }
-    let mut state = state::load(&dir)?.unwrap_or_default();
-    let running = procs::of_lab(&dir);
+}
+
+async fn start_lab(opts: &VmOptions, ui: &dyn LabUi, qemu: &Path, image: &image::VmImage, dir: &Path) -> Result<Lab, String> {
+    let (net_dir, vm_dir) = (dir.join("net"), dir.join("vm"));
+    for d in [dir.to_path_buf(), dir.join("host_keys"), net_dir.clone(), vm_dir.clone()] {
+        create_private_dir(&d)?;
+    }
+    let mut state = state::load(dir)?.unwrap_or_default();
+    let running = procs::of_lab(dir);
     let any_vm_running = running.iter().any(|p| !p.is_switch());
     if state.image != image.dir && any_vm_running {
         return Err(format!(
@@ -88,7 +103,7 @@ pub async fn up(opts: &VmOptions, ui: &dyn LabUi) -> Result<Lab, String> {
         ));
     }
     if state.accel.is_empty() || !any_vm_running {
-        let choice = accel::choose(&qemu, Some(&image::cache_root().join("vm"))).await?;
+        let choice = accel::choose(qemu, Some(&image::cache_root().join("vm"))).await?;
         state.accel = choice.accel.as_str().into();
         state.accel_reason = choice.reason;
     }
@@ -97,14 +112,14 @@ pub async fn up(opts: &VmOptions, ui: &dyn LabUi) -> Result<Lab, String> {
     let image_changed = !state.image.as_os_str().is_empty() && state.image != image.dir;
     state.image = image.dir.clone();
     // Recorded before anything starts: from here on, `down` knows this is a VM lab.
-    state::save(&dir, &state)?;
+    state::save(dir, &state)?;
     let notes = vec![format!("accelerator {} ({})", state.accel, state.accel_reason)];
     ui.step(&format!("lab {}: {}", opts.name, notes[0]));
 
     let key_file = dir.join("id_ed25519");
     let public_key = super::ensure_key_pair(&key_file)?;
     if !running.iter().any(procs::LabProcess::is_switch) {
-        start_switch(opts, &dir, &net_dir).await?;
+        start_switch(opts, dir, &net_dir).await?;
     }
 
     // Hosts an earlier, larger `up` made are kept (and listed); `down` removes them.
@@ -117,7 +132,8 @@ pub async fn up(opts: &VmOptions, ui: &dyn LabUi) -> Result<Lab, String> {
     names.sort_by_key(|n| seed::host_number(n).unwrap_or(usize::MAX));
     let all_hosts: Vec<(String, String)> = names.iter().filter_map(|n| Some((n.clone(), seed::lab_address(seed::host_number(n)?)))).collect();
 
-    ui.step(&format!("lab {}: {} VM(s), {} MiB and {} vCPU each", opts.name, names.len(), opts.memory_mib, opts.cpus));
+    let new = names.iter().filter(|n| !state.hosts.iter().any(|h| &h.name == *n)).count();
+    ui.step(&format!("lab {}: {} VM(s), {new} new with {} MiB and {} vCPU each", opts.name, names.len(), opts.memory_mib, opts.cpus));
     let mut started = Vec::new();
     let mut created = Vec::new();
     for name in &names {
@@ -139,14 +155,14 @@ pub async fn up(opts: &VmOptions, ui: &dyn LabUi) -> Result<Lab, String> {
         let disk = host_dir.join("disk.qcow2");
         let fresh = image_changed || !disk.exists() || !dir.join("host_keys").join(format!("{name}.pub")).exists();
         if fresh {
-            prepare_disk_and_seed(&image, &dir, &host_dir, &host, &all_hosts, &public_key).await?;
+            prepare_disk_and_seed(image, dir, &host_dir, &host, &all_hosts, &public_key).await?;
             created.push(name.clone());
         }
-        let (vm, child) = start_vm(&qemu, &image, accel, &dir, &net_dir, &host_dir, &vm_name, host, known.map(|k| k.port)).await?;
+        let (vm, child) = start_vm(qemu, image, accel, dir, &net_dir, &host_dir, &vm_name, host, known.map(|k| k.port)).await?;
         state.hosts.retain(|h| h.name != vm.name);
         state.hosts.push(vm.clone());
         state.hosts.sort_by_key(|h| seed::host_number(&h.name).unwrap_or(usize::MAX));
-        state::save(&dir, &state)?;
+        state::save(dir, &state)?;
         started.push((vm.name.clone(), child));
     }
 
@@ -176,7 +192,7 @@ pub async fn up(opts: &VmOptions, ui: &dyn LabUi) -> Result<Lab, String> {
         }
     }
     if !failures.is_empty() {
-        return Err(format!("{}\n(`hlprov lab down --name {}` removes the lab)", failures.join("\n"), opts.name));
+        return Err(failures.join("\n"));
     }
 
     let hosts: Vec<LabHost> = state
