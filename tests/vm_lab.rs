@@ -127,8 +127,13 @@ fn host_boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap().trim().to_string()
 }
 
+/// The lab's QEMUs and switch (not, say, a `qemu-img create` that `up` runs on the way).
 fn pids_of(lab_dir: &std::path::Path) -> Vec<u32> {
-    processes_mentioning(&lab_dir.display().to_string()).iter().map(|p| p.split(' ').next().unwrap().parse().unwrap()).collect()
+    processes_mentioning(&lab_dir.display().to_string())
+        .iter()
+        .filter(|p| p.contains("qemu-system-") || p.contains(" lab switch "))
+        .map(|p| p.split(' ').next().unwrap().parse().unwrap())
+        .collect()
 }
 
 #[test]

@@ -130,6 +130,9 @@ pub async fn create_overlay(base: &Path, overlay: &Path) -> Result<(), String> {
         .arg(base)
         .arg(overlay)
         .stdin(Stdio::null())
+        // An interrupted `up` leaves no qemu-img behind (the VM's host key is written after it, so a later `up`
+        // makes this disk again).
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("cannot run qemu-img (apt-get install qemu-utils): {e}"))?;
