@@ -14,11 +14,11 @@ pub fn parse(text: &str) -> Option<Value> {
     (p.i == p.s.len()).then_some(v)
 }
 
-/// Whether `rendered`, the output of template `source`, is read back as a list or dict: the source's only
-/// output is one `{{ … }}` (everything else statements, comments or whitespace) and the text starts with `[`
-/// or `{`.
+/// Whether `rendered`, the output of template `source`, is read back as a value: the source's only output is
+/// one `{{ … }}` (everything else statements, comments or whitespace) and the text is a list, a dict or a
+/// boolean (`True`/`False`, as Python prints them).
 pub fn read_back(source: &str, rendered: &str) -> bool {
-    (rendered.starts_with('[') || rendered.starts_with('{')) && one_output_expression(source)
+    (rendered.starts_with('[') || rendered.starts_with('{') || rendered == "True" || rendered == "False") && one_output_expression(source)
 }
 
 fn one_output_expression(source: &str) -> bool {

@@ -191,6 +191,7 @@ CASES = [
     ("mixed_empty_list_readback", "{%- set ns = namespace(out=[]) -%}{{ ns.out }}"),
     ("mixed_dict_readback", "{{ '{' }}'a': {{ 1 + 1 }}{{ '}' }}"),
     ("mixed_bool_readback", "{% if true %}True{% endif %}"),
+    ("mixed_lone_bool_expression", "{%- set ns = namespace(hit=false) -%}{%- if 1 -%}{%- set ns.hit = true -%}{%- endif -%}{{ ns.hit }}"),
     ("mixed_not_literal_stays_text", "[{{ 'x' }}, y]"),
     ("mixed_leading_space_stays_text", " {{ [1] }}"),
     ("mixed_number_stays_text", "{{ 1 }}{{ 2 }}"),
