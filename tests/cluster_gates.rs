@@ -134,3 +134,85 @@ async fn metallb_gate_checks_the_address_is_from_the_pool() {
     assert_eq!(check("192.168.1.224/28", service.clone()).await, [json!("192.168.1.240"), json!(false)], "224/28 ends at .239");
     assert_eq!(check("192.168.1.240-192.168.1.250", pending).await, [json!("none"), json!(false)]);
 }
+
+// ---- sops_keys ------------------------------------------------------------------------------------------
+
+/// The SOPS project's test identity and its recipient (tests/fixtures/sops/keys/age-sops-mock.txt).
+const AGE_KEY: &str = "AGE-SECRET-KEY-1RH87A5Z54ZGUR9S0AS3R6WHFSEFNPLYMAKF5Z2CEU7R06VRJ0A3Q7242AM";
+const AGE_RECIPIENT: &str = "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29";
+
+/// A Secret as `kubectl get secret -o json` prints it (core v1: data values base64).
+fn secret(data: &[(&str, &str)]) -> Value {
+    use base64::Engine;
+    let data: serde_json::Map<String, Value> =
+        data.iter().map(|(k, v)| (k.to_string(), json!(base64::engine::general_purpose::STANDARD.encode(v)))).collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": data,
+           "metadata": {"name": "sops-age", "namespace": "flux-system", "uid": "5d2a0c1e-8f0b-4b53-9a0c-3f7e4f1f0a11", "resourceVersion": "1042"}})
+}
+
+#[tokio::test]
+async fn sops_keys_gate_wants_age_agekey_with_a_recipient_of_sops_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let sops_yaml = dir.path().join(".sops.yaml");
+    // Two rules, one with two recipients (comma-separated, as sops accepts them).
+    std::fs::write(
+        &sops_yaml,
+        format!("creation_rules:\n  - path_regex: apps/.*\n    age: age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq4q3qvz, {AGE_RECIPIENT}\n  - pgp: 85D77543B3D624B63CEA9E6DBC17301B491B3F21\n"),
+    )
+    .unwrap();
+    let other_key = hlprov::secrets::keys::keygen(&dir.path().join("other.txt")).unwrap();
+    let other_identity = std::fs::read_to_string(dir.path().join("other.txt")).unwrap();
+    let problem = |seen: Value| {
+        let yaml = sops_yaml.clone();
+        async move { one("sops_keys", "cp1", "sops_keys_secret_problem", json!({"sops_keys_sops_yaml": yaml, "sops_keys_seen": seen})).await }
+    };
+    assert_eq!(problem(registered(vec![secret(&[("age.agekey", AGE_KEY)])])).await, json!(""));
+    assert_eq!(problem(registered(vec![])).await, json!("it does not exist"));
+    assert_eq!(
+        problem(registered(vec![secret(&[("identity.txt", AGE_KEY)])])).await,
+        json!("it has no key age.agekey (it has identity.txt; Flux reads only keys ending in .agekey)")
+    );
+    let wrong = problem(registered(vec![secret(&[("age.agekey", &other_identity)])])).await;
+    assert_eq!(wrong, json!(format!("its key (recipient {other_key}) is not a recipient in {}", sops_yaml.display())));
+}
+
+// ---- longhorn -------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn longhorn_settings_are_checked_against_longhorn_1_12_1s_table() {
+    // Types, ranges and choices come from longhorn-manager v1.12.1's types/setting.go (roles/longhorn/files).
+    let problems =
+        |settings: Value| async move { strings(&one("longhorn", "cp1", "longhorn_setting_problems", json!({"longhorn_settings": settings})).await) };
+    assert!(
+        problems(json!({"storage-over-provisioning-percentage": 150, "replica-soft-anti-affinity": "true", "backup-compression-method": "lz4"}))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        problems(json!({
+            "storage-over-provisioning-percentage": "lots",
+            "replica-soft-anti-affinity": "maybe",
+            "backup-compression-method": "zip",
+            "no-such-setting": 1,
+        }))
+        .await,
+        [
+            "storage-over-provisioning-percentage must be a whole number, not lots",
+            "replica-soft-anti-affinity must be true or false, not maybe",
+            "backup-compression-method must be one of none, lz4, gzip, not zip",
+            "no-such-setting is not a setting of Longhorn 1.12.1",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn longhorn_recurring_jobs_without_groups_are_refused() {
+    let without =
+        |jobs: Value| async move { strings(&one("longhorn", "cp1", "longhorn_jobs_without_groups", json!({"longhorn_recurring_jobs": jobs})).await) };
+    let jobs = json!([
+        {"name": "snap", "task": "snapshot", "cron": "0 * * * *", "retain": 24, "groups": ["default"]},
+        {"name": "backup-a", "task": "backup", "cron": "0 1 * * *", "retain": 7, "groups": []},
+        {"name": "backup-b", "task": "backup", "cron": "0 2 * * *", "retain": 7},
+    ]);
+    assert_eq!(without(jobs).await, ["backup-b", "backup-a"]);
+}
