@@ -80,6 +80,11 @@ async fn one(role: &str, host: &str, var: &str, given: Value) -> Value {
     decide(role, host, &[var], given).await.remove(0)
 }
 
+/// The items of a `kubectl get -o json` list.
+fn items(list: &Value) -> Vec<Value> {
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
 /// `kubectl get … -o json` of a list, as k8s_info registers it.
 fn registered(items: Vec<Value>) -> Value {
     json!({"resources": items, "api_found": true, "changed": false})
@@ -215,4 +220,165 @@ async fn longhorn_recurring_jobs_without_groups_are_refused() {
         {"name": "backup-b", "task": "backup", "cron": "0 2 * * *", "retain": 7},
     ]);
     assert_eq!(without(jobs).await, ["backup-b", "backup-a"]);
+}
+
+#[tokio::test]
+async fn longhorn_gate_names_storage_nodes_that_are_not_ready_or_schedulable() {
+    let problems = |file: &'static str| async move {
+        strings(&one("longhorn", "cp1", "longhorn_node_problems", json!({"longhorn_nodes_seen": registered(items(&cluster_fixture(file)))})).await)
+    };
+    assert!(problems("longhorn/nodes.v1beta2.ready.composed.json").await.is_empty());
+    assert_eq!(
+        problems("longhorn/nodes.v1beta2.w2-manager-pod-down.composed.json").await,
+        ["w2 is not Ready in Longhorn: Node w2 is down: manager pod longhorn-manager-7xk2p is not running"]
+    );
+    assert_eq!(problems("longhorn/nodes.v1beta2.w2-cordoned.composed.json").await, ["w2 is not Schedulable in Longhorn: Node w2 is cordoned"]);
+    // A storage node Longhorn does not know at all.
+    let mut one_node = cluster_fixture("longhorn/nodes.v1beta2.ready.composed.json");
+    one_node["items"].as_array_mut().unwrap().retain(|n| n["metadata"]["name"] == "w1");
+    let missing = one("longhorn", "cp1", "longhorn_node_problems", json!({"longhorn_nodes_seen": registered(items(&one_node))})).await;
+    assert_eq!(strings(&missing), ["w2 is not a Longhorn node (is longhorn-manager running there?)"]);
+}
+
+#[tokio::test]
+async fn longhorn_gate_wants_every_recurring_job_to_select_volumes() {
+    let volumes = registered(items(&cluster_fixture("longhorn/volumes.v1beta2.recurring-groups.composed.json")));
+    let problems = |file: &'static str, volumes: Value| async move {
+        let jobs = registered(items(&cluster_fixture(file)));
+        strings(&one("longhorn", "cp1", "longhorn_job_problems", json!({"longhorn_jobs_seen": jobs, "longhorn_volumes_seen": volumes})).await)
+    };
+    assert!(problems("longhorn/recurringjobs.v1beta2.ok.composed.json", volumes.clone()).await.is_empty());
+    assert_eq!(
+        problems("longhorn/recurringjobs.v1beta2.groupless.composed.json", volumes.clone()).await,
+        ["recurring job trim-weekly has no group and no volume names it, so it runs on no volume"]
+    );
+    assert_eq!(
+        problems("longhorn/recurringjobs.v1beta2.unused-group.composed.json", volumes.clone()).await,
+        ["recurring job backup-weekly selects groups weekly, which no volume is in"]
+    );
+    // A job with no group that a volume names directly does run.
+    let mut named = cluster_fixture("longhorn/volumes.v1beta2.recurring-groups.composed.json");
+    named["items"][0]["metadata"]["labels"]["recurring-job.longhorn.io/trim-weekly"] = json!("enabled");
+    assert!(problems("longhorn/recurringjobs.v1beta2.groupless.composed.json", registered(items(&named))).await.is_empty());
+}
+
+#[tokio::test]
+async fn longhorn_gate_says_why_the_backup_target_is_unavailable() {
+    let problem = |file: &'static str| async move {
+        one("longhorn", "cp1", "longhorn_backup_problem", json!({"longhorn_backup_seen": registered(vec![cluster_fixture(file)])})).await
+    };
+    assert_eq!(problem("longhorn/backuptarget-default.available.composed.json").await, json!(""));
+    let nfs = problem("longhorn/backuptarget-default.unavailable-nfs-timeout.composed.json").await;
+    let nfs = nfs.as_str().unwrap();
+    assert!(
+        nfs.starts_with("the backup target nfs://192.168.1.10:/export/longhorn is not available: failed to list system backups in nfs://192.168.1.10:/export/longhorn: error listing system backup"),
+        "{nfs}"
+    );
+    assert_eq!(
+        problem("longhorn/backuptarget-default.url-empty.composed.json").await,
+        json!("the backup target  is not available: backup target URL is empty")
+    );
+    assert_eq!(
+        one("longhorn", "cp1", "longhorn_backup_problem", json!({"longhorn_backup_seen": registered(vec![])})).await,
+        json!("Longhorn has no BackupTarget \"default\" (is Longhorn installed?)")
+    );
+}
+
+// ---- monitoring -----------------------------------------------------------------------------------------
+
+/// What the `command` module registers for `kubectl get --raw` (stdout as the server sent it).
+fn command(rc: i64, stdout: &str, stderr: &str) -> Value {
+    json!({"rc": rc, "stdout": stdout, "stderr": stderr, "changed": false})
+}
+
+fn text(rel: &str) -> String {
+    std::fs::read_to_string(repo("tests/fixtures/cluster").join(rel)).unwrap()
+}
+
+#[tokio::test]
+async fn monitoring_gate_wants_node_and_longhorn_targets_up() {
+    let problems = |file: &'static str| async move {
+        strings(&one("monitoring", "cp1", "monitoring_target_problems", json!({"monitoring_targets": command(0, &text(file), "")})).await)
+    };
+    // The example has 4 k3s nodes; the fixture's cluster has 3 (k3s-srv-1, w1, w2).
+    assert_eq!(problems("prometheus/targets.all-up.composed.json").await, ["node-exporter runs on 3 of 4 nodes"]);
+    let down = problems("prometheus/targets.node-exporter-down.composed.json").await;
+    assert_eq!(down.len(), 2, "{down:?}");
+    assert!(
+        down[0].starts_with("node-exporter target http://192.168.1.23:9100/metrics is down: Get \"http://192.168.1.23:9100/metrics\": dial tcp 192.168.1.23:9100: connect: connection refused"),
+        "{down:?}"
+    );
+    // Prometheus' own documentation example has neither job.
+    assert_eq!(
+        problems("prometheus/targets.docs-v3.14.0.json").await[..2],
+        ["Prometheus has no node-exporter target".to_string(), "Prometheus has no longhorn-manager target".to_string()]
+    );
+    let refused = one(
+        "monitoring",
+        "cp1",
+        "monitoring_target_problems",
+        json!({"monitoring_targets": command(1, "", "Error from server (ServiceUnavailable): the server is currently unable to handle the request\n")}),
+    )
+    .await;
+    assert_eq!(
+        strings(&refused)[0],
+        "Prometheus does not answer: Error from server (ServiceUnavailable): the server is currently unable to handle the request"
+    );
+}
+
+#[tokio::test]
+async fn monitoring_gate_wants_loki_logs_and_a_healthy_grafana() {
+    let problems = |loki: Value, grafana: Value| async move {
+        strings(
+            &one("monitoring", "cp1", "monitoring_service_problems", json!({"monitoring_loki_labels": loki, "monitoring_grafana_health": grafana}))
+                .await,
+        )
+    };
+    let loki_ok = command(0, &text("loki/labels.docs-v3.4.2.json"), "");
+    let grafana_ok = command(0, &text("grafana/health.ok.composed.json"), "");
+    assert!(problems(loki_ok.clone(), grafana_ok.clone()).await.is_empty());
+    assert!(problems(loki_ok.clone(), command(0, &text("grafana/health.docs.json"), "")).await.is_empty());
+    // Loki omits `data` when it has no labels yet.
+    assert_eq!(
+        problems(command(0, &text("loki/labels.empty.composed.json"), ""), grafana_ok.clone()).await,
+        ["Loki has received no logs yet (is Promtail running on the nodes?)"]
+    );
+    // Grafana answers 503 with database: failing; kubectl turns that into ServiceUnavailable on stderr.
+    let failing = command(1, "", &text("grafana/health.database-failing.kubectl-get-raw.stderr.txt"));
+    assert_eq!(
+        problems(loki_ok.clone(), failing).await,
+        ["Grafana's health endpoint answers 503: its database is failing (or Grafana is still starting)"]
+    );
+    assert_eq!(
+        problems(loki_ok, command(0, &text("grafana/health.database-failing.composed.json"), "")).await,
+        ["Grafana's health says its database is failing"]
+    );
+}
+
+// ---- gpu_plugin -----------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn gpu_gate_wants_the_nfd_label_and_i915_capacity_on_each_gpu_node() {
+    let problem = |node: Option<&'static str>| async move {
+        let seen = registered(node.map(|f| vec![cluster_fixture(f)]).unwrap_or_default());
+        one("gpu_plugin", "w3", "gpu_node_problem", json!({"gpu_node": seen})).await
+    };
+    assert_eq!(problem(Some("nodes/node-w3-gpu.ready.composed.json")).await, json!(""));
+    let no_label = problem(Some("nodes/node-w3-gpu.no-nfd-label.composed.json")).await;
+    assert!(no_label.as_str().unwrap().starts_with("has no label intel.feature.node.kubernetes.io/gpu=true"), "{no_label}");
+    let zero = problem(Some("nodes/node-w3-gpu.capacity-zero.composed.json")).await;
+    assert!(zero.as_str().unwrap().starts_with("advertises gpu.intel.com/i915: 0 (expected at least 1)"), "{zero}");
+    let missing = problem(Some("nodes/node-w3-gpu.resource-missing.composed.json")).await;
+    assert!(missing.as_str().unwrap().starts_with("advertises gpu.intel.com/i915: 0 (expected at least 1)"), "{missing}");
+    assert_eq!(problem(None).await, json!("is not a node of the cluster"));
+}
+
+#[tokio::test]
+async fn metallb_reads_servicelb_from_recorded_shapes_of_node_args() {
+    // k3s writes each config.yaml list item as its own --disable pair (tests/fixtures/cluster/k3s/node-args.md).
+    let on = |file: &'static str| async move {
+        strings(&one("metallb", "cp1", "metallb_servicelb_on", json!({"metallb_k3s_servers": registered(vec![cluster_fixture(file)])})).await)
+    };
+    assert!(on("nodes/node-k3s-srv-1.servicelb-disabled.composed.json").await.is_empty());
+    assert_eq!(on("nodes/node-k3s-srv-1.servicelb-enabled.composed.json").await, ["k3s-srv-1"]);
 }

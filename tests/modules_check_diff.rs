@@ -214,7 +214,8 @@ const NEEDS_OWN_KERNEL: &[(&str, &str)] = &[("modprobe", "load"), ("modprobe", "
 /// answers (the live object and a server-side dry run), and no API server can run on this machine. Its decision
 /// is tested as a pure function of kubectl's real outputs (tests/k8s_module.rs); a host without a cluster gives
 /// a clear error, also tested there.
-const NEEDS_CLUSTER: &[(&str, &str)] = &[("k8s", "create"), ("k8s", "update"), ("k8s", "delete")];
+const NEEDS_CLUSTER: &[(&str, &str)] =
+    &[("k8s", "create"), ("k8s", "update"), ("k8s", "delete"), ("k8s_app", "create"), ("k8s_app", "update"), ("k8s_app", "delete")];
 
 /// The controller files of an example, in a folder of their own (`@link:NAME` makes a symlink).
 fn controller_files(files: &[(&str, &str)]) -> tempfile::TempDir {

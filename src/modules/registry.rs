@@ -24,6 +24,7 @@ static MODULES: &[&dyn Module] = &[
     &super::k8s_secret::K8sSecret,
     &super::k8s::K8s,
     &super::k8s::K8sInfo,
+    &super::k8s::K8sApp,
     &super::apt::Apt,
     &super::apt_repository::AptRepository,
     &super::deb822_repository::Deb822Repository,

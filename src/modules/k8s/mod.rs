@@ -7,6 +7,7 @@
 //! conditions and fields ([`wait`]). The pure parts (what is sent, how answers are read) live in [`kubectl`],
 //! [`object`], [`decide`] and [`wait`]; this file and [`info`] only run kubectl and loop.
 
+pub mod app;
 pub mod decide;
 mod info;
 pub mod kubectl;
@@ -23,6 +24,7 @@ use kubectl::{Kubectl, Problem, Query, Reply};
 use object::{Manifest, ObjRef};
 use wait::{Check, WaitSpec};
 
+pub use app::K8sApp;
 pub use info::K8sInfo;
 
 pub struct K8s;
