@@ -111,8 +111,5 @@ fn the_legacy_cgroup_v1_line_is_replaced_and_refused_as_a_wanted_line() {
 #[test]
 fn the_lxc_native_form_is_what_pve_generates_for_lxc_start() {
     // PVE turns `key: value` into `key = value` in /var/lib/lxc/VMID/config; the VM-lab test feeds LXC this form.
-    assert_eq!(
-        conf::lxc_native(&k3s_gpu()[..3]),
-        "lxc.apparmor.profile = unconfined\nlxc.cgroup2.devices.allow = a\nlxc.cap.drop = \n"
-    );
+    assert_eq!(conf::lxc_native(&k3s_gpu()[..3]), "lxc.apparmor.profile = unconfined\nlxc.cgroup2.devices.allow = a\nlxc.cap.drop = \n");
 }

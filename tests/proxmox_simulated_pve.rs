@@ -389,3 +389,47 @@ async fn simulated_pve_tasks_are_followed_to_their_end_with_their_log_on_failure
     assert!(msg.contains("failed: startup for container '134' failed") && msg.contains("TASK ERROR: startup for container '134' failed"), "{msg}");
     assert_eq!(r.result["task_log"].as_array().map(|l| l.len() >= 2), Some(true), "{}", r.result);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulated_pve_every_kind_of_change_shows_a_diff_in_check_mode_and_none_without_diff() {
+    // The API modules' part of tests/modules_check_diff.rs (their kinds are listed there as API_ONLY): for every
+    // declared kind, the module's own plan holds it, --check --diff reports it with a non-empty diff and writes
+    // nothing, and the same run without --diff shows no diff.
+    use common::{TestEnv, run_module};
+    use hlprov::modules::{ModuleCtx, registry};
+    let conn = hlprov::transport::Connection::new(std::sync::Arc::new(hlprov::transport::local::LocalTransport::new()), "root".into(), None);
+    let files = tempfile::tempdir().unwrap();
+    let env = TestEnv::new(files.path());
+    let ct = |status: &str| json!({"cts": [{"vmid": 133, "hostname": "w3", "status": status, "config": {"cores": 1}}]});
+    let base = json!({"vmid": 133, "node": "pve1", "hostname": "w3"});
+    let cases: Vec<(&str, &str, Value, Value)> = vec![
+        ("proxmox_lxc", "create", json!({"templates": [{"storage": "local", "name": TEMPLATE}]}), merge(w3_spec(), json!({"state": "present"}))),
+        ("proxmox_lxc", "config", ct("stopped"), merge(base.clone(), json!({"cores": 2}))),
+        ("proxmox_lxc", "start", ct("stopped"), merge(base.clone(), json!({"state": "started"}))),
+        ("proxmox_lxc", "stop", ct("running"), merge(base.clone(), json!({"state": "stopped"}))),
+        ("proxmox_lxc", "restart", ct("running"), merge(base.clone(), json!({"state": "restarted"}))),
+        ("proxmox_lxc", "remove", ct("stopped"), merge(base.clone(), json!({"state": "absent"}))),
+        ("proxmox_template", "download", json!({"templates": []}), json!({"node": "pve1", "template": TEMPLATE})),
+    ];
+    for (module, kind, setup, args) in cases {
+        let mut sim = SimPve::start(setup);
+        let args = merge(merge(args, sim.token_args()), json!({"api_password": PASSWORD}));
+        let m = registry::find(module).unwrap();
+        let checked = m.spec().check(args.as_object().unwrap(), false).unwrap_or_else(|e| panic!("{module}/{kind}: {e}"));
+        let mut ctx = ModuleCtx::new("pve1", Some(&conn), &env);
+        ctx.diff = true;
+        let plan = m.plan(&ctx, &checked).await.unwrap_or_else(|e| panic!("{module}/{kind}: planning failed: {e}"));
+        let kinds: Vec<&str> = plan.changes.iter().map(|c| c.kind).collect();
+        assert!(kinds.contains(&kind), "{module}/{kind}: planned {kinds:?}");
+        let before = sim.state();
+        let r = run_module(&conn, &env, module, args.clone(), true, true).await.unwrap_or_else(|e| panic!("{module}/{kind}: {e}"));
+        assert!(r.changed && !r.failed && !r.skipped, "{module}/{kind}: {:?}", r.to_value());
+        assert!(!r.diffs.is_empty() && r.diffs.iter().all(|d| !(d.before.is_empty() && d.after.is_empty())), "{module}/{kind}: {:?}", r.diffs);
+        let r = run_module(&conn, &env, module, args, true, false).await.unwrap();
+        assert!(r.changed && r.diffs.is_empty(), "{module}/{kind}: a diff without --diff");
+        let after = sim.state();
+        assert_eq!((&after["cts"], &after["volumes"]), (&before["cts"], &before["volumes"]), "{module}/{kind}: check mode changed the simulation");
+        let writes: Vec<_> = sim.requests().into_iter().filter(|(m, p)| m != "GET" && !p.ends_with("/access/ticket")).collect();
+        assert!(writes.is_empty(), "{module}/{kind}: check mode wrote {writes:?}");
+    }
+}
