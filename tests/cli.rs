@@ -129,6 +129,24 @@ fn twenty_hosts_one_connection_each() {
 }
 
 #[test]
+fn lab_up_refuses_a_lab_of_the_other_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let labs = dir.path().join(".hlprov/lab");
+    std::fs::create_dir_all(labs.join("vms")).unwrap();
+    std::fs::write(labs.join("vms/vm.json"), "{}").unwrap();
+    std::fs::create_dir_all(labs.join("boxes")).unwrap();
+    std::fs::write(labs.join("boxes/inventory.yml"), "all: {}\n").unwrap();
+    let out = hlprov(dir.path(), &["lab", "up", "--name", "vms"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("lab vms is a VM lab: use `--driver vm`"), "{}", text(&out));
+    let out = hlprov(dir.path(), &["lab", "up", "--driver", "vm", "--name", "boxes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("lab boxes is a container lab"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(labs.join("boxes/inventory.yml")).unwrap(), "all: {}\n", "left as it was");
+    assert!(!labs.join("boxes/vm.json").exists());
+}
+
+#[test]
 fn bad_usage_and_bad_input_exit_4() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
@@ -136,10 +154,22 @@ fn bad_usage_and_bad_input_exit_4() {
         vec!["run", "all", "-m", "nosuchmodule"],
         vec!["apply", "missing-playbook.yml"],
         vec!["inventory", "--list", "-i", "/nonexistent/inv.yml"],
+        vec!["lab", "up", "--hosts", "0"],
+        vec!["lab", "up", "--memory", "512"],
+        vec!["lab", "up", "--driver", "vm", "--python"],
+        vec!["lab", "up", "--driver", "vm", "--hosts", "201"],
+        vec!["lab", "up", "--driver", "vm", "--memory", "64"],
+        vec!["lab", "up", "--driver", "vm", "--cpus", "0"],
+        vec!["lab", "up", "--driver", "vm", "--name", "../x"],
+        vec!["lab", "up", "--driver", "kvm"],
     ] {
         let out = hlprov(dir.path(), &args);
         assert_eq!(out.status.code(), Some(4), "{args:?}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error"), "{args:?} says what is wrong: {}", text(&out));
     }
+    let out = hlprov(dir.path(), &["lab", "up", "--driver", "vm", "--memory", "64"]);
+    assert!(text(&out).contains("--memory must be between 256 and 262144 MiB, not 64"), "{}", text(&out));
+    assert!(!dir.path().join(".hlprov").exists(), "bad input starts nothing");
     let out = hlprov(dir.path(), &["--help"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out).contains("Exit codes: 0 ok, 2 a task or gate failed, 3 a host was unreachable, 4 bad input"));

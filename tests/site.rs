@@ -1,7 +1,7 @@
 //! playbooks/site.yml on a fresh 3-host lab: converge, a second run with changed=0 on every host, every gate
 //! passing, and `--check --diff` on fresh hosts showing the whole plan while changing nothing. Host state is read
 //! back with docker exec. (The lab's hosts are containers: kernel modules, sysctls and iscsid are the host
-//! kernel's there; the roles report that and the real-VM path in vagrant/ checks them strictly.)
+//! kernel's there; the roles report that, and tests/site_vm.rs checks them strictly on the VM lab.)
 
 mod common;
 

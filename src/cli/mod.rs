@@ -23,6 +23,7 @@ run agentlessly over SSH as a graph of verified phases, with SOPS secrets built 
 const AFTER_HELP: &str = "\
 Examples:
   hlprov lab up --hosts 3                 start three disposable Debian hosts (prints their inventory)
+  hlprov lab up --driver vm --hosts 2     the same as VMs with their own kernel (QEMU; KVM or TCG)
   hlprov ping -i .hlprov/lab/default/inventory.yml
   hlprov run all -m command -a 'uname -r' -i inventory/example
   hlprov apply site -i inventory/example --check --diff
@@ -52,7 +53,7 @@ pub enum Command {
     Ping(adhoc::PingArgs),
     /// Show the inventory as ansible-inventory does (--list, --graph, --host)
     Inventory(inventory_cmd::InventoryArgs),
-    /// Disposable Debian hosts in containers, to try hlprov on and to test it
+    /// Disposable Debian hosts (containers, or QEMU VMs with their own kernel), to try hlprov on and to test it
     #[command(subcommand)]
     Lab(lab_cmd::LabCommand),
     /// Encrypt, decrypt and check secrets (SOPS files with age keys, compatible with the sops tool)

@@ -19,8 +19,9 @@ const RECIPE_LABEL: &str = "org.hlprov.recipe";
 
 const BASE_PACKAGES: &str = "systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,procps,kmod,ca-certificates";
 
-/// sshd settings for a lab host: one host key (uploaded per container), key-only root login.
-const SSHD_DROP_IN: &str = "\
+/// sshd settings for a lab host: one host key (uploaded per container, or given to a VM at first boot), key-only
+/// root login.
+pub(crate) const SSHD_DROP_IN: &str = "\
 # Written by hlprov's lab image recipe.
 HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
@@ -30,8 +31,8 @@ UseDNS no
 MaxSessions 64
 ";
 
-/// Generates a host key at boot if none was put in the container (a container started by hand from the image).
-const HOSTKEY_UNIT: &str = "\
+/// Generates a host key at boot if none was put in the container or VM (one started by hand from the image).
+pub(crate) const HOSTKEY_UNIT: &str = "\
 [Unit]
 Description=Generate SSH host keys if missing (hlprov lab image)
 Before=ssh.service
@@ -145,14 +146,14 @@ async fn import(docker: &Client, root: &Path, tag: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
         .unwrap_or(false)
 }
 
-fn which(program: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn which(program: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]).map(|d| d.join(program)).find(|p| p.is_file())
 }

@@ -1,9 +1,13 @@
-//! `hlprov lab`: disposable Debian hosts in containers (systemd as PID 1, real sshd), to try hlprov on and to
-//! test it. Everything a lab creates carries the label `org.hlprov.lab=NAME`, so `down` removes exactly that.
+//! `hlprov lab`: disposable Debian hosts to try hlprov on and to test it, with one of two drivers:
+//! containers (this file, `docker.rs`, `image.rs`: systemd as PID 1, real sshd, the machine's kernel) or VMs
+//! (`vm/`: QEMU, each VM with its own kernel). Both give the same contract: hosts h1..hN reachable over SSH on
+//! 127.0.0.1 ports, an inventory whose path `up` prints last, `down` removing everything the lab made.
+//! Everything a container lab creates carries the label `org.hlprov.lab=NAME`, so `down` removes exactly that.
 //! State (SSH key, known_hosts, inventory) lives in `.hlprov/lab/NAME/`.
 
 pub mod docker;
 pub mod image;
+pub mod vm;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +19,33 @@ use crate::transport::{HostKeyPolicy, Transport, keys};
 
 pub use image::{HOST_IMAGE, PYTHON_IMAGE};
 
-/// What `lab up` should make.
+/// What a lab's hosts are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// systemd containers on the local Docker engine, sharing the machine's kernel.
+    #[default]
+    Container,
+    /// QEMU VMs, each with its own kernel.
+    Vm,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Container => "container",
+            Driver::Vm => "vm",
+        }
+    }
+    /// What the inventory calls a host's container or VM.
+    fn inventory_key(self) -> &'static str {
+        match self {
+            Driver::Container => "lab_container",
+            Driver::Vm => "lab_vm",
+        }
+    }
+}
+
+/// What `lab up` should make (containers; VMs take `vm::VmOptions`).
 #[derive(Clone, Debug)]
 pub struct LabOptions {
     pub name: String,
@@ -29,7 +59,8 @@ pub struct LabOptions {
 #[derive(Clone, Debug)]
 pub struct LabHost {
     pub name: String,
-    pub container: String,
+    /// The container's or VM's name (`hlprov-LAB-HOST`).
+    pub machine: String,
     pub port: u16,
     /// Address on the lab's own network, for traffic between hosts.
     pub address: Option<String>,
@@ -45,6 +76,8 @@ pub struct Lab {
     pub inventory: PathBuf,
     /// Hosts this call created (empty when the lab was already up).
     pub created: Vec<String>,
+    /// Lines worth telling the user (e.g. which accelerator the VMs use and why).
+    pub notes: Vec<String>,
 }
 
 /// Progress reporting for long lab steps.
@@ -62,8 +95,13 @@ pub fn lab_dir(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn container_name(lab: &str, host: &str) -> String {
+/// A host's container or VM name.
+pub fn machine_name(lab: &str, host: &str) -> String {
     format!("hlprov-{lab}-{host}")
+}
+
+fn container_name(lab: &str, host: &str) -> String {
+    machine_name(lab, host)
 }
 
 fn network_name(lab: &str) -> String {
@@ -79,12 +117,21 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("lab name '{name}' must be 1-40 letters, digits, '-' or '_', starting with a letter or digit")) }
 }
 
+/// How many containers a lab may have.
+pub fn check_hosts(hosts: usize) -> Result<(), String> {
+    if hosts == 0 || hosts > 500 { Err(format!("--hosts must be between 1 and 500, not {hosts}")) } else { Ok(()) }
+}
+
 /// Bring the lab up: build the image if needed, create missing hosts, start stopped ones, wait until every
 /// host answers over SSH with systemd running, and write the inventory. Running it again changes nothing.
 pub async fn up(opts: &LabOptions, ui: &dyn LabUi) -> Result<Lab, String> {
     validate_name(&opts.name)?;
-    if opts.hosts == 0 || opts.hosts > 500 {
-        return Err(format!("--hosts must be between 1 and 500, not {}", opts.hosts));
+    check_hosts(opts.hosts)?;
+    if vm::is_vm_lab(&lab_dir(&opts.dir, &opts.name)) {
+        return Err(format!(
+            "lab {} is a VM lab: use `--driver vm`, choose another --name, or remove it first with `hlprov lab down --name {}`",
+            opts.name, opts.name
+        ));
     }
     let docker = docker::connect().await?;
     image::ensure(&docker, &opts.image, opts.image == PYTHON_IMAGE, &|m| ui.step(m)).await?;
@@ -154,8 +201,8 @@ pub async fn up(opts: &LabOptions, ui: &dyn LabUi) -> Result<Lab, String> {
     }
 
     let inventory = dir.join("inventory.yml");
-    write_if_changed(&inventory, &inventory_text(&opts.name, &hosts, &key_file, &known_hosts))?;
-    Ok(Lab { name: opts.name.clone(), hosts, key_file, known_hosts, inventory, created })
+    write_if_changed(&inventory, &inventory_text(&opts.name, Driver::Container, &hosts, &key_file, &known_hosts))?;
+    Ok(Lab { name: opts.name.clone(), hosts, key_file, known_hosts, inventory, created, notes: Vec::new() })
 }
 
 /// systemd in each container takes several inotify instances; with the kernel's default limit (128), hosts
@@ -236,7 +283,7 @@ async fn ensure_host(
     }
     let port = docker::ssh_port(docker, &container).await?;
     let address = docker::address_on(docker, &container, &network_name(lab)).await;
-    Ok((LabHost { name: host.to_string(), container, port, address }, created))
+    Ok((LabHost { name: host.to_string(), machine: container, port, address }, created))
 }
 
 /// The files that make a container a host we can reach: its own host key, and our key for root.
@@ -260,7 +307,7 @@ async fn ensure_network(docker: &docker::Client, lab: &str) -> Result<(), String
 }
 
 /// The lab's client key, created once (0600); returns the public key line.
-fn ensure_key_pair(path: &Path) -> Result<String, String> {
+pub(crate) fn ensure_key_pair(path: &Path) -> Result<String, String> {
     use std::os::unix::fs::OpenOptionsExt;
     let pub_path = path.with_extension("pub");
     if path.exists() && pub_path.exists() {
@@ -280,9 +327,10 @@ fn ensure_key_pair(path: &Path) -> Result<String, String> {
     Ok(public)
 }
 
-fn inventory_text(lab: &str, hosts: &[LabHost], key: &Path, known_hosts: &Path) -> String {
+fn inventory_text(lab: &str, driver: Driver, hosts: &[LabHost], key: &Path, known_hosts: &Path) -> String {
+    let up = if driver == Driver::Vm { format!("--driver vm --name {lab}") } else { format!("--name {lab}") };
     let mut s = format!(
-        "# Written by `hlprov lab up --name {lab}`; `hlprov lab down --name {lab}` removes the lab and this file.\n\
+        "# Written by `hlprov lab up {up}`; `hlprov lab down --name {lab}` removes the lab and this file.\n\
          all:\n  children:\n    lab:\n      hosts:\n"
     );
     for h in hosts {
@@ -290,7 +338,7 @@ fn inventory_text(lab: &str, hosts: &[LabHost], key: &Path, known_hosts: &Path) 
         if let Some(a) = &h.address {
             s.push_str(&format!("          lab_address: {a}\n"));
         }
-        s.push_str(&format!("          lab_container: {}\n", h.container));
+        s.push_str(&format!("          {}: {}\n", driver.inventory_key(), h.machine));
     }
     s.push_str(&format!(
         "  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: {}\n    ansible_ssh_common_args: -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes\n",
@@ -300,14 +348,14 @@ fn inventory_text(lab: &str, hosts: &[LabHost], key: &Path, known_hosts: &Path) 
     s
 }
 
-fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(());
     }
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn absolute(p: &Path) -> Result<PathBuf, String> {
+pub(crate) fn absolute(p: &Path) -> Result<PathBuf, String> {
     if p.is_absolute() {
         return Ok(p.to_path_buf());
     }
@@ -317,19 +365,49 @@ fn absolute(p: &Path) -> Result<PathBuf, String> {
 /// What `down` removed.
 #[derive(Debug, Default)]
 pub struct Removed {
-    pub containers: Vec<String>,
+    pub driver: Driver,
+    /// Containers or VMs.
+    pub machines: Vec<String>,
+    /// The lab's Docker network, or its VMs' switch.
     pub network: bool,
     pub state_dir: Option<PathBuf>,
 }
 
-/// Remove the lab's containers, its network and its state folder. The shared host image is kept.
-pub async fn down(name: &str, dir: &Path) -> Result<Removed, String> {
+/// The driver of the lab in `lab_dir`, if it has a folder (`vm/` labs write theirs before starting anything).
+pub fn detect_driver(lab_dir: &Path) -> Option<Driver> {
+    if vm::is_vm_lab(lab_dir) {
+        Some(Driver::Vm)
+    } else if lab_dir.exists() {
+        Some(Driver::Container)
+    } else {
+        None
+    }
+}
+
+/// Remove the lab: its containers and network, or its VMs' processes; then its state folder. Shared images are
+/// kept. Without `driver`, the lab folder says which; without a folder, whatever is left of either kind goes.
+pub async fn down(name: &str, dir: &Path, driver: Option<Driver>) -> Result<Removed, String> {
     validate_name(name)?;
+    let lab = absolute(&lab_dir(dir, name))?;
+    match driver.or_else(|| detect_driver(&lab)) {
+        Some(Driver::Vm) => vm::down(&lab).await,
+        Some(Driver::Container) => down_containers(name, dir).await,
+        None => {
+            let vms = vm::down(&lab).await?;
+            if !vms.machines.is_empty() || vms.network {
+                return Ok(vms);
+            }
+            down_containers(name, dir).await
+        }
+    }
+}
+
+async fn down_containers(name: &str, dir: &Path) -> Result<Removed, String> {
     let docker = docker::connect().await?;
     let mut removed = Removed::default();
     for (container, _) in docker::list_labelled(&docker, docker::LAB_LABEL, name).await? {
         docker::remove(&docker, &container).await?;
-        removed.containers.push(container);
+        removed.machines.push(container);
     }
     if docker.inspect_network(&network_name(name), None).await.is_ok() {
         docker.remove_network(&network_name(name)).await.map_err(docker::explain)?;
@@ -346,15 +424,34 @@ pub async fn down(name: &str, dir: &Path) -> Result<Removed, String> {
 /// One host's health as `lab status` reports it.
 #[derive(Debug)]
 pub struct HostStatus {
-    pub container: String,
+    /// The container's or VM's name.
+    pub machine: String,
     pub state: String,
     pub port: Option<u16>,
     /// Ok(round-trip) when SSH answered with a command, else why not.
     pub ssh: Result<Duration, String>,
 }
 
-pub async fn status(name: &str, dir: &Path) -> Result<Vec<HostStatus>, String> {
+/// Does SSH answer with a command? Ok(round trip) or why not.
+pub(crate) async fn ssh_check(port: u16, key: &Path, known_hosts: &Path, timeout: Duration) -> Result<Duration, String> {
+    let t = SshTransport::new(lab_ssh_config(port, key, known_hosts));
+    let start = Instant::now();
+    let r = t.run("true", None, Some(timeout)).await;
+    t.close().await;
+    match r {
+        Ok(o) if o.success() => Ok(start.elapsed()),
+        Ok(o) => Err(format!("command failed with rc {}", o.rc())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Each host of the lab: running or not, its port, whether SSH answers. The lab folder says which driver.
+pub async fn status(name: &str, dir: &Path, driver: Option<Driver>) -> Result<Vec<HostStatus>, String> {
     validate_name(name)?;
+    let lab = absolute(&lab_dir(dir, name))?;
+    if driver.or_else(|| detect_driver(&lab)) == Some(Driver::Vm) {
+        return vm::status(name, &lab).await;
+    }
     let docker = docker::connect().await?;
     let state_dir = absolute(&lab_dir(dir, name))?;
     let (key, kh) = (state_dir.join("id_ed25519"), state_dir.join("known_hosts"));
@@ -363,19 +460,9 @@ pub async fn status(name: &str, dir: &Path) -> Result<Vec<HostStatus>, String> {
         let port = docker::ssh_port(&docker, &container).await.ok();
         let ssh = match port {
             None => Err(format!("not running ({state})")),
-            Some(port) => {
-                let t = SshTransport::new(lab_ssh_config(port, &key, &kh));
-                let start = Instant::now();
-                let r = t.run("true", None, Some(Duration::from_secs(5))).await;
-                t.close().await;
-                match r {
-                    Ok(o) if o.success() => Ok(start.elapsed()),
-                    Ok(o) => Err(format!("command failed with rc {}", o.rc())),
-                    Err(e) => Err(e.to_string()),
-                }
-            }
+            Some(port) => ssh_check(port, &key, &kh, Duration::from_secs(5)).await,
         };
-        out.push(HostStatus { container, state, port, ssh });
+        out.push(HostStatus { machine: container, state, port, ssh });
     }
     Ok(out)
 }

@@ -1,0 +1,157 @@
+//! playbooks/site.yml on a lab of two QEMU VMs (`hlprov lab up --driver vm`), where the kernel is the host's own:
+//! modules are loaded, sysctls set and iscsid runs for real, no container exemption fires, every gate is strict
+//! and passes, and a second run changes nothing. Host state is read back with OpenSSH, not through hlprov.
+
+mod vm_support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hlprov::exec::{PhaseSelection, RunOptions, RunSummary};
+use hlprov::report::{Event, PhaseStatus, Status, TaskResult};
+use vm_support::VmLab;
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The example homelab's groups for two hosts (inventory/lab/groups.yml names three): h1 a k3s server, h2 an
+/// agent, both Longhorn nodes so that iscsid and Longhorn's modules are checked on both. inventory/lab's
+/// group_vars come along through a link.
+fn groups(dir: &Path) -> PathBuf {
+    let inv = dir.join("groups");
+    std::fs::create_dir_all(&inv).unwrap();
+    std::fs::write(
+        inv.join("groups.yml"),
+        "all:\n  children:\n    k3s_cluster:\n      children:\n        k3s_servers:\n          hosts:\n            h1:\n        k3s_agents:\n          hosts:\n            h2:\n    longhorn_nodes:\n      hosts:\n        h1:\n        h2:\n    nfs:\n      hosts: {}\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(repo("inventory/lab/group_vars"), inv.join("group_vars")).unwrap();
+    inv
+}
+
+struct Run {
+    summary: RunSummary,
+    events: Vec<Event>,
+}
+
+impl Run {
+    fn results(&self) -> Vec<TaskResult> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TaskResult(r) => Some((**r).clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    fn failures(&self) -> Vec<String> {
+        self.results().iter().filter(|r| r.status == Status::Failed).map(|r| format!("{} {} {}", r.host, r.task, r.result)).collect()
+    }
+    fn status_of(&self, task: &str, host: &str) -> Vec<Status> {
+        self.results().into_iter().filter(|r| r.task.ends_with(task) && r.host == host).map(|r| r.status).collect()
+    }
+}
+
+async fn site(lab: &VmLab, groups: &Path, opts: RunOptions) -> Run {
+    let pb = hlprov::playbook::load(&repo("playbooks/site.yml"), &Default::default()).expect("site.yml loads");
+    let mut inv = hlprov::inventory::Inventory::load(&[lab.inventory.clone(), groups.to_path_buf()]).expect("inventory");
+    inv.add_playbook_vars_dir(&pb.dir).unwrap();
+    let collector = Arc::new(hlprov::report::Collector::default());
+    let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
+    let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter).await.expect("no preflight error");
+    let events = collector.events.lock().unwrap().clone();
+    Run { summary, events }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn site_on_vm_lab_converges_with_strict_gates() {
+    let lab = VmLab::up(2);
+    let groups = groups(lab.dir.path());
+    let hosts = ["h1", "h2"];
+    // Nothing of what the roles do to the kernel is there before they run.
+    for h in hosts {
+        lab.sh(h, "for m in overlay br_netfilter iscsi_tcp dm_crypt; do ! test -d /sys/module/$m || { echo $m loaded; exit 1; }; done");
+        assert_eq!(lab.sh(h, "systemctl is-active iscsid || true").trim(), "inactive");
+    }
+
+    let first = site(&lab, &groups, RunOptions::default()).await;
+    assert_eq!(first.summary.exit_code, 0, "{:#?}", first.failures());
+    for phase in ["base", "longhorn_prereqs"] {
+        assert_eq!(first.summary.record.phase(phase).and_then(|p| p.status), Some(PhaseStatus::Passed), "{phase}");
+    }
+    // The kernel did it: read back from each VM with OpenSSH.
+    for h in hosts {
+        lab.sh(h, "for m in overlay br_netfilter iscsi_tcp dm_crypt; do test -d /sys/module/$m || { echo $m not loaded; exit 1; }; done");
+        assert_eq!(
+            lab.sh(h, "sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables"),
+            "1\n1\n1\n",
+            "{h}"
+        );
+        assert_eq!(lab.sh(h, "systemctl is-active iscsid; systemctl is-enabled iscsid"), "active\nenabled\n", "{h}");
+        assert!(lab.sh(h, "cat /etc/iscsi/initiatorname.iscsi").contains("InitiatorName=iqn."), "{h}: iscsid made its own initiator name");
+        assert_eq!(lab.sh(h, "systemctl is-active systemd-timesyncd").trim(), "active");
+        assert_eq!(lab.sh(h, "swapon --noheadings | wc -l").trim(), "0");
+        assert_eq!(lab.sh(h, "findmnt -no FSTYPE -T /var/lib/longhorn").trim(), "ext4");
+        assert_eq!(lab.sh(h, "grep -v '^#' /etc/modules-load.d/hlprov-k3s.conf"), "overlay\nbr_netfilter\n");
+        let sshd = lab.sh(h, "/usr/sbin/sshd -T");
+        assert!(sshd.lines().any(|l| l == "passwordauthentication no"), "{h}");
+    }
+    assert_ne!(
+        lab.sh("h1", "cat /etc/iscsi/initiatorname.iscsi | grep ^InitiatorName"),
+        lab.sh("h2", "cat /etc/iscsi/initiatorname.iscsi | grep ^InitiatorName"),
+        "every VM is its own iSCSI initiator"
+    );
+
+    // No container exemption fired anywhere; the kernel tasks ran (not skipped) on every VM.
+    let said = serde_json::to_string(&first.events).unwrap();
+    assert!(!said.contains("container the kernel is the host's") && !said.contains("container iscsid cannot run"), "an exemption fired");
+    for h in hosts {
+        for task in ["Load kernel modules now", "Load Longhorn's kernel modules now", "Run iscsid", "Run systemd-timesyncd"] {
+            let statuses = first.status_of(task, h);
+            assert!(!statuses.is_empty() && !statuses.contains(&Status::Skipped), "{h}: {task}: {statuses:?}");
+        }
+        // Both roles have this report; it is skipped on a VM.
+        let reports = first.status_of("Report what the container's kernel decides", h);
+        assert!(reports.len() == 2 && reports.iter().all(|s| *s == Status::Skipped), "{h}: {reports:?}");
+    }
+
+    let second = site(&lab, &groups, RunOptions::default()).await;
+    assert_eq!(second.summary.exit_code, 0, "{:#?}", second.failures());
+    for (host, stats) in &second.summary.stats {
+        let changed: Vec<String> = second.results().into_iter().filter(|r| r.host == *host && r.status == Status::Changed).map(|r| r.task).collect();
+        assert_eq!(stats.changed, 0, "{host} changed on the second run: {changed:#?}");
+    }
+
+    // Every gate, strict: the own-kernel checks ran and passed; the container-only reports did not run.
+    let verify = site(&lab, &groups, RunOptions { phases: PhaseSelection::VerifyOnly, ..Default::default() }).await;
+    assert_eq!(verify.summary.exit_code, 0, "{:#?}", verify.failures());
+    let passed: Vec<&String> = verify
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::GateEnd { phase, passed: true, .. } => Some(phase),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(passed, ["base", "longhorn_prereqs"]);
+    for h in hosts {
+        for task in [
+            "The kernel has the modules and sysctls (own kernel)",
+            "Swap is off",
+            "The clock is kept in sync",
+            "iscsid is running",
+            "Longhorn's modules are loaded",
+            "Longhorn's data folder is on ext4 or xfs",
+        ] {
+            assert_eq!(verify.status_of(task, h), [Status::Ok], "{h}: gate task {task}");
+        }
+        for task in ["What the host kernel provides (container)", "What the container cannot show"] {
+            assert_eq!(verify.status_of(task, h), [Status::Skipped], "{h}: {task}");
+        }
+    }
+
+    let down = lab.run(&["lab", "down", "--name", &lab.name]);
+    assert!(down.status.success(), "{}", vm_support::text(&down));
+    assert!(!lab.lab_dir().exists());
+}
