@@ -68,7 +68,11 @@ async fn raw_lines_are_written_in_the_current_section_only_under_pves_lock_and_a
     // A guest PVE has locked (a backup runs): refused before anything is written.
     sh(&lab, "sed -i '0,/^cores: 4$/s//cores: 4\\nlock: backup/' /etc/pve/lxc/131.conf").await;
     let r = run_module(&conn, &env, "proxmox_lxc_raw", args(), false, false).await.unwrap();
-    assert!(r.failed && r.msg.as_deref() == Some("CT 131 is locked (backup); its raw lines are left alone until PVE has finished"), "{:?}", r.to_value());
+    assert!(
+        r.failed && r.msg.as_deref() == Some("CT 131 is locked (backup); its raw lines are left alone until PVE has finished"),
+        "{:?}",
+        r.to_value()
+    );
 
     // A guest that is not on this node.
     let r = run_module(&conn, &env, "proxmox_lxc_raw", json!({"vmid": 999, "lines": []}), false, false).await.unwrap();

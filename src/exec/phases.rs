@@ -237,7 +237,13 @@ async fn run_phase(run: Arc<Run>, g: &PhaseGraph, node: NodeIndex, mode: Mode, e
         record.ended_ms = t0.elapsed().as_millis() as u64;
         if show {
             let duration_ms = record.ended_ms - record.started_ms;
-            run.reporter.emit(Event::PhaseEnd { phase: phase.name.clone(), status: PhaseStatus::Skipped, duration_ms, changed: 0, failed_hosts: vec![] });
+            run.reporter.emit(Event::PhaseEnd {
+                phase: phase.name.clone(),
+                status: PhaseStatus::Skipped,
+                duration_ms,
+                changed: 0,
+                failed_hosts: vec![],
+            });
         }
         return Done { node, status: PhaseStatus::Skipped, bad_hosts: vec![], record };
     }

@@ -224,6 +224,13 @@ fn deltas(spec: &Spec, live: &Config) -> Vec<Delta> {
     let mut out = Vec::new();
     for (k, v) in &spec.want {
         let have = live.get(k);
+        // An empty value (features: {}, tags: []) asks for the option to be absent.
+        if canonical(k, v).is_empty() {
+            if let Some(h) = have {
+                out.push(Delta { key: k.clone(), before: Some(h.clone()), after: None });
+            }
+            continue;
+        }
         let same = match have {
             Some(h) if is_indexed(k, "net") => net_matches(v, h),
             Some(h) => canonical(k, v) == canonical(k, h),
@@ -892,6 +899,14 @@ mod tests {
             }
         );
         assert_eq!(d[1], Delta { key: "dev1".into(), before: Some("/dev/kmsg".into()), after: None });
+    }
+
+    #[test]
+    fn an_empty_value_asks_for_the_option_to_be_absent() {
+        let s = spec(json!({"features": {}, "tags": []}));
+        let live = cfg(&[("hostname", "w3"), ("features", "nesting=1")]);
+        assert_eq!(deltas(&s, &live), vec![Delta { key: "features".into(), before: Some("nesting=1".into()), after: None }]);
+        assert_eq!(deltas(&s, &cfg(&[("hostname", "w3")])), vec![]);
     }
 
     #[test]
