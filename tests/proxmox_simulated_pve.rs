@@ -433,3 +433,48 @@ async fn simulated_pve_every_kind_of_change_shows_a_diff_in_check_mode_and_none_
         assert!(writes.is_empty(), "{module}/{kind}: check mode wrote {writes:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulated_pve_runs_the_api_part_of_the_acceptance_playbook() {
+    // playbooks/proxmox-acceptance.yml is for a real node; its API part (create with every option, idempotence,
+    // the API's view, the four refusals, removal) must at least hold against the simulation.
+    let mut sim = SimPve::start(json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inv.yml");
+    std::fs::write(
+        &inv,
+        format!(
+            "all:\n  children:\n    proxmox:\n      hosts:\n        pve1:\n          ansible_connection: local\n          proxmox_api_url: {}\n          proxmox_api_fingerprint: \"{}\"\n          proxmox_api_token_id: \"{TOKEN_ID}\"\n          proxmox_api_token_secret: {TOKEN_SECRET}\n          proxmox_api_password: {PASSWORD}\n",
+            sim.url, sim.fingerprint
+        ),
+    )
+    .unwrap();
+    let pb = hlprov::playbook::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/proxmox-acceptance.yml"), &Default::default())
+        .expect("it loads");
+    let inventory = hlprov::inventory::Inventory::load(&[inv]).unwrap();
+    let collector = std::sync::Arc::new(hlprov::report::Collector::default());
+    let mut extra = serde_json::Map::new();
+    extra.insert("proxmox_acceptance_node".into(), json!("pve1"));
+    extra.insert("proxmox_acceptance_on_node".into(), json!(false));
+    let opts = RunOptions { extra_vars: extra.into_iter().collect(), ..Default::default() };
+    let summary = hlprov::exec::run_playbook(
+        std::sync::Arc::new(pb),
+        std::sync::Arc::new(inventory),
+        opts,
+        hlprov::report::Reporter::new(vec![collector.clone()]),
+    )
+    .await
+    .unwrap();
+    let events = collector.events.lock().unwrap().clone();
+    let a = Applied { summary, events };
+    let failed: Vec<String> = a
+        .results()
+        .iter()
+        .filter(|r| r.status == Status::Failed && !r.task.contains("refusal") && r.item.is_none())
+        .map(|r| format!("{} {:?}", r.task, r.msg))
+        .collect();
+    assert_eq!(a.summary.exit_code, 0, "{failed:#?}");
+    assert!(a.results().iter().any(|r| r.task.ends_with("Each refusal said what and named the guest") && r.status == Status::Ok));
+    assert!(sim.ct(9901).is_null(), "the throw-away container was removed");
+    assert!(sim.state()["tasks"].as_array().unwrap().iter().any(|t| t["type"] == "vzcreate"));
+}
