@@ -91,7 +91,7 @@ async fn real_lxc_in_a_vm_with_the_raw_lines_hlprov_writes_opens_the_render_node
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("play.yml"), play).unwrap();
     let pb = hlprov::playbook::load(&dir.path().join("play.yml"), &Default::default()).expect("the playbook loads");
-    let inv = hlprov::inventory::Inventory::load(&[lab.inventory.clone()]).expect("the lab's inventory");
+    let inv = hlprov::inventory::Inventory::load(std::slice::from_ref(&lab.inventory)).expect("the lab's inventory");
     let collector = Arc::new(hlprov::report::Collector::default());
     let opts = RunOptions { roles_path: vec![repo("roles")], ..Default::default() };
     let summary =

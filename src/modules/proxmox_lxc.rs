@@ -299,8 +299,11 @@ async fn locate(main: &PveClient, vmid: u64) -> Result<Option<(String, String, S
     }))
 }
 
+/// A config's raw `lxc.*` pairs, as GET /config returns them.
+type RawPairs = Vec<(String, String)>;
+
 /// The typed PVE config as text values (proxmox-api's GetOutput, printed back the way PVE writes it).
-fn config_text(cfg: &proxmox_api::nodes::node::lxc::vmid::config::GetOutput) -> Result<(Config, String, Vec<(String, String)>), ModuleError> {
+fn config_text(cfg: &proxmox_api::nodes::node::lxc::vmid::config::GetOutput) -> Result<(Config, String, RawPairs), ModuleError> {
     let v = serde_json::to_value(cfg).map_err(|e| ModuleError::Internal(format!("config: {e}")))?;
     let mut out = Config::new();
     if let Value::Object(m) = v {
@@ -335,7 +338,7 @@ fn lines(cfg: &Config) -> String {
 struct Live {
     config: Config,
     digest: String,
-    raw: Vec<(String, String)>,
+    raw: RawPairs,
     running: bool,
     /// Options with a pending value or deletion (GET /pending).
     pending: Vec<String>,
@@ -737,7 +740,11 @@ impl Module for ProxmoxLxc {
             did.push("stopped".into());
         }
         let mut restarted = false;
-        if f.restart {
+        // PVE, not the plan's prediction, says what is pending: a running guest whose config changed is restarted
+        // when PVE holds changes back, even where the hotplug rules predicted none (and the restart is reported).
+        let was_running = f.live.as_ref().is_some_and(|l| l.running);
+        let configured = !f.create && (!f.main_deltas.is_empty() || !f.root_deltas.is_empty());
+        if f.restart || (f.apply_pending && was_running && configured && !f.stop) {
             let pending = read_live(main, spec).await.map_err(fail)?.pending;
             if spec.state == "restarted" || (f.apply_pending && !pending.is_empty()) {
                 post("reboot", Vec::new()).await.map_err(fail)?;

@@ -86,10 +86,9 @@ pub fn check_line(key: &str, value: &str) -> Result<(), String> {
     if key == "lxc.rootfs.path" || key == "lxc.rootfs.options" {
         return Err(format!("{key} is refused by Proxmox VE (it sets the root file system itself); use rootfs"));
     }
-    if key.starts_with("lxc.cgroup.") {
+    if let Some(rest) = key.strip_prefix("lxc.cgroup.") {
         return Err(format!(
-            "{key} is the cgroup v1 key; Proxmox VE 7 and later run a pure cgroup v2 system where it does nothing: use lxc.cgroup2.{}",
-            &key["lxc.cgroup.".len()..]
+            "{key} is the cgroup v1 key; Proxmox VE 7 and later run a pure cgroup v2 system where it does nothing: use lxc.cgroup2.{rest}"
         ));
     }
     if value.contains(['\n', '\r']) {
