@@ -235,6 +235,12 @@ const API_ONLY: &[(&str, &str)] = &[
     ("proxmox_template", "download"),
 ];
 
+/// Kinds that only a Kubernetes API server can plan: k8s decides create/update/delete from the server's own
+/// answers (the live object and a server-side dry run), and no API server can run on this machine. Its decision
+/// is tested as a pure function of kubectl's real outputs (tests/k8s_module.rs); a host without a cluster gives
+/// a clear error, also tested there.
+const NEEDS_CLUSTER: &[(&str, &str)] = &[("k8s", "create"), ("k8s", "update"), ("k8s", "delete")];
+
 /// The controller files of an example, in a folder of their own (`@link:NAME` makes a symlink).
 fn controller_files(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -263,7 +269,8 @@ fn every_declared_kind_of_change_has_an_example() {
         for kind in spec.changes {
             let covered = have.iter().any(|e| e.module == m.name() && e.kind == *kind)
                 || NEEDS_OWN_KERNEL.contains(&(m.name(), *kind))
-                || API_ONLY.contains(&(m.name(), *kind));
+                || API_ONLY.contains(&(m.name(), *kind))
+                || NEEDS_CLUSTER.contains(&(m.name(), *kind));
             if !covered {
                 missing.push(format!("{} / {kind}", m.name()));
             }

@@ -179,13 +179,13 @@ impl hlprov::modules::TaskEnv for FactsEnv {
     fn find_file(&self, k: hlprov::modules::FileKind, n: &str) -> Result<PathBuf, String> {
         self.0.find_file(k, n)
     }
-    fn render(&self, t: &str, o: &str) -> Result<String, String> {
+    fn render(&self, t: &str, o: &str) -> Result<String, hlprov::template::TemplateError> {
         self.0.render(t, o)
     }
-    fn eval(&self, e: &str) -> Result<Value, String> {
+    fn eval(&self, e: &str) -> Result<Value, hlprov::template::TemplateError> {
         self.0.eval(e)
     }
-    fn condition(&self, e: &str) -> Result<bool, String> {
+    fn condition(&self, e: &str) -> Result<bool, hlprov::template::TemplateError> {
         self.0.condition(e)
     }
     fn fact(&self, name: &str) -> Option<Value> {

@@ -80,3 +80,32 @@ fn a_tampered_vars_file_fails_with_mac_mismatch_and_registers_nothing() {
     // Nothing from the file was used: its secret was not even registered for redaction.
     assert_eq!(redact("tamper-canary-123"), "tamper-canary-123");
 }
+
+/// `lookup('community.sops.sops', file)` gives the decrypted file as text (as community.sops does), and every
+/// value in it is a secret from then on; `age_recipient` gives an identity's public recipient.
+#[test]
+fn the_sops_lookup_decrypts_a_file_and_registers_its_values_as_secrets() {
+    use hlprov::template::Templar;
+    use hlprov::vars::{LayerKind, VarScope};
+    use hlprov::yaml::Span;
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = EncryptOptions { recipients: vec![R1.into()], rules: Rules::default() };
+    let text = sops_file::encrypt_text("grafana_admin_password: lookup-canary-4471\n", Format::Yaml, "x", &opts).unwrap();
+    std::fs::write(dir.path().join("app.sops.yaml"), text).unwrap();
+    std::fs::write(dir.path().join("plain.yaml"), "a: 1\n").unwrap();
+    let mut scope = VarScope::new();
+    let key = std::fs::read_to_string(key1()).unwrap();
+    scope.push(LayerKind::PlayVars, "play", std::sync::Arc::new(serde_json::json!({"key": key}).as_object().unwrap().clone()));
+    scope.set_search_paths(vec![dir.path().to_path_buf()]);
+    let t = Templar::new();
+    let at = Span::new("play.yml", 3, 5);
+    let out = t.render_text("{{ (lookup('community.sops.sops', 'app.sops.yaml') | from_yaml).grafana_admin_password }}", &scope, &at).unwrap();
+    assert_eq!(out, "lookup-canary-4471");
+    assert_eq!(redact("password lookup-canary-4471"), format!("password {MASK}"));
+    let err = t.render_text("{{ lookup('community.sops.sops', 'plain.yaml') }}", &scope, &at).unwrap_err().to_string();
+    assert!(err.contains("plain.yaml is not a SOPS file"), "{err}");
+    assert_eq!(t.render_text("{{ key | age_recipient }}", &scope, &at).unwrap(), R1);
+    let err = t.render_text("{{ 'AGE-SECRET-KEY-1NOTAKEY' | age_recipient }}", &scope, &at).unwrap_err().to_string();
+    assert!(err.contains("no valid AGE-SECRET-KEY-1"), "{err}");
+}

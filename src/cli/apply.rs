@@ -67,6 +67,21 @@ pub struct VerifyArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// Playbook file, or a name in playbooks/ (`site` is playbooks/site.yml)
+    pub playbook: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Show the content of every file and manifest
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+    #[arg(long = "roles-path", value_name = "DIR", env = "HLPROV_ROLES_PATH", value_delimiter = ':')]
+    pub roles_path: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
 pub struct GraphArgs {
     /// Playbook file, or a name in playbooks/ (`site` is playbooks/site.yml)
     pub playbook: String,
@@ -113,6 +128,17 @@ pub async fn apply(a: ApplyArgs) -> i32 {
         o.skip_tags = a.skip_tags.clone();
         o.start_at_task = a.start_at_task.clone();
         o.record_dir = (!a.no_record).then(|| PathBuf::from(".hlprov/runs"));
+    })
+    .await
+}
+
+/// `hlprov render`: every file, manifest and value the playbook would write for the inventory, checked
+/// (templates, manifests against their schemas), without any host.
+pub async fn render(a: RenderArgs) -> i32 {
+    execute(&a.playbook, &a.conn, &a.out, &a.roles_path, PhaseSelection::All, |o| {
+        o.check = true;
+        o.offline = true;
+        o.diff = a.diff;
     })
     .await
 }

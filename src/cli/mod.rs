@@ -45,6 +45,8 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Run only the verification gates of a playbook's phases: a health check of the whole lab
     Verify(apply::VerifyArgs),
+    /// Render what a playbook would write for an inventory (files, manifests, values) and check it, with no host
+    Render(apply::RenderArgs),
     /// Show a playbook's phase graph (text, Graphviz dot or Mermaid) with the hosts each phase touches
     Graph(apply::GraphArgs),
     /// Run one module against hosts, ad hoc (like `ansible HOSTS -m MODULE -a ARGS`)
@@ -90,6 +92,7 @@ async fn dispatch(cmd: Command) -> i32 {
     match cmd {
         Command::Apply(a) => apply::apply(a).await,
         Command::Verify(a) => apply::verify(a).await,
+        Command::Render(a) => apply::render(a).await,
         Command::Graph(a) => apply::graph(a),
         Command::Run(a) => adhoc::run(a).await,
         Command::Ping(a) => adhoc::ping(a).await,

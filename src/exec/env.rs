@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::run::Run;
 use crate::modules::{FileKind, TaskEnv};
 use crate::playbook::RoleScope;
+use crate::template::TemplateError;
 use crate::vars::VarScope;
 use crate::yaml::Span;
 
@@ -50,16 +51,16 @@ impl TaskEnv for ExecEnv {
         })
     }
 
-    fn render(&self, text: &str, origin: &str) -> Result<String, String> {
-        self.run.templar.render_text(text, &self.scope, &Span::new(origin, 1, 1)).map_err(|e| e.to_string())
+    fn render(&self, text: &str, origin: &str) -> Result<String, TemplateError> {
+        self.run.templar.render_text(text, &self.scope, &Span::new(origin, 1, 1))
     }
 
-    fn eval(&self, expr: &str) -> Result<Value, String> {
-        self.run.templar.eval_expression(expr, &self.scope, &Span::synthetic("expression")).map_err(|e| e.to_string())
+    fn eval(&self, expr: &str) -> Result<Value, TemplateError> {
+        self.run.templar.eval_expression(expr, &self.scope, &Span::synthetic("expression"))
     }
 
-    fn condition(&self, expr: &str) -> Result<bool, String> {
-        self.run.templar.eval_condition(expr, &self.scope, &Span::synthetic("condition")).map_err(|e| e.to_string())
+    fn condition(&self, expr: &str) -> Result<bool, TemplateError> {
+        self.run.templar.eval_condition(expr, &self.scope, &Span::synthetic("condition"))
     }
 
     fn fact(&self, name: &str) -> Option<Value> {

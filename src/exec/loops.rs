@@ -4,14 +4,20 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::outcome::TaskError;
 use super::run::Run;
 use crate::playbook::{Loop, LoopKind, RoleScope};
 use crate::vars::VarScope;
 use crate::yaml::Span;
 
 /// The items of a loop; `span` (the task's) is where errors point.
-pub(crate) fn items(run: &Run, span: &Span, lp: &Loop, scope: &VarScope, role: Option<&RoleScope>) -> Result<Vec<Value>, String> {
-    let v = run.templar.render_value(&lp.expr, scope, span).map_err(|e| e.to_string())?;
+pub(crate) fn items(run: &Run, span: &Span, lp: &Loop, scope: &VarScope, role: Option<&RoleScope>) -> Result<Vec<Value>, TaskError> {
+    let v = run.templar.render_value(&lp.expr, scope, span)?;
+    items_of(run, span, lp, v, role).map_err(TaskError::Msg)
+}
+
+/// The items the rendered loop expression `v` stands for.
+fn items_of(run: &Run, span: &Span, lp: &Loop, v: Value, role: Option<&RoleScope>) -> Result<Vec<Value>, String> {
     match lp.kind {
         LoopKind::Loop => match v {
             Value::Array(a) => Ok(a),

@@ -56,6 +56,9 @@ pub struct RunOptions {
     pub record_dir: Option<PathBuf>,
     /// Ctrl-C handling: stop starting tasks, then abandon running ones.
     pub interrupt: Interrupt,
+    /// Render without hosts (`hlprov render`): modules show what they would make from their arguments alone
+    /// (`Module::render`), nothing connects, and what only a host can tell is reported as such.
+    pub offline: bool,
 }
 
 /// Shared with the Ctrl-C handler: `stop` lets running tasks finish but starts no new ones; `kill` abandons
@@ -114,6 +117,7 @@ impl Default for RunOptions {
             phases: PhaseSelection::All,
             record_dir: None,
             interrupt: Interrupt::default(),
+            offline: false,
         }
     }
 }

@@ -11,6 +11,9 @@ pub enum ModuleRun {
     Done(Outcome),
     /// Check mode, and the module cannot say what it would do: skipped with this message.
     Skipped(String),
+    /// Check mode, and what the module needs is not there yet (a cluster an earlier phase would start): what
+    /// it can tell anyway (`outcome`, if anything), and why it cannot decide. Its results are unknown.
+    Undecided { outcome: Option<Outcome>, why: String },
 }
 
 /// What Ansible says of a module that has no check mode.
@@ -22,8 +25,21 @@ pub async fn run(module: &dyn Module, ctx: ModuleCtx<'_>, args: &Args, check: bo
     if check && spec.check_mode == CheckMode::None {
         return Ok(ModuleRun::Skipped(NO_CHECK_MODE.into()));
     }
-    let plan = module.plan(&ctx, args).await?;
+    let mut plan = module.plan(&ctx, args).await?;
     check_kinds(module, &plan)?;
+    if let Some(why) = plan.undecided.take() {
+        if !check {
+            return Err(ModuleError::failed(why));
+        }
+        let outcome = (!plan.is_empty()).then(|| {
+            let mut o = Outcome::from_plan(&plan);
+            if !diff {
+                o.diffs.clear();
+            }
+            o
+        });
+        return Ok(ModuleRun::Undecided { outcome, why });
+    }
     if let Some(msg) = plan.skip {
         return Ok(ModuleRun::Skipped(msg));
     }
@@ -38,6 +54,20 @@ pub async fn run(module: &dyn Module, ctx: ModuleCtx<'_>, args: &Args, check: bo
     } else {
         Outcome::from_plan(&plan)
     };
+    if !diff {
+        outcome.diffs.clear();
+    }
+    Ok(ModuleRun::Done(outcome))
+}
+
+/// What `module` would make from its arguments alone, without a host (`hlprov render`).
+pub fn render(module: &dyn Module, ctx: &ModuleCtx<'_>, args: &Args, diff: bool) -> Result<ModuleRun, ModuleError> {
+    let Some(plan) = module.render(ctx, args) else {
+        return Ok(ModuleRun::Skipped(format!("needs a host: {} decides from what it finds there", module.name())));
+    };
+    let plan = plan?;
+    check_kinds(module, &plan)?;
+    let mut outcome = Outcome::from_plan(&plan);
     if !diff {
         outcome.diffs.clear();
     }

@@ -8,6 +8,35 @@ use crate::playbook::MetaAction;
 use crate::report::Status;
 use crate::vars::Vars;
 
+/// Why a task could not even reach its module: a template (typed, so that an offline render can tell "only a
+/// host would know" from a real mistake), or anything else.
+#[derive(Debug)]
+pub(crate) enum TaskError {
+    Template(crate::template::TemplateError),
+    Msg(String),
+}
+
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskError::Template(e) => write!(f, "{e}"),
+            TaskError::Msg(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<crate::template::TemplateError> for TaskError {
+    fn from(e: crate::template::TemplateError) -> TaskError {
+        TaskError::Template(e)
+    }
+}
+
+impl From<String> for TaskError {
+    fn from(m: String) -> TaskError {
+        TaskError::Msg(m)
+    }
+}
+
 /// How the task's run ended, before `ignore_errors`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum End {
@@ -36,6 +65,11 @@ pub(crate) struct TaskOutcome {
     pub gathered: bool,
     pub control: Option<MetaAction>,
     pub delegated_to: Option<String>,
+    /// Offline (`hlprov render`): skipped because only a host could tell; what it registers is unknown.
+    pub needs_host: bool,
+    /// What it registers is unknown: shown offline from its arguments alone, or planned in check mode without
+    /// what it needs (a cluster not there yet). What reads it is not decided either.
+    pub result_unknown: bool,
 }
 
 impl TaskOutcome {
@@ -51,6 +85,8 @@ impl TaskOutcome {
             gathered: false,
             control: None,
             delegated_to: None,
+            needs_host: false,
+            result_unknown: false,
         }
     }
 

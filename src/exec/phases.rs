@@ -56,6 +56,8 @@ pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError>
     let graph = graph::build(&run.playbook).map_err(|e| PreflightError(e.msg))?;
     super::preflight::check(&run)?;
     let modes = plan(&run, &graph)?;
+    let applied = graph.graph.node_indices().filter(|i| matches!(modes[i.index()], Mode::Run | Mode::GateThenRunIfFailed));
+    let _ = run.phases_to_apply.set(applied.map(|i| graph.graph[i].name.clone()).collect());
     let show_phases = graph.graph.node_weights().any(|p| p.explicit);
     let record_id = new_id();
     let t0 = Instant::now();
@@ -278,7 +280,7 @@ async fn run_phase(run: Arc<Run>, g: &PhaseGraph, node: NodeIndex, mode: Mode, e
         let g_out = gate(&run, &play, &phase_name, &gate_hosts, mode == Mode::GateOnly).await;
         let failed_hosts = g_out.bad_hosts();
         let passed = failed_hosts.is_empty() && g_out.error.is_none();
-        run.reporter.emit(Event::GateEnd { phase: phase.name.clone(), passed, failed_hosts: failed_hosts.clone() });
+        run.reporter.emit(Event::GateEnd { phase: phase.name.clone(), passed, failed_hosts: failed_hosts.clone(), needs_host: g_out.needs_host });
         record.gate_passed = Some(passed);
         if !passed {
             status = PhaseStatus::GateFailed;

@@ -40,6 +40,8 @@ pub(crate) struct PlayCtx {
     pub aborted: AtomicBool,
     /// Changed results in this play (for the phase record).
     pub changed: std::sync::atomic::AtomicU32,
+    /// Offline: tasks that could not be decided without a host.
+    pub needs_host: std::sync::atomic::AtomicU32,
 }
 
 impl PlayCtx {
@@ -74,6 +76,8 @@ pub(crate) struct PlayOutcome {
     pub unreachable: Vec<String>,
     pub aborted: bool,
     pub changed: u32,
+    /// Offline: tasks that could not be decided without a host.
+    pub needs_host: u32,
     /// The play could not start (bad pattern, vars file): counts as failed.
     pub error: Option<String>,
 }
@@ -159,6 +163,7 @@ pub(crate) async fn run_play(run: &Arc<Run>, play: Arc<Play>, phase: Option<Stri
         handlers: Mutex::new(play.handlers.clone()),
         aborted: AtomicBool::new(false),
         changed: Default::default(),
+        needs_host: Default::default(),
         play: play.clone(),
     });
     if part == Part::Tasks {
@@ -207,6 +212,7 @@ pub(crate) async fn run_play(run: &Arc<Run>, play: Arc<Play>, phase: Option<Stri
     }
     outcome.aborted = pc.aborted();
     outcome.changed = pc.changed.load(Ordering::Relaxed);
+    outcome.needs_host = pc.needs_host.load(Ordering::Relaxed);
     outcome
 }
 

@@ -44,6 +44,11 @@ pub(crate) struct Run {
     task_files: Mutex<HashMap<PathBuf, Arc<Vec<Node>>>>,
     /// Set once --start-at-task found its task.
     pub started: AtomicBool,
+    /// Results that could not be known (offline: registered by tasks that needed a host; check mode: by tasks
+    /// missing what an earlier phase would set up). Their registered values are `vars::host_only` markers.
+    pub unknown_results: Mutex<std::collections::HashSet<String>>,
+    /// The phases this run applies (a playbook of phases only): `hlprov_phases` in templates.
+    pub phases_to_apply: OnceLock<Vec<String>>,
     hostvars: OnceLock<Arc<dyn HostVarsSource>>,
 }
 
@@ -58,6 +63,8 @@ impl Run {
             templar: Templar::new(),
             reporter,
             pool: Pool::default(),
+            unknown_results: Mutex::default(),
+            phases_to_apply: OnceLock::new(),
             extra_vars,
             groups: Arc::new(groups),
             knowledge: Mutex::default(),

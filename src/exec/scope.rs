@@ -104,5 +104,8 @@ fn magic(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited) -> Vars {
     vars.insert("ansible_run_tags".into(), Value::from(if run.opts.tags.is_empty() { vec!["all".to_string()] } else { run.opts.tags.clone() }));
     vars.insert("ansible_skip_tags".into(), Value::from(run.opts.skip_tags.clone()));
     vars.insert("hlprov_phase".into(), pc.phase.clone().map(Value::from).unwrap_or(Value::Null));
+    if let Some(phases) = run.phases_to_apply.get() {
+        vars.insert("hlprov_phases".into(), Value::from(phases.clone()));
+    }
     vars
 }

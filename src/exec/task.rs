@@ -10,7 +10,7 @@ use super::connections;
 use super::env::ExecEnv;
 use super::loops;
 use super::module_step::{self, ModuleRun};
-use super::outcome::{End, TaskOutcome};
+use super::outcome::{End, TaskError, TaskOutcome};
 use super::play::PlayCtx;
 use super::run::Run;
 use super::scope::task_scope;
@@ -18,7 +18,7 @@ use super::walk::Inherited;
 use crate::modules::{ModuleCtx, ModuleError, args::to_bool};
 use crate::playbook::{Action, Cond, Include, IncludeKind, MetaAction, Task};
 use crate::report::{Event, Status, TaskResult};
-use crate::template::TemplateError;
+use crate::template::{TemplateError, TemplateErrorKind};
 use crate::transport::TransportError;
 use crate::vars::{LayerKind, VarScope, Vars};
 use crate::yaml::Span;
@@ -51,12 +51,45 @@ fn tmpl_err(e: TemplateError) -> String {
 }
 
 /// Evaluate `when` conditions (all must hold). Literal booleans need no templating.
-fn conditions_hold(run: &Run, conds: &[Cond], scope: &VarScope) -> Result<Option<String>, String> {
+/// A task that could not reach its module. Offline, a template that needs what only a host knows (its facts,
+/// a result an earlier task would have registered there) makes the task "needs a host", not a failure.
+/// In check mode, a template that reads what an earlier task could not tell (a cluster not there yet) makes
+/// the task undecided the same way.
+fn task_error(run: &Run, e: TaskError) -> TaskOutcome {
+    if let TaskError::Template(t) = &e {
+        let undefined = t.undefined.as_deref().unwrap_or_default();
+        if t.kind == TemplateErrorKind::Undefined && needs_host_knowledge(run, undefined) {
+            let mut o = TaskOutcome::skipped(if run.opts.offline {
+                format!("needs a host: {undefined} is known only when it runs there")
+            } else {
+                format!("not decided in check mode: {undefined} comes from a task that could not tell yet")
+            });
+            o.needs_host = true;
+            return o;
+        }
+    }
+    TaskOutcome::failed(e.to_string())
+}
+
+/// Whether an undefined expression (`ansible_facts.x`, `result.stdout`) stands for what only a host can tell
+/// (offline), or for the result of a task that could not decide (offline or in check mode).
+fn needs_host_knowledge(run: &Run, undefined: &str) -> bool {
+    // Another host's variable reads `hostvars['w1'].name…`.
+    let own = match undefined.strip_prefix("hostvars['") {
+        Some(rest) => rest.split_once("'].").map_or("", |(_, v)| v),
+        None => undefined,
+    };
+    let root = own.split(['.', '[']).next().unwrap_or_default();
+    let unknown = run.unknown_results.lock().unwrap_or_else(|p| p.into_inner()).contains(root);
+    unknown || (run.opts.offline && (root.starts_with("ansible_") || undefined.starts_with("hostvars")))
+}
+
+fn conditions_hold(run: &Run, conds: &[Cond], scope: &VarScope) -> Result<Option<String>, TemplateError> {
     for c in conds {
         let ok = match c.expr.trim() {
             "True" | "true" | "yes" => true,
             "False" | "false" | "no" => false,
-            expr => run.templar.eval_condition(expr, scope, &c.span).map_err(tmpl_err)?,
+            expr => run.templar.eval_condition(expr, scope, &c.span)?,
         };
         if !ok {
             return Ok(Some(c.expr.clone()));
@@ -108,7 +141,7 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
 
     let Some(lp) = &t.loop_ else {
         let o = match conditions_hold(run, &eff.when, &scope) {
-            Err(e) => TaskOutcome::failed(e),
+            Err(e) => task_error(run, e.into()),
             Ok(Some(expr)) => TaskOutcome::skipped_by(&expr),
             Ok(None) => run_item(run, t, host, eff, &scope).await,
         };
@@ -117,11 +150,12 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
 
     let items = match loops::items(run, &t.span, lp, &scope, eff.role.as_deref()) {
         Ok(items) => items,
-        Err(e) => return finish(run, pc, t, host, eff, TaskOutcome::failed(e), |o, r| event(o, r, None, false)),
+        Err(e) => return finish(run, pc, t, host, eff, task_error(run, e), |o, r| event(o, r, None, false)),
     };
     let lc = &t.loop_control;
     let mut results = Vec::new();
     let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, !items.is_empty());
+    let (mut needs_host, mut result_unknown) = (false, false);
     let mut facts_all: Option<Vars> = None;
     let mut control = None;
     let total = items.len();
@@ -156,7 +190,7 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
             },
         };
         let o = match conditions_hold(run, &eff.when, &item_scope) {
-            Err(e) => TaskOutcome::failed(e),
+            Err(e) => task_error(run, e.into()),
             Ok(Some(expr)) => TaskOutcome::skipped_by(&expr),
             Ok(None) => run_item(run, t, host, eff, &item_scope).await,
         };
@@ -168,6 +202,8 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
             m.insert("ansible_loop_var".into(), Value::String(lc.loop_var.clone()));
         }
         any_changed |= o.changed && o.end != End::Skipped;
+        needs_host |= o.needs_host;
+        result_unknown |= o.result_unknown;
         any_failed |= o.is_failure();
         all_skipped &= o.end == End::Skipped;
         if let Some(f) = o.facts {
@@ -192,6 +228,8 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
     agg.data.insert("results".into(), Value::Array(results));
     agg.facts = facts_all;
     agg.control = control;
+    agg.needs_host = needs_host;
+    agg.result_unknown = result_unknown;
     finish(run, pc, t, host, eff, agg, |o, r| event(o, r, None, true))
 }
 
@@ -246,8 +284,24 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
             pc.notify(host, &t.notify);
         }
     }
+    if o.needs_host {
+        pc.needs_host.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if o.needs_host && matches!(t.action, Action::SetFact) {
+        // Offline, facts a set_fact would have set from what only a host knows are unknown as well.
+        let mut unknown = run.unknown_results.lock().unwrap_or_else(|p| p.into_inner());
+        unknown.extend(t.args.keys().filter(|k| *k != "cacheable").cloned());
+    }
     if let Some(reg) = &t.register {
-        run.register(host, reg, registered.clone());
+        if o.needs_host || o.result_unknown {
+            // What a task that could not decide (offline: any task that works on a host, even when its output
+            // could be shown from its arguments; check mode: one missing what an earlier phase would set up)
+            // would have registered is unknown: what reads it is not decided either.
+            run.unknown_results.lock().unwrap_or_else(|p| p.into_inner()).insert(reg.clone());
+            run.register(host, reg, crate::vars::host_only::marker());
+        } else {
+            run.register(host, reg, registered.clone());
+        }
     }
     if let Some(facts) = &o.facts {
         if o.gathered {
@@ -345,7 +399,7 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
     let rendered = match run.templar.render_value(&Value::Object(t.args.clone()), scope, &t.span) {
         Ok(Value::Object(m)) => m,
         Ok(_) => Map::new(),
-        Err(e) => return TaskOutcome::failed(tmpl_err(e)),
+        Err(e) => return task_error(run, e.into()),
     };
     let module = match t.action {
         Action::Module(m) => m,
@@ -392,6 +446,16 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         None => None,
     };
     let target_host = delegate.clone().unwrap_or_else(|| host.to_string());
+    if run.opts.offline && module.needs_host() {
+        // No host: the module shows what it would make from its arguments alone, or says it needs one.
+        let task_env = ExecEnv::new(run.clone(), scope.clone(), eff.role.clone(), host.to_string());
+        let mut ctx = ModuleCtx::new(host, None, &task_env);
+        ctx.diff = diff;
+        let mut o = to_outcome(run, module_step::render(module, &ctx, &args, diff));
+        o.delegated_to = delegate;
+        o.result_unknown = true;
+        return o;
+    }
     let conn = if module.needs_host() {
         let conn_scope = if delegate.is_some() { run.host_scope(&target_host) } else { scope.clone() };
         let vars = match connection_vars(run, &conn_scope, &t.span) {
@@ -456,7 +520,7 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
             }
             r
         };
-        let mut o = to_outcome(outcome);
+        let mut o = to_outcome(run, outcome);
         o.delegated_to = delegate.clone();
         if let Err(e) = apply_conditions(run, t, scope, &mut o) {
             o = TaskOutcome::failed(e);
@@ -464,7 +528,7 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         if !until.is_empty() {
             o.data.insert("attempts".into(), Value::from(attempt));
             let reg_scope = registered_scope(t, scope, &o.registered());
-            match conditions_hold(run, until, &reg_scope) {
+            match conditions_hold(run, until, &reg_scope).map_err(tmpl_err) {
                 Ok(None) => {
                     last = Some(o);
                     break;
@@ -509,14 +573,14 @@ fn apply_conditions(run: &Run, t: &Task, scope: &VarScope, o: &mut TaskOutcome) 
     }
     if let Some(conds) = &t.changed_when {
         let reg = registered_scope(t, scope, &o.registered());
-        o.changed = conditions_hold(run, conds, &reg)?.is_none();
+        o.changed = conditions_hold(run, conds, &reg).map_err(tmpl_err)?.is_none();
     }
     if let Some(conds) = &t.failed_when {
         let reg = registered_scope(t, scope, &o.registered());
         // failed_when items are OR-ed, unlike when.
         let mut failed = false;
         for c in conds {
-            if conditions_hold(run, std::slice::from_ref(c), &reg)?.is_none() {
+            if conditions_hold(run, std::slice::from_ref(c), &reg).map_err(tmpl_err)?.is_none() {
                 failed = true;
                 break;
             }
@@ -528,10 +592,26 @@ fn apply_conditions(run: &Run, t: &Task, scope: &VarScope, o: &mut TaskOutcome) 
 }
 
 /// What the module step returned, as the task's record.
-fn to_outcome(r: Result<ModuleRun, ModuleError>) -> TaskOutcome {
+fn to_outcome(run: &Run, r: Result<ModuleRun, ModuleError>) -> TaskOutcome {
     match r {
+        Err(ModuleError::Template(e)) => task_error(run, e.into()),
         Ok(ModuleRun::Done(o)) => TaskOutcome::from_module(o),
-        Ok(ModuleRun::Skipped(msg)) => TaskOutcome::skipped(msg),
+        Ok(ModuleRun::Undecided { outcome: None, why }) => {
+            let mut o = TaskOutcome::skipped(why);
+            o.needs_host = true;
+            o
+        }
+        Ok(ModuleRun::Undecided { outcome: Some(out), why }) => {
+            let mut o = TaskOutcome::from_module(out);
+            o.msg = Some(why);
+            o.result_unknown = true;
+            o
+        }
+        Ok(ModuleRun::Skipped(msg)) => {
+            let mut o = TaskOutcome::skipped(msg);
+            o.needs_host = run.opts.offline;
+            o
+        }
         Err(ModuleError::Transport(e)) if e.is_unreachable() => TaskOutcome::unreachable(e.to_string()),
         Err(ModuleError::Failed(f)) => {
             let mut o = TaskOutcome::failed(f.msg);
@@ -548,7 +628,7 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
     let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
     let items: Vec<Option<Value>> = match &inc.loop_ {
         None => vec![None],
-        Some(lp) => loops::items(run, &inc.span, lp, &scope, eff.role.as_deref())?.into_iter().map(Some).collect(),
+        Some(lp) => loops::items(run, &inc.span, lp, &scope, eff.role.as_deref()).map_err(|e| e.to_string())?.into_iter().map(Some).collect(),
     };
     let mut out = Vec::new();
     for item in items {
@@ -557,7 +637,7 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
             params.insert(inc.loop_control.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item));
         }
         let item_scope = scope.with_layer(LayerKind::IncludeParams, "include params", Arc::new(params.clone()));
-        if conditions_hold(run, &eff.when, &item_scope)?.is_some() {
+        if conditions_hold(run, &eff.when, &item_scope).map_err(tmpl_err)?.is_some() {
             continue;
         }
         let raw = match &inc.kind {

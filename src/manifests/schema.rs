@@ -17,6 +17,14 @@ pub const KUBERNETES_VERSION: &str = "1.36";
 /// The vendored CRD files: (where they came from, their text).
 const VENDORED_CRDS: &[(&str, &str)] = &[
     (
+        "schemas/crds/prometheus-operator-v0.93.1/crd-prometheusrules.yaml",
+        include_str!("../../schemas/crds/prometheus-operator-v0.93.1/crd-prometheusrules.yaml"),
+    ),
+    (
+        "schemas/crds/prometheus-operator-v0.93.1/crd-servicemonitors.yaml",
+        include_str!("../../schemas/crds/prometheus-operator-v0.93.1/crd-servicemonitors.yaml"),
+    ),
+    (
         "schemas/crds/metallb-v0.16.1/metallb.io_ipaddresspools.yaml",
         include_str!("../../schemas/crds/metallb-v0.16.1/metallb.io_ipaddresspools.yaml"),
     ),
@@ -48,8 +56,29 @@ const VENDORED_CRDS: &[(&str, &str)] = &[
         include_str!("../../schemas/crds/flux-kustomize-controller-v1.9.4/kustomize.toolkit.fluxcd.io_kustomizations.yaml"),
     ),
     (
+        "schemas/crds/node-feature-discovery-v0.19.0/nfd-api-crds.yaml",
+        include_str!("../../schemas/crds/node-feature-discovery-v0.19.0/nfd-api-crds.yaml"),
+    ),
+    (
         "schemas/crds/intel-device-plugins-v0.36.0/deviceplugin.intel.com_gpudeviceplugins.yaml",
         include_str!("../../schemas/crds/intel-device-plugins-v0.36.0/deviceplugin.intel.com_gpudeviceplugins.yaml"),
+    ),
+];
+
+/// The pinned charts that ship a values schema: (chart, version, `values.schema.json`, the chart's default
+/// `values.yaml`). Helm checks the schema against the defaults merged with the given values, and so does hlprov.
+const CHART_VALUES: &[(&str, &str, &str, &str)] = &[
+    (
+        "metallb",
+        "0.16.1",
+        include_str!("../../schemas/charts/metallb-0.16.1/values.schema.json"),
+        include_str!("../../schemas/charts/metallb-0.16.1/values.yaml"),
+    ),
+    (
+        "node-feature-discovery",
+        "0.19.0",
+        include_str!("../../schemas/charts/node-feature-discovery-0.19.0/values.schema.json"),
+        include_str!("../../schemas/charts/node-feature-discovery-0.19.0/values.yaml"),
     ),
 ];
 
@@ -147,12 +176,15 @@ impl Schemas {
         self.crds.contains_key(&key) || core().index.contains_key(&key)
     }
 
-    /// Check one object.
+    /// Check one object (and, for a k3s HelmChart of a chart whose values schema is vendored, its values).
     pub fn check(&self, obj: &Object) -> Checked {
         let key = (obj.api_version().to_string(), obj.kind().to_string());
         let Some(validator) = self.validator(&key) else { return Checked::Unknown };
-        let problems: Vec<Problem> =
+        let mut problems: Vec<Problem> =
             validator.iter_errors(&obj.value).map(|e| Problem { path: dotted(&e.instance_path().to_string()), msg: e.to_string() }).collect();
+        if obj.api_version() == "helm.cattle.io/v1" && obj.kind() == "HelmChart" {
+            problems.extend(chart_values_problems(&obj.value));
+        }
         if problems.is_empty() { Checked::Valid } else { Checked::Invalid(problems) }
     }
 
@@ -171,6 +203,71 @@ impl Schemas {
         let v = Arc::new(jsonschema::draft202012::new(&schema).ok()?);
         self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), v.clone());
         Some(v)
+    }
+}
+
+/// The chart and version a HelmChart installs: `spec.chart` + `spec.version`, or a chart URL ending in
+/// `NAME-VERSION.tgz` (k3s' static charts).
+pub fn helm_chart_of(obj: &Value) -> Option<(String, String)> {
+    let chart = obj.pointer("/spec/chart")?.as_str()?;
+    if let Some(file) = chart.rsplit('/').next().and_then(|f| f.strip_suffix(".tgz")) {
+        if chart.contains('/') {
+            let (name, version) = file.rsplit_once('-')?;
+            return Some((name.to_string(), version.trim_start_matches('v').to_string()));
+        }
+    }
+    let version = obj.pointer("/spec/version")?.as_str()?;
+    Some((chart.to_string(), version.trim_start_matches('v').to_string()))
+}
+
+/// A HelmChart's `valuesContent` against its chart's values schema, where one is vendored.
+fn chart_values_problems(obj: &Value) -> Vec<Problem> {
+    let Some((name, version)) = helm_chart_of(obj) else { return Vec::new() };
+    let Some((_, _, schema, defaults)) = CHART_VALUES.iter().find(|(n, v, _, _)| *n == name && *v == version) else { return Vec::new() };
+    let text = obj.pointer("/spec/valuesContent").and_then(Value::as_str).unwrap_or("");
+    let given = match crate::yaml::load_one(text, "valuesContent") {
+        Ok(doc) if doc.is_null() => Value::Object(Map::new()),
+        Ok(doc) => doc.to_value(),
+        Err(e) => return vec![Problem { path: "spec.valuesContent".into(), msg: format!("not YAML: {e}") }],
+    };
+    let mut values = crate::yaml::load_one(defaults, "values.yaml").map(|d| d.to_value()).unwrap_or_default();
+    merge_values(&mut values, given);
+    let schema: Value = match serde_json::from_str(schema) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Problem {
+                path: "spec.valuesContent".into(),
+                msg: format!("the vendored values schema of {name} {version} is not JSON: {e}"),
+            }];
+        }
+    };
+    let Ok(validator) = jsonschema::validator_for(&schema) else { return Vec::new() };
+    validator
+        .iter_errors(&values)
+        .map(|e| {
+            let inner = dotted(&e.instance_path().to_string());
+            Problem {
+                path: if inner.is_empty() { "spec.valuesContent".into() } else { format!("spec.valuesContent: {inner}") },
+                msg: format!("{e} (values schema of the {name} {version} chart)"),
+            }
+        })
+        .collect()
+}
+
+/// Helm's merge of given values over a chart's defaults: mappings merge key by key, anything else replaces.
+fn merge_values(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge_values(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
     }
 }
 
@@ -269,6 +366,25 @@ mod tests {
         assert!(p.iter().any(|p| p.path == "spec.task") && p.iter().any(|p| p.path == "spec.retain"), "{p:?}");
         let unknown = one("apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c}\n");
         assert_eq!(s.check(&unknown), Checked::Unknown);
+    }
+
+    #[test]
+    fn helm_chart_values_follow_the_charts_schema() {
+        let s = Schemas::builtin();
+        let chart = |values: &str| {
+            one(&format!(
+                "apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata: {{name: metallb, namespace: kube-system}}\nspec:\n  chart: metallb\n  repo: https://metallb.github.io/metallb\n  version: 0.16.1\n  valuesContent: |\n{}\n",
+                values.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+            ))
+        };
+        assert_eq!(s.check(&chart("controller:\n  logLevel: info\n")), Checked::Valid);
+        let got = s.check(&chart("controller:\n  logLevel: loud\n"));
+        let Checked::Invalid(p) = got else { panic!("a bad logLevel passed: {got:?}") };
+        assert!(p.iter().any(|p| p.path == "spec.valuesContent: controller.logLevel"), "{p:?}");
+        assert_eq!(
+            helm_chart_of(&json!({"spec": {"chart": "https://%{KUBERNETES_API}%/static/charts/metallb-0.16.1.tgz"}})),
+            Some(("metallb".into(), "0.16.1".into()))
+        );
     }
 
     #[test]

@@ -70,28 +70,76 @@ impl Module for Copy {
     }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let dest = args.req("dest")?;
-        let (src, content) = (args.str("src"), args.get("content"));
-        match (src, content) {
-            (None, None) => return Err(ModuleError::Args("src (or content) is required".into())),
-            (Some(_), Some(_)) => return Err(ModuleError::Args("src and content are mutually exclusive".into())),
-            (None, Some(_)) if dest.ends_with('/') => return Err(ModuleError::Args("can not use content with a dir as dest".into())),
-            _ => {}
+        match what_to_copy(ctx, args)? {
+            What::File(source) => put_file(ctx, args, &source, dest).await,
+            What::Tree(top, contents_only) => copy_tree(ctx, args, &top, contents_only, dest).await,
         }
-        if let Some(c) = content {
-            let source = Source { bytes: content_bytes(c), name: None, local_mode: None, display: None };
-            return put_file(ctx, args, &source, dest).await;
-        }
-        let src = src.unwrap_or_default();
-        let found = ctx
-            .task
-            .find_file(FileKind::Files, src.trim_end_matches('/'))
-            .map_err(|e| ModuleError::Args(format!("could not find src={src}: {e}")))?;
-        if found.is_dir() {
-            return copy_tree(ctx, args, &found, src.ends_with('/'), dest).await;
-        }
-        let source = Source::from_file(&found)?;
-        put_file(ctx, args, &source, dest).await
     }
+    fn render(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Option<Result<Plan, ModuleError>> {
+        let render = || -> Result<Plan, ModuleError> {
+            let dest = args.req("dest")?;
+            match what_to_copy(ctx, args)? {
+                What::File(source) => Ok(render_put(args, &source, dest)),
+                What::Tree(top, contents_only) => {
+                    let mut tree = Tree::default();
+                    let prefix = if contents_only { String::new() } else { format!("{}/", file_name(&top.to_string_lossy())) };
+                    let real_top = std::fs::canonicalize(&top).map_err(|e| ModuleError::Args(format!("cannot read {}: {e}", top.display())))?;
+                    walk(&top, &prefix, args.bool("local_follow"), &mut tree, &mut vec![real_top])?;
+                    let mut plan = Plan::unchanged().with("dest", dest).with("src", top.display().to_string());
+                    for (local, rel) in &tree.files {
+                        let file = render_put(args, &Source::from_file(local)?, &format!("{}/{rel}", dest.trim_end_matches('/')));
+                        plan.changes.extend(file.changes);
+                    }
+                    Ok(plan)
+                }
+            }
+        };
+        Some(render())
+    }
+}
+
+/// A single file (content or a controller file) or a controller folder.
+enum What {
+    File(Source),
+    /// The folder, and whether only its contents go (src ended in '/').
+    Tree(PathBuf, bool),
+}
+
+fn what_to_copy(ctx: &ModuleCtx<'_>, args: &Args) -> Result<What, ModuleError> {
+    let dest = args.req("dest")?;
+    let (src, content) = (args.str("src"), args.get("content"));
+    match (src, content) {
+        (None, None) => return Err(ModuleError::Args("src (or content) is required".into())),
+        (Some(_), Some(_)) => return Err(ModuleError::Args("src and content are mutually exclusive".into())),
+        (None, Some(_)) if dest.ends_with('/') => return Err(ModuleError::Args("can not use content with a dir as dest".into())),
+        _ => {}
+    }
+    if let Some(c) = content {
+        return Ok(What::File(Source { bytes: content_bytes(c), name: None, local_mode: None, display: None }));
+    }
+    let src = src.unwrap_or_default();
+    let found =
+        ctx.task.find_file(FileKind::Files, src.trim_end_matches('/')).map_err(|e| ModuleError::Args(format!("could not find src={src}: {e}")))?;
+    if found.is_dir() {
+        return Ok(What::Tree(found, src.ends_with('/')));
+    }
+    Ok(What::File(Source::from_file(&found)?))
+}
+
+/// What putting `source` at `dest` would make on a host that has nothing there yet (`hlprov render`).
+pub fn render_put(args: &Args, source: &Source, dest: &str) -> Plan {
+    let path = if dest.ends_with('/') { format!("{dest}{}", source.name.as_deref().unwrap_or("")) } else { dest.to_string() };
+    let d = Diff {
+        before_header: "/dev/null".into(),
+        after_header: path.clone(),
+        before: String::new(),
+        after: diff_text(Some(&source.bytes), source.bytes.len() as u64),
+    };
+    let mut plan = Plan::unchanged().with("dest", path.as_str()).with("checksum", sha1_hex(&source.bytes)).with("size", source.bytes.len());
+    if let Some(m) = args.str("mode") {
+        plan = plan.with("mode", m);
+    }
+    plan.change(Change::new("content", d, Step::Module))
 }
 
 /// What to put on the host.

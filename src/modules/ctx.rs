@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::ModuleError;
+use crate::template::{TemplateError, TemplateErrorKind};
 use crate::transport::{Cmd, Connection, Output};
+use crate::yaml::Span;
 
 /// Where a controller-side file for a task is looked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,11 +26,11 @@ pub trait TaskEnv: Send + Sync {
     /// Find a file on the controller for `name` (relative names are searched; absolute ones are taken as given).
     fn find_file(&self, kind: FileKind, name: &str) -> Result<PathBuf, String>;
     /// Render Jinja2 text (template module) with the task's variables. `origin` names the source for errors.
-    fn render(&self, text: &str, origin: &str) -> Result<String, String>;
+    fn render(&self, text: &str, origin: &str) -> Result<String, TemplateError>;
     /// Evaluate a bare Jinja expression (debug var=, assert that=) with the task's variables.
-    fn eval(&self, expr: &str) -> Result<Value, String>;
+    fn eval(&self, expr: &str) -> Result<Value, TemplateError>;
     /// Evaluate a condition (assert).
-    fn condition(&self, expr: &str) -> Result<bool, String>;
+    fn condition(&self, expr: &str) -> Result<bool, TemplateError>;
     /// A gathered fact (`os_family`, …) if facts were gathered.
     fn fact(&self, name: &str) -> Option<Value>;
     /// The folder relative controller paths are taken from (the playbook's folder; `fetch dest`).
@@ -46,14 +48,14 @@ impl TaskEnv for PlainEnv {
         let p = PathBuf::from(name);
         if p.exists() { Ok(p) } else { Err(format!("could not find '{name}' on the controller")) }
     }
-    fn render(&self, text: &str, _: &str) -> Result<String, String> {
+    fn render(&self, text: &str, _: &str) -> Result<String, TemplateError> {
         Ok(text.to_string())
     }
-    fn eval(&self, expr: &str) -> Result<Value, String> {
-        Err(format!("no variables here to evaluate '{expr}'"))
+    fn eval(&self, expr: &str) -> Result<Value, TemplateError> {
+        Err(no_variables(expr))
     }
-    fn condition(&self, expr: &str) -> Result<bool, String> {
-        Err(format!("no variables here to evaluate '{expr}'"))
+    fn condition(&self, expr: &str) -> Result<bool, TemplateError> {
+        Err(no_variables(expr))
     }
     fn fact(&self, _: &str) -> Option<Value> {
         None
@@ -162,4 +164,9 @@ impl<'a> ApplyCtx<'a> {
     pub fn with_timeout(&self, timeout: Option<Duration>) -> ApplyCtx<'a> {
         ApplyCtx { inner: self.inner.with_timeout(timeout) }
     }
+}
+
+/// What a [`PlainEnv`] answers when asked to evaluate: there are no variables.
+fn no_variables(expr: &str) -> TemplateError {
+    TemplateError::new(TemplateErrorKind::Runtime, &Span::synthetic("ad hoc"), format!("no variables here to evaluate '{expr}'"))
 }

@@ -96,6 +96,32 @@ impl Module for File {
             _ => hard(args, &here, src.as_deref()),
         }
     }
+    fn render(&self, _ctx: &ModuleCtx<'_>, args: &Args) -> Option<Result<Plan, ModuleError>> {
+        render_state(args)
+    }
+}
+
+/// What `file` would make on a host that has nothing at the path yet (`hlprov render`): the plan of each state
+/// against an absent path. Attributes of an existing file (state=file) can only be planned on a host.
+fn render_state(args: &Args) -> Option<Result<Plan, ModuleError>> {
+    let path = args.str("path")?.to_string();
+    let state = args.str("state").unwrap_or(if args.bool("recurse") { "directory" } else { "file" });
+    let here = Here {
+        path: path.clone(),
+        st: FileState::default(),
+        followed: FileState::default(),
+        // A link's src, as if it were there (offline nothing can be checked).
+        rest: vec![FileState { exists: true, kind: Some(remote_file::Kind::File), ..Default::default() }; 3],
+        inside: String::new(),
+    };
+    Some(match state {
+        "absent" => Ok(absent(&here)),
+        "directory" => directory(args, &here, false),
+        "touch" => touch(args, &here, false),
+        "link" => link(args, &here, args.str("src"), false),
+        "hard" => hard(args, &here, args.str("src")),
+        _ => return None,
+    })
 }
 
 /// What the probe found.

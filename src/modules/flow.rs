@@ -74,7 +74,7 @@ impl Module for Assert {
     }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         for cond in conditions(args.get("that").unwrap_or(&Value::Null)) {
-            let ok = ctx.task.condition(&cond).map_err(ModuleError::failed)?;
+            let ok = ctx.task.condition(&cond).map_err(ModuleError::Template)?;
             if !ok {
                 let msg = args.get("fail_msg").map(value_text).unwrap_or_else(|| "Assertion failed".into());
                 return Err(ModuleError::failed(msg).with("assertion", cond.clone()).with("evaluated_to", false));

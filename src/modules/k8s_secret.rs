@@ -89,6 +89,20 @@ impl Module for K8sSecret {
     fn notes(&self) -> &'static str {
         "hlprov's own module (Ansible has none like it): it renders the manifest on the controller and writes it atomically; applying it is k3s's job when dest is in its auto-deploy folder."
     }
+    fn render(&self, _ctx: &ModuleCtx<'_>, args: &Args) -> Option<Result<Plan, ModuleError>> {
+        let render = || -> Result<Plan, ModuleError> {
+            let m = manifest(args)?;
+            let text = m.render().map_err(ModuleError::Args)?;
+            let dest = args.req("dest")?;
+            let d = remote_file::content_diff(dest, &remote_file::FileState::default(), text.as_bytes());
+            Ok(Plan::unchanged().with("dest", dest).with("name", m.name.clone()).with("namespace", m.namespace.clone()).change(Change::new(
+                "content",
+                d,
+                Step::Module,
+            )))
+        };
+        Some(render())
+    }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let m = manifest(args)?;
         let text = m.render().map_err(ModuleError::Args)?;

@@ -23,6 +23,7 @@ mod get_url;
 mod group;
 pub mod helpers;
 mod hostname;
+pub mod k8s;
 mod k8s_secret;
 mod lineinfile;
 mod modprobe;
@@ -74,6 +75,12 @@ pub trait Module: Send + Sync {
     }
     /// Look at the host and say what would change to reach the state the arguments ask for. Only reads.
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError>;
+    /// What the module would make on a host that has nothing yet, known from its arguments alone, for
+    /// `hlprov render` (no host, no connection: `ctx.conn` is None). None: only a host can tell (packages,
+    /// services, commands). Modules that run on the controller are planned as usual instead.
+    fn render(&self, _ctx: &ModuleCtx<'_>, _args: &Args) -> Option<Result<Plan, ModuleError>> {
+        None
+    }
     /// Make the planned changes, deciding nothing new. The engine calls this only outside check mode, and only
     /// when the plan has changes or preliminary steps. The default carries out each step in order.
     async fn apply(&self, ctx: &ApplyCtx<'_>, _args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
@@ -151,6 +158,9 @@ pub enum ModuleError {
     /// The module ran and could not reach the wanted state.
     #[error("{}", .0.msg)]
     Failed(Box<Failure>),
+    /// A template the module renders (its source file, a condition) failed, with its file and line.
+    #[error("{0}")]
+    Template(crate::template::TemplateError),
     /// The host cannot do this at all (a kernel module inside a container, …), said plainly.
     #[error("{0}")]
     Unsupported(String),

@@ -24,6 +24,9 @@ pub struct Plan {
     pub facts: Option<Map<String, Value>>,
     /// Nothing to do, and Ansible reports the task as skipped (unarchive's `creates`): the message says why.
     pub skip: Option<String>,
+    /// What the module needs on this host is not there yet (a cluster an earlier phase would start): in check
+    /// mode the plan is reported with this note and its results count as unknown; in a real run it fails.
+    pub undecided: Option<String>,
     /// The changes cannot be predicted (a command with no `creates`/`removes` to decide): in check mode the
     /// task is skipped rather than reported as a change. Only modules whose spec says so may set it.
     pub unpredictable: bool,
@@ -40,6 +43,17 @@ impl Plan {
     /// Nothing to do, reported as skipped with this message.
     pub fn skipped(msg: impl Into<String>) -> Plan {
         Plan { skip: Some(msg.into()), ..Default::default() }
+    }
+
+    /// What it needs is not there yet (see `undecided`): skipped in check mode, failed in a real run.
+    pub fn undecided(why: impl Into<String>) -> Plan {
+        Plan { undecided: Some(why.into()), ..Default::default() }
+    }
+
+    /// The same, with what the module can still tell from its arguments alone (objects it would create).
+    pub fn undecided_because(mut self, why: impl Into<String>) -> Plan {
+        self.undecided = Some(why.into());
+        self
     }
 
     /// A plan of these changes.

@@ -22,6 +22,8 @@ static MODULES: &[&dyn Module] = &[
     &super::blockinfile::BlockInFile,
     &super::replace::Replace,
     &super::k8s_secret::K8sSecret,
+    &super::k8s::K8s,
+    &super::k8s::K8sInfo,
     &super::apt::Apt,
     &super::apt_repository::AptRepository,
     &super::deb822_repository::Deb822Repository,

@@ -1,7 +1,7 @@
 //! template: render a Jinja2 template from the controller (the role's templates/) with the task's variables
 //! and put the result on the host exactly as copy would (same checks, atomic write, owner/group/mode).
 
-use super::copy::{DEST_ARGS, Source, put_file};
+use super::copy::{DEST_ARGS, Source, put_file, render_put};
 use super::{ArgKind, ArgSpec, Args, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Plan};
 
 pub struct Template;
@@ -46,29 +46,37 @@ impl Module for Template {
          (Jinja converts only the template's own). Results are those of copy (no `md5sum`)."
     }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
-        let src = args.req("src")?;
-        let path = ctx.task.find_file(FileKind::Templates, src).map_err(|e| ModuleError::Args(format!("could not find template src={src}: {e}")))?;
-        let text = std::fs::read_to_string(&path).map_err(|e| ModuleError::Args(format!("cannot read template {}: {e}", path.display())))?;
-        // Non-default whitespace options travel as the `#jinja2:` header line the renderer understands; a
-        // header already in the file wins, as in Ansible.
-        let (trim, lstrip) = (args.bool("trim_blocks"), args.bool("lstrip_blocks"));
-        let text = if (trim, lstrip) != (true, false) && !text.starts_with("#jinja2:") {
-            format!("#jinja2: trim_blocks: {}, lstrip_blocks: {}\n{text}", py_bool(trim), py_bool(lstrip))
-        } else {
-            text
-        };
-        let rendered = ctx.task.render(&text, &path.display().to_string()).map_err(ModuleError::failed)?;
-        let newline = match args.req("newline_sequence")? {
-            "\\n" => "\n",
-            "\\r" => "\r",
-            "\\r\\n" => "\r\n",
-            other => other,
-        };
-        let rendered = if newline == "\n" { rendered } else { rendered.replace('\n', newline) };
-        let mut source = Source::from_file(&path)?;
-        source.bytes = rendered.into_bytes();
-        put_file(ctx, args, &source, args.req("dest")?).await
+        put_file(ctx, args, &rendered(ctx, args)?, args.req("dest")?).await
     }
+    fn render(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Option<Result<Plan, ModuleError>> {
+        Some(rendered(ctx, args).and_then(|source| Ok(render_put(args, &source, args.req("dest")?))))
+    }
+}
+
+/// The template rendered with the task's variables, as the content to put on the host.
+fn rendered(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Source, ModuleError> {
+    let src = args.req("src")?;
+    let path = ctx.task.find_file(FileKind::Templates, src).map_err(|e| ModuleError::Args(format!("could not find template src={src}: {e}")))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| ModuleError::Args(format!("cannot read template {}: {e}", path.display())))?;
+    // Non-default whitespace options travel as the `#jinja2:` header line the renderer understands; a
+    // header already in the file wins, as in Ansible.
+    let (trim, lstrip) = (args.bool("trim_blocks"), args.bool("lstrip_blocks"));
+    let text = if (trim, lstrip) != (true, false) && !text.starts_with("#jinja2:") {
+        format!("#jinja2: trim_blocks: {}, lstrip_blocks: {}\n{text}", py_bool(trim), py_bool(lstrip))
+    } else {
+        text
+    };
+    let rendered = ctx.task.render(&text, &path.display().to_string()).map_err(ModuleError::Template)?;
+    let newline = match args.req("newline_sequence")? {
+        "\\n" => "\n",
+        "\\r" => "\r",
+        "\\r\\n" => "\r\n",
+        other => other,
+    };
+    let rendered = if newline == "\n" { rendered } else { rendered.replace('\n', newline) };
+    let mut source = Source::from_file(&path)?;
+    source.bytes = rendered.into_bytes();
+    Ok(source)
 }
 
 fn py_bool(b: bool) -> &'static str {

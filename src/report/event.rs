@@ -117,6 +117,9 @@ pub enum Event {
         phase: String,
         passed: bool,
         failed_hosts: Vec<String>,
+        /// Offline (`hlprov render`): checks that only a cluster or host could decide, left undecided.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        needs_host: u32,
     },
     PhaseEnd {
         phase: String,
@@ -207,7 +210,7 @@ impl Redact for Event {
                 hosts.redact();
             }
             Event::GateStart { phase } => phase.redact(),
-            Event::GateEnd { phase, passed: _, failed_hosts } => {
+            Event::GateEnd { phase, passed: _, failed_hosts, needs_host: _ } => {
                 phase.redact();
                 failed_hosts.redact();
             }
@@ -236,6 +239,10 @@ impl Event {
         self.redact();
         self
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]
@@ -269,7 +276,7 @@ mod tests {
             Event::Rescued { host: s.into(), location: s.into() },
             Event::PhaseStart { phase: s.into(), hosts: vec![s.into()] },
             Event::GateStart { phase: s.into() },
-            Event::GateEnd { phase: s.into(), passed: false, failed_hosts: vec![s.into()] },
+            Event::GateEnd { phase: s.into(), passed: false, failed_hosts: vec![s.into()], needs_host: 0 },
             Event::PhaseEnd { phase: s.into(), status: PhaseStatus::Failed, duration_ms: 0, changed: 0, failed_hosts: vec![s.into()] },
             Event::PhaseBlocked { phase: s.into(), by: s.into(), reason: s.into() },
             Event::Warning { msg: s.into() },

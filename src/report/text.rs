@@ -104,6 +104,9 @@ impl Text {
             };
             let body = if self.verbosity >= 1 { serde_json::to_string_pretty(&r.result) } else { serde_json::to_string(&r.result) };
             line = format!("{line}{label} => {}", body.unwrap_or_default());
+        } else if let Some(why) = r.msg.as_deref().filter(|m| r.status == Status::Skipped && m.starts_with("needs a host")) {
+            // An offline render says why it could not show a task.
+            line = format!("{line} ({why})");
         }
         let mut out = self.paint(&line, status);
         if r.status == Status::Ignored {
@@ -255,8 +258,11 @@ impl Sink for Text {
                     b.set_message("verifying");
                 }
             }
-            Event::GateEnd { phase, passed, failed_hosts } => {
+            Event::GateEnd { phase, passed, failed_hosts, needs_host } => {
                 let msg = match (*passed, st.check) {
+                    (true, _) if *needs_host > 0 => format!(
+                        "gate of phase {phase}: nothing failed that could be checked without hosts; {needs_host} check(s) need the hosts or the cluster"
+                    ),
                     (true, _) => format!("gate of phase {phase} passed"),
                     (false, false) => format!("gate of phase {phase} FAILED on {}", failed_hosts.join(", ")),
                     (false, true) => format!(

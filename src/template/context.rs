@@ -13,7 +13,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use super::convert;
 use super::engine::Engine;
 use super::error::TemplateErrorKind;
-use crate::vars::{HostVarsSource, VarScope, unsafe_text};
+use crate::vars::{HostVarsSource, VarScope, host_only, unsafe_text};
 use crate::yaml::Value as Json;
 
 /// The context key under which filters and lookups find the current [`ScopeObject`].
@@ -39,6 +39,8 @@ pub struct RenderCtx {
     failure: Mutex<Option<Failure>>,
     /// Names of top-level variables that were looked up and not found, in order.
     misses: Mutex<Vec<String>>,
+    /// The first variable read that only a host can tell (offline rendering; see `vars::host_only`).
+    host_only: Mutex<Option<String>>,
 }
 
 impl RenderCtx {
@@ -52,6 +54,11 @@ impl RenderCtx {
         if slot.is_none() {
             *slot = Some(f);
         }
+    }
+
+    /// The first variable read whose value only a host can tell, if any: the render must not be used.
+    pub fn host_only(&self) -> Option<String> {
+        self.host_only.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn last_miss(&self) -> Option<String> {
@@ -91,6 +98,11 @@ impl ScopeObject {
             return Some(v.clone());
         }
         let (raw, layer) = self.scope.lookup(name)?;
+        if host_only::is_marker(raw) {
+            let name = format!("{}{}", self.label, name);
+            self.ctx.host_only.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(name.clone());
+            return Some(Value::from(minijinja::Error::new(minijinja::ErrorKind::UndefinedError, format!("`{name}` is known only on a host"))));
+        }
         let value = if layer.kind.is_unsafe() || !needs_templating(raw) {
             convert::to_mj(raw)
         } else {

@@ -11,7 +11,7 @@ use minijinja::{Environment, Error, ErrorKind};
 use super::context::{Failure, RenderCtx, ScopeObject, is_template};
 use super::convert;
 use super::error::TemplateErrorKind;
-use super::{filters, jinja_tests, lookups};
+use super::{filters, jinja_tests, literal, lookups};
 use crate::vars::unsafe_text;
 use crate::yaml::Value as Json;
 
@@ -93,7 +93,8 @@ impl Engine {
     }
 
     /// Render one string in `obj`'s scope. A string that is a single `{{ expr }}` yields the expression's own
-    /// type; anything else yields a string.
+    /// type; anything else yields a string, unless its only output is one `{{ }}` printing a list or dict, whose
+    /// value Ansible keeps (see `literal`).
     pub fn render_str(&self, s: &str, obj: &Arc<ScopeObject>) -> Result<Value, Error> {
         if !is_template(s) {
             return Ok(Value::from(s));
@@ -102,7 +103,13 @@ impl Engine {
         if let Some(expr) = single_expression(s) {
             return self.eval_expr(expr, obj);
         }
-        self.render_text(s, obj, TextOptions::default()).map(Value::from)
+        let text = self.render_text(s, obj, TextOptions::default())?;
+        if literal::read_back(s, &text)
+            && let Some(v) = literal::parse(&text)
+        {
+            return Ok(convert::to_mj(&v));
+        }
+        Ok(Value::from(text))
     }
 
     /// Compile without rendering: a syntax error is found before anything runs.

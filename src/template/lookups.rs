@@ -47,7 +47,10 @@ fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> R
         "env" => env_lookup(&flat, &kw),
         "template" => template(&obj, &flat, &kw),
         "pipe" => pipe(&flat),
-        other => return Err(fail(format!("lookup plugin '{other}' is not available in hlprov (it has file, env, template, pipe)"))),
+        "community.sops.sops" | "sops" => sops(&obj, &flat),
+        other => {
+            return Err(fail(format!("lookup plugin '{other}' is not available in hlprov (it has file, env, template, pipe, community.sops.sops)")));
+        }
     };
     let items = match (result, errors.as_str()) {
         (Ok(items), _) => items,
@@ -99,6 +102,25 @@ fn file(obj: &ScopeObject, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, E
             text = text.trim_start().to_string();
         }
         out.push(Value::from(text));
+    }
+    Ok(out)
+}
+
+/// community.sops.sops: a SOPS file decrypted (with the keys hlprov finds, as for encrypted vars files), as
+/// text. Every decrypted value is registered as a secret, so it never shows in output.
+fn sops(obj: &ScopeObject, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    use crate::secrets::{Format, Keyring, sops_file};
+    let mut out = Vec::new();
+    for t in terms {
+        let (path, text) = read(obj, &text_of(t)?, "files", "community.sops.sops")?;
+        let name = path.display().to_string();
+        let detail = |e: crate::secrets::SopsError| fail(format!("lookup('community.sops.sops'): {}", crate::redact::redact(&e.detail())));
+        let enc = sops_file::parse(&text, Format::from_path(&path), &name)
+            .map_err(detail)?
+            .ok_or_else(|| fail(format!("lookup('community.sops.sops'): {name} is not a SOPS file (no sops metadata)")))?;
+        let plain = enc.decrypt(&Keyring::from_env().map_err(detail)?).map_err(detail)?;
+        plain.register_secrets();
+        out.push(Value::from(plain.emit_plain().map_err(detail)?));
     }
     Ok(out)
 }

@@ -13,7 +13,13 @@ mod filters;
 pub fn python_json(v: &crate::yaml::Value) -> String {
     filters::serialize::dumps(v, &filters::serialize::JsonStyle { indent: None, sort_keys: false, ensure_ascii: true })
 }
+/// YAML as `to_nice_yaml(indent=2)` writes it (block style, sorted keys, PyYAML's quoting): for showing
+/// structured data to people (the k8s module's diffs).
+pub fn nice_yaml(v: &crate::yaml::Value) -> String {
+    filters::pyyaml::dump(v, &filters::pyyaml::Style { indent: 2, default_flow_style: Some(false), sort_keys: true })
+}
 mod jinja_tests;
+mod literal;
 mod lookups;
 mod templar;
 

@@ -46,7 +46,9 @@ impl Templar {
     /// from mappings and lists; `!unsafe` strings come out verbatim.
     pub fn render_value(&self, v: &Value, scope: &VarScope, origin: &Span) -> Result<Value, TemplateError> {
         let (obj, ctx) = self.root(scope);
-        self.render_deep(v, &obj).map_err(|e| self.error(e, &ctx, origin, false))
+        let v = self.render_deep(v, &obj).map_err(|e| self.error(e, &ctx, origin, false))?;
+        host_only_check(&ctx, origin)?;
+        Ok(v)
     }
 
     /// Render a whole text (the template module's file). `origin` is where the text comes from; for a file
@@ -62,11 +64,13 @@ impl Templar {
         // A header line shifts every line below it.
         let shift = if body.len() != text.len() { 1 } else { 0 };
         let (obj, ctx) = self.root(scope);
-        self.engine.render_text(body, &obj, opts).map_err(|e| {
+        let text = self.engine.render_text(body, &obj, opts).map_err(|e| {
             let mut err = self.error(Fail::Engine(e, true), &ctx, origin, true);
             err.template_line = err.template_line.map(|l| l + shift);
             err
-        })
+        })?;
+        host_only_check(&ctx, origin)?;
+        Ok(text)
     }
 
     /// Evaluate a condition (`when`, `failed_when`, `changed_when`, `until`, assert `that`): a bare Jinja
@@ -82,6 +86,7 @@ impl Templar {
         let (obj, ctx) = self.root(scope);
         let bare = engine::escape_backslashes_expr(bare);
         let v = self.engine.eval_expr(&bare, &obj).map_err(|e| self.error(Fail::Engine(e, false), &ctx, origin, false))?;
+        host_only_check(&ctx, origin)?;
         Ok(truthy(&v))
     }
 
@@ -89,6 +94,7 @@ impl Templar {
     pub fn eval_expression(&self, expr: &str, scope: &VarScope, origin: &Span) -> Result<Value, TemplateError> {
         let (obj, ctx) = self.root(scope);
         let v = self.engine.eval_expr(expr, &obj).map_err(|e| self.error(Fail::Engine(e, false), &ctx, origin, false))?;
+        host_only_check(&ctx, origin)?;
         to_json(&v).map_err(|e| self.error(e, &ctx, origin, false))
     }
 
@@ -152,6 +158,9 @@ impl Templar {
     }
 
     fn error(&self, fail: Fail, ctx: &RenderCtx, origin: &Span, is_file: bool) -> TemplateError {
+        if let Err(e) = host_only_check(ctx, origin) {
+            return e;
+        }
         let (kind, message, undefined, line) = match fail {
             Fail::Engine(e, multiline) => {
                 // Line numbers only help for templates of several lines (or whole files).
@@ -178,6 +187,18 @@ impl Templar {
         err.is_file = is_file;
         err.template_line = line;
         err
+    }
+}
+
+/// A template that read a value only a host can tell fails, even where `default()` or a test hid the gap.
+fn host_only_check(ctx: &RenderCtx, origin: &Span) -> Result<(), TemplateError> {
+    match ctx.host_only() {
+        None => Ok(()),
+        Some(name) => {
+            let mut err = TemplateError::new(TemplateErrorKind::Undefined, origin, format!("`{name}` is known only on a host"));
+            err.undefined = Some(name);
+            Err(err)
+        }
     }
 }
 

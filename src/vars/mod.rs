@@ -5,6 +5,7 @@
 //! files is `crate::vars_file`'s.
 
 mod facts;
+pub mod host_only;
 mod hostvars;
 mod layer;
 mod magic;

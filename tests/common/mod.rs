@@ -16,6 +16,9 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 pub struct TestHost {
     pub name: String,
     pub port: u16,
+    /// Its address on the Docker network, where the other hosts reach it (`lab_address`, as `hlprov lab up`
+    /// writes it).
+    pub address: String,
     pub container: ContainerAsync<GenericImage>,
 }
 
@@ -88,14 +91,21 @@ impl TestLab {
         let mut hosts = Vec::new();
         for (i, container, host_public) in started {
             let port = container.get_host_port_ipv4(22.tcp()).await.expect("published port");
+            let address = String::new();
             kh.push_str(&format!("[127.0.0.1]:{port} {host_public}\n"));
-            hosts.push(TestHost { name: format!("h{i}"), port, container });
+            hosts.push(TestHost { name: format!("h{i}"), port, address, container });
         }
         std::fs::write(&known_hosts, kh).unwrap();
-        let lab = TestLab { hosts, key_file, known_hosts, dir };
+        let mut lab = TestLab { hosts, key_file, known_hosts, dir };
         let waits = lab.hosts.iter().map(|h| lab::wait_ready(lab.ssh_config(&h.name)));
         for r in futures::future::join_all(waits).await {
             r.expect("test host ready");
+        }
+        for i in 0..lab.hosts.len() {
+            let name = lab.hosts[i].name.clone();
+            let (code, out) = lab.docker_exec(&name, "hostname -I").await;
+            assert_eq!(code, 0, "{name}: hostname -I: {out}");
+            lab.hosts[i].address = out.split_whitespace().next().unwrap_or_default().to_string();
         }
         lab
     }
@@ -120,7 +130,10 @@ impl TestLab {
     pub fn inventory(&self, extra_all: &str) -> PathBuf {
         let mut s = String::from("all:\n  hosts:\n");
         for h in &self.hosts {
-            s.push_str(&format!("    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n", h.name, h.port));
+            s.push_str(&format!(
+                "    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n      lab_address: {}\n",
+                h.name, h.port, h.address
+            ));
         }
         s.push_str(&format!(
             "  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: {}\n    ansible_ssh_common_args: -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes\n",
@@ -234,14 +247,14 @@ impl hlprov::modules::TaskEnv for TestEnv {
         let p = self.files_dir.join(name);
         if p.exists() { Ok(p) } else { Err(format!("could not find '{name}' in {}", self.files_dir.display())) }
     }
-    fn render(&self, text: &str, origin: &str) -> Result<String, String> {
-        self.templar.render_text(text, &self.scope(), &hlprov::yaml::Span::new(origin, 1, 1)).map_err(|e| e.to_string())
+    fn render(&self, text: &str, origin: &str) -> Result<String, hlprov::template::TemplateError> {
+        self.templar.render_text(text, &self.scope(), &hlprov::yaml::Span::new(origin, 1, 1))
     }
-    fn eval(&self, expr: &str) -> Result<serde_json::Value, String> {
-        self.templar.eval_expression(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
+    fn eval(&self, expr: &str) -> Result<serde_json::Value, hlprov::template::TemplateError> {
+        self.templar.eval_expression(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test"))
     }
-    fn condition(&self, expr: &str) -> Result<bool, String> {
-        self.templar.eval_condition(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test")).map_err(|e| e.to_string())
+    fn condition(&self, expr: &str) -> Result<bool, hlprov::template::TemplateError> {
+        self.templar.eval_condition(expr, &self.scope(), &hlprov::yaml::Span::synthetic("test"))
     }
     fn fact(&self, _: &str) -> Option<serde_json::Value> {
         None
@@ -267,6 +280,10 @@ pub async fn run_module(
             Ok(Ran { changed: o.changed, msg: o.msg, data: o.data, diffs: o.diffs, facts: o.facts, ..Default::default() })
         }
         Ok(hlprov::exec::module_step::ModuleRun::Skipped(msg)) => Ok(Ran { skipped: true, msg: Some(msg), ..Default::default() }),
+        Ok(hlprov::exec::module_step::ModuleRun::Undecided { outcome, why }) => {
+            let o = outcome.unwrap_or_default();
+            Ok(Ran { skipped: true, changed: o.changed, msg: Some(why), data: o.data, diffs: o.diffs, ..Default::default() })
+        }
         Err(hlprov::modules::ModuleError::Failed(f)) => {
             Ok(Ran { failed: true, changed: f.changed, msg: Some(f.msg), data: f.data, ..Default::default() })
         }

@@ -182,6 +182,18 @@ CASES = [
     ("test_version", "{{ '1.10.2' is version('1.9', '>') }}"),
     ("test_changed", "{{ {'changed': true} is changed }}"),
     ("test_failed", "{{ {'failed': false} is failed }}"),
+    ("default_none", "{{ (nope | default(none)) is none }}"),
+    ("default_none_missing_key", "{{ m['zz'] | default(none) is none }}"),
+    ("default_boolean_positional", "{{ '' | default('x', true) }}"),
+    ("default_boolean_keyword", "{{ '' | default('x', boolean=true) }}"),
+    # a mixed template whose text is a Python literal is read back as that value
+    ("mixed_list_readback", "{%- set ns = namespace(out=[]) -%}{%- for x in [1, 2] -%}{%- set ns.out = ns.out + ['n' ~ x] -%}{%- endfor -%}{{ ns.out }}"),
+    ("mixed_empty_list_readback", "{%- set ns = namespace(out=[]) -%}{{ ns.out }}"),
+    ("mixed_dict_readback", "{{ '{' }}'a': {{ 1 + 1 }}{{ '}' }}"),
+    ("mixed_bool_readback", "{% if true %}True{% endif %}"),
+    ("mixed_not_literal_stays_text", "[{{ 'x' }}, y]"),
+    ("mixed_leading_space_stays_text", " {{ [1] }}"),
+    ("mixed_number_stays_text", "{{ 1 }}{{ 2 }}"),
     # errors
     ("err_undefined", "{{ nope }}"),
     ("err_undefined_filter", "{{ nope | upper }}"),

@@ -3,7 +3,7 @@
 
 Writes src/template/testdata/ansible_oracle.json, read by src/template/tests.rs. Needs ansible-core and the
 `ansible` package (for ansible.utils' ipaddr and ansible.posix' json callback) plus netaddr:
-    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install ansible-core ansible netaddr
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install ansible-core ansible netaddr passlib
     PATH=/tmp/venv/bin:$PATH python3 tools/ansible-oracle/gen.py
 """
 import json, os, subprocess, sys

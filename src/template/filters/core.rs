@@ -1,7 +1,7 @@
 //! Value filters: default/d, bool, int, string, ternary, mandatory, type_debug, and Python's `repr()`/`str()`
 //! of values (Jinja prints lists and dicts the way Python does).
 
-use minijinja::value::{Kwargs, Value, ValueKind};
+use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 
 use super::{add, defined, fail, undefined_error};
@@ -19,9 +19,18 @@ pub fn register(env: &mut Environment<'static>) {
 }
 
 /// `x | default(d, boolean=false)`: `d` when `x` is undefined (or, with `boolean`, false-ish).
-fn default(value: &Value, other: Option<Value>, boolean: Option<bool>) -> Value {
-    let other = other.unwrap_or_else(|| Value::from(""));
-    if value.is_undefined() || (boolean.unwrap_or(false) && !value.is_true()) { other } else { value.clone() }
+/// The arguments come as they are: an explicit `none` default is a default of None, not a missing one.
+fn default(value: &Value, args: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let other = match kw.get::<Option<Value>>("default_value")? {
+        Some(v) => v,
+        None => args.first().cloned().unwrap_or_else(|| Value::from("")),
+    };
+    let boolean = match kw.get::<Option<bool>>("boolean")? {
+        Some(b) => b,
+        None => args.get(1).is_some_and(Value::is_true),
+    };
+    kw.assert_all_used()?;
+    Ok(if value.is_undefined() || (boolean && !value.is_true()) { other } else { value.clone() })
 }
 
 /// Ansible's `bool`: yes/on/true/1 (any case) are true, no/off/false/0 false; other values: `value == 1`.

@@ -12,6 +12,19 @@ pub fn register(env: &mut Environment<'static>) {
     add(env, "hash", hash);
     add(env, "checksum", checksum);
     add(env, "password_hash", password_hash);
+    add(env, "age_recipient", age_recipient);
+}
+
+/// hlprov's own filter: the public recipient (`age1…`) of an age identity (`AGE-SECRET-KEY-1…`), to check that
+/// a key is one `.sops.yaml` encrypts to. Text holding several identities or comments gives the first's.
+fn age_recipient(value: &Value) -> Result<String, Error> {
+    use std::str::FromStr;
+    let text = value.as_str().ok_or_else(|| fail("age_recipient needs an age identity (a string)"))?;
+    let line = text.lines().map(str::trim).find(|l| l.starts_with("AGE-SECRET-KEY-"));
+    let id = line
+        .and_then(|l| age::x25519::Identity::from_str(l).ok())
+        .ok_or_else(|| fail("age_recipient: no valid AGE-SECRET-KEY-1… identity in the value"))?;
+    Ok(id.to_public().to_string())
 }
 
 pub fn digest_hex(algo: &str, data: &[u8]) -> Result<String, Error> {

@@ -124,6 +124,8 @@ fn query(c: Cidr, q: &str) -> Result<Value, Error> {
         }
         "cidr" | "subnet" => Value::from(with_prefix(c.network())),
         "size" => Value::from(c.size() as u64),
+        // The address as a number (ansible.utils' 'int'), to compare addresses.
+        "int" => Value::from(c.addr),
         "first_usable" if c.size() > 2 => Value::from(c.fmt(c.network() + 1)),
         "last_usable" if c.size() > 2 => Value::from(c.fmt(c.broadcast() - 1)),
         "first_usable" | "last_usable" => Value::from(()),

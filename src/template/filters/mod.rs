@@ -7,7 +7,7 @@ mod collections;
 mod core;
 mod hash;
 mod ipaddr;
-mod pyyaml;
+pub(crate) mod pyyaml;
 pub(crate) mod serialize;
 pub use serialize::json_of;
 mod sha512_crypt;

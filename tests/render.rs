@@ -1,0 +1,225 @@
+//! `hlprov render`: what a playbook would write for an inventory, with no host. What only a host can tell
+//! (facts, results of tasks that must run there) is reported as such; a real mistake (a variable the inventory
+//! lacks, a bad template) fails with its file and line, and the exit code says so.
+
+use std::path::Path;
+use std::process::Command;
+
+fn render(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hlprov"))
+        .arg("render")
+        .args(args)
+        .current_dir(dir)
+        .env("HLPROV_NO_LIVE", "1")
+        .env("NO_COLOR", "1")
+        .env_remove("HLPROV_INVENTORY")
+        .output()
+        .expect("run hlprov");
+    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// What an inventory keeps in SOPS, given as extra vars here: the k3s token, the cluster's age key (its
+/// recipient in a .sops.yaml), Grafana's password; and stand-ins for the k3s release's files (render checks
+/// them against their checksums; no k3s binary can be had on this machine).
+fn secrets_and_artifacts(dir: &Path) -> String {
+    let release = dir.join("v1.36.4+k3s1");
+    std::fs::create_dir_all(&release).unwrap();
+    let bin = b"#!/bin/sh\n# a stand-in for the k3s binary: not k3s\nexit 1\n";
+    let images = b"stand-in images";
+    std::fs::write(release.join("k3s"), bin).unwrap();
+    std::fs::write(release.join("k3s-airgap-images-amd64.tar.zst"), images).unwrap();
+    let sum = |b: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b))
+    };
+    std::fs::write(release.join("sha256sum-amd64.txt"), format!("{}  k3s\n{}  k3s-airgap-images-amd64.tar.zst\n", sum(bin), sum(images))).unwrap();
+    let sops_yaml = dir.join(".sops.yaml");
+    std::fs::write(&sops_yaml, format!("creation_rules:\n  - path_regex: .*\n    age: {AGE_RECIPIENT}\n")).unwrap();
+    let extra = dir.join("secrets.yml");
+    std::fs::write(
+        &extra,
+        format!(
+            "k3s_token: render-test-token-0123456789\nk3s_artifacts_dir: {}\nsops_age_key: {AGE_KEY}\nsops_keys_sops_yaml: {}\n\
+             monitoring_grafana_admin_password: render-test-grafana-pw\n",
+            dir.display(),
+            sops_yaml.display()
+        ),
+    )
+    .unwrap();
+    format!("@{}", extra.display())
+}
+
+/// A test identity (tests/fixtures/sops/keys/age-sops-mock.txt, from the SOPS project's test keys).
+const AGE_KEY: &str = "AGE-SECRET-KEY-1RH87A5Z54ZGUR9S0AS3R6WHFSEFNPLYMAKF5Z2CEU7R06VRJ0A3Q7242AM";
+const AGE_RECIPIENT: &str = "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29";
+
+/// The lab's own inventory as `hlprov lab up --hosts 3` writes it (connection and lab address), for the
+/// inventory/lab groups.
+fn lab_inventory(dir: &Path) -> String {
+    let p = dir.join("lab.yml");
+    let hosts: String =
+        (1..=3).map(|n| format!("    h{n}: {{ansible_host: 127.0.0.1, ansible_port: {}, lab_address: 10.77.0.{}}}\n", 2200 + n, 10 + n)).collect();
+    std::fs::write(&p, format!("all:\n  hosts:\n{hosts}")).unwrap();
+    p.display().to_string()
+}
+
+const CLUSTER_PHASES: [&str; 5] = ["metallb", "longhorn", "sops_keys", "gpu_plugin", "monitoring"];
+
+#[test]
+fn the_example_site_renders_without_hosts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let extra = secrets_and_artifacts(dir.path());
+    let (code, out) = render(root, &["site", "-i", "inventory/example", "--diff", "-e", &extra]);
+    assert_eq!(code, 0, "{out}");
+    // The sshd hardening template of roles/base, rendered with the example's variables.
+    assert!(out.contains("/etc/ssh/sshd_config.d/") && out.contains("PermitRootLogin"), "{out}");
+    assert!(
+        out.contains("PHASE [preflight] Passed") && out.contains("PHASE [base] Passed") && out.contains("PHASE [longhorn_prereqs] Passed"),
+        "{out}"
+    );
+    // k3s: its configuration, from the example's variables (MetalLB is used there: servicelb and traefik off).
+    assert!(out.contains("PHASE [k3s_servers] Passed") && out.contains("PHASE [k3s_agents] Passed"), "{out}");
+    assert!(out.contains("/etc/rancher/k3s/config.yaml") && out.contains("- servicelb") && out.contains("node-name: w3"), "{out}");
+    // The cluster phases: every object rendered and checked against the schemas (a failure would stop the
+    // phase), the gates' cluster checks left to the cluster.
+    for phase in CLUSTER_PHASES {
+        assert!(out.contains(&format!("PHASE [{phase}] Passed")), "{phase}: {out}");
+    }
+    for shown in [
+        "ipaddresspool.metallb.io/homelab in namespace metallb-system",
+        "- 192.168.10.200-192.168.10.230",
+        "helmchart.helm.cattle.io/longhorn in namespace kube-system",
+        "recurringjob.longhorn.io/backup-daily in namespace longhorn-system",
+        "setting.longhorn.io/default-replica-count in namespace longhorn-system",
+        "secret/sops-age in namespace flux-system",
+        "nodefeaturerule.nfd.k8s-sigs.io/intel-dp-devices",
+        "daemonset.apps/intel-gpu-plugin in namespace kube-system",
+        "prometheusrule.monitoring.coreos.com/homelab in namespace monitoring",
+        "servicemonitor.monitoring.coreos.com/longhorn-manager in namespace monitoring",
+    ] {
+        assert!(out.contains(shown), "not rendered: {shown}\n{out}");
+    }
+    assert!(out.contains("gate of phase metallb:") && out.contains("need the hosts or the cluster"), "{out}");
+    // No schema was missing for what the roles render.
+    assert!(!out.contains("not checked: no schema"), "{out}");
+    for secret in ["render-test-token-0123456789", AGE_KEY, "render-test-grafana-pw"] {
+        assert!(!out.contains(secret), "a secret was shown: {secret}\n{out}");
+    }
+}
+
+#[test]
+fn the_lab_site_renders_and_broken_cluster_values_stop_it_before_anything_naming_them() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let extra = secrets_and_artifacts(dir.path());
+    let lab = lab_inventory(dir.path());
+    let (code, out) = render(root, &["site", "-i", &lab, "-i", "inventory/lab", "--diff", "-e", &extra]);
+    assert_eq!(code, 0, "{out}");
+    for phase in CLUSTER_PHASES.iter().filter(|p| **p != "gpu_plugin") {
+        assert!(out.contains(&format!("PHASE [{phase}] Passed")), "{phase}: {out}");
+    }
+    assert!(out.contains("- 10.77.0.240-10.77.0.250"), "the lab's pool: {out}");
+
+    // Each broken value fails the preflight phase, which every other phase waits for: nothing is applied.
+    for (value, says) in [
+        (
+            r#"{"metallb_address_pool": ["10.77.0.240-10.77.0.250", "10.77.0.0/33", "10.77.0.250-10.77.0.240"]}"#,
+            "metallb_address_pool has entries that are neither a range (a-b) nor a CIDR: 10.77.0.0/33, 10.77.0.250-10.77.0.240",
+        ),
+        (
+            r#"{"longhorn_settings": {"storage-over-provisioning-percentage": "lots", "no-such-setting": 1}}"#,
+            "longhorn_settings: storage-over-provisioning-percentage must be a whole number, not lots; no-such-setting is not a setting of Longhorn 1.12.1",
+        ),
+        (
+            r#"{"longhorn_recurring_jobs": [{"name": "backup-nightly", "task": "backup", "cron": "0 2 * * *", "retain": 7, "groups": []}]}"#,
+            "longhorn_recurring_jobs: backup-nightly has no groups, so Longhorn would run it on no volume",
+        ),
+        (r#"{"sops_age_key": "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"}"#, "is not a recipient in"),
+    ] {
+        let (code, out) = render(root, &["site", "-i", &lab, "-i", "inventory/lab", "-e", &extra, "-e", value]);
+        assert_eq!(code, 2, "{value}: {out}");
+        assert!(out.contains(says), "{value}: expected {says:?} in\n{out}");
+        assert!(out.contains("PHASE [preflight] Failed") && out.contains("PHASE [base] blocked by preflight"), "{out}");
+        assert!(!out.contains("PHASE [base] started"), "{out}");
+    }
+}
+
+#[test]
+fn facts_and_host_results_are_unknown_and_mistakes_fail_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hosts.yml"), "all:\n  hosts:\n    h1: {ansible_host: 192.0.2.1, greeting: hello}\n").unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(dir.path().join("templates/motd.j2"), "{{ greeting }} from {{ inventory_hostname }}\n").unwrap();
+    let play = r#"- hosts: all
+  tasks:
+    - name: From the inventory
+      template: {src: motd.j2, dest: /etc/motd}
+    - name: From a fact
+      copy: {content: "{{ ansible_facts.hostname }}", dest: /etc/hostname-copy}
+    - name: Only the host knows
+      command: uname -r
+      register: kernel
+    - name: From that result
+      copy: {content: "{{ kernel.stdout }}", dest: /etc/kernel}
+      when: kernel.rc == 0
+"#;
+    std::fs::write(dir.path().join("site.yml"), play).unwrap();
+    let (code, out) = render(dir.path(), &["site.yml", "-i", "hosts.yml", "--diff"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("hello from h1"), "the template is rendered: {out}");
+    for says in
+        ["ansible_facts is known only when it runs there", "command decides from what it finds there", "kernel is known only when it runs there"]
+    {
+        assert!(out.contains(&format!("(needs a host: {says})")), "fact, command and its result: {out}");
+    }
+
+    let broken = play.replace("motd.j2, dest", "motd.j2, owner: \"{{ motd_owner }}\", dest");
+    std::fs::write(dir.path().join("site.yml"), broken).unwrap();
+    let (code, out) = render(dir.path(), &["site.yml", "-i", "hosts.yml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("site.yml:") && out.contains("motd_owner"), "names the file and the variable: {out}");
+}
+
+#[test]
+fn manifests_are_checked_against_the_schemas_and_crds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hosts.yml"), "all:\n  hosts:\n    cp1: {ansible_host: 192.0.2.1, pool: 192.168.1.240-192.168.1.250}\n").unwrap();
+    let play = |pool: &str, replicas: &str| {
+        format!(
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: MetalLB's pool
+      k8s:
+        definition:
+          apiVersion: metallb.io/v1beta1
+          kind: IPAddressPool
+          metadata: {{name: homelab, namespace: metallb-system}}
+          spec: {{addresses: {pool}}}
+    - name: An app
+      k8s:
+        definition:
+          apiVersion: apps/v1
+          kind: Deployment
+          metadata: {{name: web, namespace: apps}}
+          spec:
+            replicas: {replicas}
+            selector: {{matchLabels: {{app: web}}}}
+            template:
+              metadata: {{labels: {{app: web}}}}
+              spec: {{containers: [{{name: web, image: nginx}}]}}
+"#
+        )
+    };
+    std::fs::write(dir.path().join("site.yml"), play("[\"{{ pool }}\"]", "2")).unwrap();
+    let (code, out) = render(dir.path(), &["site.yml", "-i", "hosts.yml", "--diff"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("IPAddressPool/metallb-system/homelab") || out.contains("ipaddresspool"), "{out}");
+
+    // A pool that is not a list, and replicas that are not a number: refused before anything is applied.
+    std::fs::write(dir.path().join("site.yml"), play("\"{{ pool }}\"", "two")).unwrap();
+    let (code, out) = render(dir.path(), &["site.yml", "-i", "hosts.yml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("invalid manifest") && out.contains("spec.addresses"), "{out}");
+}
