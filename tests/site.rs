@@ -1,7 +1,7 @@
 //! playbooks/site.yml on a fresh 3-host lab: converge, a second run with changed=0 on every host, every gate
 //! passing, and `--check --diff` on fresh hosts showing the whole plan while changing nothing. Host state is read
 //! back with docker exec. (The lab's hosts are containers: kernel modules, sysctls and iscsid are the host
-//! kernel's there; the roles report that, and tests/site_vm.rs checks them strictly on the VM lab.) k3s cannot run
+//! kernel's there; the roles report that and the real-VM path in vagrant/ checks them strictly.) k3s cannot run
 //! here (no k3s binary can be had on this machine): the real runs cover the phases up to longhorn_prereqs, the
 //! k3s phases' host side is tested in k3s_role.rs, and the check-mode run plans every phase, k3s included, with
 //! stand-in release files and a SOPS-encrypted token.

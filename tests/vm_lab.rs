@@ -211,10 +211,28 @@ fn two_vms_run_their_own_kernels_talk_on_a_private_segment_and_leave_nothing_beh
     expected.sort();
     assert_eq!(listening, expected);
 
-    // status, then down: nothing left — no process, no disk, socket or folder, no open port, no network change.
+    // A VM that stopped: status says so (exit 3); `up` again starts it with its disk, and changes nothing else.
     let status = lab.run(&["lab", "status", "--name", &lab.name]);
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
     assert_eq!(String::from_utf8_lossy(&status.stdout).matches("ssh ok").count(), 2, "{}", text(&status));
+    lab.sh("h2", "echo kept > /root/marker && sync");
+    let h2 = processes_mentioning(&lab_dir.display().to_string()).into_iter().find(|p| p.contains("guest=hlprov-") && p.contains("-h2,")).unwrap();
+    assert!(Command::new("kill").args(["-KILL", h2.split(' ').next().unwrap()]).status().unwrap().success());
+    std::thread::sleep(Duration::from_secs(1));
+    let status = lab.run(&["lab", "status", "--name", &lab.name]);
+    assert_eq!(status.status.code(), Some(3), "{}", text(&status));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("stopped"), "{}", text(&status));
+    let again = lab.run(&["lab", "up", "--driver", "vm", "--hosts", "2", "--name", &lab.name]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains(&format!("lab {}: started again h2\n", lab.name)), "{}", text(&again));
+    assert_eq!(String::from_utf8_lossy(&again.stdout).lines().last().unwrap(), lab.inv());
+    assert_eq!(lab.sh("h2", "cat /root/marker; hostname"), "kept\nh2\n");
+    assert!(lab.sh("h1", "ping -c 2 -W 5 10.77.0.12").contains("2 received"), "the segment reaches the restarted VM");
+    let pids = pids_of(&lab_dir);
+    assert_eq!(pids.len(), 3);
+    let ports = [lab.port("h1"), lab.port("h2")];
+
+    // down: nothing left — no process, no disk, socket or folder, no open port, no network change.
     let down = lab.run(&["lab", "down", "--name", &lab.name]);
     assert!(down.status.success(), "{}", text(&down));
     assert!(text(&down).contains("removed 2 VM(s), its switch and"), "{}", text(&down));

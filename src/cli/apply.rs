@@ -58,6 +58,12 @@ pub struct ApplyArgs {
 pub struct VerifyArgs {
     /// Playbook file, or a name in playbooks/ (`site` is playbooks/site.yml)
     pub playbook: String,
+    /// Run only this phase's gate
+    #[arg(long, value_name = "NAME")]
+    pub phase: Option<String>,
+    /// With --phase: also the gates of everything the phase needs
+    #[arg(long, requires = "phase")]
+    pub with_deps: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
@@ -144,7 +150,11 @@ pub async fn render(a: RenderArgs) -> i32 {
 }
 
 pub async fn verify(a: VerifyArgs) -> i32 {
-    execute(&a.playbook, &a.conn, &a.out, &a.roles_path, PhaseSelection::VerifyOnly, |_| {}).await
+    let phases = match &a.phase {
+        Some(p) => PhaseSelection::VerifyPhase { phase: p.clone(), with_deps: a.with_deps },
+        None => PhaseSelection::VerifyOnly,
+    };
+    execute(&a.playbook, &a.conn, &a.out, &a.roles_path, phases, |_| {}).await
 }
 
 async fn execute(

@@ -240,10 +240,14 @@ async fn up(a: UpArgs) -> i32 {
             for note in &l.notes {
                 println!("lab {}: {note}", l.name);
             }
-            if l.created.is_empty() {
-                println!("lab {}: {} host(s) already up, nothing changed", l.name, l.hosts.len());
-            } else {
+            if !l.created.is_empty() {
                 println!("lab {}: created {}", l.name, l.created.join(", "));
+            }
+            if !l.restarted.is_empty() {
+                println!("lab {}: started again {}", l.name, l.restarted.join(", "));
+            }
+            if l.created.is_empty() && l.restarted.is_empty() {
+                println!("lab {}: {} host(s) already up, nothing changed", l.name, l.hosts.len());
             }
             for h in &l.hosts {
                 println!("  {:<6} 127.0.0.1:{:<5}  {}  {}", h.name, h.port, h.machine, h.address.clone().unwrap_or_default());

@@ -32,6 +32,8 @@ pub enum PhaseSelection {
     Resume,
     /// Only the verification gates (`hlprov verify`).
     VerifyOnly,
+    /// Only the gate of this phase, or of it and everything it needs (`hlprov verify --phase`).
+    VerifyPhase { phase: String, with_deps: bool },
 }
 
 /// What to do with one phase in this run.
@@ -142,7 +144,7 @@ pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError>
         hosts: stats.clone(),
     };
     if let Some(dir) = &run.opts.record_dir {
-        if run.opts.phases != PhaseSelection::VerifyOnly {
+        if !matches!(run.opts.phases, PhaseSelection::VerifyOnly | PhaseSelection::VerifyPhase { .. }) {
             if let Err(e) = record.save(dir) {
                 run.reporter.warn(e);
             }
@@ -170,6 +172,17 @@ fn plan(run: &Run, g: &PhaseGraph) -> Result<Vec<Mode>, PreflightError> {
     Ok(match &run.opts.phases {
         PhaseSelection::All => vec![Mode::Run; n],
         PhaseSelection::VerifyOnly => vec![Mode::GateOnly; n],
+        PhaseSelection::VerifyPhase { phase, with_deps } => {
+            let target = g.find_or_err(phase).map_err(err)?;
+            let mut modes = vec![Mode::Skip(PhaseStatus::Skipped); n];
+            modes[target.index()] = Mode::GateOnly;
+            if *with_deps {
+                for a in g.ancestors(target) {
+                    modes[a.index()] = Mode::GateOnly;
+                }
+            }
+            modes
+        }
         PhaseSelection::Only { phase, with_deps } => {
             let target = g.find_or_err(phase).map_err(err)?;
             let mut modes = vec![Mode::Skip(PhaseStatus::Skipped); n];

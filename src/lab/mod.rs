@@ -76,6 +76,8 @@ pub struct Lab {
     pub inventory: PathBuf,
     /// Hosts this call created (empty when the lab was already up).
     pub created: Vec<String>,
+    /// Hosts that existed, stopped, and this call started again (VMs; with their disk, address and host key).
+    pub restarted: Vec<String>,
     /// Lines worth telling the user (e.g. which accelerator the VMs use and why).
     pub notes: Vec<String>,
 }
@@ -202,7 +204,7 @@ pub async fn up(opts: &LabOptions, ui: &dyn LabUi) -> Result<Lab, String> {
 
     let inventory = dir.join("inventory.yml");
     write_if_changed(&inventory, &inventory_text(&opts.name, Driver::Container, &hosts, &key_file, &known_hosts))?;
-    Ok(Lab { name: opts.name.clone(), hosts, key_file, known_hosts, inventory, created, notes: Vec::new() })
+    Ok(Lab { name: opts.name.clone(), hosts, key_file, known_hosts, inventory, created, restarted: Vec::new(), notes: Vec::new() })
 }
 
 /// systemd in each container takes several inotify instances; with the kernel's default limit (128), hosts

@@ -136,6 +136,7 @@ async fn start_lab(opts: &VmOptions, ui: &dyn LabUi, qemu: &Path, image: &image:
     ui.step(&format!("lab {}: {} VM(s), {new} new with {} MiB and {} vCPU each", opts.name, names.len(), opts.memory_mib, opts.cpus));
     let mut started = Vec::new();
     let mut created = Vec::new();
+    let mut restarted = Vec::new();
     for name in &names {
         let vm_name = super::machine_name(&opts.name, name);
         if running.iter().any(|p| p.label() == vm_name) {
@@ -157,6 +158,8 @@ async fn start_lab(opts: &VmOptions, ui: &dyn LabUi, qemu: &Path, image: &image:
         if fresh {
             prepare_disk_and_seed(image, dir, &host_dir, &host, &all_hosts, &public_key).await?;
             created.push(name.clone());
+        } else {
+            restarted.push(name.clone());
         }
         let (vm, child) = start_vm(qemu, image, accel, dir, &net_dir, &host_dir, &vm_name, host, known.map(|k| k.port)).await?;
         state.hosts.retain(|h| h.name != vm.name);
@@ -202,7 +205,7 @@ async fn start_lab(opts: &VmOptions, ui: &dyn LabUi, qemu: &Path, image: &image:
         .collect();
     let inventory = dir.join("inventory.yml");
     super::write_if_changed(&inventory, &super::inventory_text(&opts.name, super::Driver::Vm, &hosts, &key_file, &known_hosts))?;
-    Ok(Lab { name: opts.name.clone(), hosts, key_file, known_hosts, inventory, created, notes })
+    Ok(Lab { name: opts.name.clone(), hosts, key_file, known_hosts, inventory, created, restarted, notes })
 }
 
 fn create_private_dir(d: &Path) -> Result<(), String> {

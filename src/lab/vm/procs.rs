@@ -2,6 +2,7 @@
 //! started with `HLPROV_LAB_DIR=<the lab folder>` in its environment, and `/proc/PID/environ` says whose it is.
 //! So `down` finds them after a crash or Ctrl-C of `up`, and never touches anything else.
 
+use rustix::process::{Pid, Signal, kill_process};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -69,14 +70,14 @@ fn stat_field(pid: i32, n: usize) -> Option<String> {
 /// alive after `grace`. Returns the ones that would not go.
 pub fn stop(procs: &[LabProcess], grace: Duration) -> Vec<LabProcess> {
     for p in procs {
-        signal(p.pid, libc::SIGTERM);
+        signal(p.pid, Signal::TERM);
     }
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline && procs.iter().any(|p| is_alive(p.pid)) {
         std::thread::sleep(Duration::from_millis(50));
     }
     for p in procs.iter().filter(|p| is_alive(p.pid)) {
-        signal(p.pid, libc::SIGKILL);
+        signal(p.pid, Signal::KILL);
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline && procs.iter().any(|p| is_alive(p.pid)) {
@@ -85,15 +86,11 @@ pub fn stop(procs: &[LabProcess], grace: Duration) -> Vec<LabProcess> {
     procs.iter().filter(|p| is_alive(p.pid)).cloned().collect()
 }
 
-fn signal(pid: i32, sig: i32) {
-    // kill(1) rather than libc::kill: the library forbids unsafe code (main's lib.rs). A pid that has gone
-    // meanwhile only makes kill fail, which is ignored as kill(2)'s ESRCH was.
-    let _ = std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
+fn signal(pid: i32, sig: Signal) {
+    // A pid that has gone meanwhile only yields ESRCH, which is what we want anyway.
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = kill_process(pid, sig);
+    }
 }
 
 #[cfg(test)]
