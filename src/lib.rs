@@ -13,6 +13,7 @@ pub mod lab;
 pub mod manifests;
 pub mod modules;
 pub mod playbook;
+pub mod pve;
 pub mod redact;
 pub mod report;
 pub mod secrets;

@@ -158,3 +158,32 @@ async fn read_only_gate_tasks_run_in_check_mode_and_report_apart() {
     assert!(gate.iter().any(|r| r.task == "probe" && r.status == hlprov::report::Status::Ok), "{gate:#?}");
     assert_eq!(read(&lab, "h1", "/tmp/x").await, "", "check mode changed nothing");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phase_whose_hosts_match_nothing_is_skipped_without_a_gate_and_its_dependents_run() {
+    // The proxmox_lxc phase in a lab without a Proxmox node: no hosts, no gate, and base still runs.
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inv.yml");
+    std::fs::write(&inv, "all:\n  hosts:\n    here:\n      ansible_connection: local\n").unwrap();
+    let pb = r#"
+- phase: nodes
+  hosts: proxmox
+  gather_facts: false
+  tasks:
+    - fail: {msg: never runs}
+  verify:
+    - fail: {msg: never checked}
+- phase: after
+  requires: [nodes]
+  hosts: all
+  gather_facts: false
+  tasks:
+    - debug: {msg: ran}
+"#;
+    let a = common::apply(&inv, pb, RunOptions::default()).await.unwrap();
+    assert_eq!(a.summary.exit_code, 0);
+    assert_eq!(a.summary.record.phase("nodes").and_then(|p| p.status), Some(PhaseStatus::Skipped));
+    assert_eq!(a.summary.record.phase("after").and_then(|p| p.status), Some(PhaseStatus::Passed));
+    assert!(!a.events.iter().any(|e| matches!(e, Event::GateStart { .. } | Event::GateEnd { .. })), "no gate for no hosts");
+    assert!(a.events.iter().any(|e| matches!(e, Event::PhaseEnd { phase, status: PhaseStatus::Skipped, .. } if phase == "nodes")));
+}

@@ -244,6 +244,24 @@ async fn run_phase(run: Arc<Run>, g: &PhaseGraph, node: NodeIndex, mode: Mode, e
     if show {
         run.reporter.emit(Event::PhaseStart { phase: phase.name.clone(), hosts: hosts.clone() });
     }
+    if hosts.is_empty() {
+        // Nothing to run and nothing for a gate to prove (a lab without a Proxmox node and the proxmox_lxc phase):
+        // skipped, as Ansible skips a play whose hosts match nothing, and the phases after it go on.
+        run.reporter.warn(format!("phase {}: no hosts matched '{}'; skipped", phase.name, play.hosts));
+        record.status = Some(PhaseStatus::Skipped);
+        record.ended_ms = t0.elapsed().as_millis() as u64;
+        if show {
+            let duration_ms = record.ended_ms - record.started_ms;
+            run.reporter.emit(Event::PhaseEnd {
+                phase: phase.name.clone(),
+                status: PhaseStatus::Skipped,
+                duration_ms,
+                changed: 0,
+                failed_hosts: vec![],
+            });
+        }
+        return Done { node, status: PhaseStatus::Skipped, bad_hosts: vec![], record };
+    }
     let mut status = PhaseStatus::Passed;
     let mut outcome = PlayOutcome::default();
     let has_gate = !play.verify.is_empty();

@@ -44,6 +44,9 @@ static MODULES: &[&dyn Module] = &[
     &super::uri::Uri,
     &super::wait_for::WaitFor,
     &super::unarchive::Unarchive,
+    &super::proxmox_lxc::ProxmoxLxc,
+    &super::proxmox_lxc_raw::ProxmoxLxcRaw,
+    &super::proxmox_template::ProxmoxTemplate,
 ];
 
 /// Collection prefixes Ansible users write; hlprov's modules answer to them too.

@@ -47,6 +47,12 @@ pub fn recording() -> bool {
     std::env::var("HLPROV_RECORD").is_ok_and(|v| v == "1")
 }
 
+/// Whether scenario `name` is recorded in this run: HLPROV_RECORD=1, and HLPROV_RECORD_ONLY (if set) is part of
+/// its name, so that a new module's scenarios can be recorded without re-recording everyone else's.
+pub fn records(name: &str) -> bool {
+    recording() && std::env::var("HLPROV_RECORD_ONLY").map_or(true, |only| name.contains(&only))
+}
+
 /// This process's output-marker token (hlprov makes one random token per process).
 fn token() -> String {
     let m = hlprov::modules::helpers::host::output_marker("x");
@@ -79,7 +85,7 @@ impl Scripted {
     /// A transport for scenario `name`: replaying its recording, or (HLPROV_RECORD=1) recording it on a
     /// container where `setup` ran first.
     pub async fn scenario(name: &str, setup: &str) -> Arc<Scripted> {
-        let source = if recording() {
+        let source = if records(name) {
             let container = format!("hlprov-record-{name}-{:08x}", rand::random::<u32>());
             // A host like the lab's: systemd as PID 1 (see ../shared/README.md for the options).
             let ok = std::process::Command::new("docker")
