@@ -89,7 +89,8 @@ fn magic(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited) -> Vars {
         play_batch: batch,
         check_mode: run.opts.check,
         diff_mode: run.opts.diff,
-        playbook_dir: Some(run.playbook.dir.display().to_string()),
+        // Absolute, as Ansible gives it (a relative one would be looked up along the search path).
+        playbook_dir: Some(std::path::absolute(&run.playbook.dir).unwrap_or_else(|_| run.playbook.dir.clone()).display().to_string()),
         inventory_dir: None,
         role_name: inh.role.as_ref().map(|r| r.name.clone()),
         role_path: inh.role.as_ref().map(|r| r.path.display().to_string()),

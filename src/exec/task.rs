@@ -288,9 +288,13 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
         pc.needs_host.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     if o.needs_host && matches!(t.action, Action::SetFact) {
-        // Offline, facts a set_fact would have set from what only a host knows are unknown as well.
-        let mut unknown = run.unknown_results.lock().unwrap_or_else(|p| p.into_inner());
-        unknown.extend(t.args.keys().filter(|k| *k != "cacheable").cloned());
+        // Facts a set_fact would have set from what only a host knows are unknown as well: marked, so what reads
+        // them is undecided too (a default of the same name must not stand in for them).
+        let names: Vec<String> = t.args.keys().filter(|k| *k != "cacheable").cloned().collect();
+        run.unknown_results.lock().unwrap_or_else(|p| p.into_inner()).extend(names.iter().cloned());
+        for k in &names {
+            run.set_fact(host, k, crate::vars::host_only::marker());
+        }
     }
     if let Some(reg) = &t.register {
         if o.needs_host || o.result_unknown {
@@ -319,7 +323,24 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
 pub(crate) fn fail_host(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: &str, msg: String) {
     pc.update(host, |s| s.failed = true);
     run.stats_mut(host, |s| s.failed += 1);
-    let o = TaskOutcome::failed(msg.clone());
+    emit_outside(run, pc, host, span, name, TaskOutcome::failed(msg));
+}
+
+/// An include that could not be decided for a host (offline, or in check mode, it reads what only the host or
+/// the cluster could tell): skipped there with the reason, not failed.
+pub(crate) fn include_error(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: &str, e: TaskError) {
+    let o = task_error(run, e);
+    if o.needs_host {
+        run.stats_mut(host, |s| s.skipped += 1);
+        pc.needs_host.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        emit_outside(run, pc, host, span, name, o);
+    } else {
+        fail_host(run, pc, host, span, name, o.msg.unwrap_or_default());
+    }
+}
+
+fn emit_outside(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: &str, o: TaskOutcome) {
+    let msg = o.msg.clone();
     run.reporter.emit(Event::TaskResult(Box::new(TaskResult {
         host: host.to_string(),
         play: pc.play.name.clone(),
@@ -328,7 +349,7 @@ pub(crate) fn fail_host(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: 
         location: span.to_string(),
         status: o.status(),
         item: None,
-        msg: Some(msg),
+        msg,
         result: o.registered(),
         diffs: vec![],
         duration_ms: 0,
@@ -624,11 +645,13 @@ fn to_outcome(run: &Run, r: Result<ModuleRun, ModuleError>) -> TaskOutcome {
 }
 
 /// What a dynamic include brings in for one host: one (target, parameters) per loop item, or none if `when` says no.
-pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str, eff: &Inherited) -> Result<Vec<(String, Arc<Vars>)>, String> {
+pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str, eff: &Inherited) -> Result<Vec<(String, Arc<Vars>)>, TaskError> {
     let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
     let items: Vec<Option<Value>> = match &inc.loop_ {
         None => vec![None],
-        Some(lp) => loops::items(run, &inc.span, lp, &scope, eff.role.as_deref()).map_err(|e| e.to_string())?.into_iter().map(Some).collect(),
+        Some(lp) => {
+            loops::items(run, &inc.span, lp, &scope, eff.role.as_deref()).map_err(|e| TaskError::Msg(e.to_string()))?.into_iter().map(Some).collect()
+        }
     };
     let mut out = Vec::new();
     for item in items {
@@ -637,14 +660,14 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
             params.insert(inc.loop_control.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item));
         }
         let item_scope = scope.with_layer(LayerKind::IncludeParams, "include params", Arc::new(params.clone()));
-        if conditions_hold(run, &eff.when, &item_scope).map_err(tmpl_err)?.is_some() {
+        if conditions_hold(run, &eff.when, &item_scope).map_err(TaskError::from)?.is_some() {
             continue;
         }
         let raw = match &inc.kind {
             IncludeKind::Tasks { file } => file.clone(),
             IncludeKind::Role { name, .. } => name.clone(),
         };
-        let target = match run.templar.render_value(&Value::String(raw), &item_scope, &inc.span).map_err(tmpl_err)? {
+        let target = match run.templar.render_value(&Value::String(raw), &item_scope, &inc.span).map_err(TaskError::from)? {
             Value::String(s) => s,
             other => other.to_string(),
         };
@@ -659,7 +682,7 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
             IncludeKind::Role { .. } => target,
         };
         // Rendered now, so inner tasks see the values of this item.
-        let params = match run.templar.render_value(&Value::Object(params), &item_scope, &inc.span).map_err(tmpl_err)? {
+        let params = match run.templar.render_value(&Value::Object(params), &item_scope, &inc.span).map_err(TaskError::from)? {
             Value::Object(m) => m,
             _ => Vars::new(),
         };

@@ -259,7 +259,7 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
                     }
                 }
             }
-            Err(e) => task::fail_host(run, pc, host, &inc.span, inc.name.as_deref().unwrap_or("include"), e),
+            Err(e) => task::include_error(run, pc, host, &inc.span, inc.name.as_deref().unwrap_or("include"), e),
         }
     }
     for (target, params, group) in groups {
