@@ -77,6 +77,9 @@ const EXAMPLE_SECRETS: [&str; 4] = [
     "0b3f0c1e-2c4d-4a2b-9c9d-5e6f7a8b9c0d",
 ];
 
+/// Values in the example apps' SOPS files (apps/*/*.sops.yaml).
+const EXAMPLE_APP_SECRETS: [&str; 2] = ["claim-EXAMPLEexampleEXAMPLE", "EXAMPLE-realdebrid-key-7f3a9c"];
+
 #[test]
 fn the_example_site_renders_without_hosts() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -112,13 +115,28 @@ fn the_example_site_renders_without_hosts() {
         "daemonset.apps/intel-gpu-plugin in namespace kube-system",
         "prometheusrule.monitoring.coreos.com/homelab in namespace monitoring",
         "servicemonitor.monitoring.coreos.com/longhorn-manager in namespace monitoring",
+        // The apps, each from its folder under apps/, labelled as hlprov's, in the app's namespace.
+        "deployment.apps/prowlarr in namespace media",
+        "image: lscr.io/linuxserver/prowlarr:1.37.0",
+        "statefulset.apps/decypharr in namespace media",
+        "cronjob.batch/recyclarr in namespace media",
+        "deployment.apps/plex in namespace media",
+        "gpu.intel.com/i915: '1'",
+        "secret/sonarr-api-key in namespace media",
+        "hlprov.io/app: sonarr",
     ] {
         assert!(out.contains(shown), "not rendered: {shown}\n{out}");
     }
     assert!(out.contains("gate of phase metallb:") && out.contains("need the hosts or the cluster"), "{out}");
     // No schema was missing for what the roles render.
     assert!(!out.contains("not checked: no schema"), "{out}");
-    for secret in EXAMPLE_SECRETS {
+    for phase in ["apps", "apps_gpu"] {
+        assert!(out.contains(&format!("PHASE [{phase}] Passed")), "{phase}: {out}");
+    }
+    // Apps in order of their requires: prowlarr and decypharr, then sonarr and radarr, then recyclarr.
+    let at = |app: &str| out.find(&format!("TASK [apps : {app}: its objects")).unwrap_or_else(|| panic!("{app} not applied: {out}"));
+    assert!(at("prowlarr") < at("sonarr") && at("decypharr") < at("radarr") && at("sonarr") < at("recyclarr") && at("radarr") < at("recyclarr"));
+    for secret in EXAMPLE_SECRETS.iter().chain(&EXAMPLE_APP_SECRETS) {
         assert!(!out.contains(secret), "a secret was shown: {secret}\n{out}");
     }
     // Without the key, the example's secrets cannot be read: said before anything, naming the file.
@@ -162,6 +180,94 @@ fn the_lab_site_renders_and_broken_cluster_values_stop_it_before_anything_naming
         assert!(out.contains("PHASE [preflight] Failed") && out.contains("PHASE [proxmox_lxc] blocked by preflight"), "{out}");
         assert!(!out.contains("PHASE [base] started"), "{out}");
     }
+}
+
+/// A copy of the example's apps/ to break.
+fn copy_apps(to: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("apps");
+    for app in std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+        let dest = to.join(app.file_name().unwrap());
+        std::fs::create_dir_all(&dest).unwrap();
+        for f in std::fs::read_dir(&app).unwrap().map(|e| e.unwrap().path()) {
+            std::fs::copy(&f, dest.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn broken_apps_fail_naming_the_file_and_object_and_stop_only_the_apps_requiring_them() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let key = root.join("inventory/example/example.agekey");
+    let dir = tempfile::tempdir().unwrap();
+    secrets_and_artifacts(dir.path());
+    let apps = dir.path().join("apps");
+    copy_apps(&apps);
+    let run = |extra: &[&str]| {
+        let art = format!("k3s_artifacts_dir={}", dir.path().display());
+        let apps_dir = format!("apps_dir={}", apps.display());
+        let mut args = vec!["site", "-i", "inventory/example", "-e", &art, "-e", &apps_dir];
+        args.extend(extra);
+        render_with_key(root, &args, Some(&key))
+    };
+    let (code, out) = run(&[]);
+    assert_eq!(code, 0, "the copy renders: {out}");
+
+    // A typo in Sonarr's Deployment, and Radarr's Secret encrypted to a key the controller does not have.
+    let dep = apps.join("sonarr/deployment.yaml");
+    std::fs::write(&dep, std::fs::read_to_string(&dep).unwrap().replace("      containers:", "      contianers:")).unwrap();
+    let plain = dir.path().join("radarr-key.yaml");
+    std::fs::write(&plain, "apiVersion: v1\nkind: Secret\nmetadata: {name: radarr-api-key}\nstringData: {api-key: k}\n").unwrap();
+    let enc = Command::new(env!("CARGO_BIN_EXE_hlprov"))
+        .args(["sops", "encrypt", "--age", AGE_RECIPIENT, "--encrypted-regex", "^(data|stringData)$"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(enc.status.success(), "{}", String::from_utf8_lossy(&enc.stderr));
+    std::fs::write(apps.join("radarr/api-key.sops.yaml"), enc.stdout).unwrap();
+    let (code, out) = run(&[]);
+    assert_eq!(code, 2, "{out}");
+    let dep_shown = dep.display().to_string();
+    assert!(
+        out.contains(&format!("{dep_shown}, document 1 (line 1): deployment.apps/sonarr in namespace media: spec.template.spec: Additional properties are not allowed ('contianers' was unexpected)")),
+        "names the file and the object: {out}"
+    );
+    assert!(
+        out.contains(&format!("{}: cannot decrypt: the file is encrypted to {AGE_RECIPIENT}", apps.join("radarr/api-key.sops.yaml").display())),
+        "{out}"
+    );
+    assert!(out.contains("recyclarr is not applied: it requires sonarr, radarr, which failed"), "{out}");
+    assert!(!out.contains("TASK [apps : recyclarr: its objects"), "{out}");
+    assert!(out.contains("sonarr, radarr, recyclarr (not applied: it requires sonarr, radarr) failed"), "{out}");
+    // Prowlarr and Decypharr, which need neither, went on; so did the GPU phase's Plex.
+    for app in ["prowlarr", "decypharr", "plex"] {
+        assert!(out.contains(&format!("TASK [apps : {app}: its objects, and nothing it no longer has] ***")), "{app}: {out}");
+    }
+    assert!(out.contains("PHASE [apps] Failed") && out.contains("PHASE [apps_gpu] Passed"), "{out}");
+    copy_apps(&apps);
+
+    // Mistakes in the app list stop the preflight, before any host is touched, naming the app.yml.
+    let meta = |app: &str| apps.join(format!("{app}/app.yml"));
+    let sonarr_meta = std::fs::read_to_string(meta("sonarr")).unwrap();
+    std::fs::write(meta("sonarr"), sonarr_meta.replace("requires: [prowlarr, decypharr]", "requires: [prowlarr, lidarr]")).unwrap();
+    let (code, out) = run(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(&format!("{}: sonarr requires lidarr, which is not in apps", meta("sonarr").display())), "{out}");
+    assert!(out.contains("PHASE [preflight] Failed") && !out.contains("PHASE [base] started"), "{out}");
+
+    std::fs::write(meta("sonarr"), &sonarr_meta).unwrap();
+    std::fs::write(meta("prowlarr"), "namespace: media\nrequires: [recyclarr]\n").unwrap();
+    let (code, out) = run(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(&format!("{}: prowlarr requires recyclarr (a cycle", meta("prowlarr").display())), "{out}");
+    assert!(out.contains("PHASE [preflight] Failed"), "{out}");
+
+    // A GPU app cannot wait for an app of the other phase; a listed app needs its folder.
+    std::fs::write(meta("prowlarr"), "namespace: media\n").unwrap();
+    std::fs::write(meta("plex"), "gpu: true\nrequires: [sonarr]\n").unwrap();
+    let (_, out) = run(&[]);
+    assert!(out.contains("plex (gpu: true) requires sonarr; an app can only require apps of its own phase"), "{out}");
+    let (_, out) = run(&["-e", r#"{"apps": ["prowlarr", "lidarr"]}"#]);
+    assert!(out.contains(&format!("{}/lidarr/app.yml does not exist (apps lists lidarr", apps.display())), "{out}");
 }
 
 #[test]

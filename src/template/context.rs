@@ -193,7 +193,7 @@ impl Object for ScopeObject {
             _ => {}
         }
         let found = self.resolve(name);
-        if found.is_none() && self.label.is_empty() {
+        if found.is_none() && self.label.is_empty() && !self.engine.is_global(name) {
             self.ctx.misses.lock().unwrap_or_else(|e| e.into_inner()).push(name.to_string());
         }
         found

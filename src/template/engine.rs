@@ -84,6 +84,12 @@ impl Engine {
         Engine { envs, omit }
     }
 
+    /// A function or value every template has (lookup, range, namespace…): not a variable, so a template that
+    /// reads it from the scope first has not missed a variable.
+    pub fn is_global(&self, name: &str) -> bool {
+        self.envs[0].globals().any(|(n, _)| n == name)
+    }
+
     pub fn omit(&self) -> &str {
         &self.omit
     }

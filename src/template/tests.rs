@@ -197,6 +197,10 @@ fn undefined_errors_name_the_variable_the_template_and_the_line() {
     assert_eq!(render(&t, "{{ nope | mandatory('set nope in group_vars') if false else 1 }}", &s).unwrap(), json!(1));
     let e = render(&t, "{{ nope | mandatory('set nope in group_vars') }}", &s).unwrap_err();
     assert!(e.message.contains("set nope in group_vars"), "{e}");
+    // An inline if without else is undefined when false (as in Jinja2); functions such as range are not
+    // variables, so the message does not blame them.
+    let e = render(&t, "{% for i in range(2) %}{{ ',' if i == 0 }}{% endfor %}", &s).unwrap_err();
+    assert!(!e.message.contains("range"), "{e}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::kubectl::{self, Kubectl, Problem};
 use super::object::{self, Manifest};
 use super::wait::{self, Check};
-use super::{COMMON, K8s, kubectl_of, no_cluster, render_checked, run_calls, write_calls};
+use super::{COMMON, K8s, check_rendered, kubectl_of, no_cluster, run_calls, write_calls};
 use crate::modules::{ApplyCtx, ArgKind, ArgSpec, Args, Change, Diff, FileKind, Module, ModuleCtx, ModuleError, ModuleSpec, Outcome, Plan, Step};
 
 /// The label every object of an app carries: what pruning and the gate select by.
@@ -74,6 +74,9 @@ pub fn collect(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Vec<Manifest>, Module
     let mut objs = read_app_dir(&dir).map_err(ModuleError::failed)?;
     for m in &mut objs {
         label(&mut m.obj, name);
+        if let Some(ns) = args.str("namespace") {
+            place_in(&mut m.obj, ns);
+        }
     }
     Ok(objs)
 }
@@ -139,7 +142,7 @@ fn decrypt(path: &Path) -> Result<Vec<Manifest>, String> {
         .map_err(|e| format!("{shown}: {}", detail(e)))?
         .ok_or_else(|| format!("{shown}: named *.sops.yaml but not encrypted (no sops metadata): encrypt it with hlprov sops encrypt"))?;
     let ring = Keyring::from_env().map_err(|e| format!("{shown}: {}", detail(e)))?;
-    let plain = enc.decrypt(&ring).map_err(detail)?;
+    let plain = enc.decrypt(&ring).map_err(|e| format!("{shown}: {}", detail(e)))?;
     plain.register_secrets();
     let text = plain.emit_plain().map_err(|e| format!("{shown}: {}", detail(e)))?;
     let objs = object::from_yaml(&text, &shown)?;
@@ -158,6 +161,20 @@ fn label(obj: &mut Value, app: &str) {
                 l.insert(APP_LABEL.into(), json!(app));
                 l.insert(MANAGED_BY.into(), json!("hlprov"));
             }
+        }
+    }
+}
+
+/// Put a namespaced object that names no namespace into the app's (as `kubectl apply -n` would), so that what
+/// is shown, applied and compared for pruning is the same object.
+fn place_in(obj: &mut Value, ns: &str) {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if cluster_scoped(kind) {
+        return;
+    }
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if m.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty) {
+            m.insert("namespace".into(), json!(ns));
         }
     }
 }
@@ -322,7 +339,7 @@ impl Module for K8sApp {
         if args.str("state") == Some("verified") {
             return None;
         }
-        Some(collect(ctx, args).and_then(|objs| render_checked(ctx, &k8s_args(args, &objs)?)))
+        Some(collect(ctx, args).and_then(|objs| check_rendered(&objs, "present")))
     }
 
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {

@@ -217,17 +217,21 @@ fn manifests(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Vec<Manifest>, ModuleEr
 }
 
 fn render_checked(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
+    check_rendered(&manifests(ctx, args)?, args.str("state").unwrap_or("present"))
+}
+
+/// Objects as they would be applied (or deleted, state absent), each checked against the schemas and the CRDs
+/// among them; an invalid one fails with where it came from.
+fn check_rendered(ms: &[Manifest], state: &str) -> Result<Plan, ModuleError> {
     use crate::manifests::schema::{Checked, Schemas};
-    let ms = manifests(ctx, args)?;
     let mut schemas = Schemas::builtin();
     for m in ms.iter().filter(|m| m.obj.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")) {
         let text = serde_json::to_string(&m.obj).unwrap_or_default();
         schemas.add_crds(&text, &m.origin).map_err(|e| ModuleError::failed(e.to_string()))?;
     }
-    let state = args.str("state").unwrap_or("present");
     let mut plan = Plan::unchanged();
     let mut problems = Vec::new();
-    for m in &ms {
+    for m in ms {
         let r = object::identify(m).map_err(ModuleError::Args)?;
         let obj = crate::manifests::Object { value: m.obj.clone(), span: crate::yaml::Span::synthetic(&m.origin) };
         let note = match schemas.check(&obj) {
