@@ -348,3 +348,54 @@ fn manifests_are_checked_against_the_schemas_and_crds() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("invalid manifest") && out.contains("spec.addresses"), "{out}");
 }
+
+#[test]
+fn the_whole_site_graph_shows_every_phase_with_its_hosts_in_text_dot_and_mermaid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let graph = |format: &str, key: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hlprov"));
+        cmd.args(["graph", "site", "-i", "inventory/example", "--format", format]).current_dir(root);
+        cmd.env_remove("SOPS_AGE_KEY").env_remove("SOPS_AGE_KEY_CMD").env("XDG_CONFIG_HOME", "/nonexistent-hlprov-test");
+        match key {
+            true => cmd.env("SOPS_AGE_KEY_FILE", root.join("inventory/example/example.agekey")),
+            false => cmd.env_remove("SOPS_AGE_KEY_FILE"),
+        };
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let phases = [
+        "preflight",
+        "proxmox_lxc",
+        "base",
+        "longhorn_prereqs",
+        "k3s_servers",
+        "k3s_agents",
+        "metallb",
+        "longhorn",
+        "sops_keys",
+        "gpu_plugin",
+        "monitoring",
+        "apps",
+        "apps_gpu",
+    ];
+    let (text, _) = graph("text", true);
+    let shown: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).map(|l| l.split([' ', '—']).next().unwrap()).collect();
+    assert_eq!(shown, phases, "every phase, in an order that runs: {text}");
+    for line in [
+        "proxmox_lxc [gate] — pve1, pve2",
+        "base [gate] — cp1, w1, w2, w3, nas1",
+        "apps [gate] — cp1\n    needs: metallb, longhorn, sops_keys\n",
+        "apps_gpu [gate] — w3\n    needs: metallb, longhorn, sops_keys, gpu_plugin\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
+    let (dot, _) = graph("dot", true);
+    assert!(dot.starts_with("digraph phases {") && dot.contains("\"gpu_plugin\" -> \"apps_gpu\";") && dot.contains("\"longhorn\" -> \"monitoring\";"), "{dot}");
+    let (mermaid, _) = graph("mermaid", true);
+    assert!(mermaid.starts_with("flowchart LR") && mermaid.contains("[\"apps_gpu [gate] — w3\"]"), "{mermaid}");
+    assert_eq!(mermaid.matches(" --> ").count(), dot.matches(" -> ").count(), "the same edges");
+    // Without the key the inventory's secrets cannot be read: host patterns stand in, and it says why.
+    let (text, err) = graph("text", false);
+    assert!(text.contains("apps_gpu [gate] — hosts: gpu_nodes") && err.contains("warning: the inventory could not be read"), "{text}{err}");
+}

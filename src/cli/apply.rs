@@ -220,7 +220,16 @@ pub fn graph(a: GraphArgs) -> i32 {
         Ok(g) => g,
         Err(e) => return common::bad_input(e),
     };
-    let inventory = crate::inventory::Inventory::load(&a.inventory).ok();
+    // Without its inventory the graph still shows; the host patterns stand in for the hosts, and why is said.
+    let inventory = match crate::inventory::Inventory::load(&a.inventory) {
+        Ok(inv) => Some(inv),
+        Err(e) => {
+            if !a.inventory.is_empty() {
+                eprintln!("warning: the inventory could not be read, so phases show host patterns, not hosts: {e}");
+            }
+            None
+        }
+    };
     let hosts = |n: petgraph::graph::NodeIndex| -> Vec<String> {
         let play = &pb.plays[g.graph[n].play];
         match &inventory {
