@@ -391,7 +391,10 @@ fn the_whole_site_graph_shows_every_phase_with_its_hosts_in_text_dot_and_mermaid
         assert!(text.contains(line), "{line:?} in {text}");
     }
     let (dot, _) = graph("dot", true);
-    assert!(dot.starts_with("digraph phases {") && dot.contains("\"gpu_plugin\" -> \"apps_gpu\";") && dot.contains("\"longhorn\" -> \"monitoring\";"), "{dot}");
+    assert!(
+        dot.starts_with("digraph phases {") && dot.contains("\"gpu_plugin\" -> \"apps_gpu\";") && dot.contains("\"longhorn\" -> \"monitoring\";"),
+        "{dot}"
+    );
     let (mermaid, _) = graph("mermaid", true);
     assert!(mermaid.starts_with("flowchart LR") && mermaid.contains("[\"apps_gpu [gate] — w3\"]"), "{mermaid}");
     assert_eq!(mermaid.matches(" --> ").count(), dot.matches(" -> ").count(), "the same edges");

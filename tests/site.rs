@@ -134,10 +134,23 @@ async fn check_diff_on_a_fresh_lab_shows_the_plan_and_changes_nothing() {
     k3s_support::artifacts(&art, &[k3s_support::NEW]);
     let secret = k3s_support::secret_inventory(dir.path(), "all: {}\n", "");
     let inventory = k3s_support::lab_inventory(dir.path(), &secret);
+    // One app (a Deployment and its Service), to plan the apps phase too.
+    let hello = dir.path().join("apps/hello");
+    std::fs::create_dir_all(&hello).unwrap();
+    std::fs::write(hello.join("app.yml"), "namespace: hello\n").unwrap();
+    std::fs::write(
+        hello.join("hello.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: hello}\nspec:\n  selector: {matchLabels: {app: hello}}\n  template:\n    \
+         metadata: {labels: {app: hello}}\n    spec: {containers: [{name: hello, image: nginx:1.29}]}\n---\napiVersion: v1\nkind: Service\n\
+         metadata: {name: hello}\nspec: {selector: {app: hello}, ports: [{port: 80}]}\n",
+    )
+    .unwrap();
     let extra_vars = serde_json::json!({
         "k3s_artifacts_dir": art,
         "k3s_kubeconfig_dest": dir.path().join("kubeconfig.yaml"),
         "sops_keys_sops_yaml": dir.path().join(".sops.yaml"),
+        "apps": ["hello"],
+        "apps_dir": dir.path().join("apps"),
     })
     .as_object()
     .cloned()
@@ -192,7 +205,19 @@ async fn check_diff_on_a_fresh_lab_shows_the_plan_and_changes_nothing() {
     let servicelb = on_h1("metallb : k3s' own load balancer (ServiceLB) is disabled, or it and MetalLB would both answer");
     assert_eq!(servicelb.status, Status::Skipped, "{servicelb:?}");
     assert!(servicelb.msg.as_deref().unwrap_or_default().contains("not decided in check mode: metallb_k3s_servers"), "{servicelb:?}");
-    for phase in ["preflight", "metallb", "longhorn", "sops_keys", "monitoring"] {
+    // The app's objects, labelled as its own, in its namespace; applying and its gate need the cluster.
+    let hello = on_h1("apps : hello: its objects, and nothing it no longer has");
+    assert_eq!(hello.status, Status::Changed, "{hello:?}");
+    assert!(
+        hello.diffs.iter().any(|d| d.after_header.contains("deployment.apps/hello in namespace hello") && d.after.contains("hlprov.io/app: hello")),
+        "{:?}",
+        hello.diffs
+    );
+    assert!(hello.msg.as_deref().unwrap_or_default().contains("needs the cluster: k3s kubectl is not installed on h1 yet"), "{hello:?}");
+    let gate = on_h1("apps : hello: rolled out, volumes bound, addresses given, ingress hosts answering");
+    assert_ne!(gate.status, Status::Ok, "not a false ok: {gate:?}");
+    assert!(gate.msg.as_deref().unwrap_or_default().contains("needs the cluster"), "{gate:?}");
+    for phase in ["preflight", "metallb", "longhorn", "sops_keys", "monitoring", "apps"] {
         let p = plan.summary.record.phases.iter().find(|p| p.name == phase).unwrap_or_else(|| panic!("no phase {phase}"));
         assert_eq!(p.status, Some(PhaseStatus::Passed), "{phase}: {p:?}");
     }
