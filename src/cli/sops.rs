@@ -56,6 +56,44 @@ pub enum SopsCommand {
     /// are ignored by git and were never committed (the whole history is scanned), and that no file matching a
     /// .sops.yaml creation rule is tracked, or was ever committed, unencrypted. Exits 1 if anything is wrong.
     Doctor(DoctorArgs),
+    /// Print the age key as a QR code, for the paper copy of the key.
+    ///
+    /// The key comes from --key FILE, else from the sops lookup (SOPS_AGE_KEY_FILE, then the default key
+    /// location). The QR code goes to stdout (only when it is a terminal, unless --force) or, with --svg, to a
+    /// new file (mode 0600) to print. Scanning it gives back the AGE-SECRET-KEY-1… line; `hlprov sops check-key`
+    /// then checks the restored key. docs/dr.md says where the three copies go.
+    Qr(QrArgs),
+    /// Check a restored age key against this repository.
+    ///
+    /// Its recipient must be in .sops.yaml's creation rules and it must decrypt every SOPS file in the work tree;
+    /// each finding is one line. Exits 1 if the key is not the repository's. The first step of a rebuild.
+    CheckKey(CheckKeyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct QrArgs {
+    /// The key file (keys.txt format); default: the sops lookup.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Which identity, when the file has several: its recipient (age1…).
+    #[arg(long, value_name = "AGE1…")]
+    pub recipient: Option<String>,
+    /// Write an SVG image to this new file (mode 0600) instead of printing to the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Print to stdout even when it is not a terminal (the key then goes wherever stdout goes).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckKeyArgs {
+    /// The restored key file (keys.txt format); default: the sops lookup.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// The repository (default: the current directory).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -152,6 +190,8 @@ pub fn run(cmd: SopsCommand) -> i32 {
         SopsCommand::Edit(a) => edit(a),
         SopsCommand::Updatekeys(a) => updatekeys(a),
         SopsCommand::Doctor(a) => doctor(a),
+        SopsCommand::Qr(a) => qr(a),
+        SopsCommand::CheckKey(a) => check_key(a),
     };
     match result {
         Ok(code) => code,
@@ -365,6 +405,71 @@ fn doctor(a: DoctorArgs) -> Result<i32, SopsError> {
     let mut key_files: Vec<PathBuf> = std::env::var_os("SOPS_AGE_KEY_FILE").filter(|p| !p.is_empty()).map(PathBuf::from).into_iter().collect();
     key_files.extend(keys::default_key_file().filter(|p| p.exists()));
     let findings = doctor::run(&a.dir, &ring, &key_files).map_err(|e| SopsError::input(a.dir.display(), e))?;
+    let mut failed = false;
+    for f in &findings {
+        failed |= !f.ok;
+        println!("{} {}", if f.ok { "ok  " } else { "FAIL" }, crate::redact::redact(&f.message));
+    }
+    Ok(if failed { EXIT_FAIL } else { 0 })
+}
+
+/// The key file of --key, else the first of the sops lookup locations that is a file.
+fn key_file(given: Option<PathBuf>) -> Result<PathBuf, SopsError> {
+    let found = given
+        .or_else(|| std::env::var_os("SOPS_AGE_KEY_FILE").filter(|p| !p.is_empty()).map(PathBuf::from))
+        .or_else(|| keys::default_key_file().filter(|p| p.exists()));
+    found.ok_or_else(|| SopsError::Key { msg: "no age key file: give --key FILE or set SOPS_AGE_KEY_FILE".into() })
+}
+
+fn qr(a: QrArgs) -> Result<i32, SopsError> {
+    use crate::secrets::paper;
+    let path = key_file(a.key)?;
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| SopsError::io(path.display(), e))?);
+    let ids = paper::identities(&text, &path.display().to_string())?;
+    let id = match (&a.recipient, ids.len()) {
+        (Some(r), _) => ids.iter().find(|i| &i.recipient == r).ok_or_else(|| SopsError::Key {
+            msg: format!(
+                "{}: no identity for {r} (it has {})",
+                path.display(),
+                ids.iter().map(|i| i.recipient.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        })?,
+        (None, 1) => &ids[0],
+        (None, 0) => return Err(SopsError::Key { msg: format!("{}: no age identity in the file", path.display()) }),
+        (None, _) => {
+            return Err(SopsError::Key {
+                msg: format!(
+                    "{} has several identities; choose one with --recipient: {}",
+                    path.display(),
+                    ids.iter().map(|i| i.recipient.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+    };
+    if let Some(svg) = &a.svg {
+        write_private(svg, &paper::qr_svg(&id.secret)?)?;
+        eprintln!("QR code of the age identity for {} written to {} (mode 0600): print it, then delete the file", id.recipient, svg.display());
+        return Ok(0);
+    }
+    if !std::io::stdout().is_terminal() && !a.force {
+        eprintln!("hlprov sops qr: stdout is not a terminal, and the QR code holds the secret key; use --svg FILE, or --force");
+        return Ok(EXIT_FAIL);
+    }
+    eprintln!("The age identity for {} (scan it back, then run `hlprov sops check-key`):", id.recipient);
+    write_out(None, &format!("{}\n", paper::qr_text(&id.secret)?.as_str()), None)?;
+    Ok(0)
+}
+
+fn check_key(a: CheckKeyArgs) -> Result<i32, SopsError> {
+    let ring = match a.key {
+        Some(path) => {
+            let mut ring = Keyring::empty();
+            ring.add_file(&path, "--key")?;
+            ring
+        }
+        None => Keyring::from_env()?,
+    };
+    let findings = crate::secrets::paper::check_restored(&a.dir, &ring).map_err(|e| SopsError::input(a.dir.display(), e))?;
     let mut failed = false;
     for f in &findings {
         failed |= !f.ok;

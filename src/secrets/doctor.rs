@@ -29,18 +29,12 @@ fn bad(m: impl Into<String>) -> Finding {
     Finding { ok: false, message: m.into() }
 }
 
-/// Run every check in the repository at `repo`. `key_files` are the key files in use (to check they are not in
-/// git). Errors only when `repo` is not a git work tree.
-pub fn run(repo: &Path, ring: &Keyring, key_files: &[PathBuf]) -> Result<Vec<Finding>, String> {
-    let top = git(repo, &["rev-parse", "--show-toplevel"]).map_err(|e| format!("{}: not a git repository ({e})", repo.display()))?;
-    let top = PathBuf::from(top.trim());
+/// Whether `ring` decrypts every SOPS file among `files` (paths relative to `top`): one finding per file that
+/// does not, else one that says how many did.
+pub fn decrypts_all<'a>(top: &Path, files: impl Iterator<Item = &'a String>, ring: &Keyring) -> Vec<Finding> {
     let mut out = Vec::new();
-    let tracked = lines(git(&top, &["ls-files", "-z"])?);
-    let untracked = lines(git(&top, &["ls-files", "-z", "--others", "--exclude-standard"])?);
-
-    // 1. every encrypted file decrypts.
     let mut count = 0;
-    for rel in tracked.iter().chain(&untracked) {
+    for rel in files {
         let path = top.join(rel);
         let Ok(text) = crate::yaml::read_text_file(&path) else { continue };
         let format = Format::from_path(&path);
@@ -53,9 +47,36 @@ pub fn run(repo: &Path, ring: &Keyring, key_files: &[PathBuf]) -> Result<Vec<Fin
             out.push(bad(e.to_string()));
         }
     }
-    if out.iter().all(|f| f.ok) {
+    if out.is_empty() {
         out.push(ok(format!("the age key decrypts all {count} SOPS file(s)")));
     }
+    out
+}
+
+/// The files git tracks or would track in the work tree at `top`.
+pub fn work_tree_files(top: &Path) -> Result<Vec<String>, String> {
+    let mut files = lines(git(top, &["ls-files", "-z"])?);
+    files.extend(lines(git(top, &["ls-files", "-z", "--others", "--exclude-standard"])?));
+    Ok(files)
+}
+
+/// The top of the git work tree holding `dir`.
+pub fn work_tree_top(dir: &Path) -> Result<PathBuf, String> {
+    let top = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|e| format!("{}: not a git repository ({e})", dir.display()))?;
+    Ok(PathBuf::from(top.trim()))
+}
+
+/// Run every check in the repository at `repo`. `key_files` are the key files in use (to check they are not in
+/// git). Errors only when `repo` is not a git work tree.
+pub fn run(repo: &Path, ring: &Keyring, key_files: &[PathBuf]) -> Result<Vec<Finding>, String> {
+    let top = git(repo, &["rev-parse", "--show-toplevel"]).map_err(|e| format!("{}: not a git repository ({e})", repo.display()))?;
+    let top = PathBuf::from(top.trim());
+    let mut out = Vec::new();
+    let tracked = lines(git(&top, &["ls-files", "-z"])?);
+    let untracked = lines(git(&top, &["ls-files", "-z", "--others", "--exclude-standard"])?);
+
+    // 1. every encrypted file decrypts.
+    out.extend(decrypts_all(&top, tracked.iter().chain(&untracked), ring));
 
     // 2. key files and *.dec.* files stay out of git.
     for key in key_files {
@@ -123,7 +144,8 @@ pub fn run(repo: &Path, ring: &Keyring, key_files: &[PathBuf]) -> Result<Vec<Fin
     Ok(out)
 }
 
-fn matches_rule(cfg: &Config, path: &Path) -> bool {
+/// Does a creation rule of `cfg` name `path`?
+pub fn matches_rule(cfg: &Config, path: &Path) -> bool {
     let rel = cfg.relative(path);
     cfg.creation_rules.iter().any(|r| r.path_regex.as_deref().and_then(|re| regex::Regex::new(re).ok()).is_some_and(|re| re.is_match(&rel)))
 }

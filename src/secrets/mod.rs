@@ -17,6 +17,7 @@ pub mod format;
 pub mod k8s_secret;
 pub mod keys;
 pub mod metadata;
+pub mod paper;
 pub mod rules;
 pub mod sops_file;
 pub mod tree;
