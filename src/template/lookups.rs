@@ -48,8 +48,11 @@ fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> R
         "template" => template(&obj, &flat, &kw),
         "pipe" => pipe(&flat),
         "community.sops.sops" | "sops" => sops(&obj, &flat),
+        "fileglob" => fileglob(&obj, &flat),
         other => {
-            return Err(fail(format!("lookup plugin '{other}' is not available in hlprov (it has file, env, template, pipe, community.sops.sops)")));
+            return Err(fail(format!(
+                "lookup plugin '{other}' is not available in hlprov (it has file, fileglob, env, template, pipe, community.sops.sops)"
+            )));
         }
     };
     let items = match (result, errors.as_str()) {
@@ -83,6 +86,76 @@ fn find(obj: &ScopeObject, name: &str, subdir: &str) -> Option<PathBuf> {
     dirs.iter().flat_map(|d| [d.join(subdir).join(p), d.join(p)]).find(|c| c.is_file())
 }
 
+/// fileglob, as Ansible's: the pattern applies to the file name (`*`, `?`, `[…]`); its folder is found like a
+/// file's (absolute, or in the role's and playbook's files/ folders); only files match, sorted, as full paths.
+fn fileglob(obj: &ScopeObject, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        let term = text_of(t)?;
+        let p = Path::new(&term);
+        let pattern = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(d) if d.is_absolute() => Some(d.to_path_buf()),
+            parent => {
+                let rel = parent.map(Path::to_path_buf).unwrap_or_default();
+                let mut dirs = obj.scope.search_paths();
+                if dirs.is_empty() {
+                    dirs.push(PathBuf::from("."));
+                }
+                dirs.iter().flat_map(|d| [d.join("files").join(&rel), d.join(&rel)]).find(|c| c.is_dir())
+            }
+        };
+        let Some(dir) = dir else { continue };
+        let re = glob_regex(&pattern);
+        let mut found: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.is_file())
+            .filter(|f| {
+                f.file_name().map(|n| n.to_string_lossy()).is_some_and(|n| re.is_match(&n) && (pattern.starts_with('.') || !n.starts_with('.')))
+            })
+            .map(|f| f.display().to_string())
+            .collect();
+        found.sort();
+        out.extend(found.into_iter().map(Value::from));
+    }
+    Ok(out)
+}
+
+/// A shell glob for one file name as a regex (the caller keeps Python's rule for names starting with a dot).
+fn glob_regex(pattern: &str) -> regex::Regex {
+    let mut re = String::from("^");
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            '[' => {
+                let mut class = String::from("[");
+                if chars.peek() == Some(&'!') {
+                    chars.next();
+                    class.push('^');
+                }
+                for d in chars.by_ref() {
+                    if d == ']' {
+                        break;
+                    }
+                    if d == '\\' || d == '^' {
+                        class.push('\\');
+                    }
+                    class.push(d);
+                }
+                class.push(']');
+                re.push_str(&class);
+            }
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).unwrap_or_else(|_| regex::Regex::new("^$").expect("a valid regex"))
+}
+
 fn read(obj: &ScopeObject, name: &str, subdir: &str, what: &str) -> Result<(PathBuf, String), Error> {
     let path = find(obj, name, subdir).ok_or_else(|| fail(format!("lookup('{what}'): could not find '{name}' in the search path")))?;
     let text = crate::yaml::read_text_file(&path).map_err(|m| fail(format!("lookup('{what}'): {}: {m}", path.display())))?;
@@ -114,7 +187,7 @@ fn sops(obj: &ScopeObject, terms: &[Value]) -> Result<Vec<Value>, Error> {
     for t in terms {
         let (path, text) = read(obj, &text_of(t)?, "files", "community.sops.sops")?;
         let name = path.display().to_string();
-        let detail = |e: crate::secrets::SopsError| fail(format!("lookup('community.sops.sops'): {}", crate::redact::redact(&e.detail())));
+        let detail = |e: crate::secrets::SopsError| fail(format!("lookup('community.sops.sops'): {name}: {}", crate::redact::redact(&e.detail())));
         let enc = sops_file::parse(&text, Format::from_path(&path), &name)
             .map_err(detail)?
             .ok_or_else(|| fail(format!("lookup('community.sops.sops'): {name} is not a SOPS file (no sops metadata)")))?;
