@@ -382,3 +382,69 @@ async fn metallb_reads_servicelb_from_recorded_shapes_of_node_args() {
     assert!(on("nodes/node-k3s-srv-1.servicelb-disabled.composed.json").await.is_empty());
     assert_eq!(on("nodes/node-k3s-srv-1.servicelb-enabled.composed.json").await, ["k3s-srv-1"]);
 }
+
+// ---- apps: a rebuild's restores (roles/apps/vars, tasks/restore.yml) -----------------------------------------
+// Objects composed from Longhorn 1.12.1's types and controllers (tests/fixtures/cluster/longhorn-restore/SOURCES.md).
+
+fn restore_fixture(name: &str) -> Value {
+    cluster_fixture(&format!("longhorn-restore/{name}"))
+}
+
+const VOLUME: &str = "pvc-5f0c2a1e-7d3b-4c8e-9a61-0b2d4e6f8a02";
+
+/// The restore entry of app.yml, and what k8s_info registered for its Backups and its restored Volume.
+fn restore_given(backup: &str, backups: Vec<Value>, volume: Option<Value>) -> Value {
+    json!({
+        "r": {"pvc": "grafana", "volume": VOLUME, "backup": backup, "restored_as": "monitoring-grafana"},
+        "apps_restore_backups": registered(backups),
+        "apps_restore_volume": registered(volume.into_iter().collect()),
+    })
+}
+
+#[tokio::test]
+async fn restore_takes_the_latest_completed_backup_or_the_named_one_and_says_why_there_is_none() {
+    let backups = items(&restore_fixture("backups.v1beta2.one-volume.composed.json"));
+    let vars = ["apps_restore_backup", "apps_restore_no_backup"];
+    // Latest: of the two Completed backups the newer one; the Error one (newest by name order) is never taken.
+    let got = decide("apps", "cp1", &vars, restore_given("latest", backups.clone(), None)).await;
+    assert_eq!(got[0]["metadata"]["name"], "backup-8e21d4b09c6f4a13");
+    assert_eq!(got[0]["status"]["url"], format!("nfs://192.168.1.10:/export/longhorn?backup=backup-8e21d4b09c6f4a13&volume={VOLUME}"));
+    assert_eq!(got[1], "");
+    // A named backup.
+    let got = decide("apps", "cp1", &vars, restore_given("backup-3f9a1c7e52d04b6a", backups.clone(), None)).await;
+    assert_eq!((got[0]["metadata"]["name"].as_str(), got[1].as_str()), (Some("backup-3f9a1c7e52d04b6a"), Some("")));
+    // The failed one, named: refused with what Longhorn lists.
+    let got = decide("apps", "cp1", &vars, restore_given("backup-c05b7e3d19a84f2e", backups.clone(), None)).await;
+    assert_eq!(
+        got[1],
+        format!(
+            "backup backup-c05b7e3d19a84f2e of volume {VOLUME} is not a completed backup (Longhorn lists backup-3f9a1c7e52d04b6a: Completed, backup-8e21d4b09c6f4a13: Completed, backup-c05b7e3d19a84f2e: Error)"
+        )
+    );
+    // Only a backup still being made: none to restore yet.
+    let got = decide("apps", "cp1", &vars, restore_given("latest", vec![restore_fixture("backup.v1beta2.in-progress.composed.json")], None)).await;
+    assert_eq!(got[1], format!("no completed backup of volume {VOLUME} (Longhorn lists backup-c05b7e3d19a84f2e: InProgress)"));
+    // Nothing at all (the backup target has none, or has not been read yet).
+    let got = decide("apps", "cp1", &vars, restore_given("latest", vec![], None)).await;
+    assert_eq!(got[1], format!("no backup of volume {VOLUME} in the backup target"));
+}
+
+#[tokio::test]
+async fn restore_gate_waits_while_restoring_and_wants_it_done_healthy_and_of_the_backups_size() {
+    let backups = items(&restore_fixture("backups.v1beta2.one-volume.composed.json"));
+    let state = |volume: Option<Value>| {
+        let given = restore_given("latest", backups.clone(), volume);
+        async move { one("apps", "cp1", "apps_restore_state", given).await }
+    };
+    assert_eq!(state(Some(restore_fixture("volume.v1beta2.restoring.composed.json"))).await, "restoring");
+    assert_eq!(state(Some(restore_fixture("volume.v1beta2.restored.composed.json"))).await, "");
+    assert_eq!(
+        state(Some(restore_fixture("volume.v1beta2.restore-faulted.composed.json"))).await,
+        "volume monitoring-grafana is faulted: RestoreFailure All replica restore failed and the volume became Faulted"
+    );
+    assert_eq!(state(None).await, "volume monitoring-grafana does not exist");
+    // A volume smaller than its backup.
+    let mut small = restore_fixture("volume.v1beta2.restored.composed.json");
+    small["spec"]["size"] = json!("1073741824");
+    assert_eq!(state(Some(small)).await, "volume monitoring-grafana has 1073741824 bytes, less than its backup's 2147483648");
+}
