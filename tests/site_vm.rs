@@ -184,10 +184,7 @@ async fn site_on_vm_lab_converges_with_strict_gates() {
 /// preflight first), and time it from "hosts gone" until every gate has passed.
 #[tokio::test(flavor = "multi_thread")]
 async fn drill_on_the_vm_lab_rebuilds_fresh_vms_with_the_same_command_until_every_gate_passes() {
-    let rebuild = || RunOptions {
-        extra_vars: serde_json::json!({"dr_rebuild": true}).as_object().cloned().unwrap(),
-        ..up_to_longhorn()
-    };
+    let rebuild = || RunOptions { extra_vars: serde_json::json!({"dr_rebuild": true}).as_object().cloned().unwrap(), ..up_to_longhorn() };
     let lab = VmLab::up(2);
     let groups_dir = tempfile::tempdir().unwrap();
     let groups = groups(groups_dir.path());
@@ -216,7 +213,9 @@ async fn drill_on_the_vm_lab_rebuilds_fresh_vms_with_the_same_command_until_ever
     let per_phase: Vec<String> = run
         .events
         .iter()
-        .filter_map(|e| if let Event::PhaseEnd { phase, duration_ms, .. } = e { Some(format!("{phase} {:.1}s", *duration_ms as f64 / 1000.0)) } else { None })
+        .filter_map(|e| {
+            if let Event::PhaseEnd { phase, duration_ms, .. } = e { Some(format!("{phase} {:.1}s", *duration_ms as f64 / 1000.0)) } else { None }
+        })
         .collect();
     println!(
         "DRILL vm: RTO {:.1}s from hosts gone to every gate passing (fresh VMs {booted:.1}s, rebuild {rebuilt:.1}s: {})",
