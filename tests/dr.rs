@@ -7,38 +7,20 @@ mod common;
 mod k3s_support;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use common::{Applied, TestLab};
 use hlprov::exec::{PhaseSelection, RunOptions};
-use hlprov::report::{Event, Status};
+use hlprov::report::Event;
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
 async fn site_with(lab: &TestLab, inventories: &[PathBuf], opts: RunOptions) -> Applied {
-    let pb = hlprov::playbook::load(&repo("playbooks/site.yml"), &Default::default()).expect("site.yml loads");
     let mut all = vec![lab.inventory("")];
     all.extend(inventories.iter().cloned());
-    let mut inv = hlprov::inventory::Inventory::load(&all).expect("inventory");
-    inv.add_playbook_vars_dir(&pb.dir).unwrap();
-    let collector = Arc::new(hlprov::report::Collector::default());
-    let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
-    let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter).await.expect("no preflight error");
-    let events = collector.events.lock().unwrap().clone();
-    Applied { summary, events }
-}
-
-fn failures(a: &Applied) -> Vec<String> {
-    a.results().iter().filter(|r| r.status == Status::Failed).map(|r| format!("{} {} {}", r.host, r.task, r.result)).collect()
-}
-
-async fn sh(lab: &TestLab, host: &str, script: &str) -> String {
-    let (code, out) = lab.docker_exec(host, script).await;
-    assert_eq!(code, 0, "{host}: {script}: {out}");
-    out
+    common::apply_site(&all, opts).await
 }
 
 fn vars(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
@@ -86,11 +68,11 @@ async fn rebuild_preflight_refuses_a_wrong_key_a_missing_backup_and_a_missing_ar
     app(&apps, "sonarr", EXAMPLE_RECIPIENT, "pvc-aaaa1111");
     app(&apps, "radarr", OTHER_RECIPIENT, "pvc-bbbb2222");
     // Longhorn's NFS layout: backupstore/volumes/XX/YY/<volume>/backups/backup_<name>.cfg. Only sonarr's is there.
-    sh(&lab, "h2", "d=/srv/backups/longhorn/backupstore/volumes/3e/91/pvc-aaaa1111/backups && mkdir -p $d && echo '{}' > $d/backup_backup-5d1e.cfg")
+    lab.sh("h2", "d=/srv/backups/longhorn/backupstore/volumes/3e/91/pvc-aaaa1111/backups && mkdir -p $d && echo '{}' > $d/backup_backup-5d1e.cfg")
         .await;
     let snapshot = "find / -xdev -newer /etc/hostname -not -path '/proc/*' -not -path '/sys/*' -not -path '/run/*' -not -path '/tmp/*' \
                     -not -path '/var/log/*' -not -path '/root/.ansible*' -not -path '/var/lib/systemd/*' 2>/dev/null | sort";
-    let before = (sh(&lab, "h1", snapshot).await, sh(&lab, "h2", snapshot).await);
+    let before = (lab.sh("h1", snapshot).await, lab.sh("h2", snapshot).await);
 
     let art = dir.path().join("artifacts");
     let extra = |art: &Path| {
@@ -104,8 +86,8 @@ async fn rebuild_preflight_refuses_a_wrong_key_a_missing_backup_and_a_missing_ar
     };
     let all = PhaseSelection::Only { phase: "apps".into(), with_deps: true };
     let run = site_with(&lab, std::slice::from_ref(&groups), RunOptions { phases: all.clone(), extra_vars: extra(&art), ..Default::default() }).await;
-    assert_eq!(run.summary.exit_code, 2, "{:#?}", failures(&run));
-    let said = failures(&run).join("\n");
+    assert_eq!(run.summary.exit_code, 2, "{:#?}", run.failures());
+    let said = run.failures().join("\n");
     let radarr_key = apps.join("radarr/key.sops.yaml");
     for line in [
         // The key: radarr's file is encrypted to another recipient.
@@ -126,13 +108,13 @@ async fn rebuild_preflight_refuses_a_wrong_key_a_missing_backup_and_a_missing_ar
     // Nothing ran after the preflight, and no host changed.
     let started: Vec<&String> = run.events.iter().filter_map(|e| if let Event::PhaseStart { phase, .. } = e { Some(phase) } else { None }).collect();
     assert_eq!(started, ["preflight"], "{started:?}");
-    assert_eq!((sh(&lab, "h1", snapshot).await, sh(&lab, "h2", snapshot).await), before, "a host changed");
+    assert_eq!((lab.sh("h1", snapshot).await, lab.sh("h2", snapshot).await), before, "a host changed");
 
     // A named backup that is not there is said with what is there.
     std::fs::write(apps.join("sonarr/app.yml"), "namespace: media\nrestore:\n  - {pvc: sonarr-config, volume: pvc-aaaa1111, backup: backup-0000}\n")
         .unwrap();
     let run = site_with(&lab, std::slice::from_ref(&groups), RunOptions { phases: all, extra_vars: extra(&art), ..Default::default() }).await;
-    let said = failures(&run).join("\n");
+    let said = run.failures().join("\n");
     assert!(
         said.contains("sonarr: backup backup-0000 of volume pvc-aaaa1111 is not in nfs://h2:/srv/backups/longhorn (it has backup-5d1e)"),
         "{said}"
@@ -157,8 +139,8 @@ async fn drill_destroys_every_host_and_the_same_command_rebuilds_fresh_ones_unti
     let lab_groups = repo("inventory/lab");
     let lab = TestLab::start(3).await;
     let first = site_with(&lab, std::slice::from_ref(&lab_groups), rebuild()).await;
-    assert_eq!(first.summary.exit_code, 0, "{:#?}", failures(&first));
-    sh(&lab, "h2", "echo drill > /var/lib/hlprov-drill-marker").await;
+    assert_eq!(first.summary.exit_code, 0, "{:#?}", first.failures());
+    lab.sh("h2", "echo drill > /var/lib/hlprov-drill-marker").await;
 
     // The bad day: every host is gone.
     let gone = Instant::now();
@@ -170,7 +152,7 @@ async fn drill_destroys_every_host_and_the_same_command_rebuilds_fresh_ones_unti
 
     let t = Instant::now();
     let run = site_with(&lab, std::slice::from_ref(&lab_groups), rebuild()).await;
-    assert_eq!(run.summary.exit_code, 0, "{:#?}", failures(&run));
+    assert_eq!(run.summary.exit_code, 0, "{:#?}", run.failures());
     let rebuilt = t.elapsed().as_secs_f64();
     // Every gate of the rebuilt phases passes, and a second run changes nothing.
     let gates: Vec<(String, bool)> =

@@ -10,7 +10,6 @@ mod common;
 mod k3s_support;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use common::{Applied, TestLab};
 use hlprov::exec::{PhaseSelection, RunOptions};
@@ -30,34 +29,17 @@ async fn site(lab: &TestLab, opts: RunOptions) -> Applied {
 }
 
 async fn site_with(lab: &TestLab, inventory: &Path, opts: RunOptions) -> Applied {
-    let pb = hlprov::playbook::load(&repo("playbooks/site.yml"), &Default::default()).expect("site.yml loads");
-    let mut inv = hlprov::inventory::Inventory::load(&[lab.inventory(""), inventory.to_path_buf()]).expect("inventory");
-    inv.add_playbook_vars_dir(&pb.dir).unwrap();
-    let collector = Arc::new(hlprov::report::Collector::default());
-    let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
-    let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter).await.expect("no preflight error");
-    let events = collector.events.lock().unwrap().clone();
-    Applied { summary, events }
-}
-
-fn failures(a: &Applied) -> Vec<String> {
-    a.results().iter().filter(|r| r.status == Status::Failed).map(|r| format!("{} {} {}", r.host, r.task, r.result)).collect()
-}
-
-async fn sh(lab: &TestLab, host: &str, script: &str) -> String {
-    let (code, out) = lab.docker_exec(host, script).await;
-    assert_eq!(code, 0, "{host}: {script}: {out}");
-    out
+    common::apply_site(&[lab.inventory(""), inventory.to_path_buf()], opts).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn site_converges_a_fresh_lab_up_to_longhorn_then_changes_nothing_and_those_gates_pass() {
     let lab = TestLab::start(3).await;
     // h3 has multipathd installed: Longhorn's blacklist must appear there, and only there.
-    sh(&lab, "h3", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq multipath-tools >/dev/null 2>&1; dpkg -s multipath-tools >/dev/null").await;
+    lab.sh("h3", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq multipath-tools >/dev/null 2>&1; dpkg -s multipath-tools >/dev/null").await;
 
     let first = site(&lab, RunOptions { phases: up_to_longhorn(), ..Default::default() }).await;
-    assert_eq!(first.summary.exit_code, 0, "{:#?}", failures(&first));
+    assert_eq!(first.summary.exit_code, 0, "{:#?}", first.failures());
     for phase in ["base", "longhorn_prereqs"] {
         assert_eq!(first.summary.record.phase(phase).and_then(|p| p.status), Some(PhaseStatus::Passed), "{phase}");
     }
@@ -66,26 +48,26 @@ async fn site_converges_a_fresh_lab_up_to_longhorn_then_changes_nothing_and_thos
     // The hosts, read independently.
     for h in ["h1", "h2", "h3"] {
         let pkgs =
-            sh(&lab, h, "dpkg-query -W -f='${Package} ${db:Status-Status}\\n' curl ca-certificates gnupg jq nfs-common open-iscsi tzdata sudo").await;
+            lab.sh(h, "dpkg-query -W -f='${Package} ${db:Status-Status}\\n' curl ca-certificates gnupg jq nfs-common open-iscsi tzdata sudo").await;
         assert_eq!(pkgs.lines().filter(|l| l.ends_with(" installed")).count(), 8, "{h}: {pkgs}");
-        assert_eq!(sh(&lab, h, "cat /etc/modules-load.d/hlprov-k3s.conf | grep -v '^#'").await, "overlay\nbr_netfilter\n");
-        let sysctl = sh(&lab, h, "cat /etc/sysctl.d/90-hlprov-k3s.conf").await;
+        assert_eq!(lab.sh(h, "cat /etc/modules-load.d/hlprov-k3s.conf | grep -v '^#'").await, "overlay\nbr_netfilter\n");
+        let sysctl = lab.sh(h, "cat /etc/sysctl.d/90-hlprov-k3s.conf").await;
         for kv in ["net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"] {
             assert!(sysctl.lines().any(|l| l.replace(' ', "") == format!("{kv}=1")), "{h}: {sysctl}");
         }
-        assert_eq!(sh(&lab, h, "readlink /etc/localtime; cat /etc/timezone").await, "/usr/share/zoneinfo/Europe/Berlin\nEurope/Berlin\n");
-        assert!(sh(&lab, h, "id -nG homelab").await.split_whitespace().any(|g| g == "sudo"));
-        assert!(sh(&lab, h, "cat /home/homelab/.ssh/authorized_keys").await.contains("lab@hlprov"));
-        assert_eq!(sh(&lab, h, "stat -c %a /etc/sudoers.d/90-hlprov-homelab; visudo -c >/dev/null && echo valid").await, "440\nvalid\n");
-        let sshd = sh(&lab, h, "/usr/sbin/sshd -T").await;
+        assert_eq!(lab.sh(h, "readlink /etc/localtime; cat /etc/timezone").await, "/usr/share/zoneinfo/Europe/Berlin\nEurope/Berlin\n");
+        assert!(lab.sh(h, "id -nG homelab").await.split_whitespace().any(|g| g == "sudo"));
+        assert!(lab.sh(h, "cat /home/homelab/.ssh/authorized_keys").await.contains("lab@hlprov"));
+        assert_eq!(lab.sh(h, "stat -c %a /etc/sudoers.d/90-hlprov-homelab; visudo -c >/dev/null && echo valid").await, "440\nvalid\n");
+        let sshd = lab.sh(h, "/usr/sbin/sshd -T").await;
         assert!(sshd.lines().any(|l| l == "passwordauthentication no") && sshd.lines().any(|l| l == "permitrootlogin without-password"), "{h}");
     }
     for h in ["h2", "h3"] {
-        assert_eq!(sh(&lab, h, "systemctl is-enabled iscsid").await.trim(), "enabled");
-        assert_eq!(sh(&lab, h, "grep -v '^#' /etc/modules-load.d/hlprov-longhorn.conf").await, "iscsi_tcp\ndm_crypt\n");
-        sh(&lab, h, "dpkg -s cryptsetup nfs-common >/dev/null").await;
+        assert_eq!(lab.sh(h, "systemctl is-enabled iscsid").await.trim(), "enabled");
+        assert_eq!(lab.sh(h, "grep -v '^#' /etc/modules-load.d/hlprov-longhorn.conf").await, "iscsi_tcp\ndm_crypt\n");
+        lab.sh(h, "dpkg -s cryptsetup nfs-common >/dev/null").await;
     }
-    assert!(sh(&lab, "h3", "cat /etc/multipath.conf").await.contains("devnode \"^sd[a-z0-9]+\""));
+    assert!(lab.sh("h3", "cat /etc/multipath.conf").await.contains("devnode \"^sd[a-z0-9]+\""));
     assert_ne!(lab.docker_exec("h2", "test -e /etc/multipath.conf").await.0, 0, "no multipathd on h2, no blacklist");
     assert_ne!(lab.docker_exec("h1", "test -e /etc/modules-load.d/hlprov-longhorn.conf").await.0, 0, "h1 is not a storage node");
     // What the container's kernel refuses is said, not hidden.
@@ -93,7 +75,7 @@ async fn site_converges_a_fresh_lab_up_to_longhorn_then_changes_nothing_and_thos
     assert!(said.contains("kernel is the host's: modules overlay, br_netfilter cannot be loaded"), "container boundary reported");
 
     let second = site(&lab, RunOptions { phases: up_to_longhorn(), ..Default::default() }).await;
-    assert_eq!(second.summary.exit_code, 0, "{:#?}", failures(&second));
+    assert_eq!(second.summary.exit_code, 0, "{:#?}", second.failures());
     for (host, stats) in &second.summary.stats {
         assert_eq!(
             stats.changed,
@@ -115,7 +97,7 @@ async fn site_converges_a_fresh_lab_up_to_longhorn_then_changes_nothing_and_thos
         .collect();
     assert!(gates.contains(&(&"base".to_string(), true)) && gates.contains(&(&"longhorn_prereqs".to_string(), true)), "{gates:?}");
     assert!(gates.contains(&(&"k3s_servers".to_string(), false)), "{gates:?}");
-    assert!(failures(&verify).iter().any(|f| f.starts_with("h1 ") && f.contains("k3s.service is inactive on h1")), "{:#?}", failures(&verify));
+    assert!(verify.failures().iter().any(|f| f.starts_with("h1 ") && f.contains("k3s.service is inactive on h1")), "{:#?}", verify.failures());
     assert_eq!(verify.summary.exit_code, 2);
 }
 
@@ -126,7 +108,7 @@ async fn check_diff_on_a_fresh_lab_shows_the_plan_and_changes_nothing() {
         "find /etc /home /var/lib /usr/sbin /usr/local/bin -xdev -newer /etc/hostname 2>/dev/null | sort; getent passwd homelab; dpkg -l | wc -l";
     let mut before = Vec::new();
     for h in ["h1", "h2", "h3"] {
-        before.push(sh(&lab, h, snapshot).await);
+        before.push(lab.sh(h, snapshot).await);
     }
     // The k3s phases need the cluster's token (SOPS) and the release's files (stand-ins here).
     let dir = tempfile::tempdir().unwrap();
@@ -156,9 +138,9 @@ async fn check_diff_on_a_fresh_lab_shows_the_plan_and_changes_nothing() {
     .cloned()
     .unwrap();
     let plan = site_with(&lab, &inventory, RunOptions { check: true, diff: true, extra_vars, ..Default::default() }).await;
-    assert_eq!(plan.summary.exit_code, 0, "{:#?}", failures(&plan));
+    assert_eq!(plan.summary.exit_code, 0, "{:#?}", plan.failures());
     for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
-        assert_eq!(sh(&lab, h, snapshot).await, before[i], "{h} changed in check mode");
+        assert_eq!(lab.sh(h, snapshot).await, before[i], "{h} changed in check mode");
     }
     // The plan covers both phases and shows diffs for the files it would write.
     let changed: Vec<String> = plan.results().iter().filter(|r| r.status == Status::Changed && r.host == "h2").map(|r| r.task.clone()).collect();

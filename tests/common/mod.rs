@@ -47,6 +47,13 @@ pub async fn ensure_image() {
 }
 
 impl TestLab {
+    /// Run `script` in host `name` with docker exec (outside SSH and hlprov); it must succeed.
+    pub async fn sh(&self, name: &str, script: &str) -> String {
+        let (code, out) = self.docker_exec(name, script).await;
+        assert_eq!(code, 0, "{name}: {script}: {out}");
+        out
+    }
+
     /// Start `n` hosts named h1..hn and wait until each answers over SSH with systemd running.
     pub async fn start(n: usize) -> TestLab {
         ensure_image().await;
@@ -298,6 +305,11 @@ pub struct Applied {
 }
 
 impl Applied {
+    /// "host task result" for every failed task.
+    pub fn failures(&self) -> Vec<String> {
+        self.results().iter().filter(|r| r.status == hlprov::report::Status::Failed).map(|r| format!("{} {} {}", r.host, r.task, r.result)).collect()
+    }
+
     pub fn results(&self) -> Vec<hlprov::report::TaskResult> {
         self.events
             .iter()
@@ -351,4 +363,17 @@ pub async fn apply_in(
 /// Apply a single-file playbook.
 pub async fn apply(inventory: &Path, playbook: &str, opts: hlprov::exec::RunOptions) -> Result<Applied, String> {
     apply_files(inventory, &[("site.yml", playbook)], "site.yml", opts).await
+}
+
+/// The repository's playbooks/site.yml on `inventories` (the lab's own first, then the groups and settings).
+pub async fn apply_site(inventories: &[PathBuf], opts: hlprov::exec::RunOptions) -> Applied {
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/site.yml");
+    let pb = hlprov::playbook::load(&site, &Default::default()).expect("site.yml loads");
+    let mut inv = hlprov::inventory::Inventory::load(inventories).expect("inventory");
+    inv.add_playbook_vars_dir(&pb.dir).unwrap();
+    let collector = Arc::new(hlprov::report::Collector::default());
+    let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
+    let summary = hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter).await.expect("no preflight error");
+    let events = collector.events.lock().unwrap().clone();
+    Applied { summary, events }
 }
