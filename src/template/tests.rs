@@ -319,6 +319,17 @@ fn lookups_search_role_then_playbook_and_fail_clearly() {
     assert!(e.message.contains("exited"), "{e}");
     let e = render(&t, "{{ lookup('password', 'x') }}", &s).unwrap_err();
     assert!(e.message.contains("not available"), "{e}");
+    // fileglob: the name pattern in the role's files/ first; dot files only for a pattern with a dot.
+    std::fs::write(role.join("files/a.conf"), "").unwrap();
+    std::fs::write(role.join("files/b.conf"), "").unwrap();
+    std::fs::write(role.join("files/.hidden.conf"), "").unwrap();
+    let files = role.join("files");
+    let want = json!([files.join("a.conf").display().to_string(), files.join("b.conf").display().to_string()]);
+    assert_eq!(render(&t, "{{ q('fileglob', '*.conf') }}", &s).unwrap(), want);
+    let abs = format!("{{{{ q('fileglob', '{}/[ab].c?nf') }}}}", files.display());
+    assert_eq!(render(&t, &abs, &s).unwrap(), want);
+    assert_eq!(render(&t, "{{ q('fileglob', '.*.conf') | length }}", &s).unwrap(), json!(1));
+    assert_eq!(render(&t, "{{ q('fileglob', 'none/*.conf') }}", &s).unwrap(), json!([]));
 }
 
 #[test]
