@@ -422,8 +422,15 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         Ok(_) => Map::new(),
         Err(e) => return task_error(run, e.into()),
     };
-    let module = match t.action {
-        Action::Module(m) => m,
+    let module = match &t.action {
+        Action::Module(m) => *m,
+        Action::Missing(name) => {
+            return TaskOutcome::failed(format!(
+                "{}: module '{name}' is not available in hlprov, and task '{}' runs it on host {host} (see docs/modules.md for the modules hlprov has)",
+                t.span,
+                t.display_name()
+            ));
+        }
         Action::SetFact => {
             let facts: Vars = rendered.into_iter().filter(|(k, _)| k != "cacheable").collect();
             let mut o = TaskOutcome::done(false);
@@ -432,7 +439,7 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         }
         Action::Meta(m) => {
             let mut o = TaskOutcome::done(false);
-            o.control = Some(m);
+            o.control = Some(*m);
             return o;
         }
     };

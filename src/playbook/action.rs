@@ -8,9 +8,12 @@ use crate::modules::registry::{self, short_name};
 use crate::modules::{ArgKind, ArgSpec, Module, ModuleSpec};
 
 /// What a task does.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum Action {
     Module(&'static dyn Module),
+    /// A module hlprov does not have (as written, e.g. `ansible.builtin.dnf`): a warning when loaded, and a
+    /// failure only if the task runs on a host, since multi-distribution roles name modules for other systems.
+    Missing(std::sync::Arc<str>),
     /// `set_fact`: every argument (but `cacheable`) becomes a host variable.
     SetFact,
     /// `meta`: act on the run.
@@ -18,9 +21,10 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Action::Module(m) => m.name(),
+            Action::Missing(name) => name,
             Action::SetFact => "set_fact",
             Action::Meta(_) => "meta",
         }
