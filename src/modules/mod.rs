@@ -7,6 +7,7 @@
 //! Generic task keywords (when, loop, become, register, …) and engine control (set_fact, meta) are the
 //! executor's business, not a module's. CONTRIBUTING.md shows how to add a module.
 
+mod alternatives;
 mod apt;
 mod apt_repository;
 pub mod args;
@@ -29,6 +30,8 @@ mod lineinfile;
 mod modprobe;
 mod mount;
 mod package;
+mod package_facts;
+mod pause;
 mod ping;
 pub mod plan;
 mod proxmox_lxc;
@@ -38,6 +41,7 @@ mod reboot;
 pub mod registry;
 mod replace;
 mod service;
+mod service_facts;
 mod setup;
 mod slurp;
 mod stat;

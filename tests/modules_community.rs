@@ -1,0 +1,118 @@
+//! The modules community roles need on Debian hosts (issue 23): package_facts, service_facts, alternatives and
+//! pause, on real hosts. Each state is read back with docker exec (dpkg-query, systemctl, update-alternatives).
+
+mod common;
+mod system_support;
+
+use common::{TestLab, run_module};
+use serde_json::json;
+use system_support::{env, failure, ok, sh};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn package_facts_and_service_facts_report_what_the_host_has() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+
+    let o = ok(run_module(&conn, &env, "package_facts", json!({}), false, false).await);
+    assert!(!o.changed);
+    let packages = &o.facts.as_ref().expect("facts")["packages"];
+    let want = sh(&lab, "dpkg-query -W -f='${Version} ${Architecture}' openssh-server").await;
+    let (version, arch) = want.split_once(' ').unwrap();
+    assert_eq!(packages["openssh-server"][0]["version"], version);
+    assert_eq!(packages["openssh-server"][0]["arch"], arch);
+    assert_eq!(packages["openssh-server"][0]["source"], "apt");
+    let count = sh(&lab, "dpkg-query -W -f='${db:Status-Status}\\n' | grep -cx installed").await;
+    assert_eq!(packages.as_object().unwrap().len(), count.trim().parse::<usize>().unwrap(), "one entry per installed package name");
+    // Check mode reads too (read-only modules run there), and a manager hlprov cannot read is refused.
+    assert!(ok(run_module(&conn, &env, "package_facts", json!({}), true, true).await).facts.is_some());
+    assert!(failure(run_module(&conn, &env, "package_facts", json!({"manager": "rpm"}), false, false).await).contains("manager 'rpm'"));
+
+    let o = ok(run_module(&conn, &env, "service_facts", json!({}), false, false).await);
+    assert!(!o.changed);
+    let services = &o.facts.as_ref().expect("facts")["services"];
+    assert_eq!(services["ssh.service"]["state"], "running");
+    assert_eq!(services["ssh.service"]["source"], "systemd");
+    assert_eq!(services["ssh.service"]["status"], sh(&lab, "systemctl is-enabled ssh.service || true").await.trim());
+    // A unit started, then stopped behind the module's back; read again in check mode.
+    sh(&lab, "printf '[Service]\\nExecStart=/bin/sleep 1000\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/hlprov-demo.service && systemctl daemon-reload && systemctl start hlprov-demo").await;
+    let o = ok(run_module(&conn, &env, "service_facts", json!({}), false, false).await);
+    assert_eq!(
+        o.facts.as_ref().unwrap()["services"]["hlprov-demo.service"],
+        json!({"name": "hlprov-demo.service", "state": "running", "status": "disabled", "source": "systemd"})
+    );
+    sh(&lab, "systemctl stop hlprov-demo").await;
+    let o = ok(run_module(&conn, &env, "service_facts", json!({}), true, false).await);
+    // Stopped, systemd unloads it: only its unit file is listed, and Ansible reports its ActiveState, inactive.
+    assert_eq!(o.facts.as_ref().unwrap()["services"]["hlprov-demo.service"]["state"], "inactive");
+    assert!(failure(run_module(&conn, &env, "service_facts", json!({"bogus": 1}), false, false).await).contains("bogus"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alternatives_installs_selects_and_removes_like_update_alternatives() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    sh(&lab, "for p in a b; do printf '#!/bin/sh\\necho %s\\n' $p > /usr/local/bin/prog-$p; chmod +x /usr/local/bin/prog-$p; done").await;
+    let query = || async { sh(&lab, "update-alternatives --query prog | grep -E '^(Status|Value|Alternative|Priority):'").await };
+
+    // (4) Bad input: no path, and a new group without its link.
+    assert!(failure(run_module(&conn, &env, "alternatives", json!({"name": "prog"}), false, false).await).contains("missing: path"));
+    let no_link = run_module(&conn, &env, "alternatives", json!({"name": "prog", "path": "/usr/local/bin/prog-a"}), false, false).await;
+    assert!(failure(no_link).contains("missing the link"));
+
+    // (1) From scratch: installed and selected (manual mode).
+    let args = json!({"name": "prog", "path": "/usr/local/bin/prog-a", "link": "/usr/local/bin/prog", "priority": 10});
+    let o = ok(run_module(&conn, &env, "alternatives", args.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!(query().await, "Status: manual\nValue: /usr/local/bin/prog-a\nAlternative: /usr/local/bin/prog-a\nPriority: 10\n");
+    assert_eq!(sh(&lab, "/usr/local/bin/prog").await, "a\n");
+    // (2) Again: nothing to do.
+    assert!(!ok(run_module(&conn, &env, "alternatives", args.clone(), false, false).await).changed);
+
+    // (3) Check mode against a host changed behind its back: reported with a diff, nothing moved.
+    sh(
+        &lab,
+        "update-alternatives --install /usr/local/bin/prog prog /usr/local/bin/prog-b 20 >/dev/null && update-alternatives --auto prog >/dev/null",
+    )
+    .await;
+    let o = ok(run_module(&conn, &env, "alternatives", args.clone(), true, true).await);
+    assert!(o.changed);
+    assert_eq!(o.diffs.len(), 1);
+    assert!(o.diffs[0].before.contains("status: auto\nvalue: /usr/local/bin/prog-b\n"), "{}", o.diffs[0].before);
+    assert!(o.diffs[0].after.contains("status: manual\nvalue: /usr/local/bin/prog-a\n"), "{}", o.diffs[0].after);
+    assert_eq!(sh(&lab, "readlink -f /usr/local/bin/prog").await.trim(), "/usr/local/bin/prog-b");
+    assert!(ok(run_module(&conn, &env, "alternatives", args.clone(), false, false).await).changed);
+    assert_eq!(sh(&lab, "readlink -f /usr/local/bin/prog").await.trim(), "/usr/local/bin/prog-a");
+
+    // auto, then absent.
+    assert!(ok(run_module(&conn, &env, "alternatives", json!({"name": "prog", "state": "auto"}), false, false).await).changed);
+    assert!(query().await.starts_with("Status: auto\nValue: /usr/local/bin/prog-b\n"));
+    assert!(!ok(run_module(&conn, &env, "alternatives", json!({"name": "prog", "state": "auto"}), false, false).await).changed);
+    let absent = json!({"name": "prog", "path": "/usr/local/bin/prog-b", "state": "absent"});
+    assert!(ok(run_module(&conn, &env, "alternatives", absent.clone(), false, false).await).changed);
+    assert_eq!(query().await, "Status: auto\nValue: /usr/local/bin/prog-a\nAlternative: /usr/local/bin/prog-a\nPriority: 10\n");
+    assert!(!ok(run_module(&conn, &env, "alternatives", absent, false, false).await).changed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pause_waits_its_seconds_and_refuses_a_prompt_without_a_terminal() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let start = std::time::Instant::now();
+    let o = ok(run_module(&conn, &env, "pause", json!({"seconds": 2}), false, false).await);
+    assert!(start.elapsed() >= std::time::Duration::from_secs(2));
+    assert!(!o.changed);
+    assert_eq!(o.data["delta"], 2);
+    assert!(o.data["stdout"].as_str().unwrap().starts_with("Paused for 2"));
+    // Check mode waits too (Ansible's pause does), and changes nothing.
+    let start = std::time::Instant::now();
+    assert!(!ok(run_module(&conn, &env, "pause", json!({"seconds": 1}), true, true).await).changed);
+    assert!(start.elapsed() >= std::time::Duration::from_secs(1));
+    // Under the test harness stdin is not a terminal: a prompt with no time is refused at once, with the reason.
+    let err = failure(run_module(&conn, &env, "pause", json!({"prompt": "Continue?"}), false, false).await);
+    assert!(err.contains("needs a terminal, and stdin is not one"), "{err}");
+    assert!(failure(run_module(&conn, &env, "pause", json!({"seconds": 1, "minutes": 1}), false, false).await).contains("mutually exclusive"));
+    assert!(failure(run_module(&conn, &env, "pause", json!({"seconds": -1}), false, false).await).contains("cannot be negative"));
+}
