@@ -120,3 +120,29 @@ async fn k3s_ansible_prereq_role_runs_on_containers_up_to_the_kernel_settings() 
     assert!(f[0].contains("/proc/sys is read-only inside this container"), "{f:?}");
     assert_eq!(sh(&lab, "h1", "grep '^net.ipv4.ip_forward' /etc/sysctl.conf").await, "net.ipv4.ip_forward=1\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn k3s_ansible_k3s_server_role_runs_up_to_where_it_needs_a_real_k3s_binary() {
+    // airgap puts the stand-ins in place; k3s_server then builds and writes the server's config, runs the
+    // installer, and stops where k3s itself must start (the stand-in is no server, and no real one can be
+    // obtained here).
+    let lab = TestLab::start(1).await;
+    let artifacts = airgap_artifacts();
+    std::fs::write(artifacts.path().join("k3s"), "#!/bin/sh\necho 'k3s version v1.31.4+k3s1 (stand-in)'\n").unwrap();
+    let path = lab.inventory(&format!(
+        "    airgap_dir: {}\n    k3s_version: v1.31.4+k3s1\n    token: changeme!\n    api_endpoint: 192.0.2.10\n  children:\n    server:\n      hosts:\n        h1:\n",
+        artifacts.path().display()
+    ));
+    let playbook = "- hosts: server\n  gather_facts: true\n  become: true\n  roles:\n    - role: airgap\n    - role: k3s_server\n";
+    let a = apply_with_roles(&path, playbook, &vendored("k3s-ansible/roles")).await;
+    // Done up to there: the installed version read from the binary, the config written, the installer run.
+    assert_eq!(a.of("Get k3s installed version", "h1")[0].status, Status::Ok);
+    assert_eq!(sh(&lab, "h1", "cat /etc/rancher/k3s/config.yaml").await, "tls-san: 192.0.2.10\ntoken: changeme!\n");
+    assert_eq!(sh(&lab, "h1", "stat -c %a /etc/rancher/k3s/config.yaml").await, "644\n");
+    assert!(a.of("Run K3s install script", "h1").iter().any(|r| r.status == Status::Changed));
+    // The one failure: starting k3s, which the stand-in installer never set up as a service.
+    let f = failures(&a);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].starts_with("k3s_server : Enable and start K3s service on h1:"), "{f:?}");
+    assert!(f[0].contains("k3s"), "{f:?}");
+}

@@ -100,3 +100,23 @@ fn modules_missing_lists_each_module_with_where_it_is_used() {
     let out = hlprov(&["modules", "--missing", clean.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
 }
+#[test]
+fn modules_missing_on_k3s_ansible_lists_only_modules_for_other_distributions() {
+    // k3s-io/k3s-ansible, vendored unchanged (tests/community/k3s-ansible/SOURCES).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/community/k3s-ansible");
+    let site = root.join("playbooks/site.yml");
+    let roles = root.join("roles");
+    let out = hlprov(&["modules", "--missing", site.to_str().unwrap(), "--roles-path", roles.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let modules: Vec<&str> = stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    let other_distributions = ["ansible.builtin.dnf", "ansible.posix.firewalld", "community.general.pacman"];
+    assert!(!modules.is_empty());
+    for m in &modules {
+        assert!(other_distributions.contains(m), "{m} is used on Debian hosts too:\n{stdout}");
+    }
+    for place in stdout.lines().filter(|l| l.starts_with(' ')) {
+        let (file, rest) = place.trim().split_once(".yml:").expect("file:line:col");
+        assert!(file.starts_with(root.to_str().unwrap()) && rest.split(':').all(|n| n.parse::<u32>().is_ok()), "{place}");
+    }
+}

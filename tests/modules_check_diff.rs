@@ -27,6 +27,8 @@ const fn ex(module: &'static str, kind: &'static str, setup: &'static str, args:
 
 const UNIT: &str = "printf '[Unit]\\nDescription=demo\\n[Service]\\nExecStart=/bin/sleep 1000\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/hlprov-demo.service";
 const USER: &str = "useradd -m -s /bin/sh alice";
+/// ufw installed from Debian's archive (the firewall stays off).
+const UFW: &str = "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ufw >/dev/null 2>&1";
 /// Two programs for an update-alternatives group `prog` (not installed as alternatives yet).
 macro_rules! progs {
     () => {
@@ -196,6 +198,9 @@ fn examples() -> Vec<Example> {
             || json!({"name": "prog", "state": "auto"}),
         ),
         ex("alternatives", "remove", prog_ab!(), || json!({"name": "prog", "path": "/usr/local/bin/prog-a", "state": "absent"})),
+        ex("ufw", "rule", UFW, || json!({"rule": "allow", "port": "6443", "proto": "tcp"})),
+        ex("ufw", "policy", UFW, || json!({"default": "reject", "direction": "incoming"})),
+        ex("ufw", "state", UFW, || json!({"state": "enabled"})),
         ex("modprobe", "boot config", "true", || json!({"name": "overlay", "persistent": "present"})),
         ex("mount", "fstab", "true", || json!({"path": "/mnt/scratch", "src": "tmpfs", "fstype": "tmpfs", "state": "present"})),
         ex(

@@ -116,3 +116,51 @@ async fn pause_waits_its_seconds_and_refuses_a_prompt_without_a_terminal() {
     assert!(failure(run_module(&conn, &env, "pause", json!({"seconds": 1, "minutes": 1}), false, false).await).contains("mutually exclusive"));
     assert!(failure(run_module(&conn, &env, "pause", json!({"seconds": -1}), false, false).await).contains("cannot be negative"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ufw_adds_and_removes_rules_and_sets_policies_idempotently() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    // (4) Without ufw: a clear failure. Bad input is refused before anything runs.
+    assert_eq!(
+        failure(run_module(&conn, &env, "ufw", json!({"rule": "allow", "port": "6443"}), false, false).await),
+        "ufw is not installed (apt install ufw)"
+    );
+    sh(&lab, "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ufw >/dev/null 2>&1").await;
+    assert!(failure(run_module(&conn, &env, "ufw", json!({"port": "22"}), false, false).await).contains("one of the following is required"));
+    assert!(failure(run_module(&conn, &env, "ufw", json!({"rule": "permit"}), false, false).await).contains("permit"));
+    let user_rules = || async { sh(&lab, "grep -h '^### tuple' /etc/ufw/user.rules /etc/ufw/user6.rules; true").await };
+
+    // (1) From scratch: k3s-ansible's rules (the firewall stays off: a container cannot load netfilter rules).
+    let api = json!({"rule": "allow", "port": "6443", "proto": "tcp"});
+    let o = ok(run_module(&conn, &env, "ufw", api.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!(o.diffs[0].after, "allow tcp 6443 0.0.0.0/0 any 0.0.0.0/0 in\nallow tcp 6443 ::/0 any ::/0 in\n");
+    assert_eq!(user_rules().await, "### tuple ### allow tcp 6443 0.0.0.0/0 any 0.0.0.0/0 in\n### tuple ### allow tcp 6443 ::/0 any ::/0 in\n");
+    let cidr = json!({"rule": "allow", "src": "10.42.0.0/16"});
+    assert!(ok(run_module(&conn, &env, "ufw", cidr.clone(), false, false).await).changed);
+    assert!(user_rules().await.contains("### tuple ### allow any any 0.0.0.0/0 any 10.42.0.0/16 in\n"));
+    // (2) Again: nothing changes.
+    assert!(!ok(run_module(&conn, &env, "ufw", api.clone(), false, false).await).changed);
+    assert!(!ok(run_module(&conn, &env, "ufw", cidr.clone(), false, false).await).changed);
+
+    // (3) Check mode against a host changed behind its back: reported with a diff, nothing moved.
+    sh(&lab, "ufw delete allow 6443/tcp >/dev/null").await;
+    let o = ok(run_module(&conn, &env, "ufw", api.clone(), true, true).await);
+    assert!(o.changed);
+    assert!(!o.diffs[0].before.contains("6443") && o.diffs[0].after.contains("allow tcp 6443"));
+    assert!(!user_rules().await.contains("6443"));
+
+    // delete, and a default policy.
+    let gone = json!({"rule": "allow", "src": "10.42.0.0/16", "delete": true});
+    assert!(ok(run_module(&conn, &env, "ufw", gone.clone(), false, false).await).changed);
+    assert!(!user_rules().await.contains("10.42.0.0/16"));
+    assert!(!ok(run_module(&conn, &env, "ufw", gone, false, false).await).changed);
+    let policy = json!({"default": "reject", "direction": "incoming"});
+    let o = ok(run_module(&conn, &env, "ufw", policy.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("incoming: deny\n", "incoming: reject\n"));
+    assert_eq!(sh(&lab, "grep '^DEFAULT_INPUT_POLICY' /etc/default/ufw").await.trim(), "DEFAULT_INPUT_POLICY=\"REJECT\"");
+    assert!(!ok(run_module(&conn, &env, "ufw", policy, false, false).await).changed);
+}

@@ -150,7 +150,15 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
 
     let items = match loops::items(run, &t.span, lp, &scope, eff.role.as_deref()) {
         Ok(items) => items,
-        Err(e) => return finish(run, pc, t, host, eff, task_error(run, e), |o, r| event(o, r, None, false)),
+        Err(e) => {
+            // As Ansible does: a loop that cannot be rendered is an error only if the task would run; a `when`
+            // that is false without the item (a block's `when: extra_manifests is defined`) skips it.
+            let o = match conditions_hold(run, &eff.when, &scope) {
+                Ok(Some(expr)) => TaskOutcome::skipped_by(&expr),
+                _ => task_error(run, e),
+            };
+            return finish(run, pc, t, host, eff, o, |o, r| event(o, r, None, false));
+        }
     };
     let lc = &t.loop_control;
     let mut results = Vec::new();

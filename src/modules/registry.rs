@@ -43,6 +43,7 @@ static MODULES: &[&dyn Module] = &[
     &super::sysctl::Sysctl,
     &super::modprobe::Modprobe,
     &super::alternatives::Alternatives,
+    &super::ufw::Ufw,
     &super::mount::Mount,
     &super::get_url::GetUrl,
     &super::uri::Uri,
