@@ -146,3 +146,35 @@ async fn k3s_ansible_k3s_server_role_runs_up_to_where_it_needs_a_real_k3s_binary
     assert!(f[0].starts_with("k3s_server : Enable and start K3s service on h1:"), "{f:?}");
     assert!(f[0].contains("k3s"), "{f:?}");
 }
+
+/// geerlingguy.ntp and geerlingguy.security from Ansible Galaxy (vendored unchanged), on a Debian host,
+/// converged twice: the second run changes nothing but what the container forces (ntpd cannot stay up there).
+#[tokio::test(flavor = "multi_thread")]
+async fn galaxy_roles_ntp_and_security_converge_and_change_nothing_the_second_time() {
+    let lab = TestLab::start(1).await;
+    // security's defaults forbid root logins over SSH; the lab logs in as root with a key, so allow that.
+    let inv = lab.inventory("    security_ssh_permit_root_login: prohibit-password\n    ntp_timezone: Europe/Berlin\n");
+    let playbook = "- hosts: all\n  become: true\n  roles:\n    - geerlingguy.ntp\n    - geerlingguy.security\n";
+    let roles = vendored("");
+    let first = apply_with_roles(&inv, playbook, &roles).await;
+    assert_eq!(failures(&first), Vec::<String>::new());
+    assert!(first.total_changed() > 0);
+    // ntp: ntpsec installed, running and enabled; the time zone set. security: fail2ban running, sshd hardened,
+    // unattended upgrades configured.
+    // ntpd itself cannot run in a container (setting the clock needs CAP_SYS_TIME): installed and enabled.
+    assert_eq!(sh(&lab, "h1", "dpkg-query -W -f='${db:Status-Status}\n' ntpsec; systemctl is-enabled ntpsec").await, "installed\nenabled\n");
+    assert_eq!(sh(&lab, "h1", "systemctl is-active fail2ban ssh").await, "active\nactive\n");
+    assert_eq!(sh(&lab, "h1", "cat /etc/timezone; readlink /etc/localtime").await, "Europe/Berlin\n/usr/share/zoneinfo/Europe/Berlin\n");
+    let sshd = sh(&lab, "h1", "sshd -T | grep -E '^(passwordauthentication|permitrootlogin|x11forwarding) '").await;
+    assert_eq!(sshd, "permitrootlogin without-password\npasswordauthentication no\nx11forwarding no\n");
+    assert!(sh(&lab, "h1", "cat /etc/apt/apt.conf.d/10periodic").await.contains("APT::Periodic::Unattended-Upgrade \"1\";"));
+
+    let second = apply_with_roles(&inv, playbook, &roles).await;
+    assert_eq!(failures(&second), Vec::<String>::new());
+    let changed: Vec<String> = second.results().iter().filter(|r| r.status == Status::Changed).map(|r| r.task.clone()).collect();
+    // The one change is the container's, not the roles': ntpd exits at once in a container, so "started" starts
+    // it again on every run. Everything else (packages, time zone, sshd, fail2ban, apt's periodic settings) is
+    // left as it was.
+    assert_eq!(changed, vec!["geerlingguy.ntp : Ensure NTP is running and enabled as configured.".to_string()]);
+    assert_eq!(sh(&lab, "h1", "systemctl is-active ntpsec || true").await, "inactive\n");
+}

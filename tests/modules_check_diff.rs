@@ -198,6 +198,7 @@ fn examples() -> Vec<Example> {
             || json!({"name": "prog", "state": "auto"}),
         ),
         ex("alternatives", "remove", prog_ab!(), || json!({"name": "prog", "path": "/usr/local/bin/prog-a", "state": "absent"})),
+        ex("timezone", "timezone", "true", || json!({"name": "Europe/Berlin"})),
         ex("ufw", "rule", UFW, || json!({"rule": "allow", "port": "6443", "proto": "tcp"})),
         ex("ufw", "policy", UFW, || json!({"default": "reject", "direction": "incoming"})),
         ex("ufw", "state", UFW, || json!({"state": "enabled"})),

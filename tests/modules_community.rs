@@ -164,3 +164,30 @@ async fn ufw_adds_and_removes_rules_and_sets_policies_idempotently() {
     assert_eq!(sh(&lab, "grep '^DEFAULT_INPUT_POLICY' /etc/default/ufw").await.trim(), "DEFAULT_INPUT_POLICY=\"REJECT\"");
     assert!(!ok(run_module(&conn, &env, "ufw", policy, false, false).await).changed);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timezone_sets_the_zone_once_and_reports_a_change_made_behind_its_back() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let zone = || async { sh(&lab, "readlink /etc/localtime; cat /etc/timezone").await };
+    // (4) Bad input and an unknown zone: nothing changes.
+    assert!(failure(run_module(&conn, &env, "timezone", json!({"name": "../../etc/passwd"}), false, false).await).contains("not a valid time zone"));
+    assert_eq!(
+        failure(run_module(&conn, &env, "timezone", json!({"name": "Mars/Olympus"}), false, false).await),
+        "given timezone \"Mars/Olympus\" is not available"
+    );
+    assert_eq!(zone().await, "/usr/share/zoneinfo/Etc/UTC\nEtc/UTC\n");
+    // (1) From scratch, (2) again.
+    let berlin = json!({"name": "Europe/Berlin"});
+    let o = ok(run_module(&conn, &env, "timezone", berlin.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("name: Etc/UTC\n", "name: Europe/Berlin\n"));
+    assert_eq!(zone().await, "/usr/share/zoneinfo/Europe/Berlin\nEurope/Berlin\n");
+    assert_eq!(sh(&lab, "date +%Z -d 2026-01-01").await, "CET\n");
+    assert!(!ok(run_module(&conn, &env, "timezone", berlin.clone(), false, false).await).changed);
+    // (3) Check mode against a host changed behind its back: reported, nothing moved.
+    sh(&lab, "echo Etc/UTC > /etc/timezone").await;
+    assert!(ok(run_module(&conn, &env, "timezone", berlin.clone(), true, true).await).changed);
+    assert_eq!(zone().await, "/usr/share/zoneinfo/Europe/Berlin\nEtc/UTC\n");
+}

@@ -48,6 +48,7 @@ mod stat;
 mod sysctl;
 mod systemd;
 mod template;
+mod timezone;
 mod ufw;
 mod unarchive;
 mod uri;

@@ -40,6 +40,7 @@ static MODULES: &[&dyn Module] = &[
     &super::group::Group,
     &super::authorized_key::AuthorizedKey,
     &super::hostname::Hostname,
+    &super::timezone::Timezone,
     &super::sysctl::Sysctl,
     &super::modprobe::Modprobe,
     &super::alternatives::Alternatives,

@@ -97,7 +97,11 @@ impl Loader {
             self.missing.push(super::MissingModule { span: key_node.span.clone(), module: module_name.clone() });
         }
         // set_fact takes any variable names; the other actions and modules declare their arguments.
-        let spec = module.map(|m| m.spec()).or_else(|| (registry::short_name(&module_name) == "meta").then_some(action::meta_spec()));
+        let spec = module.map(|m| m.spec()).or_else(|| match registry::short_name(&module_name) {
+            "meta" => Some(action::meta_spec()),
+            "include_vars" => Some(action::include_vars_spec()),
+            _ => None,
+        });
         if key != "action" && key != "local_action" {
             margs = match (&value.kind, spec) {
                 (NodeKind::Null, _) => Map::new(),
