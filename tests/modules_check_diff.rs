@@ -27,6 +27,8 @@ const fn ex(module: &'static str, kind: &'static str, setup: &'static str, args:
 
 const UNIT: &str = "printf '[Unit]\\nDescription=demo\\n[Service]\\nExecStart=/bin/sleep 1000\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/hlprov-demo.service";
 const USER: &str = "useradd -m -s /bin/sh alice";
+/// iptables installed from Debian's archive.
+const IPTABLES: &str = "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null 2>&1";
 /// ufw installed from Debian's archive (the firewall stays off).
 const UFW: &str = "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ufw >/dev/null 2>&1";
 /// Two programs for an update-alternatives group `prog` (not installed as alternatives yet).
@@ -199,6 +201,8 @@ fn examples() -> Vec<Example> {
         ),
         ex("alternatives", "remove", prog_ab!(), || json!({"name": "prog", "path": "/usr/local/bin/prog-a", "state": "absent"})),
         ex("timezone", "timezone", "true", || json!({"name": "Europe/Berlin"})),
+        ex("iptables", "rule", IPTABLES, || json!({"chain": "INPUT", "protocol": "tcp", "destination_port": "6443", "jump": "ACCEPT"})),
+        ex("iptables", "policy", IPTABLES, || json!({"chain": "FORWARD", "policy": "DROP"})),
         ex("ufw", "rule", UFW, || json!({"rule": "allow", "port": "6443", "proto": "tcp"})),
         ex("ufw", "policy", UFW, || json!({"default": "reject", "direction": "incoming"})),
         ex("ufw", "state", UFW, || json!({"state": "enabled"})),

@@ -191,3 +191,40 @@ async fn timezone_sets_the_zone_once_and_reports_a_change_made_behind_its_back()
     assert!(ok(run_module(&conn, &env, "timezone", berlin.clone(), true, true).await).changed);
     assert_eq!(zone().await, "/usr/share/zoneinfo/Europe/Berlin\nEtc/UTC\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iptables_adds_and_removes_a_rule_and_sets_a_policy_idempotently() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let rule = json!({"chain": "INPUT", "protocol": "tcp", "destination_port": "6443", "jump": "ACCEPT", "comment": "k3s api"});
+    // (4) Without iptables, and bad input.
+    assert_eq!(failure(run_module(&conn, &env, "iptables", rule.clone(), false, false).await), "iptables is not installed");
+    sh(&lab, "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null 2>&1").await;
+    assert!(failure(run_module(&conn, &env, "iptables", json!({"jump": "ACCEPT"}), false, false).await).contains("chain is required"));
+    assert!(failure(run_module(&conn, &env, "iptables", json!({"chain": "INPUT", "policy": "MAYBE"}), false, false).await).contains("MAYBE"));
+    let rules = || async { sh(&lab, "iptables -S INPUT").await };
+
+    // (1) From scratch, read back with iptables -S; (2) again: nothing.
+    let o = ok(run_module(&conn, &env, "iptables", rule.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!(o.diffs[0].after, "-A INPUT -p tcp -j ACCEPT --destination-port 6443 -m comment --comment k3s api\n");
+    assert_eq!(rules().await, "-P INPUT ACCEPT\n-A INPUT -p tcp -m tcp --dport 6443 -m comment --comment \"k3s api\" -j ACCEPT\n");
+    assert!(!ok(run_module(&conn, &env, "iptables", rule.clone(), false, false).await).changed);
+    // (3) Check mode against a host changed behind its back: reported, nothing moved.
+    sh(&lab, "iptables -F INPUT").await;
+    assert!(ok(run_module(&conn, &env, "iptables", rule.clone(), true, true).await).changed);
+    assert_eq!(rules().await, "-P INPUT ACCEPT\n");
+    // absent, and a policy.
+    assert!(ok(run_module(&conn, &env, "iptables", rule.clone(), false, false).await).changed);
+    let mut gone = rule.clone();
+    gone["state"] = json!("absent");
+    assert!(ok(run_module(&conn, &env, "iptables", gone.clone(), false, false).await).changed);
+    assert_eq!(rules().await, "-P INPUT ACCEPT\n");
+    assert!(!ok(run_module(&conn, &env, "iptables", gone, false, false).await).changed);
+    let policy = json!({"chain": "FORWARD", "policy": "DROP"});
+    let o = ok(run_module(&conn, &env, "iptables", policy.clone(), false, true).await);
+    assert_eq!((o.changed, o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), (true, "policy ACCEPT\n", "policy DROP\n"));
+    assert_eq!(sh(&lab, "iptables -S FORWARD | head -n1").await, "-P FORWARD DROP\n");
+    assert!(!ok(run_module(&conn, &env, "iptables", policy, false, false).await).changed);
+}

@@ -24,6 +24,7 @@ mod get_url;
 mod group;
 pub mod helpers;
 mod hostname;
+mod iptables;
 pub mod k8s;
 mod k8s_secret;
 mod lineinfile;

@@ -45,6 +45,7 @@ static MODULES: &[&dyn Module] = &[
     &super::modprobe::Modprobe,
     &super::alternatives::Alternatives,
     &super::ufw::Ufw,
+    &super::iptables::Iptables,
     &super::mount::Mount,
     &super::get_url::GetUrl,
     &super::uri::Uri,
