@@ -27,6 +27,26 @@ const fn ex(module: &'static str, kind: &'static str, setup: &'static str, args:
 
 const UNIT: &str = "printf '[Unit]\\nDescription=demo\\n[Service]\\nExecStart=/bin/sleep 1000\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/hlprov-demo.service";
 const USER: &str = "useradd -m -s /bin/sh alice";
+/// iptables installed from Debian's archive.
+const IPTABLES: &str = "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null 2>&1";
+/// ufw installed from Debian's archive (the firewall stays off).
+const UFW: &str = "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ufw >/dev/null 2>&1";
+/// Two programs for an update-alternatives group `prog` (not installed as alternatives yet).
+macro_rules! progs {
+    () => {
+        "printf '#!/bin/sh\\necho a\\n' > /usr/local/bin/prog-a && printf '#!/bin/sh\\necho b\\n' > /usr/local/bin/prog-b && chmod +x /usr/local/bin/prog-?"
+    };
+}
+/// Both installed in the group `prog` (auto mode: prog-b, priority 20, is chosen).
+macro_rules! prog_ab {
+    () => {
+        concat!(
+            progs!(),
+            " && update-alternatives --install /usr/local/bin/prog prog /usr/local/bin/prog-a 10 >/dev/null",
+            " && update-alternatives --install /usr/local/bin/prog prog /usr/local/bin/prog-b 20 >/dev/null"
+        )
+    };
+}
 
 /// hlprov-demo 1.0 installed, 1.1 in a flat repository the lists know (Packages written by hand).
 const DEMO_UPGRADE: &str = "set -e; d=$(mktemp -d); mk() { rm -rf $d/*; mkdir -p $d/DEBIAN; \
@@ -166,6 +186,26 @@ fn examples() -> Vec<Example> {
             "echo vm.swappiness=12 > /etc/sysctl.d/99-demo.conf",
             || json!({"name": "vm.swappiness", "value": "12", "sysctl_file": "/etc/sysctl.d/99-demo.conf", "reload": true}),
         ),
+        ex(
+            "alternatives",
+            "install",
+            progs!(),
+            || json!({"name": "prog", "path": "/usr/local/bin/prog-a", "link": "/usr/local/bin/prog", "state": "present"}),
+        ),
+        ex("alternatives", "select", prog_ab!(), || json!({"name": "prog", "path": "/usr/local/bin/prog-a", "priority": 10})),
+        ex(
+            "alternatives",
+            "auto",
+            concat!(prog_ab!(), " && update-alternatives --set prog /usr/local/bin/prog-a >/dev/null"),
+            || json!({"name": "prog", "state": "auto"}),
+        ),
+        ex("alternatives", "remove", prog_ab!(), || json!({"name": "prog", "path": "/usr/local/bin/prog-a", "state": "absent"})),
+        ex("timezone", "timezone", "true", || json!({"name": "Europe/Berlin"})),
+        ex("iptables", "rule", IPTABLES, || json!({"chain": "INPUT", "protocol": "tcp", "destination_port": "6443", "jump": "ACCEPT"})),
+        ex("iptables", "policy", IPTABLES, || json!({"chain": "FORWARD", "policy": "DROP"})),
+        ex("ufw", "rule", UFW, || json!({"rule": "allow", "port": "6443", "proto": "tcp"})),
+        ex("ufw", "policy", UFW, || json!({"default": "reject", "direction": "incoming"})),
+        ex("ufw", "state", UFW, || json!({"state": "enabled"})),
         ex("modprobe", "boot config", "true", || json!({"name": "overlay", "persistent": "present"})),
         ex("mount", "fstab", "true", || json!({"path": "/mnt/scratch", "src": "tmpfs", "fstype": "tmpfs", "state": "present"})),
         ex(

@@ -421,3 +421,33 @@ async fn stat_slurp_fetch() {
     let (o, _) = h.ok("fetch", json!({"src": "/nope", "dest": d, "fail_on_missing": false}), false).await;
     assert!(!o.changed);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_remote_src_copies_a_file_on_the_host_once() {
+    // k3s-ansible copies /etc/rancher/k3s/k3s.yaml to the user's kubeconfig with remote_src.
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let dir = tempfile::tempdir().unwrap();
+    let env = TestEnv::new(dir.path());
+    let exec = |s: &'static str| {
+        let lab = &lab;
+        async move { lab.docker_exec("h1", s).await }
+    };
+    exec("printf 'apiVersion: v1\\n' > /root/k3s.yaml && chmod 0600 /root/k3s.yaml").await;
+    let args = json!({"src": "/root/k3s.yaml", "dest": "/root/config", "remote_src": true, "mode": "0600"});
+    // (4) A missing source and a folder are refused.
+    let missing = run_module(&conn, &env, "copy", json!({"src": "/nowhere", "dest": "/root/x", "remote_src": true}), false, false).await;
+    assert!(matches!(&missing, Ok(o) if o.failed && o.msg.as_deref() == Some("Source /nowhere not found")), "{missing:?}");
+    let folder = run_module(&conn, &env, "copy", json!({"src": "/etc", "dest": "/root/x", "remote_src": true}), false, false).await;
+    assert!(folder.unwrap_err().to_string().contains("is a folder"));
+    // (1) Copied, (2) again nothing, (3) check mode after a change behind its back.
+    let o = run_module(&conn, &env, "copy", args.clone(), false, true).await.unwrap();
+    assert!(o.changed && !o.failed);
+    assert_eq!(exec("stat -c %a /root/config && cat /root/config").await, (0, "600\napiVersion: v1\n".to_string()));
+    assert!(!run_module(&conn, &env, "copy", args.clone(), false, false).await.unwrap().changed);
+    exec("printf 'kind: Config\\n' > /root/k3s.yaml").await;
+    let o = run_module(&conn, &env, "copy", args.clone(), true, true).await.unwrap();
+    assert!(o.changed);
+    assert_eq!(o.diffs[0].after, "kind: Config\n");
+    assert_eq!(exec("cat /root/config").await.1, "apiVersion: v1\n");
+}

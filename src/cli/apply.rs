@@ -46,12 +46,23 @@ pub struct ApplyArgs {
     /// Re-run the phases that did not pass in the last run (and what depends on them)
     #[arg(long)]
     pub resume: bool,
-    /// Extra folders to find roles in
-    #[arg(long = "roles-path", value_name = "DIR", env = "HLPROV_ROLES_PATH", value_delimiter = ':')]
-    pub roles_path: Vec<PathBuf>,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Do not write a run record under .hlprov/runs/
     #[arg(long = "no-record")]
     pub no_record: bool,
+}
+
+/// How a playbook is read (every command that reads one).
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Extra folders to find roles in
+    #[arg(long = "roles-path", value_name = "DIR", env = "HLPROV_ROLES_PATH", value_delimiter = ':')]
+    pub roles_path: Vec<PathBuf>,
+    /// Refuse a playbook that names a module hlprov does not have (by default: a warning, and the task fails
+    /// only if it runs on a host)
+    #[arg(long, env = "HLPROV_STRICT")]
+    pub strict: bool,
 }
 
 #[derive(Args, Debug)]
@@ -68,8 +79,8 @@ pub struct VerifyArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub out: OutputArgs,
-    #[arg(long = "roles-path", value_name = "DIR", env = "HLPROV_ROLES_PATH", value_delimiter = ':')]
-    pub roles_path: Vec<PathBuf>,
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 #[derive(Args, Debug)]
@@ -83,8 +94,8 @@ pub struct RenderArgs {
     /// Show the content of every file and manifest
     #[arg(short = 'D', long)]
     pub diff: bool,
-    #[arg(long = "roles-path", value_name = "DIR", env = "HLPROV_ROLES_PATH", value_delimiter = ':')]
-    pub roles_path: Vec<PathBuf>,
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 #[derive(Args, Debug)]
@@ -96,8 +107,8 @@ pub struct GraphArgs {
     pub inventory: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    #[arg(long = "roles-path", value_name = "DIR", env = "HLPROV_ROLES_PATH", value_delimiter = ':')]
-    pub roles_path: Vec<PathBuf>,
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 /// `site` → playbooks/site.yml; a path stays a path.
@@ -115,9 +126,9 @@ pub fn resolve_playbook(name: &str) -> PathBuf {
     p
 }
 
-fn load(name: &str, roles_path: &[PathBuf]) -> Result<playbook::Playbook, String> {
+pub(super) fn load(name: &str, l: &LoadArgs) -> Result<playbook::Playbook, String> {
     let path = resolve_playbook(name);
-    playbook::load(&path, &LoadOptions { roles_path: roles_path.to_vec() }).map_err(|e| e.to_string())
+    playbook::load(&path, &LoadOptions { roles_path: l.roles_path.clone(), strict: l.strict }).map_err(|e| e.to_string())
 }
 
 pub async fn apply(a: ApplyArgs) -> i32 {
@@ -127,7 +138,7 @@ pub async fn apply(a: ApplyArgs) -> i32 {
         (_, _, true) => PhaseSelection::Resume,
         _ => PhaseSelection::All,
     };
-    execute(&a.playbook, &a.conn, &a.out, &a.roles_path, phases, |o| {
+    execute(&a.playbook, &a.conn, &a.out, &a.load, phases, |o| {
         o.check = a.check;
         o.diff = a.diff;
         o.tags = a.tags.clone();
@@ -141,7 +152,7 @@ pub async fn apply(a: ApplyArgs) -> i32 {
 /// `hlprov render`: every file, manifest and value the playbook would write for the inventory, checked
 /// (templates, manifests against their schemas), without any host.
 pub async fn render(a: RenderArgs) -> i32 {
-    execute(&a.playbook, &a.conn, &a.out, &a.roles_path, PhaseSelection::All, |o| {
+    execute(&a.playbook, &a.conn, &a.out, &a.load, PhaseSelection::All, |o| {
         o.check = true;
         o.offline = true;
         o.diff = a.diff;
@@ -154,18 +165,18 @@ pub async fn verify(a: VerifyArgs) -> i32 {
         Some(p) => PhaseSelection::VerifyPhase { phase: p.clone(), with_deps: a.with_deps },
         None => PhaseSelection::VerifyOnly,
     };
-    execute(&a.playbook, &a.conn, &a.out, &a.roles_path, phases, |_| {}).await
+    execute(&a.playbook, &a.conn, &a.out, &a.load, phases, |_| {}).await
 }
 
 async fn execute(
     name: &str,
     conn: &ConnArgs,
     out: &OutputArgs,
-    roles_path: &[PathBuf],
+    load_args: &LoadArgs,
     phases: PhaseSelection,
     tweak: impl FnOnce(&mut RunOptions),
 ) -> i32 {
-    let pb = match load(name, roles_path) {
+    let pb = match load(name, load_args) {
         Ok(pb) => pb,
         Err(e) => return common::bad_input(e),
     };
@@ -184,6 +195,9 @@ async fn execute(
     for w in inventory.warnings() {
         reporter.warn(w);
     }
+    for m in &pb.missing {
+        reporter.warn(m.to_string());
+    }
     let mut opts = RunOptions {
         forks: conn.forks.max(1),
         limit: conn.limit.clone(),
@@ -193,7 +207,7 @@ async fn execute(
         escalate: conn.escalate,
         become_user: conn.become_user.clone(),
         task_timeout: conn.timeout,
-        roles_path: roles_path.to_vec(),
+        roles_path: load_args.roles_path.clone(),
         phases,
         ..Default::default()
     };
@@ -212,10 +226,13 @@ async fn execute(
 }
 
 pub fn graph(a: GraphArgs) -> i32 {
-    let pb = match load(&a.playbook, &a.roles_path) {
+    let pb = match load(&a.playbook, &a.load) {
         Ok(pb) => pb,
         Err(e) => return common::bad_input(e),
     };
+    for m in &pb.missing {
+        eprintln!("warning: {m}");
+    }
     let g = match graph::build(&pb) {
         Ok(g) => g,
         Err(e) => return common::bad_input(e),

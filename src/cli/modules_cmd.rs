@@ -13,6 +13,13 @@ pub struct ModulesArgs {
     /// Print docs/modules.md
     #[arg(long, conflicts_with = "name")]
     pub markdown: bool,
+    /// List the modules a playbook (with its roles and static imports) uses that hlprov does not have, with
+    /// where each is used; exits 2 if there is any
+    #[arg(long, value_name = "PLAYBOOK", conflicts_with_all = ["name", "markdown"])]
+    pub missing: Option<String>,
+    /// Extra folders to find roles in (with --missing)
+    #[arg(long = "roles-path", value_name = "DIR", env = "HLPROV_ROLES_PATH", value_delimiter = ':', requires = "missing")]
+    pub roles_path: Vec<std::path::PathBuf>,
 }
 
 fn kind(k: ArgKind) -> &'static str {
@@ -118,7 +125,34 @@ pub fn markdown() -> String {
     s
 }
 
+/// `hlprov modules --missing PLAYBOOK`: each module hlprov lacks, then where each task naming it is (FILE:LINE:COL).
+fn missing(name: &str, roles_path: Vec<std::path::PathBuf>) -> i32 {
+    let load = super::apply::LoadArgs { roles_path, strict: false };
+    let pb = match super::apply::load(name, &load) {
+        Ok(pb) => pb,
+        Err(e) => return super::common::bad_input(e),
+    };
+    if pb.missing.is_empty() {
+        println!("{}: every module it uses is in hlprov", pb.path.display());
+        return 0;
+    }
+    let mut by_module: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
+    for m in &pb.missing {
+        by_module.entry(&m.module).or_default().push(m.span.to_string());
+    }
+    for (module, places) in &by_module {
+        println!("{module}");
+        for p in places {
+            println!("  {p}");
+        }
+    }
+    2
+}
+
 pub fn run(a: ModulesArgs) -> i32 {
+    if let Some(p) = a.missing {
+        return missing(&p, a.roles_path);
+    }
     if a.markdown {
         print!("{}", markdown());
         return 0;

@@ -10,14 +10,15 @@ use crate::playbook::{Loop, LoopKind, RoleScope};
 use crate::vars::VarScope;
 use crate::yaml::Span;
 
-/// The items of a loop; `span` (the task's) is where errors point.
-pub(crate) fn items(run: &Run, span: &Span, lp: &Loop, scope: &VarScope, role: Option<&RoleScope>) -> Result<Vec<Value>, TaskError> {
+/// The items of a loop; `span` (the task's) is where errors point. `subdir` is the role folder that
+/// `with_first_found` searches (vars for include_vars, files otherwise), as Ansible's search path does.
+pub(crate) fn items(run: &Run, span: &Span, lp: &Loop, scope: &VarScope, role: Option<&RoleScope>, subdir: &str) -> Result<Vec<Value>, TaskError> {
     let v = run.templar.render_value(&lp.expr, scope, span)?;
-    items_of(run, span, lp, v, role).map_err(TaskError::Msg)
+    items_of(run, span, lp, v, role, subdir).map_err(TaskError::Msg)
 }
 
 /// The items the rendered loop expression `v` stands for.
-fn items_of(run: &Run, span: &Span, lp: &Loop, v: Value, role: Option<&RoleScope>) -> Result<Vec<Value>, String> {
+fn items_of(run: &Run, span: &Span, lp: &Loop, v: Value, role: Option<&RoleScope>, subdir: &str) -> Result<Vec<Value>, String> {
     match lp.kind {
         LoopKind::Loop => match v {
             Value::Array(a) => Ok(a),
@@ -57,7 +58,62 @@ fn items_of(run: &Run, span: &Span, lp: &Loop, v: Value, role: Option<&RoleScope
             other => other.to_string(),
         })
         .map_err(|e| format!("{}: with_sequence: {e}", span)),
+        LoopKind::WithFirstFound => first_found(v, role, &run.playbook.dir, subdir).map_err(|e| format!("{}: with_first_found: {e}", span)),
     }
+}
+
+/// `with_first_found`: the first file that exists on the controller, as one item. Terms are names or
+/// `{files: [...], paths: [...], skip: bool}`; relative names are searched in the role's SUBDIR/, the
+/// playbook's SUBDIR/ and the playbook's folder. Nothing found is an error unless `skip: true` (then no item).
+fn first_found(v: Value, role: Option<&RoleScope>, playbook_dir: &Path, subdir: &str) -> Result<Vec<Value>, String> {
+    let terms = match v {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            Some(Value::String(s)) => s.split([',', ';']).map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (mut candidates, mut skip) = (Vec::new(), false);
+    for t in &terms {
+        match t {
+            Value::String(s) => candidates.push(PathBuf::from(s)),
+            Value::Object(m) => {
+                skip |= m.get("skip").and_then(crate::modules::args::to_bool).unwrap_or(false);
+                let paths = strings(m.get("paths"));
+                for f in strings(m.get("files")) {
+                    if paths.is_empty() {
+                        candidates.push(PathBuf::from(&f));
+                    }
+                    candidates.extend(paths.iter().map(|p| Path::new(p).join(&f)));
+                }
+            }
+            other => return Err(format!("a term is a file name or a mapping with files:, got {}", kind_of(other))),
+        }
+    }
+    for c in &candidates {
+        let mut bases: Vec<PathBuf> = Vec::new();
+        if c.is_absolute() {
+            bases.push(PathBuf::new());
+        } else {
+            if let Some(r) = role {
+                bases.push(r.path.join(subdir));
+            }
+            bases.push(playbook_dir.join(subdir));
+            bases.push(playbook_dir.to_path_buf());
+        }
+        if let Some(found) = bases.iter().map(|b| b.join(c)).find(|p| p.is_file()) {
+            return Ok(vec![Value::String(found.display().to_string())]);
+        }
+    }
+    if skip {
+        return Ok(Vec::new());
+    }
+    let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    Err(format!("no file was found among: {}", tried.join(", ")))
 }
 
 fn kind_of(v: &Value) -> &'static str {

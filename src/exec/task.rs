@@ -148,9 +148,18 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         return finish(run, pc, t, host, eff, o, |o, r| event(o, r, None, false));
     };
 
-    let items = match loops::items(run, &t.span, lp, &scope, eff.role.as_deref()) {
+    let subdir = if matches!(t.action, Action::IncludeVars) { "vars" } else { "files" };
+    let items = match loops::items(run, &t.span, lp, &scope, eff.role.as_deref(), subdir) {
         Ok(items) => items,
-        Err(e) => return finish(run, pc, t, host, eff, task_error(run, e), |o, r| event(o, r, None, false)),
+        Err(e) => {
+            // As Ansible does: a loop that cannot be rendered is an error only if the task would run; a `when`
+            // that is false without the item (a block's `when: extra_manifests is defined`) skips it.
+            let o = match conditions_hold(run, &eff.when, &scope) {
+                Ok(Some(expr)) => TaskOutcome::skipped_by(&expr),
+                _ => task_error(run, e),
+            };
+            return finish(run, pc, t, host, eff, o, |o, r| event(o, r, None, false));
+        }
     };
     let lc = &t.loop_control;
     let mut results = Vec::new();
@@ -415,6 +424,38 @@ fn render_env(run: &Run, eff: &Inherited, scope: &VarScope, span: &Span) -> Resu
     Ok(env)
 }
 
+/// `include_vars`: the file's variables, set as facts are (the role's vars/ is searched first, as in Ansible).
+fn include_vars(run: &Run, t: &Task, args: &Map<String, Value>) -> TaskOutcome {
+    let Some(file) = args.get("file").and_then(Value::as_str) else {
+        return TaskOutcome::failed(format!("{}: include_vars needs a file name", t.span));
+    };
+    let p = std::path::Path::new(file);
+    let mut candidates = Vec::new();
+    if p.is_absolute() {
+        candidates.push(p.to_path_buf());
+    } else {
+        if let Some(r) = &t.role {
+            candidates.extend([r.path.join("vars").join(p), r.path.join(p)]);
+        }
+        candidates.extend([run.playbook.dir.join("vars").join(p), run.playbook.dir.join(p)]);
+    }
+    let Some(found) = candidates.iter().find(|c| c.is_file()) else {
+        let searched: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+        return TaskOutcome::failed(format!("{}: include_vars: could not find '{file}' (searched: {})", t.span, searched.join(", ")));
+    };
+    let vars = match crate::vars_file::load(found) {
+        Ok(v) => v.vars,
+        Err(e) => return TaskOutcome::failed(format!("include_vars: {e}")),
+    };
+    let facts: Vars = match args.get("name").and_then(Value::as_str) {
+        Some(name) => [(name.to_string(), Value::Object(vars))].into_iter().collect(),
+        None => vars.into_iter().collect(),
+    };
+    let mut o = TaskOutcome::done(false);
+    o.facts = Some(facts);
+    o
+}
+
 /// One run of the task's action (with retries for `until`), on one host, for one item.
 async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, scope: &VarScope) -> TaskOutcome {
     let rendered = match run.templar.render_value(&Value::Object(t.args.clone()), scope, &t.span) {
@@ -422,17 +463,25 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         Ok(_) => Map::new(),
         Err(e) => return task_error(run, e.into()),
     };
-    let module = match t.action {
-        Action::Module(m) => m,
+    let module = match &t.action {
+        Action::Module(m) => *m,
+        Action::Missing(name) => {
+            return TaskOutcome::failed(format!(
+                "{}: module '{name}' is not available in hlprov, and task '{}' runs it on host {host} (see docs/modules.md for the modules hlprov has)",
+                t.span,
+                t.display_name()
+            ));
+        }
         Action::SetFact => {
             let facts: Vars = rendered.into_iter().filter(|(k, _)| k != "cacheable").collect();
             let mut o = TaskOutcome::done(false);
             o.facts = Some(facts);
             return o;
         }
+        Action::IncludeVars => return include_vars(run, t, &rendered),
         Action::Meta(m) => {
             let mut o = TaskOutcome::done(false);
-            o.control = Some(m);
+            o.control = Some(*m);
             return o;
         }
     };
@@ -649,9 +698,11 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
     let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
     let items: Vec<Option<Value>> = match &inc.loop_ {
         None => vec![None],
-        Some(lp) => {
-            loops::items(run, &inc.span, lp, &scope, eff.role.as_deref()).map_err(|e| TaskError::Msg(e.to_string()))?.into_iter().map(Some).collect()
-        }
+        Some(lp) => loops::items(run, &inc.span, lp, &scope, eff.role.as_deref(), "files")
+            .map_err(|e| TaskError::Msg(e.to_string()))?
+            .into_iter()
+            .map(Some)
+            .collect(),
     };
     let mut out = Vec::new();
     for item in items {

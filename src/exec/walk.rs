@@ -273,14 +273,14 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
                 let (role, dir, opts, span) = (
                     inc.role.clone(),
                     run.playbook.dir.clone(),
-                    crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone() },
+                    crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone(), strict: false },
                     inc.span.clone(),
                 );
                 run.cached_task_file(&path, || crate::playbook::load_task_file(&path, role, &dir, &opts, &span).map_err(|e| e.to_string()))
                     .map(|n| (*n).clone())
             }
             IncludeKind::Role { tasks_from, .. } => {
-                let opts = crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone() };
+                let opts = crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone(), strict: false };
                 crate::playbook::load_role(&target, tasks_from.as_deref(), Vars::new(), &run.playbook.dir, &opts, &inc.span)
                     .map(|(node, handlers)| {
                         pc.handlers.lock().unwrap_or_else(|p| p.into_inner()).extend(handlers);

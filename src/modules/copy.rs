@@ -48,6 +48,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     DEST_ARGS[7],
     ArgSpec::new("directory_mode", ArgKind::Mode).help("Mode of the folders a recursive copy (or a dest ending in '/') creates or manages."),
     ArgSpec::new("local_follow", ArgKind::Bool).default("yes").help("In a src folder, copy what symlinks point to (otherwise recreate the links)."),
+    ArgSpec::new("remote_src", ArgKind::Bool).default("no").help("src is a file on the host itself (folders are not supported)."),
 ])
 .changes(&["content", "attributes", "create", "link"]);
 
@@ -63,7 +64,7 @@ impl Module for Copy {
         &SPEC
     }
     fn notes(&self) -> &'static str {
-        "Not supported: remote_src, checksum, decrypt (hlprov decrypts SOPS files itself), SELinux arguments, \
+        "Not supported: remote_src for a folder, checksum, decrypt (hlprov decrypts SOPS files itself), SELinux arguments, \
          `attributes`, `unsafe_writes`. Results carry `checksum` (sha1) but not the legacy `md5sum`; `src` is the \
          controller path (Ansible reports its temporary copy on the host). A symbolic mode on a new file is applied \
          to 0644."
@@ -73,13 +74,18 @@ impl Module for Copy {
         match what_to_copy(ctx, args)? {
             What::File(source) => put_file(ctx, args, &source, dest).await,
             What::Tree(top, contents_only) => copy_tree(ctx, args, &top, contents_only, dest).await,
+            What::Remote(src) => put_file(ctx, args, &remote_source(ctx, &src).await?, dest).await,
         }
     }
     fn render(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Option<Result<Plan, ModuleError>> {
+        if args.bool("remote_src") {
+            return None; // the source is on the host
+        }
         let render = || -> Result<Plan, ModuleError> {
             let dest = args.req("dest")?;
             match what_to_copy(ctx, args)? {
                 What::File(source) => Ok(render_put(args, &source, dest)),
+                What::Remote(_) => unreachable!("remote_src is not rendered"),
                 What::Tree(top, contents_only) => {
                     let mut tree = Tree::default();
                     let prefix = if contents_only { String::new() } else { format!("{}/", file_name(&top.to_string_lossy())) };
@@ -103,6 +109,28 @@ enum What {
     File(Source),
     /// The folder, and whether only its contents go (src ended in '/').
     Tree(PathBuf, bool),
+    /// A file on the host (`remote_src`), read when planning.
+    Remote(String),
+}
+
+/// A file on the host as a source (`remote_src: true`): its bytes and mode, read in one round trip.
+async fn remote_source(ctx: &ModuleCtx<'_>, src: &str) -> Result<Source, ModuleError> {
+    let q = quote(src);
+    let script = format!("if [ -d {q} ]; then exit 21; elif [ ! -r {q} ]; then exit 2; fi; stat -L -c %a {q} && base64 -w0 < {q}");
+    let out = ctx.read(&script).await?;
+    match out.rc() {
+        0 => {}
+        21 => return Err(ModuleError::Unsupported(format!("remote_src: {src} is a folder; hlprov copies only a file on the host"))),
+        _ => return Err(ModuleError::failed(format!("Source {src} not found"))),
+    }
+    let text = out.stdout_text();
+    let (mode, data) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| ModuleError::failed(format!("remote_src: could not read {src}: {e}")))?;
+    let name = Path::new(src).file_name().map(|n| n.to_string_lossy().into_owned());
+    Ok(Source { bytes, name, local_mode: u32::from_str_radix(mode.trim(), 8).ok(), display: Some(src.to_string()) })
 }
 
 fn what_to_copy(ctx: &ModuleCtx<'_>, args: &Args) -> Result<What, ModuleError> {
@@ -118,6 +146,9 @@ fn what_to_copy(ctx: &ModuleCtx<'_>, args: &Args) -> Result<What, ModuleError> {
         return Ok(What::File(Source { bytes: content_bytes(c), name: None, local_mode: None, display: None }));
     }
     let src = src.unwrap_or_default();
+    if args.bool("remote_src") {
+        return Ok(What::Remote(src.to_string()));
+    }
     let found =
         ctx.task.find_file(FileKind::Files, src.trim_end_matches('/')).map_err(|e| ModuleError::Args(format!("could not find src={src}: {e}")))?;
     if found.is_dir() {

@@ -7,6 +7,7 @@
 //! Generic task keywords (when, loop, become, register, …) and engine control (set_fact, meta) are the
 //! executor's business, not a module's. CONTRIBUTING.md shows how to add a module.
 
+mod alternatives;
 mod apt;
 mod apt_repository;
 pub mod args;
@@ -23,12 +24,15 @@ mod get_url;
 mod group;
 pub mod helpers;
 mod hostname;
+mod iptables;
 pub mod k8s;
 mod k8s_secret;
 mod lineinfile;
 mod modprobe;
 mod mount;
 mod package;
+mod package_facts;
+mod pause;
 mod ping;
 pub mod plan;
 mod proxmox_lxc;
@@ -38,12 +42,15 @@ mod reboot;
 pub mod registry;
 mod replace;
 mod service;
+mod service_facts;
 mod setup;
 mod slurp;
 mod stat;
 mod sysctl;
 mod systemd;
 mod template;
+mod timezone;
+mod ufw;
 mod unarchive;
 mod uri;
 mod user;

@@ -13,6 +13,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("name", ArgKind::List).required().help("Package name(s), or `name=version` as the package manager spells it."),
     ArgSpec::new("state", ArgKind::Str).required().help("present or absent (latest too, since apt supports it)."),
     ArgSpec::new("use", ArgKind::Str).default("auto").help("The package module to use (apt); auto picks it from facts or the host."),
+    ArgSpec::new("enablerepo", ArgKind::List).help("dnf/yum only: accepted so that a task for RHEL hosts loads; refused on an apt host."),
+    ArgSpec::new("disablerepo", ArgKind::List).help("dnf/yum only: accepted so that a task for RHEL hosts loads; refused on an apt host."),
 ])
 .changes(&["install", "remove"]);
 
@@ -37,8 +39,8 @@ impl Module for Package {
     }
     fn notes(&self) -> &'static str {
         "Only apt is implemented: a host of another family (or with use: dnf, …) fails with a message naming its \
-         package manager. Only name, state and use are accepted (Ansible passes any further argument through to \
-         the package manager's module; use apt directly for those)."
+         package manager. Only name, state and use are accepted, and dnf's enablerepo/disablerepo so that tasks for RHEL hosts load \
+         (refused on an apt host; Ansible passes any further argument through to the package manager's module)."
     }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let chosen = match args.req("use")? {
@@ -56,6 +58,10 @@ impl Module for Package {
         };
         if chosen != "apt" {
             return Err(ModuleError::Unsupported(format!("package: hlprov manages packages with apt only; this host's package manager is {chosen}")));
+        }
+        // Multi-distribution roles pass dnf's arguments in tasks for RHEL (geerlingguy.security: enablerepo: epel).
+        if let Some(arg) = ["enablerepo", "disablerepo"].into_iter().find(|a| args.has(a)) {
+            return Err(ModuleError::Args(format!("package: {arg} applies to dnf and yum; this host's package manager is apt")));
         }
         let (apt, apt_args) = apt_with(args)?;
         apt.plan(ctx, &apt_args).await

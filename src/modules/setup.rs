@@ -32,6 +32,7 @@ if command -v ip >/dev/null 2>&1; then
   echo "gateway=$gw"; echo "interface=$dev"
   [ -n "$dev" ] && ip -4 -o addr show dev "$dev" 2>/dev/null | awk '{print "address=" $4; exit}'
   ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print "iface=" $2}'
+  ip -o addr show 2>/dev/null | awk '$2 != "lo" && ($3 == "inet" || $3 == "inet6") {split($4, a, "/"); print ($3 == "inet" ? "ipv4=" : "ipv6=") a[1]}'
 fi
 while read -r dev mnt fs opts rest; do echo "mount=$dev $mnt $fs $opts"; done < /proc/mounts
 virt=none; role=
@@ -134,7 +135,13 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         "default_ipv4",
         if ip.is_empty() { json!({}) } else { json!({"address": ip, "prefix": prefix, "interface": get("interface"), "gateway": get("gateway")}) },
     );
-    put("all_ipv4_addresses", if ip.is_empty() { json!([]) } else { json!([ip]) });
+    // Every address but the loopback's, link-local included, as Ansible lists them.
+    let mut v4 = all("ipv4");
+    if v4.is_empty() && !ip.is_empty() {
+        v4.push(ip.clone());
+    }
+    put("all_ipv4_addresses", json!(v4));
+    put("all_ipv6_addresses", json!(all("ipv6")));
     put("interfaces", json!(all("iface")));
     put("mounts", Value::Array(mounts));
     put("virtualization_type", json!(get("virt")));

@@ -8,20 +8,27 @@ use crate::modules::registry::{self, short_name};
 use crate::modules::{ArgKind, ArgSpec, Module, ModuleSpec};
 
 /// What a task does.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum Action {
     Module(&'static dyn Module),
+    /// A module hlprov does not have (as written, e.g. `ansible.builtin.dnf`): a warning when loaded, and a
+    /// failure only if the task runs on a host, since multi-distribution roles name modules for other systems.
+    Missing(std::sync::Arc<str>),
     /// `set_fact`: every argument (but `cacheable`) becomes a host variable.
     SetFact,
+    /// `include_vars`: a vars file's variables become host variables (found in the role's vars/ first).
+    IncludeVars,
     /// `meta`: act on the run.
     Meta(MetaAction),
 }
 
 impl Action {
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Action::Module(m) => m.name(),
+            Action::Missing(name) => name,
             Action::SetFact => "set_fact",
+            Action::IncludeVars => "include_vars",
             Action::Meta(_) => "meta",
         }
     }
@@ -71,6 +78,19 @@ const META_WORDS: &[&str] =
 static META_SPEC: ModuleSpec =
     ModuleSpec::new(&[ArgSpec::new("action", ArgKind::Str).required().choices(META_WORDS).help("What to do.")]).free_form("action");
 
+static INCLUDE_VARS_SPEC: ModuleSpec = ModuleSpec::new(&[
+    ArgSpec::new("file", ArgKind::Str)
+        .required()
+        .help("The vars file: absolute, or searched in the role's vars/, the role, the playbook's vars/ and the playbook's folder."),
+    ArgSpec::new("name", ArgKind::Str).help("Put the file's variables under this one variable instead."),
+])
+.free_form("file");
+
+/// The arguments `include_vars` takes (its free-form file name).
+pub fn include_vars_spec() -> &'static ModuleSpec {
+    &INCLUDE_VARS_SPEC
+}
+
 /// The arguments `meta` takes (its free-form action word).
 pub fn meta_spec() -> &'static ModuleSpec {
     &META_SPEC
@@ -83,6 +103,12 @@ pub static ENGINE_ACTIONS: &[EngineAction] = &[
         summary: "Set host variables for the rest of the run (each argument is a variable)",
         notes: "Facts last for the run; `cacheable` is accepted but there is no fact cache between runs.",
         spec: &SET_FACT_SPEC,
+    },
+    EngineAction {
+        name: "include_vars",
+        summary: "Read a vars file into host variables for the rest of the run",
+        notes: "One file (not `dir:`, `files_matching`, `depth`); its variables take the precedence of set_fact. SOPS files are decrypted as everywhere else.",
+        spec: &INCLUDE_VARS_SPEC,
     },
     EngineAction {
         name: "meta",
@@ -110,6 +136,7 @@ pub fn resolve(name: &str, args: &Map<String, Value>) -> Result<Option<Action>, 
             }
             Ok(Some(Action::SetFact))
         }
+        "include_vars" => Ok(Some(Action::IncludeVars)),
         "meta" => {
             let word = args.get("action").and_then(Value::as_str).unwrap_or_default();
             match MetaAction::parse(word.trim()) {

@@ -62,6 +62,7 @@ const TASK_OWN: &[&str] = &[
     "with_indexed_items",
     "with_fileglob",
     "with_sequence",
+    "with_first_found",
     "register",
     "changed_when",
     "failed_when",

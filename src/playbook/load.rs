@@ -36,6 +36,9 @@ impl From<YamlError> for LoadError {
 pub struct LoadOptions {
     /// Extra folders to find roles in (after the playbook's own roles/).
     pub roles_path: Vec<PathBuf>,
+    /// Refuse a task naming a module hlprov does not have (`--strict`), instead of warning and failing the
+    /// task only if it runs.
+    pub strict: bool,
 }
 
 pub(crate) struct Loader {
@@ -49,6 +52,8 @@ pub(crate) struct Loader {
     pub(crate) role_handlers_seen: HashSet<PathBuf>,
     /// Handlers contributed by the current play's roles.
     pub(crate) play_handlers: Vec<Node>,
+    /// Tasks naming a module hlprov does not have (not strict): reported as warnings.
+    pub(crate) missing: Vec<super::MissingModule>,
 }
 
 impl Loader {
@@ -61,6 +66,7 @@ impl Loader {
             play_roles: HashSet::new(),
             role_handlers_seen: HashSet::new(),
             play_handlers: Vec::new(),
+            missing: Vec::new(),
         }
     }
 
@@ -265,7 +271,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Playbook, LoadError> {
     }
     let mut loader = Loader::new(dir.clone(), opts.clone());
     let plays = loader.load_playbook_file(path, None)?;
-    Ok(Playbook { path: path.to_path_buf(), dir, plays })
+    Ok(Playbook { path: path.to_path_buf(), dir, plays, missing: loader.missing })
 }
 
 /// Load a tasks file at run time (`include_tasks`).

@@ -28,6 +28,21 @@ pub struct Playbook {
     /// The playbook's folder: relative paths, `files/`, `templates/` and `group_vars/` are found from here.
     pub dir: PathBuf,
     pub plays: Vec<Arc<Play>>,
+    /// Tasks naming a module hlprov does not have, in the order they were read (see [`MissingModule`]).
+    pub missing: Vec<MissingModule>,
+}
+
+/// A task whose module hlprov does not have: where it is and the module as written.
+#[derive(Clone, Debug)]
+pub struct MissingModule {
+    pub span: Span,
+    pub module: String,
+}
+
+impl std::fmt::Display for MissingModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: module '{}' is not available in hlprov; the task fails if it runs on a host", self.span, self.module)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -146,6 +161,7 @@ pub enum LoopKind {
     WithIndexedItems,
     WithFileglob,
     WithSequence,
+    WithFirstFound,
 }
 
 #[derive(Clone, Debug)]

@@ -87,22 +87,34 @@ impl Loader {
         }
         let engine_action = action::is_engine_action(&module_name);
         let module = registry::find(&module_name);
-        if module.is_none() && !engine_action {
+        let missing = module.is_none() && !engine_action;
+        if missing {
             let hint = suggest(&module_name, &TASK_KEYWORDS).map(|s| format!("; did you mean the keyword '{s}'?")).unwrap_or_default();
-            return Err(err(key_node, format!("unknown module '{module_name}'{hint} (see docs/modules.md for the modules hlprov has)")));
+            // A name that looks like a misspelt keyword is a mistake in the file, not a module for another system.
+            if self.opts.strict || !hint.is_empty() {
+                return Err(err(key_node, format!("unknown module '{module_name}'{hint} (see docs/modules.md for the modules hlprov has)")));
+            }
+            self.missing.push(super::MissingModule { span: key_node.span.clone(), module: module_name.clone() });
         }
         // set_fact takes any variable names; the other actions and modules declare their arguments.
-        let spec = module.map(|m| m.spec()).or_else(|| (registry::short_name(&module_name) == "meta").then_some(action::meta_spec()));
+        let spec = module.map(|m| m.spec()).or_else(|| match registry::short_name(&module_name) {
+            "meta" => Some(action::meta_spec()),
+            "include_vars" => Some(action::include_vars_spec()),
+            _ => None,
+        });
         if key != "action" && key != "local_action" {
             margs = match (&value.kind, spec) {
                 (NodeKind::Null, _) => Map::new(),
                 (NodeKind::Map(_), _) => value.to_value().as_object().cloned().unwrap_or_default(),
                 (NodeKind::Str(s), Some(spec)) => args::parse_string_args(spec, s).map_err(|e| err(value, format!("module '{module_name}': {e}")))?,
+                // A missing module's free-form arguments are kept as written: nothing reads them.
+                (NodeKind::Str(s), None) if missing => [("_raw_params".to_string(), Value::String(s.clone()))].into_iter().collect(),
                 (NodeKind::Str(s), None) => args::parse_kv(s)
                     .map_err(|e| err(value, format!("{module_name}: {e}")))?
                     .into_iter()
                     .map(|(k, v)| (k, Value::String(v)))
                     .collect(),
+                (_, None) if missing => [("_raw_params".to_string(), value.to_value())].into_iter().collect(),
                 (_, Some(ModuleSpec { free_form: Some(f), .. })) => [(f.to_string(), value.to_value())].into_iter().collect(),
                 _ => return Err(err(value, format!("module '{module_name}' expects a mapping of arguments, found {}", value.type_name()))),
             };
@@ -118,8 +130,9 @@ impl Loader {
         if let Some(spec) = spec {
             spec.check(&margs, true).map_err(|e| err(key_node, format!("module '{module_name}': {e}")))?;
         }
-        let Some(task_action) = action::resolve(&module_name, &margs).map_err(|e| err(key_node, e))? else {
-            return Err(err(key_node, format!("unknown module '{module_name}'")));
+        let task_action = match action::resolve(&module_name, &margs).map_err(|e| err(key_node, e))? {
+            Some(a) => a,
+            None => action::Action::Missing(module_name.as_str().into()),
         };
         let mut kw = parse_keywords(node)?;
         if local {
@@ -168,7 +181,8 @@ impl Loader {
                     None if action::is_engine_action(m) => {
                         args::parse_kv(rest).map_err(|e| err(value, e))?.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
                     }
-                    None => return Err(err(value, format!("unknown module '{m}'"))),
+                    None if self.opts.strict => return Err(err(value, format!("unknown module '{m}'"))),
+                    None => [("_raw_params".to_string(), Value::String(rest.to_string()))].into_iter().collect(),
                 };
                 Ok((m.to_string(), a))
             }
@@ -346,6 +360,7 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
         ("with_indexed_items", LoopKind::WithIndexedItems),
         ("with_fileglob", LoopKind::WithFileglob),
         ("with_sequence", LoopKind::WithSequence),
+        ("with_first_found", LoopKind::WithFirstFound),
     ];
     let found: Vec<(&str, LoopKind, &yaml::Node)> = KINDS.iter().filter_map(|(k, kind)| node.get(k).map(|n| (*k, *kind, n))).collect();
     let loop_ = match found.as_slice() {

@@ -364,3 +364,14 @@ fn set_filters_are_linear_on_big_lists() {
         .unwrap();
     assert_eq!(v, serde_json::json!(5));
 }
+
+#[test]
+fn from_yaml_passes_an_undefined_input_to_default_but_printing_it_still_fails() {
+    // k3s-ansible: `(server_config_yaml | from_yaml)['cluster-cidr'] | default('10.42.0.0/16')` with no server_config_yaml.
+    let t = Templar::default();
+    let s = scope(json!({}));
+    let v = render(&t, "{{ (nope | from_yaml)['cluster-cidr'] | default('10.42.0.0/16') }}", &s).unwrap();
+    assert_eq!(v, json!("10.42.0.0/16"));
+    let err = render(&t, "{{ nope | from_yaml }}", &s).unwrap_err().to_string();
+    assert!(err.contains("'nope' is undefined"), "{err}");
+}

@@ -44,6 +44,7 @@ impl Magic {
         m.insert("ansible_play_hosts_all".into(), json!(self.play_hosts_all));
         m.insert("ansible_play_batch".into(), json!(self.play_batch));
         m.insert("ansible_check_mode".into(), json!(self.check_mode));
+        m.insert("ansible_version".into(), ansible_version());
         m.insert("ansible_diff_mode".into(), json!(self.diff_mode));
         let opt = |m: &mut Vars, k: &str, v: &Option<String>| {
             if let Some(v) = v {
@@ -58,6 +59,16 @@ impl Magic {
         opt(&mut m, "ansible_play_name", &self.play_name);
         m
     }
+}
+
+/// The ansible-core release whose behaviour hlprov follows (docs/decisions.md). Roles check `ansible_version`
+/// before they run (k3s-ansible asserts at least 2.15), so it is set as Ansible sets it.
+pub const ANSIBLE_COMPAT_VERSION: (u64, u64, u64) = (2, 19, 14);
+
+fn ansible_version() -> serde_json::Value {
+    let (major, minor, revision) = ANSIBLE_COMPAT_VERSION;
+    let full = format!("{major}.{minor}.{revision}");
+    json!({"full": full, "string": full, "major": major, "minor": minor, "revision": revision})
 }
 
 #[cfg(test)]

@@ -173,6 +173,10 @@ fn to_nice_yaml(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
 }
 
 fn from_yaml(value: &Value) -> Result<Value, Error> {
+    // ansible-core 2.19 passes an undefined input through (its marker), so `x | from_yaml | default(...)` works.
+    if value.is_undefined() {
+        return Ok(value.clone());
+    }
     let text = text_of(value)?;
     let node = yaml::load_one(&text, "<from_yaml>").map_err(|e| fail(format!("from_yaml: {}", e.msg)))?;
     Ok(convert::to_mj(&node.to_value()))

@@ -1,0 +1,230 @@
+//! The modules community roles need on Debian hosts (issue 23): package_facts, service_facts, alternatives and
+//! pause, on real hosts. Each state is read back with docker exec (dpkg-query, systemctl, update-alternatives).
+
+mod common;
+mod system_support;
+
+use common::{TestLab, run_module};
+use serde_json::json;
+use system_support::{env, failure, ok, sh};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn package_facts_and_service_facts_report_what_the_host_has() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+
+    let o = ok(run_module(&conn, &env, "package_facts", json!({}), false, false).await);
+    assert!(!o.changed);
+    let packages = &o.facts.as_ref().expect("facts")["packages"];
+    let want = sh(&lab, "dpkg-query -W -f='${Version} ${Architecture}' openssh-server").await;
+    let (version, arch) = want.split_once(' ').unwrap();
+    assert_eq!(packages["openssh-server"][0]["version"], version);
+    assert_eq!(packages["openssh-server"][0]["arch"], arch);
+    assert_eq!(packages["openssh-server"][0]["source"], "apt");
+    let count = sh(&lab, "dpkg-query -W -f='${db:Status-Status}\\n' | grep -cx installed").await;
+    assert_eq!(packages.as_object().unwrap().len(), count.trim().parse::<usize>().unwrap(), "one entry per installed package name");
+    // Check mode reads too (read-only modules run there), and a manager hlprov cannot read is refused.
+    assert!(ok(run_module(&conn, &env, "package_facts", json!({}), true, true).await).facts.is_some());
+    assert!(failure(run_module(&conn, &env, "package_facts", json!({"manager": "rpm"}), false, false).await).contains("manager 'rpm'"));
+
+    let o = ok(run_module(&conn, &env, "service_facts", json!({}), false, false).await);
+    assert!(!o.changed);
+    let services = &o.facts.as_ref().expect("facts")["services"];
+    assert_eq!(services["ssh.service"]["state"], "running");
+    assert_eq!(services["ssh.service"]["source"], "systemd");
+    assert_eq!(services["ssh.service"]["status"], sh(&lab, "systemctl is-enabled ssh.service || true").await.trim());
+    // A unit started, then stopped behind the module's back; read again in check mode.
+    sh(&lab, "printf '[Service]\\nExecStart=/bin/sleep 1000\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/hlprov-demo.service && systemctl daemon-reload && systemctl start hlprov-demo").await;
+    let o = ok(run_module(&conn, &env, "service_facts", json!({}), false, false).await);
+    assert_eq!(
+        o.facts.as_ref().unwrap()["services"]["hlprov-demo.service"],
+        json!({"name": "hlprov-demo.service", "state": "running", "status": "disabled", "source": "systemd"})
+    );
+    sh(&lab, "systemctl stop hlprov-demo").await;
+    let o = ok(run_module(&conn, &env, "service_facts", json!({}), true, false).await);
+    // Stopped, systemd unloads it: only its unit file is listed, and Ansible reports its ActiveState, inactive.
+    assert_eq!(o.facts.as_ref().unwrap()["services"]["hlprov-demo.service"]["state"], "inactive");
+    assert!(failure(run_module(&conn, &env, "service_facts", json!({"bogus": 1}), false, false).await).contains("bogus"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alternatives_installs_selects_and_removes_like_update_alternatives() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    sh(&lab, "for p in a b; do printf '#!/bin/sh\\necho %s\\n' $p > /usr/local/bin/prog-$p; chmod +x /usr/local/bin/prog-$p; done").await;
+    let query = || async { sh(&lab, "update-alternatives --query prog | grep -E '^(Status|Value|Alternative|Priority):'").await };
+
+    // (4) Bad input: no path, and a new group without its link.
+    assert!(failure(run_module(&conn, &env, "alternatives", json!({"name": "prog"}), false, false).await).contains("missing: path"));
+    let no_link = run_module(&conn, &env, "alternatives", json!({"name": "prog", "path": "/usr/local/bin/prog-a"}), false, false).await;
+    assert!(failure(no_link).contains("missing the link"));
+
+    // (1) From scratch: installed and selected (manual mode).
+    let args = json!({"name": "prog", "path": "/usr/local/bin/prog-a", "link": "/usr/local/bin/prog", "priority": 10});
+    let o = ok(run_module(&conn, &env, "alternatives", args.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!(query().await, "Status: manual\nValue: /usr/local/bin/prog-a\nAlternative: /usr/local/bin/prog-a\nPriority: 10\n");
+    assert_eq!(sh(&lab, "/usr/local/bin/prog").await, "a\n");
+    // (2) Again: nothing to do.
+    assert!(!ok(run_module(&conn, &env, "alternatives", args.clone(), false, false).await).changed);
+
+    // (3) Check mode against a host changed behind its back: reported with a diff, nothing moved.
+    sh(
+        &lab,
+        "update-alternatives --install /usr/local/bin/prog prog /usr/local/bin/prog-b 20 >/dev/null && update-alternatives --auto prog >/dev/null",
+    )
+    .await;
+    let o = ok(run_module(&conn, &env, "alternatives", args.clone(), true, true).await);
+    assert!(o.changed);
+    assert_eq!(o.diffs.len(), 1);
+    assert!(o.diffs[0].before.contains("status: auto\nvalue: /usr/local/bin/prog-b\n"), "{}", o.diffs[0].before);
+    assert!(o.diffs[0].after.contains("status: manual\nvalue: /usr/local/bin/prog-a\n"), "{}", o.diffs[0].after);
+    assert_eq!(sh(&lab, "readlink -f /usr/local/bin/prog").await.trim(), "/usr/local/bin/prog-b");
+    assert!(ok(run_module(&conn, &env, "alternatives", args.clone(), false, false).await).changed);
+    assert_eq!(sh(&lab, "readlink -f /usr/local/bin/prog").await.trim(), "/usr/local/bin/prog-a");
+
+    // auto, then absent.
+    assert!(ok(run_module(&conn, &env, "alternatives", json!({"name": "prog", "state": "auto"}), false, false).await).changed);
+    assert!(query().await.starts_with("Status: auto\nValue: /usr/local/bin/prog-b\n"));
+    assert!(!ok(run_module(&conn, &env, "alternatives", json!({"name": "prog", "state": "auto"}), false, false).await).changed);
+    let absent = json!({"name": "prog", "path": "/usr/local/bin/prog-b", "state": "absent"});
+    assert!(ok(run_module(&conn, &env, "alternatives", absent.clone(), false, false).await).changed);
+    assert_eq!(query().await, "Status: auto\nValue: /usr/local/bin/prog-a\nAlternative: /usr/local/bin/prog-a\nPriority: 10\n");
+    assert!(!ok(run_module(&conn, &env, "alternatives", absent, false, false).await).changed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pause_waits_its_seconds_and_refuses_a_prompt_without_a_terminal() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let start = std::time::Instant::now();
+    let o = ok(run_module(&conn, &env, "pause", json!({"seconds": 2}), false, false).await);
+    assert!(start.elapsed() >= std::time::Duration::from_secs(2));
+    assert!(!o.changed);
+    assert_eq!(o.data["delta"], 2);
+    assert!(o.data["stdout"].as_str().unwrap().starts_with("Paused for 2"));
+    // Check mode waits too (Ansible's pause does), and changes nothing.
+    let start = std::time::Instant::now();
+    assert!(!ok(run_module(&conn, &env, "pause", json!({"seconds": 1}), true, true).await).changed);
+    assert!(start.elapsed() >= std::time::Duration::from_secs(1));
+    // Under the test harness stdin is not a terminal: a prompt with no time is refused at once, with the reason.
+    let err = failure(run_module(&conn, &env, "pause", json!({"prompt": "Continue?"}), false, false).await);
+    assert!(err.contains("needs a terminal, and stdin is not one"), "{err}");
+    assert!(failure(run_module(&conn, &env, "pause", json!({"seconds": 1, "minutes": 1}), false, false).await).contains("mutually exclusive"));
+    assert!(failure(run_module(&conn, &env, "pause", json!({"seconds": -1}), false, false).await).contains("cannot be negative"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ufw_adds_and_removes_rules_and_sets_policies_idempotently() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    // (4) Without ufw: a clear failure. Bad input is refused before anything runs.
+    assert_eq!(
+        failure(run_module(&conn, &env, "ufw", json!({"rule": "allow", "port": "6443"}), false, false).await),
+        "ufw is not installed (apt install ufw)"
+    );
+    sh(&lab, "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ufw >/dev/null 2>&1").await;
+    assert!(failure(run_module(&conn, &env, "ufw", json!({"port": "22"}), false, false).await).contains("one of the following is required"));
+    assert!(failure(run_module(&conn, &env, "ufw", json!({"rule": "permit"}), false, false).await).contains("permit"));
+    let user_rules = || async { sh(&lab, "grep -h '^### tuple' /etc/ufw/user.rules /etc/ufw/user6.rules; true").await };
+
+    // (1) From scratch: k3s-ansible's rules (the firewall stays off: a container cannot load netfilter rules).
+    let api = json!({"rule": "allow", "port": "6443", "proto": "tcp"});
+    let o = ok(run_module(&conn, &env, "ufw", api.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!(o.diffs[0].after, "allow tcp 6443 0.0.0.0/0 any 0.0.0.0/0 in\nallow tcp 6443 ::/0 any ::/0 in\n");
+    assert_eq!(user_rules().await, "### tuple ### allow tcp 6443 0.0.0.0/0 any 0.0.0.0/0 in\n### tuple ### allow tcp 6443 ::/0 any ::/0 in\n");
+    let cidr = json!({"rule": "allow", "src": "10.42.0.0/16"});
+    assert!(ok(run_module(&conn, &env, "ufw", cidr.clone(), false, false).await).changed);
+    assert!(user_rules().await.contains("### tuple ### allow any any 0.0.0.0/0 any 10.42.0.0/16 in\n"));
+    // (2) Again: nothing changes.
+    assert!(!ok(run_module(&conn, &env, "ufw", api.clone(), false, false).await).changed);
+    assert!(!ok(run_module(&conn, &env, "ufw", cidr.clone(), false, false).await).changed);
+
+    // (3) Check mode against a host changed behind its back: reported with a diff, nothing moved.
+    sh(&lab, "ufw delete allow 6443/tcp >/dev/null").await;
+    let o = ok(run_module(&conn, &env, "ufw", api.clone(), true, true).await);
+    assert!(o.changed);
+    assert!(!o.diffs[0].before.contains("6443") && o.diffs[0].after.contains("allow tcp 6443"));
+    assert!(!user_rules().await.contains("6443"));
+
+    // delete, and a default policy.
+    let gone = json!({"rule": "allow", "src": "10.42.0.0/16", "delete": true});
+    assert!(ok(run_module(&conn, &env, "ufw", gone.clone(), false, false).await).changed);
+    assert!(!user_rules().await.contains("10.42.0.0/16"));
+    assert!(!ok(run_module(&conn, &env, "ufw", gone, false, false).await).changed);
+    let policy = json!({"default": "reject", "direction": "incoming"});
+    let o = ok(run_module(&conn, &env, "ufw", policy.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("incoming: deny\n", "incoming: reject\n"));
+    assert_eq!(sh(&lab, "grep '^DEFAULT_INPUT_POLICY' /etc/default/ufw").await.trim(), "DEFAULT_INPUT_POLICY=\"REJECT\"");
+    assert!(!ok(run_module(&conn, &env, "ufw", policy, false, false).await).changed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timezone_sets_the_zone_once_and_reports_a_change_made_behind_its_back() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let zone = || async { sh(&lab, "readlink /etc/localtime; cat /etc/timezone").await };
+    // (4) Bad input and an unknown zone: nothing changes.
+    assert!(failure(run_module(&conn, &env, "timezone", json!({"name": "../../etc/passwd"}), false, false).await).contains("not a valid time zone"));
+    assert_eq!(
+        failure(run_module(&conn, &env, "timezone", json!({"name": "Mars/Olympus"}), false, false).await),
+        "given timezone \"Mars/Olympus\" is not available"
+    );
+    assert_eq!(zone().await, "/usr/share/zoneinfo/Etc/UTC\nEtc/UTC\n");
+    // (1) From scratch, (2) again.
+    let berlin = json!({"name": "Europe/Berlin"});
+    let o = ok(run_module(&conn, &env, "timezone", berlin.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("name: Etc/UTC\n", "name: Europe/Berlin\n"));
+    assert_eq!(zone().await, "/usr/share/zoneinfo/Europe/Berlin\nEurope/Berlin\n");
+    assert_eq!(sh(&lab, "date +%Z -d 2026-01-01").await, "CET\n");
+    assert!(!ok(run_module(&conn, &env, "timezone", berlin.clone(), false, false).await).changed);
+    // (3) Check mode against a host changed behind its back: reported, nothing moved.
+    sh(&lab, "echo Etc/UTC > /etc/timezone").await;
+    assert!(ok(run_module(&conn, &env, "timezone", berlin.clone(), true, true).await).changed);
+    assert_eq!(zone().await, "/usr/share/zoneinfo/Europe/Berlin\nEtc/UTC\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iptables_adds_and_removes_a_rule_and_sets_a_policy_idempotently() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let rule = json!({"chain": "INPUT", "protocol": "tcp", "destination_port": "6443", "jump": "ACCEPT", "comment": "k3s api"});
+    // (4) Without iptables, and bad input.
+    assert_eq!(failure(run_module(&conn, &env, "iptables", rule.clone(), false, false).await), "iptables is not installed");
+    sh(&lab, "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null 2>&1").await;
+    assert!(failure(run_module(&conn, &env, "iptables", json!({"jump": "ACCEPT"}), false, false).await).contains("chain is required"));
+    assert!(failure(run_module(&conn, &env, "iptables", json!({"chain": "INPUT", "policy": "MAYBE"}), false, false).await).contains("MAYBE"));
+    let rules = || async { sh(&lab, "iptables -S INPUT").await };
+
+    // (1) From scratch, read back with iptables -S; (2) again: nothing.
+    let o = ok(run_module(&conn, &env, "iptables", rule.clone(), false, true).await);
+    assert!(o.changed);
+    assert_eq!(o.diffs[0].after, "-A INPUT -p tcp -j ACCEPT --destination-port 6443 -m comment --comment k3s api\n");
+    assert_eq!(rules().await, "-P INPUT ACCEPT\n-A INPUT -p tcp -m tcp --dport 6443 -m comment --comment \"k3s api\" -j ACCEPT\n");
+    assert!(!ok(run_module(&conn, &env, "iptables", rule.clone(), false, false).await).changed);
+    // (3) Check mode against a host changed behind its back: reported, nothing moved.
+    sh(&lab, "iptables -F INPUT").await;
+    assert!(ok(run_module(&conn, &env, "iptables", rule.clone(), true, true).await).changed);
+    assert_eq!(rules().await, "-P INPUT ACCEPT\n");
+    // absent, and a policy.
+    assert!(ok(run_module(&conn, &env, "iptables", rule.clone(), false, false).await).changed);
+    let mut gone = rule.clone();
+    gone["state"] = json!("absent");
+    assert!(ok(run_module(&conn, &env, "iptables", gone.clone(), false, false).await).changed);
+    assert_eq!(rules().await, "-P INPUT ACCEPT\n");
+    assert!(!ok(run_module(&conn, &env, "iptables", gone, false, false).await).changed);
+    let policy = json!({"chain": "FORWARD", "policy": "DROP"});
+    let o = ok(run_module(&conn, &env, "iptables", policy.clone(), false, true).await);
+    assert_eq!((o.changed, o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), (true, "policy ACCEPT\n", "policy DROP\n"));
+    assert_eq!(sh(&lab, "iptables -S FORWARD | head -n1").await, "-P FORWARD DROP\n");
+    assert!(!ok(run_module(&conn, &env, "iptables", policy, false, false).await).changed);
+}
