@@ -144,8 +144,10 @@ fn parse_dpkg_query(out: &str, specs: &[PkgSpec], states: &mut HashMap<String, P
             }
             let st = states.entry(spec.name.clone()).or_default();
             // Status-Abbrev: desired, current, error flags; current 'i' is "installed", 'c' is "config-files".
+            // Unpacked (U), half-configured (F) and trigger states (W, t) count as installed: the repair that
+            // comes first (`dpkg --configure -a`) finishes them at this version.
             match status.chars().nth(1) {
-                Some('i') => st.installed = Some(version.to_string()),
+                Some('i' | 'U' | 'F' | 'W' | 't') => st.installed = Some(version.to_string()),
                 Some('c') => st.config_files = true,
                 _ => {}
             }
@@ -308,10 +310,11 @@ struct Observed {
 /// dpkg's health, read with the other snippets: apt refuses to run ("dpkg was interrupted") while its journal,
 /// /var/lib/dpkg/updates/, holds a file named by digits (apt's debSystem::CheckUpdates); packages left
 /// unpacked, half-configured or awaiting triggers are what `dpkg --configure -a` finishes. Half-installed
-/// ones need a reinstall, which the install itself does.
+/// ones need a reinstall, which the install itself does. The journal's entries (whole paragraphs, in order)
+/// override the status file, as dpkg reads them.
 const DPKG_HEALTH: &str = "ls /var/lib/dpkg/updates 2>/dev/null | grep -q '^[0-9][0-9]*$' && echo journal; \
-    awk '/^Package: /{p=$2} /^Status: .* (unpacked|half-configured|triggers-awaited|triggers-pending)$/{print p \" (\" $NF \")\"}' \
-    /var/lib/dpkg/status 2>/dev/null; true";
+    (set -- /var/lib/dpkg/updates/[0-9]*; [ -e \"$1\" ] || set --; awk '/^Package: /{p=$2} /^Status: /{s[p]=$NF} END{for (p in s) if (s[p] ~ /^(unpacked|half-configured|triggers-awaited|triggers-pending)$/) print p \" (\" s[p] \")\"}' \
+    /var/lib/dpkg/status \"$@\" 2>/dev/null); true";
 
 /// The reason for a repair, from DPKG_HEALTH's output; None when dpkg is healthy.
 fn dpkg_broken(out: &str) -> Option<String> {
