@@ -62,7 +62,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
 ])
 .mutually_exclusive(&[&["deb", "name", "upgrade"]])
 .required_one_of(&[&["name", "deb", "update_cache", "upgrade", "autoremove", "autoclean", "clean"]])
-.changes(CHANGES);
+.changes(CHANGES)
+.critical();
 
 /// apt-get's summary line when it did nothing.
 const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";

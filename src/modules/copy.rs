@@ -49,7 +49,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("directory_mode", ArgKind::Mode).help("Mode of the folders a recursive copy (or a dest ending in '/') creates or manages."),
     ArgSpec::new("local_follow", ArgKind::Bool).default("yes").help("In a src folder, copy what symlinks point to (otherwise recreate the links)."),
 ])
-.changes(&["content", "attributes", "create", "link"]);
+.changes(&["content", "attributes", "create", "link"])
+.critical();
 
 #[async_trait::async_trait]
 impl Module for Copy {

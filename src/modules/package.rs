@@ -14,7 +14,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("state", ArgKind::Str).required().help("present or absent (latest too, since apt supports it)."),
     ArgSpec::new("use", ArgKind::Str).default("auto").help("The package module to use (apt); auto picks it from facts or the host."),
 ])
-.changes(&["install", "remove"]);
+.changes(&["install", "remove"])
+.critical();
 
 /// The package module for an Ansible os_family.
 fn module_for_family(family: &str) -> Option<&'static str> {
