@@ -58,7 +58,9 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("dpkg_options", ArgKind::Str)
         .default("force-confdef,force-confold")
         .help("Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`."),
-    ArgSpec::new("lock_timeout", ArgKind::Int).default("60").help("Seconds to wait for the dpkg lock held by another apt process."),
+    ArgSpec::new("lock_timeout", ArgKind::Int)
+        .default("60")
+        .help("Seconds to wait for the dpkg lock held by another apt process (also before repairing an interrupted dpkg)."),
 ])
 .mutually_exclusive(&[&["deb", "name", "upgrade"]])
 .required_one_of(&[&["name", "deb", "update_cache", "upgrade", "autoremove", "autoclean", "clean"]])
@@ -579,7 +581,10 @@ impl Module for Apt {
          `apt-get update` hlprov touches /var/lib/apt/periodic/update-success-stamp (as Ubuntu's apt hook does), \
          so cache_valid_time works on Debian too and cache_updated is true after every real update. When the \
          cache is to be updated first, the plan's package versions are those of the current lists; the real \
-         run decides again after the update."
+         run decides again after the update. Before it acts, apt finishes an interrupted dpkg run (dpkg's journal \
+         in /var/lib/dpkg/updates, packages left unpacked, half-configured or awaiting triggers) with \
+         `dpkg --configure -a`, a change of kind `repair` whose diff and `repaired` result say why; it first waits \
+         up to lock_timeout for another process holding dpkg's lock, and names that process if it stays."
     }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let state = args.req("state")?;
