@@ -2,7 +2,8 @@
 //! test breaks h2 from another task: `docker stop` (SIGKILL), `docker pause` past the time limit, `docker
 //! network disconnect`, and sshd restarted with its sessions killed. In every case the other hosts finish, the
 //! recap and exit code are right, nothing is reported ok that did not happen (checked with `docker exec`), and
-//! re-runs converge to changed=0.
+//! re-runs converge to changed=0. An SSH connection cut while dpkg runs a package's postinst (issue #22) leaves
+//! the task failed, never ok, and the next apply repairs dpkg.
 //!
 //! Determinism on a loaded machine: the fault is injected only once h2's slow task has *started* (a marker file
 //! the task writes, polled with docker exec); h2's slow task sleeps far longer than the fault takes to inject;
@@ -316,4 +317,53 @@ async fn sshd_restarted_with_its_sessions_killed_mid_task_and_while_idle() {
     assert!(!ps.contains("sleep 60"), "the cut-off command still runs:\n{ps}");
 
     reruns_converge(&lab, &pb, fast_reruns(RunOptions::default())).await;
+}
+
+/// An apt install whose package's postinst takes a few seconds (a local .deb built on each host).
+const APT_PB: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Install base packages
+      apt: {deb: /root/hlprov-slow_1.0_all.deb}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssh_cut_during_an_apt_install_is_never_ok_and_the_next_apply_repairs_dpkg() {
+    let lab = TestLab::start(2).await;
+    let inv = lab.inventory("");
+    for h in ["h1", "h2"] {
+        let (rc, out) = lab
+            .docker_exec(
+                h,
+                "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN; \
+                 printf 'Package: hlprov-slow\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: slow\\n' > $d/DEBIAN/control; \
+                 printf '#!/bin/sh\\nmkdir -p /srv/fault; touch /srv/fault/postinst-started; sleep 5\\n' > $d/DEBIAN/postinst; \
+                 chmod 0755 $d/DEBIAN/postinst; dpkg-deb --build --root-owner-group $d /root/hlprov-slow_1.0_all.deb >/dev/null",
+            )
+            .await;
+        assert_eq!(rc, 0, "{out}");
+    }
+    let (applied, ()) = tokio::join!(apply(&inv, APT_PB, RunOptions::default()), async {
+        // The connection dies while dpkg runs the package's postinst on h2.
+        wait_for_file(&lab, "h2", "/srv/fault/postinst-started").await;
+        cut_sessions(&lab).await;
+    });
+    let a = applied.unwrap();
+    assert_eq!(status_of(&a, "Install base packages", "h1"), Status::Changed);
+    let cut = status_of(&a, "Install base packages", "h2");
+    assert!(matches!(cut, Status::Failed | Status::Unreachable), "the cut install is never reported ok: {cut:?}");
+
+    // Whatever the cut left of dpkg on h2, the next apply converges without a manual step, and the one after
+    // changes nothing.
+    let (_, st) = lab.docker_exec("h2", "dpkg-query -W -f='${db:Status-Abbrev}' hlprov-slow 2>/dev/null").await;
+    eprintln!("dpkg status of hlprov-slow on h2 after the cut: {st:?}");
+    let again = apply(&inv, APT_PB, RunOptions::default()).await.unwrap();
+    assert_eq!(again.summary.exit_code, 0, "{}", msg_of(&again, "Install base packages", "h2"));
+    assert_eq!(again.stats("h1").changed, 0);
+    let (_, st) = lab.docker_exec("h2", "dpkg-query -W -f='${db:Status-Abbrev}' hlprov-slow").await;
+    assert_eq!(st.trim(), "ii", "dpkg finished on h2");
+    assert_eq!(lab.docker_exec("h2", "apt-get check -q >/dev/null 2>&1").await.0, 0, "apt is healthy on h2");
+    let third = apply(&inv, APT_PB, RunOptions::default()).await.unwrap();
+    assert_eq!((third.summary.exit_code, third.total_changed()), (0, 0), "{:?}", third.summary.stats);
 }

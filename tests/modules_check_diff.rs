@@ -57,6 +57,11 @@ const DEMO_UPGRADE: &str = "set -e; d=$(mktemp -d); mk() { rm -rf $d/*; mkdir -p
     echo 'deb [trusted=yes] file:/srv/repo ./' > /etc/apt/sources.list.d/demo.list; \
     apt-get update -q -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/demo.list -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 >/dev/null";
 
+/// A package dpkg unpacked and never configured, as an interrupted `apt-get install` leaves it.
+const DPKG_INTERRUPTED: &str = "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN; \
+    printf 'Package: hlprov-demo\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: demo\\n' > $d/DEBIAN/control; \
+    dpkg-deb --build --root-owner-group $d /root/demo.deb >/dev/null; dpkg --unpack /root/demo.deb >/dev/null";
+
 fn examples() -> Vec<Example> {
     vec![
         ex("file", "create", "true", || json!({"path": "/srv/app", "state": "directory"})),
@@ -131,6 +136,7 @@ fn examples() -> Vec<Example> {
             "true",
             || json!({"name": "db", "namespace": "apps", "data": {"password": "s3cret-db-pw"}, "dest": "/srv/db-secret.yaml"}),
         ),
+        ex("apt", "repair", DPKG_INTERRUPTED, || json!({"name": "sudo"})),
         ex("apt", "install", "true", || json!({"name": "tree"})),
         ex("apt", "remove", "true", || json!({"name": "sudo", "state": "absent"})),
         ex("apt", "clean", "true", || json!({"clean": true})),

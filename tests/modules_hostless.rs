@@ -112,6 +112,20 @@ async fn apt_present_package_is_one_probe() {
 }
 
 #[tokio::test]
+async fn apt_plans_a_repair_of_an_interrupted_dpkg_in_the_same_probe() {
+    // An interrupted install: a package unpacked, never configured, and a journal entry in dpkg's updates folder.
+    let setup = "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN; \
+        printf 'Package: hlprov-demo\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: demo\\n' > $d/DEBIAN/control; \
+        dpkg-deb --build --root-owner-group $d /root/demo.deb >/dev/null; dpkg --unpack /root/demo.deb >/dev/null; : > /var/lib/dpkg/updates/0001";
+    let (r, calls) = scenario("apt-dpkg-interrupted", setup, "apt", json!({"name": "sudo"}), true).await;
+    assert!(r.changed && !r.failed, "{:?}", r.to_value());
+    let d = diff_text(&r);
+    assert!(d.contains("dpkg --configure -a") && d.contains("dpkg was interrupted") && d.contains("hlprov-demo (unpacked)"), "{d}");
+    assert_eq!(calls.len(), 1, "dpkg's health is read in the one probe: {calls:?}");
+    assert!(writes(&calls).is_empty(), "check mode repairs nothing: {calls:?}");
+}
+
+#[tokio::test]
 async fn apt_leaves_an_unknown_package_to_the_decision_after_a_cache_update() {
     let (r, calls) = scenario("apt-update-pending", "true", "apt", json!({"name": "hlprov-nosuch", "update_cache": true}), true).await;
     assert!(r.changed && !r.failed, "{:?}", r.to_value());

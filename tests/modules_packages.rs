@@ -385,3 +385,69 @@ async fn deb822_repository_writes_sources_that_apt_verifies_with_their_key() {
     assert_eq!(status(&lab, &format!("test -e {dest} || test -e /etc/apt/keyrings/debian-updates.asc")).await, 1);
     assert!(!ok(run_module(&conn, &env, "deb822_repository", json!({"name": "debian updates", "state": "absent"}), false, false).await).changed);
 }
+
+/// Kill -9 every process on h1 whose command line starts with one of `names` (the host has no pkill).
+async fn kill_all(lab: &TestLab, names: &str) {
+    sh(
+        lab,
+        &format!(
+            "for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null); for n in {names}; do \
+             case \"$c\" in \"$n\"*|/usr/bin/\"$n\"*|/bin/\"$n\"*) kill -9 ${{p#/proc/}} 2>/dev/null;; esac; done; done; true"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apt_repairs_a_dpkg_killed_mid_install_and_waits_for_a_held_lock() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    // A package whose postinst blocks while /root/slow exists, so an install can be killed inside dpkg.
+    let path = "/root/debs/hlprov-slow_1.0_all.deb";
+    sh(
+        &lab,
+        &format!(
+            "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN /root/debs; \
+             printf 'Package: hlprov-slow\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: slow\\n' > $d/DEBIAN/control; \
+             printf '#!/bin/sh\\nif [ -e /root/slow ]; then touch /root/postinst-started; sleep 600; fi\\nexit 0\\n' > $d/DEBIAN/postinst; \
+             chmod 0755 $d/DEBIAN/postinst; dpkg-deb --build --root-owner-group $d {path} >/dev/null; touch /root/slow"
+        ),
+    )
+    .await;
+    // A real apt-get install, killed while dpkg configures the package (as a dropped session or Ctrl-C did).
+    sh(&lab, &format!("(setsid apt-get install -y {path} > /root/apt.log 2>&1 &) ; for i in $(seq 1 300); do [ -e /root/postinst-started ] && break; sleep 0.1; done; test -e /root/postinst-started")).await;
+    kill_all(&lab, "apt-get dpkg sleep").await;
+    sh(&lab, "rm -f /root/slow").await;
+    let broken = dpkg_status(&lab, "hlprov-slow").await;
+    assert_eq!(broken, "iF 1.0", "the kill left the package half-configured");
+
+    // Check mode plans the repair with its reason and changes nothing.
+    let o = ok(run_module(&conn, &env, "apt", json!({"name": "hlprov-slow"}), true, true).await);
+    assert!(o.changed);
+    let diff: String = o.diffs.iter().map(|d| d.after.clone()).collect();
+    assert!(diff.contains("dpkg --configure -a") && diff.contains("hlprov-slow (half-configured)"), "{diff}");
+    assert_eq!(dpkg_status(&lab, "hlprov-slow").await, "iF 1.0");
+
+    // Another process holds dpkg's lock beyond lock_timeout: the task fails naming it, and waits no longer.
+    sh(&lab, "(setsid flock /var/lib/dpkg/lock-frontend sleep 600 > /dev/null 2>&1 &); sleep 0.5").await;
+    let started = std::time::Instant::now();
+    let msg = failure(run_module(&conn, &env, "apt", json!({"name": "hlprov-slow", "lock_timeout": 2}), false, false).await);
+    assert!(
+        msg.contains("still held by process") && msg.contains("flock /var/lib/dpkg/lock-frontend sleep 600") && msg.contains("after 2s"),
+        "{msg}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "waited {:?}", started.elapsed());
+    assert_eq!(dpkg_status(&lab, "hlprov-slow").await, "iF 1.0");
+    kill_all(&lab, "flock sleep").await;
+
+    // For real: repaired without a manual step, reported as a change with the reason.
+    let o = ok(run_module(&conn, &env, "apt", json!({"name": "hlprov-slow"}), false, false).await);
+    assert!(o.changed);
+    assert!(o.data["repaired"].as_str().unwrap_or_default().contains("hlprov-slow (half-configured)"), "{:?}", o.data);
+    assert_eq!(dpkg_status(&lab, "hlprov-slow").await, "ii 1.0");
+    assert_eq!(status(&lab, "apt-get check -q >/dev/null 2>&1").await, 0, "apt is healthy again");
+    // And converged.
+    let o = ok(run_module(&conn, &env, "apt", json!({"name": "hlprov-slow"}), false, false).await);
+    assert!(!o.changed, "{:?}", o.data);
+}

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use clap::Args;
 use serde_json::Value;
@@ -110,7 +109,7 @@ pub async fn run(a: RunArgs) -> i32 {
         task_timeout: a.conn.timeout,
         ..Default::default()
     };
-    common::install_interrupt(opts.interrupt.clone(), Duration::from_secs(10));
+    common::install_interrupt(opts.interrupt.clone());
     match exec::run_playbook(Arc::new(pb), Arc::new(inventory), opts, reporter).await {
         Ok(summary) => {
             if a.conn.verbose >= 2 {

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Args;
 
@@ -212,7 +211,7 @@ async fn execute(
         ..Default::default()
     };
     tweak(&mut opts);
-    common::install_interrupt(opts.interrupt.clone(), Duration::from_secs(10));
+    common::install_interrupt(opts.interrupt.clone());
     match exec::run_playbook(Arc::new(pb), Arc::new(inventory), opts, reporter).await {
         Ok(summary) => {
             if conn.verbose >= 2 {

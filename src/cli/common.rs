@@ -138,21 +138,34 @@ pub fn bad_input(msg: impl std::fmt::Display) -> i32 {
     crate::exec::exit::BAD_INPUT
 }
 
-/// Ctrl-C: the first stops new tasks (running ones get a grace period), the second aborts at once.
-pub fn install_interrupt(interrupt: crate::exec::Interrupt, grace: Duration) {
+/// Ctrl-C: the first starts no new task and lets running ones finish; the second abandons running tasks except
+/// critical sections (package installs, file writes, restarts, reboots), which finish; a third exits at once.
+pub fn install_interrupt(interrupt: crate::exec::Interrupt) {
+    use crate::exec::describe_running;
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
-        eprintln!("\nInterrupted: no new tasks will start; running tasks get {}s to finish (Ctrl-C again to abort at once).", grace.as_secs());
         interrupt.stop();
-        let killer = interrupt.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            killer.kill();
-        });
-        if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!(
+            "\nInterrupted: no new tasks will start; running tasks finish: {}. Ctrl-C again to abort (critical sections still finish).",
+            describe_running(&interrupt.running())
+        );
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        interrupt.kill();
+        let left = interrupt.left_running();
+        if left.is_empty() {
             eprintln!("Aborted.");
+        } else {
+            eprintln!(
+                "Aborting: tasks safe to stop are stopped; critical sections finish first: {}. Ctrl-C a third time to exit now.",
+                describe_running(&left)
+            );
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Exited: critical sections may still be running on their hosts.");
             std::process::exit(crate::exec::exit::INTERRUPTED);
         }
     });

@@ -62,7 +62,8 @@ pub struct RunOptions {
 }
 
 /// Shared with the Ctrl-C handler: `stop` lets running tasks finish but starts no new ones; `kill` abandons
-/// running tasks (reported as failed, "interrupted").
+/// running tasks (reported as failed, "interrupted") except critical sections, which are never stopped
+/// halfway. It also knows which tasks run where, for the messages and the run record.
 #[derive(Clone, Debug, Default)]
 pub struct Interrupt(Arc<InterruptState>);
 
@@ -71,6 +72,30 @@ struct InterruptState {
     stop: std::sync::atomic::AtomicBool,
     kill: std::sync::atomic::AtomicBool,
     notify: tokio::sync::Notify,
+    /// (id, host, task, critical) of the tasks running now.
+    running: std::sync::Mutex<Vec<(u64, String, String, bool)>>,
+    next_id: std::sync::atomic::AtomicU64,
+    /// The critical tasks that were running when `kill` came (the record's `left_running`).
+    at_kill: std::sync::Mutex<Vec<RunningTask>>,
+}
+
+/// A task running on a host.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunningTask {
+    pub host: String,
+    pub task: String,
+    pub critical: bool,
+}
+
+/// Removes its task from the running list when the task ends.
+pub struct RunningGuard(Interrupt, u64);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.0.0.running.lock() {
+            r.retain(|t| t.0 != self.1);
+        }
+    }
 }
 
 impl Interrupt {
@@ -79,6 +104,10 @@ impl Interrupt {
     }
     pub fn kill(&self) {
         self.stop();
+        let critical: Vec<RunningTask> = self.running().into_iter().filter(|t| t.critical).collect();
+        if let Ok(mut k) = self.0.at_kill.lock() {
+            *k = critical;
+        }
         self.0.kill.store(true, std::sync::atomic::Ordering::SeqCst);
         self.0.notify.notify_waiters();
     }
@@ -95,6 +124,37 @@ impl Interrupt {
             notified.await;
         }
     }
+    /// Note a task as running on a host until the guard is dropped.
+    pub fn enter(&self, host: &str, task: &str, critical: bool) -> RunningGuard {
+        let id = self.0.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut r) = self.0.running.lock() {
+            r.push((id, host.to_string(), task.to_string(), critical));
+        }
+        RunningGuard(self.clone(), id)
+    }
+    /// The tasks running now, by host.
+    pub fn running(&self) -> Vec<RunningTask> {
+        let mut v: Vec<RunningTask> = self
+            .0
+            .running
+            .lock()
+            .map(|r| r.iter().map(|(_, h, t, c)| RunningTask { host: h.clone(), task: t.clone(), critical: *c }).collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| a.host.cmp(&b.host));
+        v
+    }
+    /// The critical tasks that were running when the run was aborted: left to finish on their hosts.
+    pub fn left_running(&self) -> Vec<RunningTask> {
+        self.0.at_kill.lock().map(|k| k.clone()).unwrap_or_default()
+    }
+}
+
+/// "h1: Install base packages (critical), h2: …" for messages.
+pub fn describe_running(tasks: &[RunningTask]) -> String {
+    if tasks.is_empty() {
+        return "nothing".into();
+    }
+    tasks.iter().map(|t| format!("{}: {}{}", t.host, t.task, if t.critical { " (critical section)" } else { "" })).collect::<Vec<_>>().join(", ")
 }
 
 impl Default for RunOptions {

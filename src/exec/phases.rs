@@ -140,6 +140,7 @@ pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError>
         check: run.opts.check,
         exit_code,
         interrupted: run.is_interrupted(),
+        left_running: run.opts.interrupt.left_running(),
         phases,
         hosts: stats.clone(),
     };

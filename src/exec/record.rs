@@ -31,6 +31,9 @@ pub struct RunRecord {
     pub check: bool,
     pub exit_code: i32,
     pub interrupted: bool,
+    /// Critical sections that were running on their hosts when the run was aborted (second Ctrl-C).
+    #[serde(default)]
+    pub left_running: Vec<super::RunningTask>,
     pub phases: Vec<PhaseRecord>,
     pub hosts: Vec<(String, HostStats)>,
 }

@@ -580,9 +580,17 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
                     None => step.await,
                 }
             };
-            let r = tokio::select! {
-                r = limited => r,
-                _ = run.opts.interrupt.killed() => Err(ModuleError::failed("interrupted: the task was abandoned after Ctrl-C")),
+            // A critical section (a package manager run, a file write, a restart) is never abandoned: stopping it
+            // halfway would break the host. Anything else is abandoned on a second Ctrl-C.
+            let critical = module.spec().critical && !check;
+            let _running = run.opts.interrupt.enter(host, &t.display_name(), critical);
+            let r = if critical {
+                limited.await
+            } else {
+                tokio::select! {
+                    r = limited => r,
+                    _ = run.opts.interrupt.killed() => Err(ModuleError::failed("interrupted: the task was abandoned after the second Ctrl-C")),
+                }
             };
             // A cancelled module may have left a command running on the host: stop it before the host moves on.
             if let Some(c) = &conn {

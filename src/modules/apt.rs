@@ -58,11 +58,14 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("dpkg_options", ArgKind::Str)
         .default("force-confdef,force-confold")
         .help("Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`."),
-    ArgSpec::new("lock_timeout", ArgKind::Int).default("60").help("Seconds to wait for the dpkg lock held by another apt process."),
+    ArgSpec::new("lock_timeout", ArgKind::Int)
+        .default("60")
+        .help("Seconds to wait for the dpkg lock held by another apt process (also before repairing an interrupted dpkg)."),
 ])
 .mutually_exclusive(&[&["deb", "name", "upgrade"]])
 .required_one_of(&[&["name", "deb", "update_cache", "upgrade", "autoremove", "autoclean", "clean"]])
-.changes(CHANGES);
+.changes(CHANGES)
+.critical();
 
 /// apt-get's summary line when it did nothing.
 const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";
@@ -144,8 +147,10 @@ fn parse_dpkg_query(out: &str, specs: &[PkgSpec], states: &mut HashMap<String, P
             }
             let st = states.entry(spec.name.clone()).or_default();
             // Status-Abbrev: desired, current, error flags; current 'i' is "installed", 'c' is "config-files".
+            // Unpacked (U), half-configured (F) and trigger states (W, t) count as installed: the repair that
+            // comes first (`dpkg --configure -a`) finishes them at this version.
             match status.chars().nth(1) {
-                Some('i') => st.installed = Some(version.to_string()),
+                Some('i' | 'U' | 'F' | 'W' | 't') => st.installed = Some(version.to_string()),
                 Some('c') => st.config_files = true,
                 _ => {}
             }
@@ -301,6 +306,34 @@ struct Observed {
     cache_time: i64,
     pkgs: HashMap<String, PkgState>,
     auto: HashSet<String>,
+    /// Why dpkg needs `dpkg --configure -a` before apt can act (an interrupted run), if it does.
+    dpkg_broken: Option<String>,
+}
+
+/// dpkg's health, read with the other snippets: apt refuses to run ("dpkg was interrupted") while its journal,
+/// /var/lib/dpkg/updates/, holds a file named by digits (apt's debSystem::CheckUpdates); packages left
+/// unpacked, half-configured or awaiting triggers are what `dpkg --configure -a` finishes. Half-installed
+/// ones need a reinstall, which the install itself does. The journal's entries (whole paragraphs, in order)
+/// override the status file, as dpkg reads them.
+const DPKG_HEALTH: &str = "ls /var/lib/dpkg/updates 2>/dev/null | grep -q '^[0-9][0-9]*$' && echo journal; \
+    (set -- /var/lib/dpkg/updates/[0-9]*; [ -e \"$1\" ] || set --; awk '/^Package: /{p=$2} /^Status: /{s[p]=$NF} END{for (p in s) if (s[p] ~ /^(unpacked|half-configured|triggers-awaited|triggers-pending)$/) print p \" (\" s[p] \")\"}' \
+    /var/lib/dpkg/status \"$@\" 2>/dev/null); true";
+
+/// The reason for a repair, from DPKG_HEALTH's output; None when dpkg is healthy.
+fn dpkg_broken(out: &str) -> Option<String> {
+    let mut journal = false;
+    let mut pkgs = Vec::new();
+    for l in out.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if l == "journal" { journal = true } else { pkgs.push(l) }
+    }
+    let mut why = Vec::new();
+    if journal {
+        why.push("dpkg was interrupted (its journal in /var/lib/dpkg/updates is not empty)".to_string());
+    }
+    if !pkgs.is_empty() {
+        why.push(format!("packages left unfinished: {}", pkgs.join(", ")));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 /// Read the cache age, the packages' dpkg status and auto marks in one probe. apt's candidates (`apt-cache
@@ -310,6 +343,7 @@ async fn observe(ctx: &ModuleCtx<'_>, specs: &[PkgSpec], state: &str) -> Result<
     let mut p = Probe::new();
     p.add("date +%s");
     p.add("stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0");
+    p.add(DPKG_HEALTH);
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     let has = !names.is_empty();
     let list = join(&names);
@@ -319,10 +353,15 @@ async fn observe(ctx: &ModuleCtx<'_>, specs: &[PkgSpec], state: &str) -> Result<
         p.add(format!("[ ! -r {EXTENDED_STATES} ] || {}", auto_marks_script(&names, EXTENDED_STATES)));
     }
     let s = p.run(ctx).await?;
-    let mut obs = Observed { now: s[0].trimmed().parse().unwrap_or(0), cache_time: s[1].trimmed().parse().unwrap_or(0), ..Default::default() };
+    let mut obs = Observed {
+        now: s[0].trimmed().parse().unwrap_or(0),
+        cache_time: s[1].trimmed().parse().unwrap_or(0),
+        dpkg_broken: dpkg_broken(&s[2].out),
+        ..Default::default()
+    };
     if has {
-        parse_dpkg_query(&s[2].out, specs, &mut obs.pkgs);
-        obs.auto = s[3].out.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        parse_dpkg_query(&s[3].out, specs, &mut obs.pkgs);
+        obs.auto = s[4].out.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
         let settled = |spec: &PkgSpec| spec.want.is_none() && obs.pkgs.get(&spec.name).is_some_and(|st| st.installed.is_some());
         let needs_policy = match state {
             "absent" => false,
@@ -351,6 +390,30 @@ fn auto_marks_script(names: &[&str], file: &str) -> String {
          {}",
         quote(&want),
         quote(file)
+    )
+}
+
+/// Waits up to `timeout` seconds for another process to release dpkg's locks (naming it, from /proc/locks,
+/// when it does not: targets may lack fuser and lsof), then finishes an interrupted dpkg run, unless the
+/// holder's own run left dpkg healthy (prints HEALTHY then).
+fn repair_script(args: &Args) -> String {
+    let timeout = args.int("lock_timeout").unwrap_or(60).max(0);
+    let force: String = args
+        .str("dpkg_options")
+        .unwrap_or("force-confdef,force-confold")
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| format!(" {}", quote(&format!("--{o}"))))
+        .collect();
+    format!(
+        "{APT_ENV}holder() {{ for f in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock; do i=$(stat -c %i $f 2>/dev/null) || continue; \
+         awk -v i=\":$i\" '$2 != \"->\" && substr($6, length($6) - length(i) + 1) == i {{ print $5; exit }}' /proc/locks; done | head -n 1; }}; \
+         n=0; while p=$(holder); [ -n \"$p\" ]; do \
+         if [ $n -ge {timeout} ]; then echo \"the dpkg lock is still held by process $p ($(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null)) after {timeout}s\" >&2; exit 75; fi; \
+         sleep 1; n=$((n + 1)); done; \
+         [ -n \"$({DPKG_HEALTH})\" ] || {{ echo HEALTHY; exit 0; }}; \
+         dpkg{force} --configure -a"
     )
 }
 
@@ -463,11 +526,13 @@ fn version_diff(before: &[(String, String)], after: &[(String, String)]) -> Diff
 }
 
 /// The kinds of change apt (and package) make.
-pub const CHANGES: &[&str] = &["clean", "update cache", "install", "remove", "upgrade", "autoremove", "autoclean"];
+pub const CHANGES: &[&str] = &["repair", "clean", "update cache", "install", "remove", "upgrade", "autoremove", "autoclean"];
 
 /// One piece of apt's work, in the order it is done.
 #[derive(Clone, Debug)]
 enum Work {
+    /// `dpkg --configure -a` for the reason given; the package decisions after it are made again.
+    Repair(String),
     Clean,
     /// `apt-get update`; the package decisions after it are made again with the new lists.
     UpdateCache,
@@ -516,7 +581,10 @@ impl Module for Apt {
          `apt-get update` hlprov touches /var/lib/apt/periodic/update-success-stamp (as Ubuntu's apt hook does), \
          so cache_valid_time works on Debian too and cache_updated is true after every real update. When the \
          cache is to be updated first, the plan's package versions are those of the current lists; the real \
-         run decides again after the update."
+         run decides again after the update. Before it acts, apt finishes an interrupted dpkg run (dpkg's journal \
+         in /var/lib/dpkg/updates, packages left unpacked, half-configured or awaiting triggers) with \
+         `dpkg --configure -a`, a change of kind `repair` whose diff and `repaired` result say why; it first waits \
+         up to lock_timeout for another process holding dpkg's lock, and names that process if it stays."
     }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let state = args.req("state")?;
@@ -541,6 +609,11 @@ impl Module for Apt {
         }
 
         let obs = observe(ctx, &specs, state).await?;
+        // An interrupted dpkg makes every apt-get run fail: finish it first, whatever the task asks.
+        if let Some(why) = &obs.dpkg_broken {
+            plan = plan.change(Change::new("repair", note(&format!("dpkg --configure -a ({why})")), Step::Module));
+            work.push(Work::Repair(why.clone()));
+        }
         let cache_valid_time = args.int("cache_valid_time").unwrap_or(0);
         let mut cache_pending = false;
         if args.bool("update_cache") || cache_valid_time > 0 {
@@ -548,12 +621,11 @@ impl Module for Apt {
             if only_cache && !args.bool("autoremove") && !args.bool("autoclean") {
                 plan = plan.with("cache_updated", stale).with("cache_update_time", obs.cache_time);
                 if !stale {
-                    return Ok(plan);
+                    return Ok(plan.keep(AptPlan { work, cache_time: obs.cache_time }));
                 }
                 let d = note(&format!("apt-get update (lists from {})", fmt_time(obs.cache_time)));
-                return Ok(plan
-                    .change(Change::new("update cache", d, Step::Module))
-                    .keep(AptPlan { work: vec![Work::UpdateCache], cache_time: obs.cache_time }));
+                work.push(Work::UpdateCache);
+                return Ok(plan.change(Change::new("update cache", d, Step::Module)).keep(AptPlan { work, cache_time: obs.cache_time }));
             }
             if stale {
                 plan = plan.before(Step::Module);
@@ -628,8 +700,26 @@ impl Module for Apt {
         let mut o = Outcome::from_plan(&plan);
         o.changed = false;
         let mut work: std::collections::VecDeque<Work> = work.into();
+        let mut repaired = false;
         while let Some(w) = work.pop_front() {
             match w {
+                Work::Repair(why) => {
+                    let out = ctx.write(&repair_script(args), None).await?;
+                    if !out.success() {
+                        let msg = format!("dpkg needed repair ({why}) and 'dpkg --configure -a' failed: {}", out.stderr_text().trim());
+                        return Err(ModuleError::failed(msg)
+                            .with("stdout", out.stdout_text())
+                            .with("stderr", out.stderr_text())
+                            .with("rc", out.rc()));
+                    }
+                    if out.stdout_text().trim() != "HEALTHY" {
+                        repaired = true;
+                        o = o.with("repaired", format!("dpkg --configure -a: {why}"));
+                    }
+                    // Packages it finished may now be installed: decide them again.
+                    let obs = observe(ctx, &specs, state).await?;
+                    redecide(ctx, args, &specs, state, &obs, &mut work).await?;
+                }
                 Work::Clean => {
                     let out = ctx.write(&format!("{APT_ENV}apt-get clean"), None).await?;
                     if !out.success() {
@@ -652,22 +742,7 @@ impl Module for Apt {
                     if o.data.contains_key("cache_updated") {
                         o = o.with("cache_updated", updated).with("cache_update_time", obs.cache_time);
                     }
-                    let redo = work.iter().any(|w| matches!(w, Work::Install(_) | Work::Remove(_) | Work::MarkManual(_)))
-                        || (work.is_empty() && !specs.is_empty());
-                    if redo {
-                        work.retain(|w| !matches!(w, Work::Install(_) | Work::Remove(_) | Work::MarkManual(_)));
-                        let decided = if state == "absent" {
-                            decide_remove(args, &specs, &obs)
-                        } else {
-                            decide_install(ctx, args, &specs, &obs, state == "latest", false).await?
-                        };
-                        if !decided.to_mark.is_empty() {
-                            work.push_back(Work::MarkManual(decided.to_mark));
-                        }
-                        if !decided.items.is_empty() {
-                            work.push_back(if state == "absent" { Work::Remove(decided.items) } else { Work::Install(decided.items) });
-                        }
-                    }
+                    redecide(ctx, args, &specs, state, &obs, &mut work).await?;
                 }
                 Work::MarkManual(names) => {
                     ctx.write_ok(&format!("apt-mark manual {} >/dev/null", join(&names)), None, "apt-mark manual").await?;
@@ -706,11 +781,38 @@ impl Module for Apt {
                 }
             }
         }
+        o.changed |= repaired;
         if !o.changed {
             o.diffs.clear();
         }
         Ok(o)
     }
+}
+
+/// After a step that changes what is installed or known (an update, a repair), the package work still ahead is
+/// decided again from a new observation. A pending cache update decides after itself.
+async fn redecide(
+    ctx: &ApplyCtx<'_>,
+    args: &Args,
+    specs: &[PkgSpec],
+    state: &str,
+    obs: &Observed,
+    work: &mut std::collections::VecDeque<Work>,
+) -> Result<(), ModuleError> {
+    let redo = work.iter().any(|w| matches!(w, Work::Install(_) | Work::Remove(_) | Work::MarkManual(_))) || (work.is_empty() && !specs.is_empty());
+    if !redo || work.iter().any(|w| matches!(w, Work::UpdateCache)) {
+        return Ok(());
+    }
+    work.retain(|w| !matches!(w, Work::Install(_) | Work::Remove(_) | Work::MarkManual(_)));
+    let decided =
+        if state == "absent" { decide_remove(args, specs, obs) } else { decide_install(ctx, args, specs, obs, state == "latest", false).await? };
+    if !decided.to_mark.is_empty() {
+        work.push_back(Work::MarkManual(decided.to_mark));
+    }
+    if !decided.items.is_empty() {
+        work.push_back(if state == "absent" { Work::Remove(decided.items) } else { Work::Install(decided.items) });
+    }
+    Ok(())
 }
 
 /// A time in seconds since the epoch, for messages.
@@ -907,6 +1009,15 @@ async fn deb_versions(ctx: &ModuleCtx<'_>, deb: &str) -> Result<Option<(String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dpkg_needs_repair_for_its_journal_or_unfinished_packages_only() {
+        assert_eq!(dpkg_broken(""), None);
+        assert_eq!(dpkg_broken("\n"), None);
+        let why = dpkg_broken("journal\nfoo (half-configured)\nbar (unpacked)\n").unwrap();
+        assert!(why.starts_with("dpkg was interrupted") && why.ends_with("foo (half-configured), bar (unpacked)"), "{why}");
+        assert_eq!(dpkg_broken("baz (triggers-pending)").unwrap(), "packages left unfinished: baz (triggers-pending)");
+    }
 
     #[test]
     fn auto_marks_come_from_extended_states_as_apt_mark_showauto_says() {

@@ -28,7 +28,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("validate_certs", ArgKind::Bool).default("yes").help("Accepted for compatibility (only PPAs download anything)."),
     ArgSpec::new("install_python_apt", ArgKind::Bool).default("yes").help("Accepted for compatibility; hlprov needs no python-apt."),
 ])
-.changes(&["sources"]);
+.changes(&["sources"])
+.critical();
 
 const DEFAULT_FILE: &str = "/etc/apt/sources.list";
 const SOURCES_DIR: &str = "/etc/apt/sources.list.d";

@@ -86,11 +86,26 @@ pub struct ModuleSpec {
     /// The kinds of change its plans can hold (`create`, `remove`, `attributes` …): each has an example in the
     /// module's tests whose `--check --diff` must show a diff.
     pub changes: &'static [&'static str],
+    /// A critical section: stopping it halfway would break the host (a package manager run, a file being
+    /// written, a service restart, a reboot). A second Ctrl-C never abandons such a task.
+    pub critical: bool,
 }
 
 impl ModuleSpec {
     pub const fn new(args: &'static [ArgSpec]) -> ModuleSpec {
-        ModuleSpec { args, free_form: None, mutually_exclusive: &[], required_one_of: &[], check_mode: CheckMode::Full, changes: &[] }
+        ModuleSpec {
+            args,
+            free_form: None,
+            mutually_exclusive: &[],
+            required_one_of: &[],
+            check_mode: CheckMode::Full,
+            changes: &[],
+            critical: false,
+        }
+    }
+    pub const fn critical(mut self) -> Self {
+        self.critical = true;
+        self
     }
     pub const fn check_mode(mut self, c: CheckMode) -> Self {
         self.check_mode = c;

@@ -32,7 +32,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     COMMON_ARGS[4],
 ])
 .mutually_exclusive(&[&["insertbefore", "insertafter"]])
-.changes(CHANGES);
+.changes(CHANGES)
+.critical();
 
 #[async_trait::async_trait]
 impl Module for BlockInFile {

@@ -50,7 +50,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("local_follow", ArgKind::Bool).default("yes").help("In a src folder, copy what symlinks point to (otherwise recreate the links)."),
     ArgSpec::new("remote_src", ArgKind::Bool).default("no").help("src is a file on the host itself (folders are not supported)."),
 ])
-.changes(&["content", "attributes", "create", "link"]);
+.changes(&["content", "attributes", "create", "link"])
+.critical();
 
 #[async_trait::async_trait]
 impl Module for Copy {

@@ -36,7 +36,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .default("present")
         .help("absent removes the .sources file and its downloaded key."),
 ])
-.changes(&["remove", "key", "sources"]);
+.changes(&["remove", "key", "sources"])
+.critical();
 
 const KEYRINGS_DIR: &str = "/etc/apt/keyrings";
 

@@ -30,7 +30,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     COMMON_ARGS[4],
 ])
 .mutually_exclusive(&[&["insertbefore", "insertafter"], &["regexp", "search_string"], &["backrefs", "search_string"]])
-.changes(CHANGES);
+.changes(CHANGES)
+.critical();
 
 #[async_trait::async_trait]
 impl Module for LineInFile {

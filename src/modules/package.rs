@@ -16,7 +16,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("enablerepo", ArgKind::List).help("dnf/yum only: accepted so that a task for RHEL hosts loads; refused on an apt host."),
     ArgSpec::new("disablerepo", ArgKind::List).help("dnf/yum only: accepted so that a task for RHEL hosts loads; refused on an apt host."),
 ])
-.changes(&["install", "remove"]);
+.changes(&["install", "remove"])
+.critical();
 
 /// The package module for an Ansible os_family.
 fn module_for_family(family: &str) -> Option<&'static str> {

@@ -35,7 +35,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .default("/sbin,/bin,/usr/sbin,/usr/bin,/usr/local/sbin")
         .help("Where to look for the reboot command."),
 ])
-.changes(&["reboot"]);
+.changes(&["reboot"])
+.critical();
 
 const DEFAULT_BOOT_TIME_COMMAND: &str = "cat /proc/sys/kernel/random/boot_id";
 

@@ -22,7 +22,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     COMMON_ARGS[3],
     COMMON_ARGS[4],
 ])
-.changes(CHANGES);
+.changes(CHANGES)
+.critical();
 
 #[async_trait::async_trait]
 impl Module for Replace {

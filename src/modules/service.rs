@@ -19,7 +19,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("use", ArgKind::Str).default("auto").help("The service manager module to use: auto or systemd."),
 ])
 .required_one_of(&[&["state", "enabled"]])
-.changes(&["enabled", "state"]);
+.changes(&["enabled", "state"])
+.critical();
 
 #[async_trait::async_trait]
 impl Module for Service {

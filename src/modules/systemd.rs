@@ -31,7 +31,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .help("Which systemd manager: the system's, the connecting user's (user), or defaults for all users (global)."),
 ])
 .required_one_of(&[&["state", "enabled", "masked", "daemon_reload", "daemon_reexec"]])
-.changes(CHANGES);
+.changes(CHANGES)
+.critical();
 
 /// The kinds of change systemd (and service) make.
 pub const CHANGES: &[&str] = &["masked", "enabled", "state"];

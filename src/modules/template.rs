@@ -27,7 +27,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
         .choices(&["utf-8", "utf8"])
         .help("Encoding of the result; hlprov writes UTF-8 only."),
 ])
-.changes(&["content", "attributes"]);
+.changes(&["content", "attributes"])
+.critical();
 
 #[async_trait::async_trait]
 impl Module for Template {

@@ -33,7 +33,8 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("decrypt", ArgKind::Bool).default("yes").help("Accepted for compatibility (vault-encrypted archives are not supported)."),
 ])
 .mutually_exclusive(&[&["include", "exclude"], &["copy", "remote_src"]])
-.changes(&["unpack", "attributes"]);
+.changes(&["unpack", "attributes"])
+.critical();
 
 /// Lines of `tar --diff` that mean "not unpacked yet" (Ansible's regexes).
 fn differs(line: &str, root: bool, owner_given: bool, group_given: bool, mode_given: bool) -> bool {
