@@ -333,16 +333,7 @@ async fn ssh_cut_during_an_apt_install_is_never_ok_and_the_next_apply_repairs_dp
     let lab = TestLab::start(2).await;
     let inv = lab.inventory("");
     for h in ["h1", "h2"] {
-        let (rc, out) = lab
-            .docker_exec(
-                h,
-                "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN; \
-                 printf 'Package: hlprov-slow\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: slow\\n' > $d/DEBIAN/control; \
-                 printf '#!/bin/sh\\nmkdir -p /srv/fault; touch /srv/fault/postinst-started; sleep 5\\n' > $d/DEBIAN/postinst; \
-                 chmod 0755 $d/DEBIAN/postinst; dpkg-deb --build --root-owner-group $d /root/hlprov-slow_1.0_all.deb >/dev/null",
-            )
-            .await;
-        assert_eq!(rc, 0, "{out}");
+        lab.build_slow_deb(h, "#!/bin/sh\\nmkdir -p /srv/fault; touch /srv/fault/postinst-started; sleep 5\\n").await;
     }
     let (applied, ()) = tokio::join!(apply(&inv, APT_PB, RunOptions::default()), async {
         // The connection dies while dpkg runs the package's postinst on h2.

@@ -168,16 +168,7 @@ const PB_APT: &str = r#"
 async fn a_second_ctrl_c_lets_an_apt_install_finish_and_the_record_names_it() {
     let lab = TestLab::start(2).await;
     for h in ["h1", "h2"] {
-        let (rc, out) = lab
-            .docker_exec(
-                h,
-                "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN; \
-                 printf 'Package: hlprov-slow\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: slow\\n' > $d/DEBIAN/control; \
-                 printf '#!/bin/sh\\ntouch /root/postinst-started; sleep 8; touch /root/postinst-done\\n' > $d/DEBIAN/postinst; \
-                 chmod 0755 $d/DEBIAN/postinst; dpkg-deb --build --root-owner-group $d /root/hlprov-slow_1.0_all.deb >/dev/null",
-            )
-            .await;
-        assert_eq!(rc, 0, "{out}");
+        lab.build_slow_deb(h, "#!/bin/sh\\ntouch /root/postinst-started; sleep 8; touch /root/postinst-done\\n").await;
     }
     let dir = tempfile::tempdir().unwrap();
     let child = spawn_pb(&lab, dir.path(), 0, PB_APT);

@@ -404,17 +404,8 @@ async fn apt_repairs_a_dpkg_killed_mid_install_and_waits_for_a_held_lock() {
     let conn = lab.connection("h1");
     let (_d, env) = env();
     // A package whose postinst blocks while /root/slow exists, so an install can be killed inside dpkg.
-    let path = "/root/debs/hlprov-slow_1.0_all.deb";
-    sh(
-        &lab,
-        &format!(
-            "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN /root/debs; \
-             printf 'Package: hlprov-slow\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: slow\\n' > $d/DEBIAN/control; \
-             printf '#!/bin/sh\\nif [ -e /root/slow ]; then touch /root/postinst-started; sleep 600; fi\\nexit 0\\n' > $d/DEBIAN/postinst; \
-             chmod 0755 $d/DEBIAN/postinst; dpkg-deb --build --root-owner-group $d {path} >/dev/null; touch /root/slow"
-        ),
-    )
-    .await;
+    let path = lab.build_slow_deb("h1", "#!/bin/sh\\nif [ -e /root/slow ]; then touch /root/postinst-started; sleep 600; fi\\nexit 0\\n").await;
+    sh(&lab, "touch /root/slow").await;
     // A real apt-get install, killed while dpkg configures the package (as a dropped session or Ctrl-C did).
     sh(&lab, &format!("(setsid apt-get install -y {path} > /root/apt.log 2>&1 &) ; for i in $(seq 1 300); do [ -e /root/postinst-started ] && break; sleep 0.1; done; test -e /root/postinst-started")).await;
     kill_all(&lab, "apt-get dpkg sleep").await;
