@@ -104,7 +104,13 @@ mod tests {
         let spawn = |lab: &Path| std::process::Command::new("sleep").arg("300").env(MARKER, lab).spawn().unwrap();
         let mut ours = spawn(dir.path());
         let mut theirs = spawn(other.path());
-        let found = of_lab(dir.path());
+        // Until the children have exec'd, /proc shows the test's own environment: wait for that, not longer.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut found = of_lab(dir.path());
+        while found.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            found = of_lab(dir.path());
+        }
         assert_eq!(found.iter().map(|p| p.pid).collect::<Vec<_>>(), [ours.id() as i32]);
         assert_eq!(found[0].ppid, std::process::id() as i32);
         assert_eq!(found[0].label(), format!("pid {}", ours.id()));
