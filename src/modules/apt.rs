@@ -481,7 +481,7 @@ async fn simulate(ctx: &ModuleCtx<'_>, opts: &[String], action: &str, items: &[S
 /// Run an apt-get action for real; a failure carries apt-get's output.
 async fn apt_get(ctx: &ApplyCtx<'_>, opts: &[String], action: &str, items: &[String]) -> Result<crate::transport::Output, ModuleError> {
     let cmd = apt_get_cmd(opts, action, items, false);
-    let out = ctx.write(&format!("{APT_ENV}{cmd}"), None).await?;
+    let out = ctx.write_detached(&format!("{APT_ENV}{cmd}")).await?;
     if !out.success() {
         return Err(failed_run(&cmd, &out).after_change());
     }
@@ -509,7 +509,7 @@ pub(crate) async fn update_cache(ctx: &ApplyCtx<'_>, args: &Args) -> Result<(), 
         "{APT_ENV}apt-get update -q -o APT::Update::Error-Mode=any && {{ [ ! -d /var/lib/apt/periodic ] || touch /var/lib/apt/periodic/update-success-stamp; }}"
     );
     for attempt in 0..retries {
-        let out = ctx.write(&script, None).await?;
+        let out = ctx.write_detached(&script).await?;
         let failed_item = out.stdout_text().lines().any(|l| l.starts_with("Err:"));
         if out.success() && !failed_item {
             return Ok(());
@@ -707,7 +707,7 @@ impl Module for Apt {
         while let Some(w) = work.pop_front() {
             match w {
                 Work::Repair(why) => {
-                    let out = ctx.write(&repair_script(args), None).await?;
+                    let out = ctx.write_detached(&repair_script(args)).await?;
                     if !out.success() {
                         let msg = format!("dpkg needed repair ({why}) and 'dpkg --configure -a' failed: {}", out.stderr_text().trim());
                         return Err(ModuleError::failed(msg)

@@ -151,6 +151,15 @@ impl<'a> ApplyCtx<'a> {
         self.inner.exec(script, stdin, false).await
     }
 
+    /// Run a script that changes the host as a critical section that outlives the SSH session (a package
+    /// manager run): a lost connection is followed by collecting its result through a new one, or by an error
+    /// saying the result is unknown (see `transport::detached`).
+    pub async fn write_detached(&self, script: &str) -> Result<Output, ModuleError> {
+        let c = &self.inner;
+        let cmd = Cmd { script, stdin: None, become_user: c.become_user.as_deref(), env: &c.env, timeout: c.timeout, probe: false };
+        c.conn()?.exec_detached(&cmd).await.map_err(ModuleError::Transport)
+    }
+
     /// Run a script that changes the host and must succeed; its stderr becomes the error otherwise.
     pub async fn write_ok(&self, script: &str, stdin: Option<&[u8]>, what: &str) -> Result<Output, ModuleError> {
         let out = self.write(script, stdin).await?;

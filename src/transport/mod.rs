@@ -4,6 +4,7 @@
 //! quoting helper. This layer knows nothing of tasks, modules or inventories.
 
 mod connection;
+mod detached;
 pub mod keys;
 pub mod known_hosts;
 pub mod local;

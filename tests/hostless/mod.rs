@@ -62,7 +62,8 @@ fn token() -> String {
 /// The script without what changes from run to run: the command tag and this process's marker token.
 fn neutral(script: &str) -> String {
     let tag = regex::Regex::new(r"^HLPROV_CMD=[0-9a-f]{16}; export HLPROV_CMD; ").unwrap();
-    tag.replace(script, "").replace(&token(), "TOKEN")
+    let job = regex::Regex::new(r"job-[0-9a-f]{16}").unwrap();
+    job.replace_all(&tag.replace(script, ""), "job-ID").replace(&token(), "TOKEN")
 }
 
 /// The script inside `/bin/sh -c '…'` (hlprov's quoting: single quotes, `'\''` for a quote).
