@@ -194,11 +194,15 @@ impl Drop for Running<'_> {
     }
 }
 
-/// POSIX sh: find processes by tag in /proc/*/environ, TERM them (traps clean up temp files), then KILL.
+/// POSIX sh: find processes by tag, TERM them (traps clean up temp files), then KILL. A command's children carry
+/// the tag in their environment; the shell running the command's script has it only in its command line (the
+/// script exports it), and must be stopped too or the script's next statements would run. The tag is spelled
+/// `"$v=…"` here so that this script's own command line (and sudo's) never matches.
 fn stop_script(tags: &[String]) -> String {
-    let pattern: Vec<String> = tags.iter().map(|t| format!("*HLPROV_CMD={t}*")).collect();
+    let pattern: Vec<String> = tags.iter().map(|t| format!("*\"$v={t}\"*")).collect();
     format!(
-        "pids=; for d in /proc/[0-9]*; do case \"$(tr '\\0' '\\n' < \"$d/environ\" 2>/dev/null)\" in {}) pids=\"$pids ${{d#/proc/}}\";; esac; done; \
+        "v=HLPROV_; v=${{v}}CMD; pids=; for d in /proc/[0-9]*; do \
+         case \"$(tr '\\0' '\\n' < \"$d/environ\" 2>/dev/null) $(tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null)\" in {}) pids=\"$pids ${{d#/proc/}}\";; esac; done; \
          [ -n \"$pids\" ] || exit 0; kill -TERM $pids 2>/dev/null; sleep 1; kill -KILL $pids 2>/dev/null; exit 0",
         pattern.join("|")
     )
@@ -229,6 +233,38 @@ mod tests {
         assert!(matches!(conn.exec(&cmd).await, Err(TransportError::Timeout(_))));
         let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
         assert!(!running(&pid), "sleep {pid} survived the timeout");
+    }
+
+    struct NotExec(LocalTransport);
+
+    #[async_trait::async_trait]
+    impl Transport for NotExec {
+        async fn run(&self, command: &str, stdin: Option<&[u8]>, timeout: Option<Duration>) -> Result<Output, TransportError> {
+            self.0.run(&format!("{command}; exit $?"), stdin, timeout).await
+        }
+        fn target(&self) -> &str {
+            self.0.target()
+        }
+        fn connections_opened(&self) -> usize {
+            0
+        }
+        async fn close(&self) {}
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_script_does_not_go_on_to_its_next_statements() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("next-statement-ran");
+        // Like sshd, the transport's own process is not the script's shell (here it runs the command line and
+        // then `exit`, so /bin/sh cannot exec it in place): stopping the transport's process leaves the script's
+        // shell running unless the stop finds it too.
+        let conn = Connection::new(Arc::new(NotExec(LocalTransport::new())), "me".into(), None);
+        // (Its stderr goes to a file: a shell writing "Terminated" to the dropped pipe would die of SIGPIPE.)
+        let script = format!("exec 2>/dev/null; sleep 2; touch {}", marker.display());
+        let cmd = Cmd { script: &script, timeout: Some(Duration::from_millis(500)), ..Default::default() };
+        assert!(matches!(conn.exec(&cmd).await, Err(TransportError::Timeout(_))));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!marker.exists(), "the script's shell survived the stop and ran its next statement");
     }
 
     #[tokio::test]

@@ -57,7 +57,7 @@ impl Connection {
     async fn collect(&self, job: &str, cmd: &Cmd<'_>, started: Instant, target: &str, reason: &str) -> Result<Output, TransportError> {
         let unknown = |why: String| TransportError::ConnectionLost {
             target: target.to_string(),
-            reason: format!("{reason}; the result of the command is unknown: {why}"),
+            reason: format!("the result of the command is unknown: {why} (the connection had dropped: {reason})"),
         };
         let reconnect_until = Instant::now() + RECONNECT_FOR;
         let state = loop {

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[path = "../slow_deb/mod.rs"]
+mod slow_deb;
+
 use hlprov::lab::{self, docker};
 use hlprov::transport::ssh::{SshConfig, SshTransport};
 use hlprov::transport::{Connection, Transport, keys};
@@ -47,21 +50,11 @@ pub async fn ensure_image() {
 }
 
 impl TestLab {
-    /// Build /root/hlprov-slow_1.0_all.deb on host `name`: a package whose postinst is `postinst` (printf
-    /// format: `\\n` for a newline), to catch apt and dpkg halfway. Returns the package's path.
+    /// Build the slow test package (tests/slow_deb) on host `name`, with `postinst` as its postinst (printf
+    /// format: `\\n` for a newline). Returns the package's path.
     pub async fn build_slow_deb(&self, name: &str, postinst: &str) -> &'static str {
-        let path = "/root/hlprov-slow_1.0_all.deb";
-        self.sh(
-            name,
-            &format!(
-                "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN; \
-                 printf 'Package: hlprov-slow\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: slow\\n' > $d/DEBIAN/control; \
-                 printf '{postinst}' > $d/DEBIAN/postinst; \
-                 chmod 0755 $d/DEBIAN/postinst; dpkg-deb --build --root-owner-group $d {path} >/dev/null"
-            ),
-        )
-        .await;
-        path
+        self.sh(name, &slow_deb::build_script(postinst)).await;
+        slow_deb::PATH
     }
 
     /// Run `script` in host `name` with docker exec (outside SSH and hlprov); it must succeed.
