@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestLab;
+use hlprov::exec::RunOptions;
 
 const PB: &str = r#"
 - hosts: all
@@ -164,8 +165,10 @@ const PB_APT: &str = r#"
       copy: {dest: /srv/next, content: "x\n"}
 "#;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_second_ctrl_c_lets_an_apt_install_finish_and_the_record_names_it() {
+/// Two hosts in the middle of an apt install (dpkg inside the slow postinst on both), and `hlprov apply` sent
+/// `sigints` Ctrl-Cs half a second apart. Returns the lab, the run's folder, exit code, output and how long it
+/// took after the first Ctrl-C.
+async fn ctrl_c_during_an_apt_install(sigints: usize) -> (TestLab, tempfile::TempDir, i32, String, Duration) {
     let lab = TestLab::start(2).await;
     for h in ["h1", "h2"] {
         lab.build_slow_deb(h, "#!/bin/sh\\ntouch /root/postinst-started; sleep 8; touch /root/postinst-done\\n").await;
@@ -180,21 +183,74 @@ async fn a_second_ctrl_c_lets_an_apt_install_finish_and_the_record_names_it() {
         }
     }
     let t = Instant::now();
-    sigint(&child);
-    std::thread::sleep(Duration::from_millis(500));
-    sigint(&child);
+    for i in 0..sigints {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        sigint(&child);
+    }
     let (code, out, took) = finish(child, t, Duration::from_secs(60));
+    (lab, dir, code, out, took)
+}
+
+/// dpkg ended well on both hosts (waiting up to 30 s for it: after a third Ctrl-C it ends on its own).
+async fn dpkg_finished(lab: &TestLab) {
+    for h in ["h1", "h2"] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !exists(lab, h, "/root/postinst-done").await {
+            assert!(Instant::now() < deadline, "the postinst never finished on {h}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, st) = lab.docker_exec(h, "dpkg-query -W -f='${db:Status-Abbrev}' hlprov-slow").await;
+            if st.trim() == "ii" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "dpkg did not finish on {h}: {st}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// After the interrupted run, the next apply converges without a manual step and the one after changes nothing.
+async fn next_apply_converges_and_the_one_after_changes_nothing(lab: &TestLab) {
+    let inv = lab.inventory("");
+    let again = common::apply(&inv, PB_APT, RunOptions::default()).await.unwrap();
+    assert_eq!(again.summary.exit_code, 0, "{:?}", again.failures());
+    for h in ["h1", "h2"] {
+        assert_eq!(lab.docker_exec(h, "apt-get check -q >/dev/null 2>&1").await.0, 0, "apt is healthy on {h}");
+        assert!(exists(lab, h, "/srv/next").await, "{h}");
+    }
+    let third = common::apply(&inv, PB_APT, RunOptions::default()).await.unwrap();
+    assert_eq!((third.summary.exit_code, third.total_changed()), (0, 0), "{:?}", third.summary.stats);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_ctrl_c_during_an_apt_install_lets_it_finish_and_the_next_apply_converges() {
+    let (lab, _dir, code, out, took) = ctrl_c_during_an_apt_install(1).await;
+    assert_eq!(code, 130, "{out}");
+    assert!(took >= Duration::from_secs(4), "the install was not cut short: {took:?}");
+    assert!(out.contains("Ctrl-C again to abort"), "{out}");
+    dpkg_finished(&lab).await;
+    for h in ["h1", "h2"] {
+        assert!(!exists(&lab, h, "/srv/next").await, "no new task started on {h}");
+    }
+    next_apply_converges_and_the_one_after_changes_nothing(&lab).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_ctrl_c_lets_an_apt_install_finish_and_the_record_names_it() {
+    let (lab, dir, code, out, took) = ctrl_c_during_an_apt_install(2).await;
     assert_eq!(code, 130, "{out}");
     assert!(
         out.contains("critical sections finish first: h1: Install base packages (critical section), h2: Install base packages (critical section)"),
         "{out}"
     );
-    assert!(took >= Duration::from_secs(5), "the install was not cut short: {took:?}");
+    assert!(took >= Duration::from_secs(4), "the install was not cut short: {took:?}");
     assert!(!out.contains("abandoned"), "{out}");
+    dpkg_finished(&lab).await;
     for h in ["h1", "h2"] {
-        let (_, st) = lab.docker_exec(h, "dpkg-query -W -f='${db:Status-Abbrev}' hlprov-slow").await;
-        assert_eq!(st.trim(), "ii", "dpkg finished on {h}");
-        assert!(exists(&lab, h, "/root/postinst-done").await, "{h}");
         assert!(!exists(&lab, h, "/srv/next").await, "{h}");
     }
     let rec = record(dir.path());
@@ -206,4 +262,15 @@ async fn a_second_ctrl_c_lets_an_apt_install_finish_and_the_record_names_it() {
         vec![("h1".to_string(), "Install base packages".to_string()), ("h2".to_string(), "Install base packages".to_string())],
         "{rec}"
     );
+    next_apply_converges_and_the_one_after_changes_nothing(&lab).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_third_ctrl_c_exits_at_once_and_the_detached_apt_install_still_finishes() {
+    let (lab, _dir, code, out, took) = ctrl_c_during_an_apt_install(3).await;
+    assert_eq!(code, 130, "{out}");
+    assert!(took < Duration::from_secs(4), "a third Ctrl-C exits at once: {took:?}\n{out}");
+    // hlprov is gone and its connections with it; the install, detached from them, goes on to its end.
+    dpkg_finished(&lab).await;
+    next_apply_converges_and_the_one_after_changes_nothing(&lab).await;
 }
