@@ -1,11 +1,14 @@
-//! The fault matrix's rows that need a host with its own kernel (the VM lab, QEMU): an SSH session cut in the
-//! middle of an apt install, and the host rebooting in the middle of one. Host state is read back with OpenSSH,
+//! The fault matrix's apt rows on a host with its own kernel (the VM lab, QEMU): Ctrl-C once and twice, an SSH
+//! session cut, and the host rebooting, each in the middle of an apt install; after each, the next apply
+//! converges without a manual step and the one after changes nothing. Host state is read back with OpenSSH,
 //! not through hlprov. The container rows are in tests/faults.rs and tests/interrupt.rs; docs/interrupts.md
 //! says what happens in each case.
 
 mod slow_deb;
 mod vm_support;
 
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,27 +75,82 @@ async fn when_file_appears(lab: &VmLab, path: &str, then: &str) {
     lab.ssh("h1", then);
 }
 
+/// `hlprov apply` (the binary) sent `sigints` Ctrl-Cs half a second apart once dpkg is in the postinst; its exit
+/// code and output.
+async fn ctrl_c_during_the_install(lab: &VmLab, dir: &Path, sigints: usize) -> (i32, String) {
+    std::fs::write(dir.join("apt.yml"), PLAYBOOK).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hlprov"))
+        .args(["apply", "apt.yml", "-i", lab.inv()])
+        .current_dir(dir)
+        .env("HLPROV_NO_LIVE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hlprov");
+    when_file_appears(lab, "/srv/fault/postinst-started", "true").await;
+    for i in 0..sigints {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    (out.status.code().unwrap_or(-1), vm_support::text(&out))
+}
+
+/// Remove the package so that the next row installs it again.
+fn uninstall(lab: &VmLab) {
+    lab.sh("h1", "rm -f /srv/fault/postinst-started; dpkg --remove hlprov-slow >/dev/null");
+}
+
+/// After a row: the next apply converges without a manual step, and the one after changes nothing.
+async fn next_apply_converges_and_the_one_after_changes_nothing(lab: &VmLab, row: &str) {
+    let again = apply(lab).await;
+    assert_eq!(again.summary.exit_code, 0, "{row}: {:?}", again.install());
+    assert_eq!(dpkg_status(lab), "ii", "{row}");
+    assert_eq!(lab.ssh("h1", "apt-get check -q >/dev/null 2>&1").0, 0, "{row}: apt is healthy");
+    let third = apply(lab).await;
+    assert_eq!((third.summary.exit_code, third.changed()), (0, 0), "{row}: {:?}", third.install());
+}
+
 fn dpkg_status(lab: &VmLab) -> String {
     lab.ssh("h1", "dpkg-query -W -f='${db:Status-Abbrev}' hlprov-slow").1.trim().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn apt_install_on_a_vm_survives_a_cut_session_and_after_a_reboot_mid_install_the_next_apply_repairs_it() {
+async fn apt_install_on_a_vm_through_ctrl_c_a_cut_session_and_a_reboot_the_next_apply_converges_every_time() {
     let lab = VmLab::up(1);
     lab.sh("h1", &slow_deb::build_script("#!/bin/sh\\nmkdir -p /srv/fault; touch /srv/fault/postinst-started; sleep 8\\n"));
+    let dir = tempfile::tempdir().unwrap();
 
-    // Row 1: every sshd session on the VM is killed while dpkg runs the postinst. The install goes on, detached
-    // from its session; hlprov connects again and reports what really happened.
+    // Ctrl-C once: the install finishes, nothing new starts, exit 130.
+    let (code, out) = ctrl_c_during_the_install(&lab, dir.path(), 1).await;
+    assert_eq!(code, 130, "{out}");
+    assert_eq!(dpkg_status(&lab), "ii", "the first Ctrl-C let dpkg finish");
+    next_apply_converges_and_the_one_after_changes_nothing(&lab, "Ctrl-C once").await;
+
+    // Ctrl-C twice: the install is a critical section and still finishes.
+    uninstall(&lab);
+    let (code, out) = ctrl_c_during_the_install(&lab, dir.path(), 2).await;
+    assert_eq!(code, 130, "{out}");
+    assert!(out.contains("critical sections finish first: h1: Install base packages"), "{out}");
+    assert_eq!(dpkg_status(&lab), "ii", "the second Ctrl-C let dpkg finish");
+    next_apply_converges_and_the_one_after_changes_nothing(&lab, "Ctrl-C twice").await;
+
+    // Every sshd session on the VM is killed while dpkg runs the postinst. The install goes on, detached from
+    // its session; hlprov connects again and reports what really happened.
+    uninstall(&lab);
     let (cut, ()) = tokio::join!(apply(&lab), async {
         when_file_appears(&lab, "/srv/fault/postinst-started", "pkill -KILL -f '^sshd: root@notty'").await;
     });
     assert_eq!(cut.install().status, Status::Changed, "{:?}", cut.install().result);
     assert_eq!(dpkg_status(&lab), "ii", "dpkg finished although its session was cut");
     assert_eq!(lab.sh("h1", "ls -A /var/lib/hlprov/jobs").trim(), "", "the collected job's folder is removed");
+    next_apply_converges_and_the_one_after_changes_nothing(&lab, "SSH cut").await;
 
-    // Row 2: the VM reboots (sync, then reset: a power cut after the journal is written) while dpkg runs the
-    // postinst of a reinstall. The result cannot be known: the task is never ok.
-    lab.sh("h1", "rm -f /srv/fault/postinst-started; dpkg --remove hlprov-slow >/dev/null");
+    // The VM reboots (sync, then reset: a power cut after the journal is written) while dpkg runs the
+    // postinst. The result cannot be known: the task is never ok.
+    uninstall(&lab);
     let started = Instant::now();
     let (rebooted, ()) = tokio::join!(apply(&lab), async {
         when_file_appears(
@@ -108,13 +166,5 @@ async fn apt_install_on_a_vm_survives_a_cut_session_and_after_a_reboot_mid_insta
     assert!(msg.contains("result of the command is unknown: the host rebooted before it ended"), "{msg}");
     eprintln!("reboot row: reported after {:.0?}: {msg}", started.elapsed());
     eprintln!("dpkg status of hlprov-slow after the reboot: {:?}", dpkg_status(&lab));
-
-    // The next apply converges without a manual step (dpkg repaired if the reboot left it half-done), and the
-    // one after changes nothing.
-    let again = apply(&lab).await;
-    assert_eq!(again.summary.exit_code, 0, "{:?}", again.install());
-    assert_eq!(dpkg_status(&lab), "ii");
-    assert_eq!(lab.ssh("h1", "apt-get check -q >/dev/null 2>&1").0, 0, "apt is healthy");
-    let third = apply(&lab).await;
-    assert_eq!((third.summary.exit_code, third.changed()), (0, 0), "{:?}", third.install());
+    next_apply_converges_and_the_one_after_changes_nothing(&lab, "reboot").await;
 }
