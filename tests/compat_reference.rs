@@ -208,6 +208,28 @@ async fn docs_compat_md_reference_says_what_hlprov_has_of_ansible_core() {
 }
 
 #[test]
+fn every_keyword_hlprov_lacks_is_refused_at_load_time_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    for item in list("keywords.txt").iter().filter(|i| i.note.starts_with("no:")) {
+        let k = &item.name;
+        // At play, block and task level: wherever Ansible takes it, hlprov's error says it lacks it.
+        for (level, pb) in [
+            ("play", format!("- hosts: all\n  {k}: 1\n  tasks: []\n")),
+            ("block", format!("- hosts: all\n  tasks:\n    - block: [{{debug: {{}}}}]\n      {k}: 1\n")),
+            ("task", format!("- hosts: all\n  tasks:\n    - debug: {{}}\n      {k}: 1\n")),
+        ] {
+            let path = dir.path().join("pb.yml");
+            std::fs::write(&path, pb).unwrap();
+            let e = hlprov::playbook::load(&path, &Default::default()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                e.contains("pb.yml:") && e.contains(&format!("'{k}' is an Ansible keyword hlprov does not support")) && e.contains("docs/compat.md"),
+                "{k} at {level} level: {e:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_probes_tell_present_from_absent() {
     // Each probe must be able to say no, or the tables would say yes to everything.
     assert!(filter_exists("to_json") && !filter_exists("no_such_filter_xyz"));

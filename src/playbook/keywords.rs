@@ -40,6 +40,9 @@ const PLAY_OWN: &[&str] = &[
     "strategy",
     "force_handlers",
     "order",
+    // Accepted, and changes nothing: hlprov gathers one fixed set of facts in one probe (docs/compat.md).
+    "gather_subset",
+    "gather_timeout",
     // hlprov's phase graph
     "phase",
     "requires",
@@ -77,6 +80,23 @@ const TASK_OWN: &[&str] = &[
     // hlprov: a task that only reads the host runs in check mode too (phase gates)
     "read_only",
 ];
+
+/// Ansible keywords hlprov does not have, and why. Using one is a load error that says so (rather than "unknown
+/// keyword", or a task "naming several modules").
+const LACKING: &[(&str, &str)] = &[
+    ("async", "async jobs are not supported; run the command in the foreground"),
+    ("poll", "it goes with `async`, which is not supported"),
+    ("become_exe", "hlprov escalates with sudo only"),
+    ("become_flags", "hlprov runs `sudo -H -n` (or `-S` with a become password)"),
+    ("fact_path", "hlprov does not read local facts (facts.d)"),
+    ("port", "set `ansible_port` in the inventory instead"),
+    ("vars_prompt", "hlprov runs unattended; pass the values with `-e` or a vars file"),
+];
+
+/// The load error for an Ansible keyword hlprov does not have, if `key` is one.
+pub fn lacking(key: &str) -> Option<String> {
+    LACKING.iter().find(|(k, _)| *k == key).map(|(k, why)| format!("'{k}' is an Ansible keyword hlprov does not support: {why} (docs/compat.md)"))
+}
 
 fn joined(parts: &[&[&'static str]]) -> Vec<&'static str> {
     parts.iter().flat_map(|p| p.iter().copied()).collect()

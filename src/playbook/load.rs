@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::keywords::{PLAY_KEYWORDS, suggest};
+use super::keywords::{PLAY_KEYWORDS, lacking, suggest};
 use super::task::{Ctx, conds, opt_bool, opt_string, parse_keywords, string_list};
 use super::{Node, Play, Playbook, RoleScope, Strategy};
 use crate::yaml::{self, NodeKind, Span, YamlError};
@@ -124,6 +124,9 @@ impl Loader {
         };
         for (k, _) in entries {
             let key = k.key_string().unwrap_or_default();
+            if let Some(msg) = lacking(&key) {
+                return Err(LoadError::at(&k.span, msg));
+            }
             if !PLAY_KEYWORDS.contains(&key.as_str()) {
                 let hint = suggest(&key, &PLAY_KEYWORDS).map(|s| format!("; did you mean '{s}'?")).unwrap_or_default();
                 let tasky = if crate::modules::registry::find(&key).is_some() { " (modules go in a task list such as `tasks:`)" } else { "" };

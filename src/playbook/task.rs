@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::keywords::{BLOCK_KEYWORDS, TASK_KEYWORDS, suggest};
+use super::keywords::{BLOCK_KEYWORDS, TASK_KEYWORDS, lacking, suggest};
 use super::load::{LoadError, Loader};
 use super::{Block, Cond, Include, IncludeKind, Keywords, Loop, LoopControl, LoopKind, Node, RoleScope, Task, action};
 use crate::modules::{ModuleSpec, args, registry};
@@ -50,6 +50,9 @@ impl Loader {
         let mut actions: Vec<(&yaml::Node, &yaml::Node)> = Vec::new();
         for (k, v) in entries {
             let key = k.key_string().unwrap_or_default();
+            if let Some(msg) = lacking(&key) {
+                return Err(err(k, msg));
+            }
             if key == "action" || key == "local_action" || !TASK_KEYWORDS.contains(&key.as_str()) {
                 actions.push((k, v));
             }
@@ -200,6 +203,9 @@ impl Loader {
     fn parse_block(&mut self, node: &yaml::Node, ctx: &Ctx) -> Result<Node, LoadError> {
         for (k, _) in node.as_map().unwrap_or_default() {
             let key = k.key_string().unwrap_or_default();
+            if let Some(msg) = lacking(&key) {
+                return Err(err(k, msg));
+            }
             if !BLOCK_KEYWORDS.contains(&key.as_str()) {
                 let hint = if registry::find(&key).is_some() { " (a block holds tasks under `block:`; put the module in a task there)" } else { "" };
                 return Err(err(k, format!("'{key}' is not allowed on a block{hint}")));

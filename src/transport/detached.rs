@@ -170,14 +170,25 @@ mod tests {
         let env = [("HLPROV_JOBS_DIR".to_string(), jobs.path().display().to_string())];
         let mark = jobs.path().join("ended");
         let script = format!("sleep 2; touch {}; echo finished", mark.display());
-        // The launcher is stopped as when its connection dies (hlprov stops what carries the command's tag);
-        // the job must go on.
         let job = "job-00000000000000aa";
         let c = conn();
         let launch = launch_script(job, &script, false);
-        let cmd = Cmd { script: &launch, env: &env, timeout: Some(Duration::from_millis(500)), ..Default::default() };
-        assert!(matches!(c.exec(&cmd).await, Err(TransportError::Timeout(_))));
-        assert!(!mark.exists());
+        let cmd = Cmd { script: &launch, env: &env, ..Default::default() };
+        // Once the job runs, its launcher is stopped and its caller goes away (as on a lost connection). The job
+        // must go on, and its result be there to collect.
+        let mut launched = Box::pin(c.exec(&cmd));
+        loop {
+            tokio::select! {
+                r = &mut launched => panic!("the launcher ended before the job started: {r:?}"),
+                _ = tokio::time::sleep(Duration::from_millis(50)) => if jobs.path().join(job).join("pid").exists() { break },
+            }
+        }
+        // The launcher (the job's parent) is stopped, as hlprov stops a lost command's processes.
+        let pid = std::fs::read_to_string(jobs.path().join(job).join("pid")).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap();
+        let launcher = stat.rsplit_once(") ").unwrap().1.split(' ').nth(1).unwrap().to_string();
+        assert!(std::process::Command::new("kill").args(["-KILL", &launcher]).status().unwrap().success());
+        drop(launched);
         let wait = Cmd { script: &wait_script(job), env: &env, ..Default::default() };
         assert_eq!(c.exec(&wait).await.unwrap().stdout_text().trim(), "done");
         assert!(mark.exists(), "the job ran to its end");
