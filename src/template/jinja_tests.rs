@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error};
 
+use super::filters::url::UrlParts;
 use super::filters::{defined, fail};
 use super::templar::truthy;
 
@@ -64,6 +65,64 @@ pub fn register(env: &mut Environment<'static>) {
     add_r(env, "exists", |v: &Value| path(v).map(|p| p.exists()));
     add_r(env, "link", |v: &Value| path(v).map(|p| p.is_symlink()));
     add_r(env, "abs", |v: &Value| path(v).map(|p| p.is_absolute()));
+    // Ansible's `is_*` spellings of the path tests, and the ones that look at links and mount points.
+    add_r(env, "is_file", |v: &Value| path(v).map(|p| p.is_file()));
+    add_r(env, "is_dir", |v: &Value| path(v).map(|p| p.is_dir()));
+    add_r(env, "is_link", |v: &Value| path(v).map(|p| p.is_symlink()));
+    add_r(env, "is_abs", |v: &Value| path(v).map(|p| p.is_absolute()));
+    add_r(env, "link_exists", |v: &Value| path(v).map(|p| p.symlink_metadata().is_ok()));
+    for name in ["same_file", "is_same_file"] {
+        add_r(env, name, |a: &Value, b: &Value| Ok(same_file(&path(a)?, &path(b)?)));
+    }
+    for name in ["mount", "is_mount"] {
+        add_r(env, name, |v: &Value| path(v).map(|p| is_mount(&p)));
+    }
+    add_r(env, "issubset", |a: &Value, b: &Value| Ok(list(a)?.iter().all(|x| list(b).map(|l| l.contains(x)).unwrap_or(false))));
+    add_r(env, "issuperset", |a: &Value, b: &Value| Ok(list(b)?.iter().all(|x| list(a).map(|l| l.contains(x)).unwrap_or(false))));
+    add_r(env, "all", |v: &Value| Ok(list(v)?.iter().all(truthy)));
+    add_r(env, "any", |v: &Value| Ok(list(v)?.iter().any(truthy)));
+    for name in ["nan", "isnan"] {
+        add_r(env, name, |v: &Value| f64::try_from(v.clone()).map(f64::is_nan).map_err(|_| fail("nan: expected a number")));
+    }
+    // Task results: `result is reachable`, `is unreachable`, `is timedout` (a task cut off by its `timeout`).
+    add_r(env, "unreachable", |v: &Value| result_flag(v, "unreachable"));
+    add_r(env, "reachable", |v: &Value| result_flag(v, "unreachable").map(|u| !u));
+    add_r(env, "timedout", |v: &Value| result_flag(v, "timedout"));
+    add_r(env, "uri", |v: &Value, schemes: Option<Vec<String>>| Ok(is_uri(v, schemes.as_deref())));
+    add_r(env, "url", |v: &Value, schemes: Option<Vec<String>>| {
+        Ok(is_uri(v, schemes.as_deref())
+            && v.as_str().is_some_and(|s| {
+                let p = UrlParts::split(s);
+                !p.netloc.is_empty() || p.scheme == "file"
+            }))
+    });
+    add_r(env, "urn", |v: &Value| Ok(is_uri(v, Some(&["urn".to_string()]))));
+}
+
+/// Ansible's `uri` test: a string whose scheme, if schemes are given, is one of them.
+fn is_uri(v: &Value, schemes: Option<&[String]>) -> bool {
+    v.as_str().is_some_and(|s| schemes.is_none_or(|list| list.contains(&UrlParts::split(s).scheme)))
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// Python's `os.path.ismount`: a folder on another device than its parent, or the same inode (the root).
+fn is_mount(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::symlink_metadata(p) else { return false };
+    if m.file_type().is_symlink() {
+        return false;
+    }
+    match std::fs::metadata(p.join("..")) {
+        Ok(parent) => parent.dev() != m.dev() || parent.ino() == m.ino(),
+        Err(_) => false,
+    }
 }
 
 fn regex_test(v: &Value, pattern: &str, kw: &Kwargs, how: &str) -> Result<bool, Error> {

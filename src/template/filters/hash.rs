@@ -1,5 +1,5 @@
-//! Digest filters: hash (sha1, sha224, sha256, sha384, sha512; md5 is not offered), checksum (sha1),
-//! password_hash (sha512-crypt, the `$6$` format of /etc/shadow).
+//! Digest filters: hash (sha1, sha224, sha256, sha384, sha512; md5 is not offered), checksum and sha1 (sha1),
+//! password_hash (sha512-crypt, the `$6$` format of /etc/shadow), to_uuid (a name-based UUID).
 
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error};
@@ -13,6 +13,32 @@ pub fn register(env: &mut Environment<'static>) {
     add(env, "checksum", checksum);
     add(env, "password_hash", password_hash);
     add(env, "age_recipient", age_recipient);
+    add(env, "sha1", |v: &Value| text_of(v).and_then(|s| digest_hex("sha1", s.as_bytes())));
+    add(env, "to_uuid", |v: &Value, ns: Option<String>, kw: Kwargs| -> Result<String, Error> {
+        let ns = kw.get::<Option<String>>("namespace")?.or(ns);
+        kw.assert_all_used()?;
+        to_uuid(&text_of(v)?, ns.as_deref())
+    });
+}
+
+/// Ansible's namespace for `to_uuid`.
+const UUID_NAMESPACE_ANSIBLE: &str = "361e6d51-faec-444a-9079-341386da8e2e";
+
+/// A name-based UUID (version 5, SHA-1) as Python's `uuid.uuid5(namespace, name)` makes it.
+fn to_uuid(name: &str, namespace: Option<&str>) -> Result<String, Error> {
+    let ns_text = namespace.unwrap_or(UUID_NAMESPACE_ANSIBLE);
+    let ns = hex::decode(ns_text.replace('-', ""))
+        .ok()
+        .filter(|b| b.len() == 16)
+        .ok_or_else(|| fail(format!("Invalid value '{ns_text}' for 'namespace': badly formed hexadecimal UUID string")))?;
+    let mut h = sha1::Sha1::new();
+    h.update(&ns);
+    h.update(name.as_bytes());
+    let mut b: Vec<u8> = h.finalize()[..16].to_vec();
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x = hex::encode(b);
+    Ok(format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..]))
 }
 
 /// hlprov's own filter: the public recipient (`age1…`) of an age identity (`AGE-SECRET-KEY-1…`), to check that

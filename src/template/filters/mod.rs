@@ -7,11 +7,16 @@ mod collections;
 mod core;
 mod hash;
 mod ipaddr;
+mod jinja_text;
+mod numbers;
+mod paths;
 pub(crate) mod pyyaml;
 pub(crate) mod serialize;
 pub use serialize::json_of;
+mod sequences;
 mod sha512_crypt;
 mod text;
+pub(crate) mod url;
 
 use minijinja::value::{Rest, Value, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State};
@@ -115,4 +120,9 @@ pub fn register(env: &mut Environment<'static>) {
     serialize::register(env);
     hash::register(env);
     ipaddr::register(env);
+    jinja_text::register(env);
+    numbers::register(env);
+    paths::register(env);
+    sequences::register(env);
+    url::register(env);
 }
