@@ -42,6 +42,9 @@ pub(crate) struct PlayCtx {
     pub changed: std::sync::atomic::AtomicU32,
     /// Offline: tasks that could not be decided without a host.
     pub needs_host: std::sync::atomic::AtomicU32,
+    /// The last failed task of each host and its result: what a `rescue:` sees as `ansible_failed_task` and
+    /// `ansible_failed_result`.
+    pub last_failure: Mutex<HashMap<String, (Value, Value)>>,
 }
 
 impl PlayCtx {
@@ -164,6 +167,7 @@ pub(crate) async fn run_play(run: &Arc<Run>, play: Arc<Play>, phase: Option<Stri
         aborted: AtomicBool::new(false),
         changed: Default::default(),
         needs_host: Default::default(),
+        last_failure: Mutex::default(),
         play: play.clone(),
     });
     if part == Part::Tasks {

@@ -162,29 +162,29 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         }
     };
     let lc = &t.loop_control;
+    let loop_var = match loop_var_name(run, &lc.loop_var, &scope, &t.span) {
+        Ok(v) => v,
+        Err(e) => return finish(run, pc, t, host, eff, task_error(run, e), |o, r| event(o, r, None, false)),
+    };
+    let mut scope = scope.clone();
     let mut results = Vec::new();
     let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, !items.is_empty());
     let (mut needs_host, mut result_unknown) = (false, false);
     let mut facts_all: Option<Vars> = None;
     let mut control = None;
-    let total = items.len();
-    for (i, item) in items.into_iter().enumerate() {
+    for (i, item) in items.iter().cloned().enumerate() {
         if run.is_interrupted() {
             break;
         }
         let mut lv = Vars::new();
         // Items were rendered with the loop expression; rendering them again would run a template that a
         // host put into a registered result being looped over.
-        lv.insert(lc.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item.clone()));
+        lv.insert(loop_var.clone(), crate::vars::unsafe_text::wrap_all(item.clone()));
         if let Some(ix) = &lc.index_var {
             lv.insert(ix.clone(), Value::from(i));
         }
         if lc.extended {
-            lv.insert(
-                "ansible_loop".into(),
-                serde_json::json!({"index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == total, "length": total,
-                    "revindex": total - i, "revindex0": total - i - 1}),
-            );
+            lv.insert("ansible_loop".into(), crate::vars::unsafe_text::wrap_all(extended_loop(lc, &items, i)));
         }
         let item_scope = scope.with_layer(LayerKind::TaskVars, "loop item", Arc::new(lv));
         let label = match &lc.label {
@@ -206,9 +206,9 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         let mut registered = o.registered();
         event(&o, &registered, Some(label), false);
         if let Value::Object(m) = &mut registered {
-            m.insert(lc.loop_var.clone(), item.clone());
+            m.insert(loop_var.clone(), item.clone());
             m.insert("item".into(), item);
-            m.insert("ansible_loop_var".into(), Value::String(lc.loop_var.clone()));
+            m.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
         }
         any_changed |= o.changed && o.end != End::Skipped;
         needs_host |= o.needs_host;
@@ -216,10 +216,36 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         any_failed |= o.is_failure();
         all_skipped &= o.end == End::Skipped;
         if let Some(f) = o.facts {
+            // set_fact in a loop: the next item sees what this one set (building a list item by item).
+            if o.end == End::Done && !o.gathered && !o.needs_host {
+                for (k, v) in &f {
+                    run.set_fact(host, k, v.clone());
+                }
+                scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
+            }
             facts_all.get_or_insert_with(Vars::new).extend(f);
         }
         control = control.or(o.control);
+        let stop = if lc.break_when.is_empty() || o.end == End::Skipped {
+            Ok(false)
+        } else {
+            conditions_hold(run, &lc.break_when, &registered_scope(t, &item_scope, &registered)).map(|failed| failed.is_none())
+        };
         results.push(registered);
+        match stop {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => {
+                let mut last = results.pop().unwrap_or_default();
+                if let Value::Object(m) = &mut last {
+                    m.insert("failed".into(), Value::Bool(true));
+                    m.insert("msg".into(), Value::String(format!("break_when: {e}")));
+                }
+                results.push(last);
+                any_failed = true;
+                break;
+            }
+        }
         if let Some(p) = lc.pause {
             tokio::time::sleep(Duration::from_secs_f64(p)).await;
         }
@@ -240,6 +266,35 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
     agg.needs_host = needs_host;
     agg.result_unknown = result_unknown;
     finish(run, pc, t, host, eff, agg, |o, r| event(o, r, None, true))
+}
+
+/// The loop variable's name: `loop_control.loop_var` may be a template (`"{{ role_prefix }}_item"`).
+pub(crate) fn loop_var_name(run: &Run, raw: &str, scope: &VarScope, span: &Span) -> Result<String, TaskError> {
+    if !raw.contains("{{") {
+        return Ok(raw.to_string());
+    }
+    match run.templar.render_value(&Value::String(raw.to_string()), scope, span)? {
+        Value::String(s) if crate::playbook::is_identifier(&s) => Ok(s),
+        other => Err(TaskError::Msg(format!("{span}: loop_var '{raw}' must render to a variable name, got {other}"))),
+    }
+}
+
+/// `ansible_loop` for item `i` (loop_control.extended), with Ansible's keys; previtem and nextitem only where
+/// there is one.
+fn extended_loop(lc: &crate::playbook::LoopControl, items: &[Value], i: usize) -> Value {
+    let total = items.len();
+    let mut l = serde_json::json!({"index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == total, "length": total,
+        "revindex": total - i, "revindex0": total - i - 1});
+    if i > 0 {
+        l["previtem"] = items[i - 1].clone();
+    }
+    if i + 1 < total {
+        l["nextitem"] = items[i + 1].clone();
+    }
+    if lc.extended_allitems {
+        l["allitems"] = Value::Array(items.to_vec());
+    }
+    l
 }
 
 /// Finish a task's result: ignore_errors, then the event (`emit`) and the host's state.
@@ -272,7 +327,10 @@ fn apply_ignore(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, 
 fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registered: Value) -> TaskDone {
     let status = o.status();
     match status {
-        Status::Failed => pc.update(host, |s| s.failed = true),
+        Status::Failed => {
+            pc.update(host, |s| s.failed = true);
+            pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string(), (failed_task(t), registered.clone()));
+        }
         Status::Unreachable if !pc.play.kw.ignore_unreachable.unwrap_or(false) => pc.update(host, |s| s.unreachable = true),
         _ => {}
     }
@@ -328,11 +386,29 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
     TaskDone { host: host.to_string(), status, control: o.control, result: registered, facts: if o.gathered { None } else { o.facts } }
 }
 
+/// What `ansible_failed_task` shows of a task: its keywords as written (arguments not rendered).
+fn failed_task(t: &Task) -> Value {
+    serde_json::json!({
+        "name": t.name.clone().unwrap_or_default(),
+        "action": t.action.name(),
+        "args": t.args,
+        "register": t.register,
+        "loop_control": {"loop_var": t.loop_control.loop_var},
+        "notify": t.notify,
+        "tags": t.kw.tags,
+        "when": t.kw.when.iter().map(|c| c.expr.clone()).collect::<Vec<_>>(),
+        "delegate_to": t.kw.delegate_to,
+    })
+}
+
 /// Mark a host failed for something that happened outside a module (a bad include, …).
 pub(crate) fn fail_host(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: &str, msg: String) {
     pc.update(host, |s| s.failed = true);
     run.stats_mut(host, |s| s.failed += 1);
-    emit_outside(run, pc, host, span, name, TaskOutcome::failed(msg));
+    let o = TaskOutcome::failed(msg);
+    let task = serde_json::json!({"name": name, "action": "include_tasks", "args": {}});
+    pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string(), (task, o.registered()));
+    emit_outside(run, pc, host, span, name, o);
 }
 
 /// An include that could not be decided for a host (offline, or in check mode, it reads what only the host or
@@ -716,7 +792,8 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
     for item in items {
         let mut params = inc.kw.vars.clone();
         if let Some(item) = item {
-            params.insert(inc.loop_control.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item));
+            let var = loop_var_name(run, &inc.loop_control.loop_var, &scope, &inc.span)?;
+            params.insert(var, crate::vars::unsafe_text::wrap_all(item));
         }
         let item_scope = scope.with_layer(LayerKind::IncludeParams, "include params", Arc::new(params.clone()));
         if conditions_hold(run, &eff.when, &item_scope).map_err(TaskError::from)?.is_some() {

@@ -134,6 +134,11 @@ async fn run_block(run: &Arc<Run>, pc: &Arc<PlayCtx>, block: &Arc<Block>, hosts:
     if !block.rescue.is_empty() && !failed.is_empty() && !pc.aborted() {
         for h in &failed {
             pc.update(h, |s| s.failed = false);
+            // As Ansible's non-persistent facts: visible in rescue:, always: and for the rest of the run.
+            if let Some((task, result)) = pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).get(h).cloned() {
+                run.set_fact(h, "ansible_failed_task", task);
+                run.set_fact(h, "ansible_failed_result", result);
+            }
             run.stats_mut(h, |s| {
                 s.failed = s.failed.saturating_sub(1);
                 s.rescued += 1;

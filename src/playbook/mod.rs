@@ -172,16 +172,29 @@ pub struct Loop {
 
 #[derive(Clone, Debug)]
 pub struct LoopControl {
+    /// A variable name, or a template that renders to one (checked when the task runs).
     pub loop_var: String,
     pub index_var: Option<String>,
     pub label: Option<String>,
     pub pause: Option<f64>,
     pub extended: bool,
+    /// `extended_allitems: false` leaves `ansible_loop.allitems` out (a long list copied into every item).
+    pub extended_allitems: bool,
+    /// Stop after the first item for which one of these holds (the item's result is registered by then).
+    pub break_when: Vec<Cond>,
 }
 
 impl Default for LoopControl {
     fn default() -> Self {
-        LoopControl { loop_var: "item".into(), index_var: None, label: None, pause: None, extended: false }
+        LoopControl {
+            loop_var: "item".into(),
+            index_var: None,
+            label: None,
+            pause: None,
+            extended: false,
+            extended_allitems: true,
+            break_when: Vec::new(),
+        }
     }
 }
 

@@ -379,7 +379,11 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
         for (k, v) in entries {
             match k.key_string().unwrap_or_default().as_str() {
                 "loop_var" => {
-                    lc.loop_var = v.as_str().filter(|s| is_identifier(s)).ok_or_else(|| err(v, "loop_var must be a variable name"))?.to_string()
+                    lc.loop_var = v
+                        .as_str()
+                        .filter(|s| is_identifier(s) || s.contains("{{"))
+                        .ok_or_else(|| err(v, "loop_var must be a variable name"))?
+                        .to_string()
                 }
                 "index_var" => {
                     lc.index_var =
@@ -388,8 +392,14 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
                 "label" => lc.label = Some(v.as_str().map(str::to_string).unwrap_or_else(|| v.to_value().to_string())),
                 "pause" => lc.pause = Some(v.to_value().as_f64().ok_or_else(|| err(v, "pause must be a number of seconds"))?),
                 "extended" => lc.extended = matches!(v.kind, NodeKind::Bool(true)),
-                "extended_allitems" | "break_when" => {}
-                other => return Err(err(k, format!("unknown loop_control option '{other}' (loop_var, index_var, label, pause, extended)"))),
+                "extended_allitems" => lc.extended_allitems = !matches!(v.kind, NodeKind::Bool(false)),
+                "break_when" => lc.break_when = conds(c, "break_when")?,
+                other => {
+                    return Err(err(
+                        k,
+                        format!("unknown loop_control option '{other}' (loop_var, index_var, label, pause, extended, extended_allitems, break_when)"),
+                    ));
+                }
             }
         }
     }
