@@ -11,7 +11,7 @@ use minijinja::{Environment, Error, ErrorKind};
 use super::context::{Failure, RenderCtx, ScopeObject, is_template};
 use super::convert;
 use super::error::TemplateErrorKind;
-use super::{filters, jinja_tests, literal, lookups};
+use super::{filters, jinja_tests, literal, lookups, pyformat};
 use crate::vars::unsafe_text;
 use crate::yaml::Value as Json;
 
@@ -121,12 +121,16 @@ impl Engine {
     /// Compile without rendering: a syntax error is found before anything runs.
     pub fn check_syntax(&self, text: &str, expression: bool) -> Result<(), Error> {
         let env = self.env(TextOptions::default());
-        if expression { env.compile_expression(text).map(|_| ()) } else { env.template_from_str(&escape_backslashes(text)).map(|_| ()) }
+        if expression {
+            env.compile_expression(&pyformat::rewrite_expr(text)).map(|_| ())
+        } else {
+            env.template_from_str(&pyformat::rewrite_template(&escape_backslashes(text))).map(|_| ())
+        }
     }
 
     /// Evaluate a bare expression. An undefined result is an error naming what was undefined.
     pub fn eval_expr(&self, expr: &str, obj: &Arc<ScopeObject>) -> Result<Value, Error> {
-        let compiled = self.env(TextOptions::default()).compile_expression_owned(expr.to_string())?;
+        let compiled = self.env(TextOptions::default()).compile_expression_owned(pyformat::rewrite_expr(expr).into_owned())?;
         let v = compiled.eval(obj.value())?;
         if v.is_undefined() {
             let e = expr.trim();
@@ -145,7 +149,7 @@ impl Engine {
 
     /// Render a text template; trailing newlines of the source are kept, as Ansible does.
     pub fn render_text(&self, text: &str, obj: &Arc<ScopeObject>, opts: TextOptions) -> Result<String, Error> {
-        let mut out = self.env(opts).render_named_str("template", text, obj.value())?;
+        let mut out = self.env(opts).render_named_str("template", &pyformat::rewrite_template(text), obj.value())?;
         let want = trailing_newlines(text);
         let have = trailing_newlines(&out);
         if want > have {
@@ -339,6 +343,7 @@ fn build_env(opts: TextOptions) -> Environment<'static> {
     });
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(&mut env);
+    pyformat::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env

@@ -375,3 +375,25 @@ fn from_yaml_passes_an_undefined_input_to_default_but_printing_it_still_fails() 
     let err = render(&t, "{{ nope | from_yaml }}", &s).unwrap_err().to_string();
     assert!(err.contains("'nope' is undefined"), "{err}");
 }
+
+/// Python's `%` formatting, `str.format` and `~`/`+` as ansible-core 2.19 renders them (outputs taken from it).
+#[test]
+fn python_percent_and_format_render_as_ansible_does() {
+    let t = Templar::default();
+    let s = scope(json!({"n": 7, "a": "x", "b": 3, "d": {"k": "v", "num": 5}, "l": [1, "a"]}));
+    let text = "{{ '%02d' % n }}|{{ '%s-%s' % (a, b) }}|{{ '%(k)s=%(num)03d' % d }}|{{ '%5.2f' % 3.14159 }}|{{ '%x' % 255 }}|\
+{{ '%s' % [1,2] }}|{{ '%-4s|' % 'ab' }}|{{ '%d%%' % 50 }}";
+    assert_eq!(render(&t, text, &s).unwrap(), json!("07|x-3|v=005| 3.14|ff|[1, 2]|ab  ||50%"));
+    let text = "{{ '{}-{}'.format(a, b) }}|{{ '{0:02d}'.format(n) }}|{{ '{1}{0}'.format(a,b) }}|{{ '{k}'.format(k=a) }}|\
+{{ '{:>5}'.format(a) }}|{{ '{:.2f}'.format(2.5) }}";
+    assert_eq!(render(&t, text, &s).unwrap(), json!("x-3|07|3x|x|    x|2.50"));
+    let text = "{{ 'a' ~ none }}|{{ 'x' ~ l }}|{{ 'x' ~ true }}|{{ 'a' ~ {'k':1} }}|{{ 'a' + 'b' ~ 3 }}|{{ l + [2] }}|{{ '%s' % l }}|\
+{{ '%s' % true }}|{{ '%s' % none }}|{{ '%.1f%%' % 12.34 }}";
+    assert_eq!(render(&t, text, &s).unwrap(), json!("aNone|x[1, 'a']|xTrue|a{'k': 1}|ab3|[1, 'a', 2]|[1, 'a']|True|None|12.3%"));
+    // A lone expression keeps its type; a condition takes the same syntax; the remainder of numbers is unchanged.
+    assert_eq!(render(&t, "{{ 'node%02d' % n }}", &s).unwrap(), json!("node07"));
+    assert!(t.eval_condition("'%03d' % n == '007' and n % 2 == 1", &s, &origin()).unwrap());
+    assert!(render(&t, "{{ 'a' + 1 }}", &s).is_err());
+    assert!(render(&t, "{{ '%s %s' % (a,) }}", &s).is_err());
+    assert!(render(&t, "{{ '%d' % a }}", &s).is_err());
+}
