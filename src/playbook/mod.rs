@@ -162,6 +162,11 @@ pub enum LoopKind {
     WithFileglob,
     WithSequence,
     WithFirstFound,
+    WithTogether,
+    WithNested,
+    WithSubelements,
+    WithFlattened,
+    WithRandomChoice,
 }
 
 #[derive(Clone, Debug)]

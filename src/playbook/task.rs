@@ -50,6 +50,9 @@ impl Loader {
         let mut actions: Vec<(&yaml::Node, &yaml::Node)> = Vec::new();
         for (k, v) in entries {
             let key = k.key_string().unwrap_or_default();
+            if key.starts_with("with_") && !TASK_KEYWORDS.contains(&key.as_str()) {
+                return Err(err(k, format!("`{key}:` (the {} lookup as a loop) is not supported by hlprov yet; see docs/compat.md", &key[5..])));
+            }
             if key == "action" || key == "local_action" || !TASK_KEYWORDS.contains(&key.as_str()) {
                 actions.push((k, v));
             }
@@ -361,6 +364,12 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
         ("with_fileglob", LoopKind::WithFileglob),
         ("with_sequence", LoopKind::WithSequence),
         ("with_first_found", LoopKind::WithFirstFound),
+        ("with_together", LoopKind::WithTogether),
+        ("with_nested", LoopKind::WithNested),
+        ("with_cartesian", LoopKind::WithNested),
+        ("with_subelements", LoopKind::WithSubelements),
+        ("with_flattened", LoopKind::WithFlattened),
+        ("with_random_choice", LoopKind::WithRandomChoice),
     ];
     let found: Vec<(&str, LoopKind, &yaml::Node)> = KINDS.iter().filter_map(|(k, kind)| node.get(k).map(|n| (*k, *kind, n))).collect();
     let loop_ = match found.as_slice() {
