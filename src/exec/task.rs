@@ -109,6 +109,16 @@ fn truthy_opt(run: &Run, v: &Option<Value>, scope: &VarScope, span: &Span) -> Re
     }
 }
 
+/// Whether `run_once` holds for the task, rendered (when it is a template) with the first host's variables.
+/// A template that cannot be rendered counts as false: the task runs on every host.
+pub(crate) fn run_once(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited) -> bool {
+    if eff.run_once.is_none() {
+        return false;
+    }
+    let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
+    truthy_opt(run, &eff.run_once, &scope, &t.span).ok().flatten().unwrap_or(false)
+}
+
 /// Run `t` on `host`.
 pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>, host: &str, eff: &Inherited, title: &str) -> TaskDone {
     let started = Instant::now();
@@ -532,15 +542,53 @@ fn include_vars(run: &Run, t: &Task, args: &Map<String, Value>) -> TaskOutcome {
     o
 }
 
+/// The action a templated module name (`action: "{{ pkg_mgr }} name=x"`) stands for on this host, with its
+/// arguments parsed as that module's (still to be rendered).
+fn templated_action(run: &Run, t: &Task, name: &str, scope: &VarScope) -> Result<(Action, Map<String, Value>), TaskError> {
+    let module = match run.templar.render_value(&Value::String(name.to_string()), scope, &t.span)? {
+        Value::String(s) => s.trim().to_string(),
+        other => return Err(TaskError::Msg(format!("{}: the module name '{name}' rendered to {other}, not a name", t.span))),
+    };
+    let mut args = t.args.clone();
+    if let Some(Value::String(free)) = args.remove("_raw_params") {
+        let spec = match crate::modules::registry::find(&module) {
+            Some(m) => Some(m.spec()),
+            None => match crate::modules::registry::short_name(&module) {
+                "meta" => Some(crate::playbook::action::meta_spec()),
+                "include_vars" => Some(crate::playbook::action::include_vars_spec()),
+                _ => None,
+            },
+        };
+        let parsed = match spec {
+            Some(spec) => crate::modules::args::parse_string_args(spec, &free),
+            None => crate::modules::args::parse_kv(&free).map(|kv| kv.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+        };
+        args.extend(parsed.map_err(|e| TaskError::Msg(format!("{}: module '{module}': {e}", t.span)))?);
+    }
+    let action = crate::playbook::action::resolve(&module, &args)
+        .map_err(|e| TaskError::Msg(format!("{}: {e}", t.span)))?
+        .unwrap_or_else(|| Action::Missing(module.as_str().into()));
+    Ok((action, args))
+}
+
 /// One run of the task's action (with retries for `until`), on one host, for one item.
 async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, scope: &VarScope) -> TaskOutcome {
-    let rendered = match run.templar.render_value(&Value::Object(t.args.clone()), scope, &t.span) {
+    let (action, raw_args) = match &t.action {
+        Action::Templated(name) => match templated_action(run, t, name, scope) {
+            Ok(r) => r,
+            Err(e) => return task_error(run, e),
+        },
+        other => (other.clone(), t.args.clone()),
+    };
+    let rendered = match run.templar.render_value(&Value::Object(raw_args), scope, &t.span) {
         Ok(Value::Object(m)) => m,
         Ok(_) => Map::new(),
         Err(e) => return task_error(run, e.into()),
     };
-    let module = match &t.action {
+    let module = match &action {
         Action::Module(m) => *m,
+        // A template naming another template is not followed.
+        Action::Templated(name) => return TaskOutcome::failed(format!("{}: the module name '{name}' is still a template", t.span)),
         Action::Missing(name) => {
             return TaskOutcome::failed(format!(
                 "{}: module '{name}' is not available in hlprov, and task '{}' runs it on host {host} (see docs/modules.md for the modules hlprov has)",
@@ -774,6 +822,23 @@ fn to_outcome(run: &Run, r: Result<ModuleRun, ModuleError>) -> TaskOutcome {
             o
         }
         Err(e) => TaskOutcome::failed(e.to_string()),
+    }
+}
+
+/// An include_role option (`tasks_from: "{{ x | default(omit) }}"`), rendered for `host`; `omit` (or an error,
+/// reported when the role's file is looked for) leaves it unset or as written.
+pub(crate) fn render_include_option(run: &Run, pc: &PlayCtx, inc: &Include, host: &str, eff: &Inherited, raw: Option<&str>) -> Option<String> {
+    let raw = raw?;
+    if !raw.contains("{{") {
+        return Some(raw.to_string());
+    }
+    let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
+    match run.templar.render_value(&Value::String(raw.to_string()), &scope, &inc.span) {
+        Ok(Value::String(s)) if s == run.templar.omit_token() || s.is_empty() => None,
+        Ok(Value::String(s)) => Some(s),
+        Ok(Value::Null) => None,
+        Ok(other) => Some(other.to_string()),
+        Err(_) => Some(raw.to_string()),
     }
 }
 

@@ -95,7 +95,7 @@ pub(crate) fn tags_selected(tags: &[String], only: &[String], skip: &[String]) -
 
 /// Run a list of nodes on `hosts` (each host still active when its turn comes).
 pub(crate) async fn run_nodes(run: &Arc<Run>, pc: &Arc<PlayCtx>, nodes: &[Node], hosts: &[String], inh: &Inherited) {
-    if pc.play.strategy == Strategy::Free && hosts.len() > 1 && !inh.handler {
+    if pc.strategy() == Strategy::Free && hosts.len() > 1 && !inh.handler {
         // Each host goes at its own pace.
         let jobs = hosts.iter().map(|h| {
             let (run, pc, inh, nodes, host) = (run.clone(), pc.clone(), inh.clone(), nodes.to_vec(), h.clone());
@@ -187,7 +187,7 @@ pub(crate) async fn run_task_slot(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Tas
         handler: inh.handler,
         gate: inh.gate,
     });
-    let done: Vec<TaskDone> = if eff.run_once == Some(true) {
+    let done: Vec<TaskDone> = if task::run_once(run, pc, t, &hosts[0], &eff) {
         let first = task::run_on_host(run, pc, t, &hosts[0], &eff, &title).await;
         for other in &hosts[1..] {
             // The result applies to every host of the batch, as in Ansible.
@@ -286,6 +286,7 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
             }
             IncludeKind::Role { tasks_from, .. } => {
                 let opts = crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone(), strict: false };
+                let tasks_from = task::render_include_option(run, pc, inc, &group[0], &inner, tasks_from.as_deref());
                 crate::playbook::load_role(&target, tasks_from.as_deref(), Vars::new(), &run.playbook.dir, &opts, &inc.span)
                     .map(|(node, handlers)| {
                         pc.handlers.lock().unwrap_or_else(|p| p.into_inner()).extend(handlers);

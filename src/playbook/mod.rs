@@ -50,8 +50,20 @@ pub enum Strategy {
     /// Every host finishes a task before any host starts the next (Ansible's default).
     #[default]
     Linear,
-    /// Each host runs through the play at its own pace.
+    /// Each host runs through the play at its own pace (`host_pinned` too: hlprov keeps no worker pool that
+    /// hosts could move between).
     Free,
+}
+
+impl Strategy {
+    /// A strategy's name as Ansible spells it (none: linear).
+    pub fn parse(name: Option<&str>) -> Result<Strategy, String> {
+        match name.map(str::trim) {
+            None | Some("linear") | Some("ansible.builtin.linear") => Ok(Strategy::Linear),
+            Some("free" | "host_pinned" | "ansible.builtin.free" | "ansible.builtin.host_pinned") => Ok(Strategy::Free),
+            Some(other) => Err(format!("strategy '{other}' is not supported (linear, free or host_pinned)")),
+        }
+    }
 }
 
 /// One play: a set of hosts and what to do to them.
@@ -75,6 +87,8 @@ pub struct Play {
     pub max_fail_percentage: Option<f64>,
     pub any_errors_fatal: bool,
     pub strategy: Strategy,
+    /// `strategy: "{{ … }}"`: rendered when the play starts (then `strategy` is only the fallback).
+    pub strategy_template: Option<String>,
     pub force_handlers: bool,
     /// Keywords every task of the play inherits (become, environment, tags, …).
     pub kw: Keywords,
@@ -112,7 +126,8 @@ pub struct Keywords {
     pub diff: Option<bool>,
     pub no_log: Option<Value>,
     pub delegate_to: Option<String>,
-    pub run_once: Option<bool>,
+    /// A boolean, or a template rendered for the first host when the task runs.
+    pub run_once: Option<Value>,
     pub any_errors_fatal: Option<bool>,
     /// Per-task time limit in seconds.
     pub timeout: Option<u64>,

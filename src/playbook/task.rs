@@ -88,9 +88,10 @@ impl Loader {
             "import_playbook" => return Err(err(key_node, "`import_playbook:` is only allowed at the top level of a playbook")),
             _ => {}
         }
+        let templated = module_name.contains("{{");
         let engine_action = action::is_engine_action(&module_name);
         let module = registry::find(&module_name);
-        let missing = module.is_none() && !engine_action;
+        let missing = module.is_none() && !engine_action && !templated;
         if missing {
             let hint = suggest(&module_name, &TASK_KEYWORDS).map(|s| format!("; did you mean the keyword '{s}'?")).unwrap_or_default();
             // A name that looks like a misspelt keyword is a mistake in the file, not a module for another system.
@@ -134,6 +135,7 @@ impl Loader {
             spec.check(&margs, true).map_err(|e| err(key_node, format!("module '{module_name}': {e}")))?;
         }
         let task_action = match action::resolve(&module_name, &margs).map_err(|e| err(key_node, e))? {
+            _ if templated => action::Action::Templated(module_name.as_str().into()),
             Some(a) => a,
             None => action::Action::Missing(module_name.as_str().into()),
         };
@@ -178,8 +180,10 @@ impl Loader {
     fn parse_action_value(&self, value: &yaml::Node) -> Result<(String, Map<String, Value>), LoadError> {
         match &value.kind {
             NodeKind::Str(s) => {
-                let (m, rest) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
+                let (m, rest) = split_module_word(s.trim());
                 let a = match registry::find(m) {
+                    // A module named by a template: its arguments are parsed when the name is known.
+                    _ if m.contains("{{") => [("_raw_params".to_string(), Value::String(rest.to_string()))].into_iter().collect(),
                     Some(module) => args::parse_string_args(module.spec(), rest).map_err(|e| err(value, e))?,
                     None if action::is_engine_action(m) => {
                         args::parse_kv(rest).map_err(|e| err(value, e))?.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
@@ -246,7 +250,8 @@ impl Loader {
 
     fn import_role(&mut self, node: &yaml::Node, value: &yaml::Node, _ctx: &Ctx) -> Result<Vec<Node>, LoadError> {
         let name = value.get("name").and_then(|n| n.as_str()).ok_or_else(|| err(value, "import_role needs `name:`"))?;
-        let tasks_from = value.get("tasks_from").and_then(|n| n.as_str());
+        // `tasks_from: "{{ omit }}"` (written for include_role and import_role alike) is no tasks_from.
+        let tasks_from = value.get("tasks_from").and_then(|n| n.as_str()).filter(|t| !is_omit(t));
         let kw = parse_keywords(node)?;
         let params = node.get("vars").map(|v| v.to_value().as_object().cloned().unwrap_or_default()).unwrap_or_default();
         let block = self.role_block(name, params, tasks_from, kw, &value.span)?;
@@ -295,6 +300,21 @@ impl Loader {
     }
 }
 
+/// The module word of `action: copy src=a` and the rest; a templated word (`{{ pkg_mgr }}`) may hold spaces.
+fn split_module_word(s: &str) -> (&str, &str) {
+    let end = if s.starts_with("{{") {
+        s.find("}}").map(|e| e + 2).and_then(|e| s[e..].find(char::is_whitespace).map(|w| e + w)).unwrap_or(s.len())
+    } else {
+        s.find(char::is_whitespace).unwrap_or(s.len())
+    };
+    (&s[..end], s[end..].trim_start())
+}
+
+/// `{{ omit }}` as written.
+fn is_omit(s: &str) -> bool {
+    s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")).is_some_and(|inner| inner.trim() == "omit")
+}
+
 /// `tasks/foo.yml` relative to where the including file is.
 pub fn resolve_tasks_path(base: &Path, file: &str) -> PathBuf {
     let p = Path::new(file);
@@ -323,7 +343,7 @@ pub(crate) fn parse_keywords(node: &yaml::Node) -> Result<Keywords, LoadError> {
         diff: opt_bool(node, "diff")?,
         no_log: node.get("no_log").map(yaml::Node::to_value),
         delegate_to: opt_string(node, "delegate_to")?,
-        run_once: opt_bool(node, "run_once")?,
+        run_once: opt_bool_or_template(node, "run_once")?,
         any_errors_fatal: opt_bool(node, "any_errors_fatal")?,
         timeout: None,
         vars: Map::new(),
@@ -427,6 +447,14 @@ pub(crate) fn opt_string(node: &yaml::Node, key: &str) -> Result<Option<String>,
             NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => Ok(n.key_string()),
             _ => Err(err(n, format!("`{key}:` must be a string, found {}", n.type_name()))),
         },
+    }
+}
+
+/// A boolean keyword that may also be a template (`run_once: "{{ is_first }}"`), rendered when it is used.
+fn opt_bool_or_template(node: &yaml::Node, key: &str) -> Result<Option<Value>, LoadError> {
+    match node.get(key) {
+        Some(n) if matches!(&n.kind, NodeKind::Str(s) if s.contains("{{")) => Ok(Some(n.to_value())),
+        _ => Ok(opt_bool(node, key)?.map(Value::Bool)),
     }
 }
 
