@@ -64,6 +64,8 @@ impl TextOptions {
 /// Everything needed to render; shared (in an Arc) by the Templar and every lazy variable.
 pub struct Engine {
     envs: Vec<Environment<'static>>,
+    /// The same with strict undefined values: a condition is checked again in it (see `Templar::eval_condition`).
+    strict: Environment<'static>,
     omit: String,
 }
 
@@ -81,7 +83,9 @@ impl Engine {
                 build_env(opts)
             })
             .collect();
-        Engine { envs, omit }
+        let mut strict = build_env(TextOptions::default());
+        strict.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        Engine { envs, strict, omit }
     }
 
     /// A function or value every template has (lookup, range, namespace…): not a variable, so a template that
@@ -134,10 +138,10 @@ impl Engine {
         let v = compiled.eval(obj.value())?;
         if v.is_undefined() {
             let e = expr.trim();
-            let simple = e.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+            let simple = e.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"'));
             let miss = obj.ctx.last_miss();
             // `nope.x` with `nope` missing: name the missing variable, as Ansible does.
-            let root = e.split('.').next().unwrap_or(e);
+            let root = e.split(['.', '[']).next().unwrap_or(e);
             let name = if simple && miss.as_deref() != Some(root) { Some(e.to_string()) } else { miss };
             return Err(match name {
                 Some(n) => Error::new(ErrorKind::UndefinedError, format!("`{n}` is undefined")),
@@ -145,6 +149,11 @@ impl Engine {
             });
         }
         Ok(v)
+    }
+
+    /// Evaluate a bare expression where reading an attribute of an undefined value is an error.
+    pub fn eval_expr_strict(&self, expr: &str, obj: &Arc<ScopeObject>) -> Result<Value, Error> {
+        self.strict.compile_expression_owned(pyformat::rewrite_expr(expr).into_owned())?.eval(obj.value())
     }
 
     /// Render a text template; trailing newlines of the source are kept, as Ansible does.
