@@ -88,6 +88,8 @@ const LOOPS: &str = r#"
       with_fileglob: ["conf/*.conf"]
     - shell: echo "{{ item | basename }}" > /tmp/first.txt
       with_first_found: [missing.conf, conf/b.conf]
+    - shell: echo "{{ item }}" > /tmp/random.txt
+      with_random_choice: [only]
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -130,6 +132,19 @@ async fn rescue_sees_the_failed_task_and_loops_follow_ansible() {
     globbed.sort();
     assert_eq!(globbed, ["a.conf", "b.conf"]);
     assert_eq!(read(&lab, "h1", "/tmp/first.txt").await, "b.conf\n");
+    assert_eq!(read(&lab, "h1", "/tmp/random.txt").await, "only\n");
+}
+
+/// A `with_<lookup>` hlprov does not have is refused when the playbook loads, naming the file, the line and the
+/// lookup (no host needed).
+#[test]
+fn unknown_with_lookups_are_refused_at_load_time_naming_the_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = dir.path().join("site.yml");
+    std::fs::write(&pb, "- hosts: all\n  tasks:\n    - debug: var=item\n      with_lines: cat /etc/hosts\n").unwrap();
+    let Err(err) = hlprov::playbook::load(&pb, &Default::default()) else { panic!("with_lines was accepted") };
+    let err = err.to_string();
+    assert!(err.contains("site.yml:4:7") && err.contains("`with_lines:` (the lines lookup as a loop) is not supported"), "{err}");
 }
 
 const KEYWORDS: &str = r#"

@@ -87,10 +87,11 @@ impl Templar {
         let bare = engine::escape_backslashes_expr(bare);
         let v = self.engine.eval_expr(&bare, &obj).map_err(|e| self.error(Fail::Engine(e, false), &obj, origin, false))?;
         host_only_check(&ctx, origin)?;
-        // Ansible fails a condition that reads an attribute of something undefined (`deep.a.b.c == 1` with no
-        // `deep.a.b`); minijinja's chainable undefined let it through as false. Checked again strictly, unless
-        // the condition tests for definedness or gives a default, where the chain is allowed.
-        if (bare.contains('.') || bare.contains('[')) && !["defined", "default", "d(", " is "].iter().any(|w| bare.contains(w)) {
+        // Ansible fails a condition that compares or reads an attribute of something undefined (`nope == 1`,
+        // `deep.a.b.c == 1` with no `deep.a.b`); minijinja's chainable undefined lets it through as false. Checked
+        // again strictly, unless the condition tests for definedness or gives a default (the chain is allowed there).
+        let reads_past = bare.contains('.') || bare.contains('[') || ctx.last_miss().is_some();
+        if reads_past && !["defined", "default", "d(", " is "].iter().any(|w| bare.contains(w)) {
             let strict = ScopeObject::new(obj.scope.clone(), self.engine.clone(), Arc::new(RenderCtx::default()), String::new());
             if let Err(e) = self.engine.eval_expr_strict(&bare, &strict)
                 && e.kind() == minijinja::ErrorKind::UndefinedError

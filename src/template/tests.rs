@@ -189,10 +189,12 @@ fn undefined_errors_name_the_variable_the_template_and_the_line() {
     // Undefined values may not be printed or filtered, but may be tested and defaulted.
     let s = scope(json!({"m": {"a": 1}}));
     assert!(render(&t, "{{ m.zz | upper }}", &s).is_err());
+    // A missing attribute of a defined mapping is told as Ansible tells it; the path stays in `undefined`.
     let e = render(&t, "x{{ m.zz }}y", &s).unwrap_err();
-    assert_eq!(e.to_string(), "play.yml:7:9: 'm.zz' is undefined", "one-line templates carry no line number");
+    assert_eq!(e.to_string(), "play.yml:7:9: object of type 'dict' has no attribute 'zz'", "one-line templates carry no line number");
+    assert_eq!(e.undefined.as_deref(), Some("m.zz"));
     let e = render(&t, "first\nsecond {{ m.zz }}", &s).unwrap_err();
-    assert_eq!(e.to_string(), "play.yml:7:9: 'm.zz' is undefined (line 2 of the template)");
+    assert_eq!(e.to_string(), "play.yml:7:9: object of type 'dict' has no attribute 'zz' (line 2 of the template)");
     assert_eq!(render(&t, "{{ m.zz is defined }}-{{ nope is undefined }}", &s).unwrap(), json!("False-True"));
     assert_eq!(render(&t, "{{ nope | mandatory('set nope in group_vars') if false else 1 }}", &s).unwrap(), json!(1));
     let e = render(&t, "{{ nope | mandatory('set nope in group_vars') }}", &s).unwrap_err();
