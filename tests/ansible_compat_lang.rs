@@ -90,6 +90,16 @@ const LOOPS: &str = r#"
       with_first_found: [missing.conf, conf/b.conf]
     - shell: echo "{{ item }}" > /tmp/random.txt
       with_random_choice: [only]
+    - shell: echo never > /tmp/never.txt
+      loop: []
+      register: nothing
+    - debug: {msg: x}
+      loop: [a, b]
+      loop_control: {extended: true, index_var: i}
+      register: indexed
+    - copy:
+        dest: /tmp/results.txt
+        content: "{{ nothing.skipped }} {{ nothing.skipped_reason }} {{ nothing.results }} {{ indexed.results[1].i }} {{ indexed.results[1].ansible_index_var }} {{ indexed.results[1].ansible_loop.previtem }}\n"
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,6 +143,8 @@ async fn rescue_sees_the_failed_task_and_loops_follow_ansible() {
     assert_eq!(globbed, ["a.conf", "b.conf"]);
     assert_eq!(read(&lab, "h1", "/tmp/first.txt").await, "b.conf\n");
     assert_eq!(read(&lab, "h1", "/tmp/random.txt").await, "only\n");
+    assert_eq!(read(&lab, "h1", "/tmp/never.txt").await, "<no /tmp/never.txt>");
+    assert_eq!(read(&lab, "h1", "/tmp/results.txt").await, "True No items in the list [] 1 i a\n");
 }
 
 /// A `with_<lookup>` hlprov does not have is refused when the playbook loads, naming the file, the line and the

@@ -219,6 +219,13 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
             m.insert(loop_var.clone(), item.clone());
             m.insert("item".into(), item);
             m.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+            if let Some(ix) = &lc.index_var {
+                m.insert("ansible_index_var".into(), Value::String(ix.clone()));
+                m.insert(ix.clone(), Value::from(i));
+            }
+            if lc.extended {
+                m.insert("ansible_loop".into(), extended_loop(lc, &items, i));
+            }
         }
         any_changed |= o.changed && o.end != End::Skipped;
         needs_host |= o.needs_host;
@@ -262,14 +269,19 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
     }
     let end = if any_failed {
         End::Failed
-    } else if all_skipped {
+    } else if all_skipped || items.is_empty() {
         End::Skipped
     } else {
         End::Done
     };
     let mut agg = TaskOutcome::done(any_changed);
     agg.end = end;
-    agg.msg = Some(if any_failed { "One or more items failed" } else { "All items completed" }.into());
+    if items.is_empty() {
+        // As Ansible reports a loop over nothing.
+        agg.data.insert("skipped_reason".into(), Value::String("No items in the list".into()));
+    } else {
+        agg.msg = Some(if any_failed { "One or more items failed" } else { "All items completed" }.into());
+    }
     agg.data.insert("results".into(), Value::Array(results));
     agg.facts = facts_all;
     agg.control = control;

@@ -92,11 +92,11 @@ impl Templar {
         // again strictly, unless the condition tests for definedness or gives a default (the chain is allowed there).
         let reads_past = bare.contains('.') || bare.contains('[') || ctx.last_miss().is_some();
         if reads_past && !["defined", "default", "d(", " is "].iter().any(|w| bare.contains(w)) {
-            let strict = ScopeObject::new(obj.scope.clone(), self.engine.clone(), Arc::new(RenderCtx::default()), String::new());
-            if let Err(e) = self.engine.eval_expr_strict(&bare, &strict)
+            // The same scope object: variables already rendered for the first evaluation are not rendered again.
+            if let Err(e) = self.engine.eval_expr_strict(&bare, &obj)
                 && e.kind() == minijinja::ErrorKind::UndefinedError
             {
-                return Err(self.error(Fail::Engine(e, false), &strict, origin, false));
+                return Err(self.error(Fail::Engine(e, false), &obj, origin, false));
             }
         }
         Ok(truthy(&v))
