@@ -191,6 +191,10 @@ const KEYWORDS: &str = r#"
         tasks_from: "{{ other_file | default(omit) }}"
       vars: {other_file: other}
 
+    - include_tasks: each.yml
+      loop: [p, q]
+      loop_control: {extended: true, loop_var: word, index_var: idx}
+
     - name: percent and format
       copy:
         dest: /tmp/format.txt
@@ -242,6 +246,7 @@ async fn templated_keywords_kv_arguments_python_formatting_and_when_errors() {
         ("site.yml", KEYWORDS),
         ("roles/r1/tasks/main.yml", "- file: path=/tmp/role-main state=touch\n"),
         ("roles/r1/tasks/other.yml", "- file: path=/tmp/role-other state=touch\n"),
+        ("each.yml", "- shell: echo \"{{ word }} {{ idx }} {{ ansible_loop.last }}\" >> /tmp/include-loop.txt\n"),
         ("templates/t.j2", "{{ '%05.1f' % 3.14159 }}\n{% for i in range(3) %}{{ '%02d' % i }}{% if not loop.last %},{% endif %}{% endfor %}\n"),
     ];
     let applied = apply_files(&lab.inventory(""), &files, "site.yml", RunOptions::default()).await.expect("runs");
@@ -259,6 +264,7 @@ async fn templated_keywords_kv_arguments_python_formatting_and_when_errors() {
         assert_eq!(read(&lab, h, "/tmp/kv-msg.txt").await, "b c 1 + 2");
         assert_eq!(read(&lab, h, "/tmp/role-main && echo main").await, "main\n");
         assert_eq!(read(&lab, h, "/tmp/role-other && echo other").await, "other\n");
+        assert_eq!(read(&lab, h, "/tmp/include-loop.txt").await, "p 0 False\nq 1 True\n");
         assert_eq!(read(&lab, h, "/tmp/format.txt").await, format!("node07 {h}-7 v x:007 a1None\n"));
         assert_eq!(read(&lab, h, "/tmp/format-template.txt").await, "003.1\n00,01,02\n");
         assert_eq!(read(&lab, h, "/tmp/rescued-when && echo rescued").await, "rescued\n");

@@ -398,7 +398,8 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
     }
     if let Some(facts) = &o.facts {
         if o.gathered {
-            run.set_facts_gathered(host, facts.clone());
+            let setup = matches!(&t.action, Action::Module(m) if m.name() == "setup");
+            run.set_facts_gathered(host, facts.clone(), !setup);
         } else if !matches!(status, Status::Failed | Status::Skipped) {
             for (k, v) in facts {
                 run.set_fact(host, k, v.clone());
@@ -865,12 +866,20 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
             .map(Some)
             .collect(),
     };
+    let all: Vec<Value> = items.iter().flatten().cloned().collect();
+    let lc = &inc.loop_control;
     let mut out = Vec::new();
-    for item in items {
+    for (i, item) in items.into_iter().enumerate() {
         let mut params = inc.kw.vars.clone();
         if let Some(item) = item {
-            let var = loop_var_name(run, &inc.loop_control.loop_var, &scope, &inc.span)?;
+            let var = loop_var_name(run, &lc.loop_var, &scope, &inc.span)?;
             params.insert(var, crate::vars::unsafe_text::wrap_all(item));
+            if let Some(ix) = &lc.index_var {
+                params.insert(ix.clone(), Value::from(i));
+            }
+            if lc.extended {
+                params.insert("ansible_loop".into(), crate::vars::unsafe_text::wrap_all(extended_loop(lc, &all, i)));
+            }
         }
         let item_scope = scope.with_layer(LayerKind::IncludeParams, "include params", Arc::new(params.clone()));
         if conditions_hold(run, &eff.when, &item_scope).map_err(TaskError::from)?.is_some() {

@@ -96,7 +96,7 @@ impl Templar {
             if let Err(e) = self.engine.eval_expr_strict(&bare, &obj)
                 && e.kind() == minijinja::ErrorKind::UndefinedError
             {
-                return Err(self.error(Fail::Engine(e, false), &obj, origin, false));
+                return Err(self.error_in(Fail::Engine(e, false), &obj, origin, false, Some(&bare)));
             }
         }
         Ok(truthy(&v))
@@ -170,6 +170,11 @@ impl Templar {
     }
 
     fn error(&self, fail: Fail, obj: &Arc<ScopeObject>, origin: &Span, is_file: bool) -> TemplateError {
+        self.error_in(fail, obj, origin, is_file, None)
+    }
+
+    /// [`error`](Self::error) for the expression `source`, where a subscript by a variable can be named.
+    fn error_in(&self, fail: Fail, obj: &Arc<ScopeObject>, origin: &Span, is_file: bool, source: Option<&str>) -> TemplateError {
         let ctx = &*obj.ctx;
         if let Err(e) = host_only_check(ctx, origin) {
             return e;
@@ -197,7 +202,7 @@ impl Templar {
         };
         // `deep.a.x` with `deep.a` defined: Ansible names the missing attribute or element, not the whole path.
         let message = match (&kind, &undefined) {
-            (TemplateErrorKind::Undefined, Some(path)) => missing_part(&self.engine, obj, path).unwrap_or(message),
+            (TemplateErrorKind::Undefined, Some(path)) => missing_part(&self.engine, obj, path, source).unwrap_or(message),
             _ => message,
         };
         let mut err = TemplateError::new(kind, origin, message);
@@ -210,7 +215,8 @@ impl Templar {
 
 /// Ansible's message for an undefined `path` whose start is defined: "object of type 'dict' has no attribute
 /// 'x'", "object has no element 0". None when the root itself is undefined (the usual "'x' is undefined").
-fn missing_part(engine: &engine::Engine, obj: &Arc<ScopeObject>, path: &str) -> Option<String> {
+/// minijinja writes a subscript by a variable as `groups[...]`: `source`, the expression, tells which.
+fn missing_part(engine: &engine::Engine, obj: &Arc<ScopeObject>, path: &str, source: Option<&str>) -> Option<String> {
     let mut cuts = Vec::new();
     let (mut depth, mut quote) = (0i32, None::<char>);
     for (i, c) in path.char_indices() {
@@ -238,7 +244,14 @@ fn missing_part(engine: &engine::Engine, obj: &Arc<ScopeObject>, path: &str) -> 
         match engine.eval_expr(next, &quiet) {
             Ok(v) => parent = v,
             Err(_) => {
-                let key = seg.trim_start_matches('.').trim_start_matches('[').trim_end_matches(']').trim_matches(|c| c == '\'' || c == '"');
+                let raw = seg.trim_start_matches('.');
+                let mut key = raw.trim_start_matches('[').trim_end_matches(']').trim_matches(|c| c == '\'' || c == '"').to_string();
+                if key == "..." {
+                    key = subscript_in(engine, &quiet, source?, &path[..w[0]])?;
+                } else if raw.starts_with("[") && !raw[1..].starts_with(['\'', '"']) && key.parse::<i64>().is_err() {
+                    // `groups[agent_group]`: a subscript by a variable names its value.
+                    key = engine.eval_expr(&key, &quiet).ok().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))?;
+                }
                 use minijinja::value::ValueKind;
                 return Some(match parent.kind() {
                     ValueKind::Seq if key.parse::<i64>().is_ok() => format!("list object has no element {key}"),
@@ -251,6 +264,24 @@ fn missing_part(engine: &engine::Engine, obj: &Arc<ScopeObject>, path: &str) -> 
         }
     }
     None
+}
+
+/// The value of the subscript that follows `base` in `source` (`groups[agent_group]` → `agent`).
+fn subscript_in(engine: &engine::Engine, obj: &Arc<ScopeObject>, source: &str, base: &str) -> Option<String> {
+    let start = source.find(&format!("{base}["))? + base.len() + 1;
+    let mut depth = 1;
+    let end = source[start..].char_indices().find_map(|(i, c)| {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ => {}
+        }
+        (depth == 0).then_some(start + i)
+    })?;
+    match engine.eval_expr(&source[start..end], obj).ok()? {
+        v if v.as_str().is_some() => v.as_str().map(str::to_string),
+        v => Some(v.to_string()),
+    }
 }
 
 /// A template that read a value only a host can tell fails, even where `default()` or a test hid the gap.

@@ -399,3 +399,28 @@ fn python_percent_and_format_render_as_ansible_does() {
     assert!(render(&t, "{{ '%s %s' % (a,) }}", &s).is_err());
     assert!(render(&t, "{{ '%d' % a }}", &s).is_err());
 }
+
+/// Undefined nested values fail where they are used, with ansible-core 2.19's messages (taken from it); a
+/// condition that compares or reads past an undefined value fails, one that tests for it does not.
+#[test]
+fn undefined_nested_values_fail_where_used_with_ansibles_messages() {
+    let t = Templar::default();
+    let s = scope(json!({"deep": {"a": {}}, "lst": [], "groups": {"server": ["h1"]}, "g": "agent"}));
+    let msg = |r: Result<Value, super::TemplateError>| r.unwrap_err().message;
+    assert_eq!(msg(render(&t, "{{ deep.a.x }}", &s)), "object of type 'dict' has no attribute 'x'");
+    assert_eq!(msg(render(&t, "{{ deep.a.x.y }}", &s)), "object of type 'dict' has no attribute 'x'");
+    assert_eq!(msg(render(&t, "{{ lst[0] }}", &s)), "list object has no element 0");
+    assert_eq!(msg(render(&t, "{{ groups[g] }}", &s)), "object of type 'dict' has no attribute 'agent'");
+    assert_eq!(msg(render(&t, "{{ nope.x }}", &s)), "'nope' is undefined");
+    assert_eq!(render(&t, "{{ deep.a.b.c | default('d') }}", &s).unwrap(), json!("d"));
+    let cond = |c: &str| t.eval_condition(c, &s, &origin()).map_err(|e| e.message);
+    assert_eq!(cond("deep.a.b.c == 1").unwrap_err(), "object of type 'dict' has no attribute 'b'");
+    assert_eq!(cond("deep.a.b == 1").unwrap_err(), "object of type 'dict' has no attribute 'b'");
+    assert_eq!(cond("lst[0] == 1").unwrap_err(), "list object has no element 0");
+    assert_eq!(cond("nope == 1").unwrap_err(), "'nope' is undefined");
+    assert_eq!(cond("'h1' in groups[g]").unwrap_err(), "object of type 'dict' has no attribute 'agent'");
+    assert_eq!(cond("deep.a.b.c is defined"), Ok(false));
+    assert_eq!(cond("deep.a.b is defined and deep.a.b.c == 1"), Ok(false));
+    assert_eq!(cond("deep.a.b | default(1) == 1"), Ok(true));
+    assert_eq!(cond("'h1' in groups['server']"), Ok(true));
+}
