@@ -19,6 +19,10 @@ pub fn register(env: &mut Environment<'static>) {
 /// `fmt % args`: a tuple spreads into the fields; a single mapping feeds `%(key)s` fields; anything else is
 /// the one value (a list is not spread, as in Python).
 fn percent(fmt: &str, args: &[Value], tuple: bool) -> Result<String, Error> {
+    // An undefined value is an error here too, naming what was undefined.
+    if let Some(u) = args.iter().find(|a| a.is_undefined()) {
+        return Err(super::filters::undefined_error(u));
+    }
     if !tuple && args.len() == 1 && args[0].kind() == ValueKind::Map && fmt.contains("%(") {
         return format(FormatStyle::Printf, fmt, args);
     }

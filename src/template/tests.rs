@@ -398,6 +398,7 @@ fn python_percent_and_format_render_as_ansible_does() {
     assert!(render(&t, "{{ 'a' + 1 }}", &s).is_err());
     assert!(render(&t, "{{ '%s %s' % (a,) }}", &s).is_err());
     assert!(render(&t, "{{ '%d' % a }}", &s).is_err());
+    assert_eq!(render(&t, "{{ '%s' % nope }}", &s).unwrap_err().message, "'nope' is undefined");
 }
 
 /// Undefined nested values fail where they are used, with ansible-core 2.19's messages (taken from it); a
