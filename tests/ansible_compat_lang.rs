@@ -194,6 +194,8 @@ const KEYWORDS: &str = r#"
     - include_tasks: each.yml
       loop: [p, q]
       loop_control: {extended: true, loop_var: word, index_var: idx}
+      # Never used inside: undefined values fail only where they are used.
+      vars: {unused: "{{ nope.x }}"}
 
     - name: percent and format
       copy:

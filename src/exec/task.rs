@@ -903,12 +903,23 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
             }
             IncludeKind::Role { .. } => target,
         };
-        // Rendered now, so inner tasks see the values of this item.
-        let params = match run.templar.render_value(&Value::Object(params), &item_scope, &inc.span).map_err(TaskError::from)? {
-            Value::Object(m) => m,
-            _ => Vars::new(),
-        };
-        out.push((target, Arc::new(params)));
+        // Rendered now, so inner tasks see the values of this item; one that reads something undefined stays as
+        // written and fails only where an inner task uses it, as Ansible's lazy variables do.
+        let omit = run.templar.omit_token();
+        let mut rendered = Vars::new();
+        for (k, v) in params {
+            match run.templar.render_value(&v, &item_scope, &inc.span) {
+                Ok(r) if r.as_str() == Some(omit) => {}
+                Ok(r) => {
+                    rendered.insert(k, r);
+                }
+                Err(e) if e.kind == TemplateErrorKind::Undefined => {
+                    rendered.insert(k, v);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        out.push((target, Arc::new(rendered)));
     }
     Ok(out)
 }
