@@ -69,7 +69,10 @@ fn rewrite(src: &str, template: bool) -> Option<String> {
     let mut in_code = !template;
     while i < b.len() {
         if template && !in_code {
-            if b[i] == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%')) {
+            if b[i] == b'{' && b.get(i + 1) == Some(&b'%') && is_raw_start(&src[i + 2..]) {
+                // `{% raw %}…{% endraw %}` is text, whatever it holds.
+                i = src[i..].find("endraw").map_or(b.len(), |e| i + e + 6);
+            } else if b[i] == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%')) {
                 in_code = true;
                 i += 2;
             } else if b[i] == b'{' && b.get(i + 1) == Some(&b'#') {
@@ -127,6 +130,11 @@ fn rewrite(src: &str, template: bool) -> Option<String> {
     }
     out.push_str(&src[copied..]);
     Some(out)
+}
+
+/// Whether a block tag's inside (after `{%`) is `raw`.
+fn is_raw_start(rest: &str) -> bool {
+    rest.trim_start_matches(['-', '+']).trim_start().strip_prefix("raw").is_some_and(|r| r.trim_start().starts_with(['-', '%']))
 }
 
 /// Index just past the string literal opening at `start` with quote `q`.
@@ -272,5 +280,7 @@ mod tests {
         assert_eq!(rewrite_expr("'%s' % ('%d' % n)"), "'%s'|hlprov_percent(('%d'|hlprov_percent(n)))");
         assert_eq!(rewrite_expr("n % 2 == 0"), "n % 2 == 0");
         assert_eq!(rewrite_template("{% set a = 'x' %}{{ '%03d' % 7 }} 50 % 'text'"), "{% set a = 'x' %}{{ '%03d'|hlprov_percent(7) }} 50 % 'text'");
+        let raw = "{% raw %}{{ '%s' % x }}{% endraw %}{{ '%s' % y }}";
+        assert_eq!(rewrite_template(raw), "{% raw %}{{ '%s' % x }}{% endraw %}{{ '%s'|hlprov_percent(y) }}");
     }
 }
