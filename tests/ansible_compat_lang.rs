@@ -17,6 +17,7 @@ const LOOPS: &str = r#"
 - hosts: all
   gather_facts: false
   vars:
+    failing_command: "false"
     users:
       - {name: alice, ssh_keys: [k1, k2]}
       - {name: bob, ssh_keys: []}
@@ -24,13 +25,14 @@ const LOOPS: &str = r#"
   tasks:
     - block:
         - name: the failing step
-          command: /bin/false
+          command:
+            cmd: "/bin/{{ failing_command }}"
           register: boom
       rescue:
         - name: record the failure
           copy:
             dest: /tmp/rescue.txt
-            content: "{{ ansible_failed_task.name }}|{{ ansible_failed_task.action }}|{{ ansible_failed_result.rc }}|{{ ansible_failed_result.failed }}\n"
+            content: "{{ ansible_failed_task.name }}|{{ ansible_failed_task.action }}|{{ ansible_failed_task.args.cmd }}|{{ ansible_failed_result.rc }}|{{ ansible_failed_result.failed }}\n"
       always:
         - name: always sees it after the rescue
           shell: echo "{{ ansible_failed_task.name }} rc={{ ansible_failed_result.rc }}" > /tmp/always.txt
@@ -112,7 +114,7 @@ async fn rescue_sees_the_failed_task_and_loops_follow_ansible() {
     let stats = applied.stats("h1");
     assert_eq!((stats.rescued, stats.failed), (1, 0));
 
-    assert_eq!(read(&lab, "h1", "/tmp/rescue.txt").await, "the failing step|command|1|True\n");
+    assert_eq!(read(&lab, "h1", "/tmp/rescue.txt").await, "the failing step|command|/bin/false|1|True\n");
     assert_eq!(read(&lab, "h1", "/tmp/always.txt").await, "the failing step rc=1\n");
     assert_eq!(
         read(&lab, "h1", "/tmp/extended.txt").await,

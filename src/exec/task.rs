@@ -324,6 +324,10 @@ fn finish(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, o: Tas
     let o = apply_ignore(run, pc, t, host, eff, o);
     let registered = o.registered();
     emit(&o, &registered);
+    if o.status() == Status::Failed {
+        let task = failed_task(run, pc, t, host, eff);
+        pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string(), (task, registered.clone()));
+    }
     record(run, pc, t, host, o, registered)
 }
 
@@ -349,10 +353,7 @@ fn apply_ignore(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, 
 fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registered: Value) -> TaskDone {
     let status = o.status();
     match status {
-        Status::Failed => {
-            pc.update(host, |s| s.failed = true);
-            pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string(), (failed_task(t), registered.clone()));
-        }
+        Status::Failed => pc.update(host, |s| s.failed = true),
         Status::Unreachable if !pc.play.kw.ignore_unreachable.unwrap_or(false) => pc.update(host, |s| s.unreachable = true),
         _ => {}
     }
@@ -409,13 +410,17 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
     TaskDone { host: host.to_string(), status, control: o.control, result: registered, facts: if o.gathered { None } else { o.facts } }
 }
 
-/// What `ansible_failed_task` shows of a task: its keywords as written (arguments not rendered).
-fn failed_task(t: &Task) -> Value {
+/// What `ansible_failed_task` shows of a task: its keywords as written and its arguments rendered for the host
+/// (as written when they need a loop item, which Ansible leaves unrendered too).
+fn failed_task(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited) -> Value {
+    let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
+    let args = run.templar.render_value(&Value::Object(t.args.clone()), &scope, &t.span).unwrap_or_else(|_| Value::Object(t.args.clone()));
     serde_json::json!({
         "name": t.name.clone().unwrap_or_default(),
         "action": t.action.name(),
-        "args": t.args,
+        "args": args,
         "register": t.register,
+        "loop": t.loop_.as_ref().map(|l| l.expr.clone()),
         "loop_control": {"loop_var": t.loop_control.loop_var},
         "notify": t.notify,
         "tags": t.kw.tags,
