@@ -130,9 +130,11 @@ async fn k3s_ansible_k3s_server_role_runs_up_to_where_it_needs_a_real_k3s_binary
     let artifacts = airgap_artifacts();
     std::fs::write(artifacts.path().join("k3s"), "#!/bin/sh\necho 'k3s version v1.31.4+k3s1 (stand-in)'\n").unwrap();
     let path = lab.inventory(&format!(
-        "    airgap_dir: {}\n    k3s_version: v1.31.4+k3s1\n    token: changeme!\n    api_endpoint: 192.0.2.10\n  children:\n    server:\n      hosts:\n        h1:\n",
+        "    airgap_dir: {}\n    k3s_version: v1.31.4+k3s1\n    token: changeme!\n    api_endpoint: 192.0.2.10\n  children:\n    server:\n      hosts:\n        h1:\n    agent: {{}}\n",
         artifacts.path().display()
     ));
+    // The agent group exists, empty, as in k3s-ansible's inventory: the airgap role reads `groups['agent']`,
+    // which Ansible fails on when the group is missing.
     let playbook = "- hosts: server\n  gather_facts: true\n  become: true\n  roles:\n    - role: airgap\n    - role: k3s_server\n";
     let a = apply_with_roles(&path, playbook, &vendored("k3s-ansible/roles")).await;
     // Done up to there: the installed version read from the binary, the config written, the installer run.

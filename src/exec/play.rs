@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::run::Run;
 use super::walk::Inherited;
-use crate::playbook::{Node, Play};
+use crate::playbook::{Node, Play, Strategy};
 use crate::report::Event;
 use crate::vars::{LayerKind, VarScope, Vars};
 use crate::yaml::Span;
@@ -42,6 +42,11 @@ pub(crate) struct PlayCtx {
     pub changed: std::sync::atomic::AtomicU32,
     /// Offline: tasks that could not be decided without a host.
     pub needs_host: std::sync::atomic::AtomicU32,
+    /// The last failed task of each host and its result: what a `rescue:` sees as `ansible_failed_task` and
+    /// `ansible_failed_result`.
+    pub last_failure: Mutex<HashMap<String, (Value, Value)>>,
+    /// The strategy, once a templated `strategy:` is rendered when the play starts.
+    pub strategy: std::sync::OnceLock<Strategy>,
 }
 
 impl PlayCtx {
@@ -54,6 +59,9 @@ impl PlayCtx {
     pub fn is_active(&self, h: &str) -> bool {
         let s = self.host(h);
         !s.failed && !s.unreachable && !s.ended
+    }
+    pub fn strategy(&self) -> Strategy {
+        self.strategy.get().copied().unwrap_or(self.play.strategy)
     }
     pub fn aborted(&self) -> bool {
         self.aborted.load(Ordering::Relaxed)
@@ -164,6 +172,8 @@ pub(crate) async fn run_play(run: &Arc<Run>, play: Arc<Play>, phase: Option<Stri
         aborted: AtomicBool::new(false),
         changed: Default::default(),
         needs_host: Default::default(),
+        last_failure: Mutex::default(),
+        strategy: std::sync::OnceLock::new(),
         play: play.clone(),
     });
     if part == Part::Tasks {
@@ -173,7 +183,7 @@ pub(crate) async fn run_play(run: &Arc<Run>, play: Arc<Play>, phase: Option<Stri
         run.touch_stats(h);
     }
     let mut outcome = PlayOutcome::default();
-    if let Err(e) = load_vars_files(run, &pc, &hosts) {
+    if let Err(e) = load_vars_files(run, &pc, &hosts).and_then(|()| render_strategy(run, &pc, &hosts)) {
         run.reporter.warn(e.clone());
         outcome.error = Some(e);
         outcome.failed = hosts;
@@ -229,6 +239,17 @@ async fn run_batch(run: &Arc<Run>, pc: &Arc<PlayCtx>, batch: &[String]) {
             break;
         }
     }
+}
+
+/// `strategy: "{{ … }}"`, rendered with the play's variables (as the first host sees them) when it starts.
+fn render_strategy(run: &Run, pc: &PlayCtx, hosts: &[String]) -> Result<(), String> {
+    let (Some(t), Some(first)) = (&pc.play.strategy_template, hosts.first()) else { return Ok(()) };
+    let scope = super::scope::play_scope(run, pc, first);
+    let span = &pc.play.span;
+    let name = run.templar.render_value(&Value::String(t.clone()), &scope, span).map_err(|e| format!("{span}: strategy: {e}"))?;
+    let s = Strategy::parse(name.as_str()).map_err(|e| format!("{span}: {e}"))?;
+    let _ = pc.strategy.set(s);
+    Ok(())
 }
 
 /// Load the play's vars_files for every host (SOPS files decrypt here), before any task runs.

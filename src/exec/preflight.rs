@@ -1,6 +1,6 @@
 //! Checks made before any host is touched: every `notify:` names a handler, every template and condition in
-//! the playbook compiles, and the vars_files without templates load (SOPS files decrypt with this machine's
-//! key). Errors name the file:line.
+//! the playbook compiles (but `when:`, which fails its task at run time, as in Ansible), and the vars_files
+//! without templates load (SOPS files decrypt with this machine's key). Errors name the file:line.
 
 use std::collections::HashSet;
 
@@ -93,7 +93,8 @@ fn check_nodes(t: &Templar, nodes: &[Node]) -> Result<(), PreflightError> {
 }
 
 fn check_kw(t: &Templar, kw: &Keywords, span: &Span) -> Result<(), PreflightError> {
-    check_conds(t, &kw.when)?;
+    // `when:` is not checked here: as in Ansible, a condition that cannot be evaluated (a syntax error, a
+    // template inside it) fails its task when it runs, where ignore_errors and rescue apply.
     check_value(t, &Value::Object(kw.vars.clone()), span)?;
     for e in &kw.environment {
         check_value(t, e, span)?;

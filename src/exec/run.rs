@@ -22,6 +22,9 @@ use crate::vars::{HostVarsSource, LayerKind, VarScope, Vars, facts_layer};
 pub(crate) struct HostKnowledge {
     pub facts: Arc<Vars>,
     pub facts_layer: Arc<Vars>,
+    /// Facts a module other than setup returned (service_facts' `services`, package_facts' `packages`): Ansible
+    /// injects them under their own names too, not only as `ansible_<name>`.
+    pub plain_facts: Arc<Vec<String>>,
     pub set_facts: Arc<Vars>,
     pub registered: Arc<Vars>,
 }
@@ -106,12 +109,23 @@ impl Run {
         self.knowledge.lock().unwrap_or_else(|p| p.into_inner()).get(host).cloned().unwrap_or_default()
     }
 
-    pub fn set_facts_gathered(&self, host: &str, facts: Vars) {
+    /// Facts a module returned; `plain` (any module but setup): also visible under their own names.
+    pub fn set_facts_gathered(&self, host: &str, facts: Vars, plain: bool) {
         let mut k = self.knowledge.lock().unwrap_or_else(|p| p.into_inner());
         let e = k.entry(host.to_string()).or_default();
+        if plain {
+            let names = Arc::make_mut(&mut e.plain_facts);
+            names.extend(facts.keys().filter(|n| !n.starts_with("ansible_") && !names.contains(n)).cloned().collect::<Vec<_>>());
+        }
         let mut merged = (*e.facts).clone();
         merged.extend(facts);
-        e.facts_layer = Arc::new(facts_layer(&merged));
+        let mut layer = facts_layer(&merged);
+        for n in e.plain_facts.iter() {
+            if let Some(v) = merged.get(n) {
+                layer.insert(n.clone(), v.clone());
+            }
+        }
+        e.facts_layer = Arc::new(layer);
         e.facts = Arc::new(merged);
     }
 
@@ -120,6 +134,7 @@ impl Run {
         let e = k.entry(host.to_string()).or_default();
         e.facts = Arc::default();
         e.facts_layer = Arc::default();
+        e.plain_facts = Arc::default();
         e.set_facts = Arc::default();
     }
 

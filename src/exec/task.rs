@@ -109,6 +109,16 @@ fn truthy_opt(run: &Run, v: &Option<Value>, scope: &VarScope, span: &Span) -> Re
     }
 }
 
+/// Whether `run_once` holds for the task, rendered (when it is a template) with the first host's variables.
+/// A template that cannot be rendered counts as false: the task runs on every host.
+pub(crate) fn run_once(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited) -> bool {
+    if eff.run_once.is_none() {
+        return false;
+    }
+    let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
+    truthy_opt(run, &eff.run_once, &scope, &t.span).ok().flatten().unwrap_or(false)
+}
+
 /// Run `t` on `host`.
 pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>, host: &str, eff: &Inherited, title: &str) -> TaskDone {
     let started = Instant::now();
@@ -162,29 +172,29 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         }
     };
     let lc = &t.loop_control;
+    let loop_var = match loop_var_name(run, &lc.loop_var, &scope, &t.span) {
+        Ok(v) => v,
+        Err(e) => return finish(run, pc, t, host, eff, task_error(run, e), |o, r| event(o, r, None, false)),
+    };
+    let mut scope = scope.clone();
     let mut results = Vec::new();
     let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, !items.is_empty());
     let (mut needs_host, mut result_unknown) = (false, false);
     let mut facts_all: Option<Vars> = None;
     let mut control = None;
-    let total = items.len();
-    for (i, item) in items.into_iter().enumerate() {
+    for (i, item) in items.iter().cloned().enumerate() {
         if run.is_interrupted() {
             break;
         }
         let mut lv = Vars::new();
         // Items were rendered with the loop expression; rendering them again would run a template that a
         // host put into a registered result being looped over.
-        lv.insert(lc.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item.clone()));
+        lv.insert(loop_var.clone(), crate::vars::unsafe_text::wrap_all(item.clone()));
         if let Some(ix) = &lc.index_var {
             lv.insert(ix.clone(), Value::from(i));
         }
         if lc.extended {
-            lv.insert(
-                "ansible_loop".into(),
-                serde_json::json!({"index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == total, "length": total,
-                    "revindex": total - i, "revindex0": total - i - 1}),
-            );
+            lv.insert("ansible_loop".into(), crate::vars::unsafe_text::wrap_all(extended_loop(lc, &items, i)));
         }
         let item_scope = scope.with_layer(LayerKind::TaskVars, "loop item", Arc::new(lv));
         let label = match &lc.label {
@@ -206,9 +216,16 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         let mut registered = o.registered();
         event(&o, &registered, Some(label), false);
         if let Value::Object(m) = &mut registered {
-            m.insert(lc.loop_var.clone(), item.clone());
+            m.insert(loop_var.clone(), item.clone());
             m.insert("item".into(), item);
-            m.insert("ansible_loop_var".into(), Value::String(lc.loop_var.clone()));
+            m.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+            if let Some(ix) = &lc.index_var {
+                m.insert("ansible_index_var".into(), Value::String(ix.clone()));
+                m.insert(ix.clone(), Value::from(i));
+            }
+            if lc.extended {
+                m.insert("ansible_loop".into(), extended_loop(lc, &items, i));
+            }
         }
         any_changed |= o.changed && o.end != End::Skipped;
         needs_host |= o.needs_host;
@@ -216,24 +233,55 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         any_failed |= o.is_failure();
         all_skipped &= o.end == End::Skipped;
         if let Some(f) = o.facts {
+            // set_fact in a loop: the next item sees what this one set (building a list item by item).
+            if o.end == End::Done && !o.gathered && !o.needs_host {
+                for (k, v) in &f {
+                    run.set_fact(host, k, v.clone());
+                }
+                scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
+            }
             facts_all.get_or_insert_with(Vars::new).extend(f);
         }
         control = control.or(o.control);
+        let stop = if lc.break_when.is_empty() || o.end == End::Skipped {
+            Ok(false)
+        } else {
+            conditions_hold(run, &lc.break_when, &registered_scope(t, &item_scope, &registered)).map(|failed| failed.is_none())
+        };
         results.push(registered);
+        match stop {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => {
+                let mut last = results.pop().unwrap_or_default();
+                if let Value::Object(m) = &mut last {
+                    m.insert("failed".into(), Value::Bool(true));
+                    m.insert("msg".into(), Value::String(format!("break_when: {e}")));
+                }
+                results.push(last);
+                any_failed = true;
+                break;
+            }
+        }
         if let Some(p) = lc.pause {
             tokio::time::sleep(Duration::from_secs_f64(p)).await;
         }
     }
     let end = if any_failed {
         End::Failed
-    } else if all_skipped {
+    } else if all_skipped || items.is_empty() {
         End::Skipped
     } else {
         End::Done
     };
     let mut agg = TaskOutcome::done(any_changed);
     agg.end = end;
-    agg.msg = Some(if any_failed { "One or more items failed" } else { "All items completed" }.into());
+    if items.is_empty() {
+        // As Ansible reports a loop over nothing.
+        agg.data.insert("skipped_reason".into(), Value::String("No items in the list".into()));
+    } else {
+        agg.msg = Some(if any_failed { "One or more items failed" } else { "All items completed" }.into());
+    }
     agg.data.insert("results".into(), Value::Array(results));
     agg.facts = facts_all;
     agg.control = control;
@@ -242,11 +290,44 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
     finish(run, pc, t, host, eff, agg, |o, r| event(o, r, None, true))
 }
 
+/// The loop variable's name: `loop_control.loop_var` may be a template (`"{{ role_prefix }}_item"`).
+pub(crate) fn loop_var_name(run: &Run, raw: &str, scope: &VarScope, span: &Span) -> Result<String, TaskError> {
+    if !raw.contains("{{") {
+        return Ok(raw.to_string());
+    }
+    match run.templar.render_value(&Value::String(raw.to_string()), scope, span)? {
+        Value::String(s) if crate::playbook::is_identifier(&s) => Ok(s),
+        other => Err(TaskError::Msg(format!("{span}: loop_var '{raw}' must render to a variable name, got {other}"))),
+    }
+}
+
+/// `ansible_loop` for item `i` (loop_control.extended), with Ansible's keys; previtem and nextitem only where
+/// there is one.
+fn extended_loop(lc: &crate::playbook::LoopControl, items: &[Value], i: usize) -> Value {
+    let total = items.len();
+    let mut l = serde_json::json!({"index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == total, "length": total,
+        "revindex": total - i, "revindex0": total - i - 1});
+    if i > 0 {
+        l["previtem"] = items[i - 1].clone();
+    }
+    if i + 1 < total {
+        l["nextitem"] = items[i + 1].clone();
+    }
+    if lc.extended_allitems {
+        l["allitems"] = Value::Array(items.to_vec());
+    }
+    l
+}
+
 /// Finish a task's result: ignore_errors, then the event (`emit`) and the host's state.
 fn finish(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, o: TaskOutcome, emit: impl Fn(&TaskOutcome, &Value)) -> TaskDone {
     let o = apply_ignore(run, pc, t, host, eff, o);
     let registered = o.registered();
     emit(&o, &registered);
+    if o.status() == Status::Failed {
+        let task = failed_task(run, pc, t, host, eff);
+        pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string(), (task, registered.clone()));
+    }
     record(run, pc, t, host, o, registered)
 }
 
@@ -318,7 +399,8 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
     }
     if let Some(facts) = &o.facts {
         if o.gathered {
-            run.set_facts_gathered(host, facts.clone());
+            let setup = matches!(&t.action, Action::Module(m) if m.name() == "setup");
+            run.set_facts_gathered(host, facts.clone(), !setup);
         } else if !matches!(status, Status::Failed | Status::Skipped) {
             for (k, v) in facts {
                 run.set_fact(host, k, v.clone());
@@ -328,11 +410,33 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
     TaskDone { host: host.to_string(), status, control: o.control, result: registered, facts: if o.gathered { None } else { o.facts } }
 }
 
+/// What `ansible_failed_task` shows of a task: its keywords as written and its arguments rendered for the host
+/// (as written when they need a loop item, which Ansible leaves unrendered too).
+fn failed_task(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited) -> Value {
+    let scope = task_scope(run, pc, host, eff, Some(&t.kw.vars));
+    let args = run.templar.render_value(&Value::Object(t.args.clone()), &scope, &t.span).unwrap_or_else(|_| Value::Object(t.args.clone()));
+    serde_json::json!({
+        "name": t.name.clone().unwrap_or_default(),
+        "action": t.action.name(),
+        "args": args,
+        "register": t.register,
+        "loop": t.loop_.as_ref().map(|l| l.expr.clone()),
+        "loop_control": {"loop_var": t.loop_control.loop_var},
+        "notify": t.notify,
+        "tags": t.kw.tags,
+        "when": t.kw.when.iter().map(|c| c.expr.clone()).collect::<Vec<_>>(),
+        "delegate_to": t.kw.delegate_to,
+    })
+}
+
 /// Mark a host failed for something that happened outside a module (a bad include, …).
 pub(crate) fn fail_host(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: &str, msg: String) {
     pc.update(host, |s| s.failed = true);
     run.stats_mut(host, |s| s.failed += 1);
-    emit_outside(run, pc, host, span, name, TaskOutcome::failed(msg));
+    let o = TaskOutcome::failed(msg);
+    let task = serde_json::json!({"name": name, "action": "include_tasks", "args": {}});
+    pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string(), (task, o.registered()));
+    emit_outside(run, pc, host, span, name, o);
 }
 
 /// An include that could not be decided for a host (offline, or in check mode, it reads what only the host or
@@ -456,15 +560,53 @@ fn include_vars(run: &Run, t: &Task, args: &Map<String, Value>) -> TaskOutcome {
     o
 }
 
+/// The action a templated module name (`action: "{{ pkg_mgr }} name=x"`) stands for on this host, with its
+/// arguments parsed as that module's (still to be rendered).
+fn templated_action(run: &Run, t: &Task, name: &str, scope: &VarScope) -> Result<(Action, Map<String, Value>), TaskError> {
+    let module = match run.templar.render_value(&Value::String(name.to_string()), scope, &t.span)? {
+        Value::String(s) => s.trim().to_string(),
+        other => return Err(TaskError::Msg(format!("{}: the module name '{name}' rendered to {other}, not a name", t.span))),
+    };
+    let mut args = t.args.clone();
+    if let Some(Value::String(free)) = args.remove("_raw_params") {
+        let spec = match crate::modules::registry::find(&module) {
+            Some(m) => Some(m.spec()),
+            None => match crate::modules::registry::short_name(&module) {
+                "meta" => Some(crate::playbook::action::meta_spec()),
+                "include_vars" => Some(crate::playbook::action::include_vars_spec()),
+                _ => None,
+            },
+        };
+        let parsed = match spec {
+            Some(spec) => crate::modules::args::parse_string_args(spec, &free),
+            None => crate::modules::args::parse_kv(&free).map(|kv| kv.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+        };
+        args.extend(parsed.map_err(|e| TaskError::Msg(format!("{}: module '{module}': {e}", t.span)))?);
+    }
+    let action = crate::playbook::action::resolve(&module, &args)
+        .map_err(|e| TaskError::Msg(format!("{}: {e}", t.span)))?
+        .unwrap_or_else(|| Action::Missing(module.as_str().into()));
+    Ok((action, args))
+}
+
 /// One run of the task's action (with retries for `until`), on one host, for one item.
 async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, scope: &VarScope) -> TaskOutcome {
-    let rendered = match run.templar.render_value(&Value::Object(t.args.clone()), scope, &t.span) {
+    let (action, raw_args) = match &t.action {
+        Action::Templated(name) => match templated_action(run, t, name, scope) {
+            Ok(r) => r,
+            Err(e) => return task_error(run, e),
+        },
+        other => (other.clone(), t.args.clone()),
+    };
+    let rendered = match run.templar.render_value(&Value::Object(raw_args), scope, &t.span) {
         Ok(Value::Object(m)) => m,
         Ok(_) => Map::new(),
         Err(e) => return task_error(run, e.into()),
     };
-    let module = match &t.action {
+    let module = match &action {
         Action::Module(m) => *m,
+        // A template naming another template is not followed.
+        Action::Templated(name) => return TaskOutcome::failed(format!("{}: the module name '{name}' is still a template", t.span)),
         Action::Missing(name) => {
             return TaskOutcome::failed(format!(
                 "{}: module '{name}' is not available in hlprov, and task '{}' runs it on host {host} (see docs/modules.md for the modules hlprov has)",
@@ -701,6 +843,23 @@ fn to_outcome(run: &Run, r: Result<ModuleRun, ModuleError>) -> TaskOutcome {
     }
 }
 
+/// An include_role option (`tasks_from: "{{ x | default(omit) }}"`), rendered for `host`; `omit` (or an error,
+/// reported when the role's file is looked for) leaves it unset or as written.
+pub(crate) fn render_include_option(run: &Run, pc: &PlayCtx, inc: &Include, host: &str, eff: &Inherited, raw: Option<&str>) -> Option<String> {
+    let raw = raw?;
+    if !raw.contains("{{") {
+        return Some(raw.to_string());
+    }
+    let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
+    match run.templar.render_value(&Value::String(raw.to_string()), &scope, &inc.span) {
+        Ok(Value::String(s)) if s == run.templar.omit_token() || s.is_empty() => None,
+        Ok(Value::String(s)) => Some(s),
+        Ok(Value::Null) => None,
+        Ok(other) => Some(other.to_string()),
+        Err(_) => Some(raw.to_string()),
+    }
+}
+
 /// What a dynamic include brings in for one host: one (target, parameters) per loop item, or none if `when` says no.
 pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str, eff: &Inherited) -> Result<Vec<(String, Arc<Vars>)>, TaskError> {
     let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
@@ -712,11 +871,20 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
             .map(Some)
             .collect(),
     };
+    let all: Vec<Value> = items.iter().flatten().cloned().collect();
+    let lc = &inc.loop_control;
     let mut out = Vec::new();
-    for item in items {
+    for (i, item) in items.into_iter().enumerate() {
         let mut params = inc.kw.vars.clone();
         if let Some(item) = item {
-            params.insert(inc.loop_control.loop_var.clone(), crate::vars::unsafe_text::wrap_all(item));
+            let var = loop_var_name(run, &lc.loop_var, &scope, &inc.span)?;
+            params.insert(var, crate::vars::unsafe_text::wrap_all(item));
+            if let Some(ix) = &lc.index_var {
+                params.insert(ix.clone(), Value::from(i));
+            }
+            if lc.extended {
+                params.insert("ansible_loop".into(), crate::vars::unsafe_text::wrap_all(extended_loop(lc, &all, i)));
+            }
         }
         let item_scope = scope.with_layer(LayerKind::IncludeParams, "include params", Arc::new(params.clone()));
         if conditions_hold(run, &eff.when, &item_scope).map_err(TaskError::from)?.is_some() {
@@ -740,12 +908,23 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
             }
             IncludeKind::Role { .. } => target,
         };
-        // Rendered now, so inner tasks see the values of this item.
-        let params = match run.templar.render_value(&Value::Object(params), &item_scope, &inc.span).map_err(TaskError::from)? {
-            Value::Object(m) => m,
-            _ => Vars::new(),
-        };
-        out.push((target, Arc::new(params)));
+        // Rendered now, so inner tasks see the values of this item; one that reads something undefined stays as
+        // written and fails only where an inner task uses it, as Ansible's lazy variables do.
+        let omit = run.templar.omit_token();
+        let mut rendered = Vars::new();
+        for (k, v) in params {
+            match run.templar.render_value(&v, &item_scope, &inc.span) {
+                Ok(r) if r.as_str() == Some(omit) => {}
+                Ok(r) => {
+                    rendered.insert(k, r);
+                }
+                Err(e) if e.kind == TemplateErrorKind::Undefined => {
+                    rendered.insert(k, v);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        out.push((target, Arc::new(rendered)));
     }
     Ok(out)
 }

@@ -95,7 +95,7 @@ pub(crate) fn tags_selected(tags: &[String], only: &[String], skip: &[String]) -
 
 /// Run a list of nodes on `hosts` (each host still active when its turn comes).
 pub(crate) async fn run_nodes(run: &Arc<Run>, pc: &Arc<PlayCtx>, nodes: &[Node], hosts: &[String], inh: &Inherited) {
-    if pc.play.strategy == Strategy::Free && hosts.len() > 1 && !inh.handler {
+    if pc.strategy() == Strategy::Free && hosts.len() > 1 && !inh.handler {
         // Each host goes at its own pace.
         let jobs = hosts.iter().map(|h| {
             let (run, pc, inh, nodes, host) = (run.clone(), pc.clone(), inh.clone(), nodes.to_vec(), h.clone());
@@ -134,6 +134,11 @@ async fn run_block(run: &Arc<Run>, pc: &Arc<PlayCtx>, block: &Arc<Block>, hosts:
     if !block.rescue.is_empty() && !failed.is_empty() && !pc.aborted() {
         for h in &failed {
             pc.update(h, |s| s.failed = false);
+            // As Ansible's non-persistent facts: visible in rescue:, always: and for the rest of the run.
+            if let Some((task, result)) = pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).get(h).cloned() {
+                run.set_fact(h, "ansible_failed_task", task);
+                run.set_fact(h, "ansible_failed_result", result);
+            }
             run.stats_mut(h, |s| {
                 s.failed = s.failed.saturating_sub(1);
                 s.rescued += 1;
@@ -182,7 +187,7 @@ pub(crate) async fn run_task_slot(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Tas
         handler: inh.handler,
         gate: inh.gate,
     });
-    let done: Vec<TaskDone> = if eff.run_once == Some(true) {
+    let done: Vec<TaskDone> = if task::run_once(run, pc, t, &hosts[0], &eff) {
         let first = task::run_on_host(run, pc, t, &hosts[0], &eff, &title).await;
         for other in &hosts[1..] {
             // The result applies to every host of the batch, as in Ansible.
@@ -281,6 +286,7 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
             }
             IncludeKind::Role { tasks_from, .. } => {
                 let opts = crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone(), strict: false };
+                let tasks_from = task::render_include_option(run, pc, inc, &group[0], &inner, tasks_from.as_deref());
                 crate::playbook::load_role(&target, tasks_from.as_deref(), Vars::new(), &run.playbook.dir, &opts, &inc.span)
                     .map(|(node, handlers)| {
                         pc.handlers.lock().unwrap_or_else(|p| p.into_inner()).extend(handlers);

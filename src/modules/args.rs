@@ -387,10 +387,96 @@ pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// The index just past the Jinja block (`{{ }}`, `{% %}`, `{# #}`) that opens at `i`, if one does: its quotes
+/// and brackets are Jinja's (`{{ a | default('b c') }}` is one word, its quotes kept).
+fn jinja_block_end(c: &[char], i: usize) -> Option<usize> {
+    let close = match (c.get(i), c.get(i + 1)) {
+        (Some('{'), Some('{')) => '}',
+        (Some('{'), Some('%')) => '%',
+        (Some('{'), Some('#')) => '#',
+        _ => return None,
+    };
+    let (mut j, mut depth, mut quote) = (i + 2, 0i32, None::<char>);
+    while j < c.len() {
+        match (quote, c[j]) {
+            (Some(_), '\\') => j += 1,
+            (Some(q), x) if x == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c[j]),
+            (None, '(' | '[') => depth += 1,
+            (None, '{') if close == '}' => depth += 1,
+            (None, ')' | ']') => depth -= 1,
+            (None, x) if x == close && depth <= 0 && c.get(j + 1) == Some(&'}') => return Some(j + 2),
+            (None, '}') => depth -= 1,
+            _ => {}
+        }
+        j += 1;
+    }
+    None
+}
+
+/// Split `k=v` arguments as Ansible's split_args does: shell quoting, except that a Jinja block is kept whole
+/// and as written (`path=/x/{{ inventory_hostname }}`, `msg={{ a | default('b c') }}`).
+fn kv_words(s: &str) -> Result<Vec<String>, String> {
+    let c: Vec<char> = s.chars().collect();
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let (mut in_word, mut quote, mut i) = (false, None::<char>, 0usize);
+    while i < c.len() {
+        if let Some(end) = jinja_block_end(&c, i) {
+            cur.extend(&c[i..end]);
+            in_word = true;
+            i = end;
+            continue;
+        }
+        let ch = c[i];
+        match (quote, ch) {
+            (Some(q), x) if x == q => quote = None,
+            (Some('"'), '\\') if i + 1 < c.len() => {
+                i += 1;
+                if !matches!(c[i], '"' | '\\' | '$' | '`') {
+                    cur.push('\\');
+                }
+                cur.push(c[i]);
+            }
+            (Some(_), x) => cur.push(x),
+            (None, '\'' | '"') => {
+                quote = Some(ch);
+                in_word = true;
+            }
+            (None, '\\') if i + 1 < c.len() => {
+                i += 1;
+                cur.push(c[i]);
+                in_word = true;
+            }
+            (None, x) if x.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, x) => {
+                cur.push(x);
+                in_word = true;
+            }
+        }
+        i += 1;
+    }
+    match quote {
+        Some('\'') => return Err("unterminated single quote".into()),
+        Some(_) => return Err("unterminated double quote".into()),
+        None => {}
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
 /// Parse `k=v k2='v 2'` (Ansible's parse_kv without free form).
 pub fn parse_kv(s: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    for word in shell_words(s)? {
+    for word in kv_words(s)? {
         let Some((k, v)) = word.split_once('=') else {
             return Err(format!("expected key=value, found '{word}'"));
         };
@@ -415,7 +501,7 @@ pub fn parse_string_args(spec: &ModuleSpec, s: &str) -> Result<Map<String, Value
     let mut cut: Vec<(usize, usize)> = Vec::new();
     for (start, end) in split_raw_words(s) {
         let raw = &s[start..end];
-        let parsed = shell_words(raw)?;
+        let parsed = kv_words(raw)?;
         let kv = parsed.first().filter(|_| parsed.len() == 1).and_then(|w| w.split_once('='));
         if let Some((k, v)) = kv {
             if k != free_arg && spec.find(k).is_some() {
@@ -441,7 +527,21 @@ pub fn parse_string_args(spec: &ModuleSpec, s: &str) -> Result<Map<String, Value
 fn split_raw_words(s: &str) -> Vec<(usize, usize)> {
     let mut words = Vec::new();
     let (mut start, mut quote, mut escaped) = (None, None, false);
-    for (i, c) in s.char_indices() {
+    let chars: Vec<char> = s.chars().collect();
+    // A Jinja block is part of one word, whatever spaces and quotes it holds.
+    let mut skip_to = 0usize;
+    for (n, (i, c)) in s.char_indices().enumerate() {
+        if n < skip_to {
+            continue;
+        }
+        if quote.is_none()
+            && !escaped
+            && let Some(end) = jinja_block_end(&chars, n)
+        {
+            start.get_or_insert(i);
+            skip_to = end;
+            continue;
+        }
         if escaped {
             escaped = false;
             continue;
@@ -493,6 +593,19 @@ mod tests {
     fn shell_words_follow_posix_rules() {
         assert_eq!(shell_words(r#"echo "a b" 'c d' e\ f"#).unwrap(), ["echo", "a b", "c d", "e f"]);
         assert!(shell_words("echo 'open").is_err());
+    }
+
+    #[test]
+    fn key_values_keep_jinja_blocks_whole() {
+        let kv = parse_kv("path=/x/{{ inventory_hostname }} state=touch msg={{ a | default('b c') }} q='x y' d=\"{{ \"z\" }} w\"").unwrap();
+        assert_eq!(kv[0], ("path".to_string(), "/x/{{ inventory_hostname }}".to_string()));
+        assert_eq!(kv[1], ("state".to_string(), "touch".to_string()));
+        assert_eq!(kv[2], ("msg".to_string(), "{{ a | default('b c') }}".to_string()));
+        assert_eq!(kv[3], ("q".to_string(), "x y".to_string()));
+        assert_eq!(kv[4], ("d".to_string(), "{{ \"z\" }} w".to_string()));
+        let m = parse_string_args(&SPEC, "echo {{ x | join(' ') }} creates={{ dir ~ '/a b' }}").unwrap();
+        assert_eq!(m.get("cmd").unwrap(), "echo {{ x | join(' ') }}");
+        assert_eq!(m.get("creates").unwrap(), "{{ dir ~ '/a b' }}");
     }
 
     #[test]

@@ -32,18 +32,24 @@ pub fn parse(out: &str) -> Map<String, Value> {
         let name = name.trim();
         services.insert(name.to_string(), json!({"name": name, "state": state, "status": "unknown", "source": "sysv"}));
     }
+    // A unit that is not found (its package removed), masked or failed keeps that as its status, as Ansible's
+    // scanner does; roles test `status != "not-found"` before touching a unit.
+    const BAD: &[&str] = &["not-found", "masked", "failed"];
     for line in units.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let [name, _load, _active, sub, ..] = f.as_slice() else { continue };
+        let [name, load, active, sub, ..] = f.as_slice() else { continue };
         let state = if *sub == "running" { "running" } else { "stopped" };
-        services.insert(name.to_string(), json!({"name": name, "state": state, "status": "unknown", "source": "systemd"}));
+        let status = [load, active, sub].into_iter().find(|x| BAD.contains(x)).copied().unwrap_or(active);
+        services.insert(name.to_string(), json!({"name": name, "state": state, "status": status, "source": "systemd"}));
     }
     for line in files.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         let [name, status, ..] = f.as_slice() else { continue };
         let entry =
             services.entry(name.to_string()).or_insert_with(|| json!({"name": name, "state": "inactive", "status": "unknown", "source": "systemd"}));
-        entry["status"] = json!(status);
+        if !entry["status"].as_str().is_some_and(|s| BAD.contains(&s)) {
+            entry["status"] = json!(status);
+        }
     }
     services
 }
@@ -79,6 +85,7 @@ mod tests {
     fn loaded_units_have_a_state_and_unit_files_a_status() {
         let out = " [ + ]  ssh\n [ - ]  ufw\n--\nssh.service loaded active running OpenBSD Secure Shell server\n\
                    systemd-tmpfiles-setup.service loaded active exited Create Volatile Files\n\
+                   systemd-timesyncd.service not-found inactive dead systemd-timesyncd.service\n\
                    --\n\
                    ssh.service enabled enabled\n\
                    ufw.service disabled enabled\n";
@@ -90,5 +97,7 @@ mod tests {
         assert_eq!(s["ufw.service"]["status"], "disabled");
         assert_eq!(s["ufw"]["state"], "stopped");
         assert_eq!(s["ssh"]["source"], "sysv");
+        assert_eq!(s["systemd-timesyncd.service"]["status"], "not-found");
+        assert_eq!(s["systemd-tmpfiles-setup.service"]["status"], "active");
     }
 }

@@ -20,6 +20,9 @@ pub enum Action {
     IncludeVars,
     /// `meta`: act on the run.
     Meta(MetaAction),
+    /// `action: "{{ pkg_mgr }} name=x"`: the module is named by a template, resolved when the task runs;
+    /// its arguments are kept as written (a `k=v` string under `_raw_params`, or a mapping).
+    Templated(std::sync::Arc<str>),
 }
 
 impl Action {
@@ -30,6 +33,7 @@ impl Action {
             Action::SetFact => "set_fact",
             Action::IncludeVars => "include_vars",
             Action::Meta(_) => "meta",
+            Action::Templated(name) => name,
         }
     }
 }

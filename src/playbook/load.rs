@@ -227,15 +227,11 @@ impl Loader {
                     .ok_or_else(|| LoadError::at(&m.span, "`max_fail_percentage:` must be a number from 0 to 100"))?,
             ),
         };
-        let strategy = match opt_string(node, "strategy")?.as_deref() {
-            None | Some("linear") => Strategy::Linear,
-            Some("free") => Strategy::Free,
-            Some(other) => {
-                return Err(LoadError::at(
-                    &node.get("strategy").unwrap_or(node).span,
-                    format!("strategy '{other}' is not supported (linear or free)"),
-                ));
-            }
+        let strategy_raw = opt_string(node, "strategy")?;
+        let strategy_template = strategy_raw.clone().filter(|s| s.contains("{{"));
+        let strategy = match strategy_raw.as_deref() {
+            Some(t) if t.contains("{{") => Strategy::Linear,
+            s => Strategy::parse(s).map_err(|e| LoadError::at(&node.get("strategy").unwrap_or(node).span, e))?,
         };
         let vars_files = string_list(node, "vars_files")?
             .into_iter()
@@ -256,6 +252,7 @@ impl Loader {
             max_fail_percentage,
             any_errors_fatal: kw.any_errors_fatal.unwrap_or(false),
             strategy,
+            strategy_template,
             force_handlers: opt_bool(node, "force_handlers")?.unwrap_or(false),
             kw,
             pre_tasks,

@@ -50,8 +50,20 @@ pub enum Strategy {
     /// Every host finishes a task before any host starts the next (Ansible's default).
     #[default]
     Linear,
-    /// Each host runs through the play at its own pace.
+    /// Each host runs through the play at its own pace (`host_pinned` too: hlprov keeps no worker pool that
+    /// hosts could move between).
     Free,
+}
+
+impl Strategy {
+    /// A strategy's name as Ansible spells it (none: linear).
+    pub fn parse(name: Option<&str>) -> Result<Strategy, String> {
+        match name.map(str::trim) {
+            None | Some("linear") | Some("ansible.builtin.linear") => Ok(Strategy::Linear),
+            Some("free" | "host_pinned" | "ansible.builtin.free" | "ansible.builtin.host_pinned") => Ok(Strategy::Free),
+            Some(other) => Err(format!("strategy '{other}' is not supported (linear, free or host_pinned)")),
+        }
+    }
 }
 
 /// One play: a set of hosts and what to do to them.
@@ -75,6 +87,8 @@ pub struct Play {
     pub max_fail_percentage: Option<f64>,
     pub any_errors_fatal: bool,
     pub strategy: Strategy,
+    /// `strategy: "{{ … }}"`: rendered when the play starts (then `strategy` is only the fallback).
+    pub strategy_template: Option<String>,
     pub force_handlers: bool,
     /// Keywords every task of the play inherits (become, environment, tags, …).
     pub kw: Keywords,
@@ -112,7 +126,8 @@ pub struct Keywords {
     pub diff: Option<bool>,
     pub no_log: Option<Value>,
     pub delegate_to: Option<String>,
-    pub run_once: Option<bool>,
+    /// A boolean, or a template rendered for the first host when the task runs.
+    pub run_once: Option<Value>,
     pub any_errors_fatal: Option<bool>,
     /// Per-task time limit in seconds.
     pub timeout: Option<u64>,
@@ -162,6 +177,11 @@ pub enum LoopKind {
     WithFileglob,
     WithSequence,
     WithFirstFound,
+    WithTogether,
+    WithNested,
+    WithSubelements,
+    WithFlattened,
+    WithRandomChoice,
 }
 
 #[derive(Clone, Debug)]
@@ -172,16 +192,29 @@ pub struct Loop {
 
 #[derive(Clone, Debug)]
 pub struct LoopControl {
+    /// A variable name, or a template that renders to one (checked when the task runs).
     pub loop_var: String,
     pub index_var: Option<String>,
     pub label: Option<String>,
     pub pause: Option<f64>,
     pub extended: bool,
+    /// `extended_allitems: false` leaves `ansible_loop.allitems` out (a long list copied into every item).
+    pub extended_allitems: bool,
+    /// Stop after the first item for which one of these holds (the item's result is registered by then).
+    pub break_when: Vec<Cond>,
 }
 
 impl Default for LoopControl {
     fn default() -> Self {
-        LoopControl { loop_var: "item".into(), index_var: None, label: None, pause: None, extended: false }
+        LoopControl {
+            loop_var: "item".into(),
+            index_var: None,
+            label: None,
+            pause: None,
+            extended: false,
+            extended_allitems: true,
+            break_when: Vec::new(),
+        }
     }
 }
 

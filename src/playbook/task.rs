@@ -53,6 +53,9 @@ impl Loader {
             if let Some(msg) = lacking(&key) {
                 return Err(err(k, msg));
             }
+            if key.starts_with("with_") && !TASK_KEYWORDS.contains(&key.as_str()) {
+                return Err(err(k, format!("`{key}:` (the {} lookup as a loop) is not supported by hlprov yet; see docs/compat.md", &key[5..])));
+            }
             if key == "action" || key == "local_action" || !TASK_KEYWORDS.contains(&key.as_str()) {
                 actions.push((k, v));
             }
@@ -88,9 +91,10 @@ impl Loader {
             "import_playbook" => return Err(err(key_node, "`import_playbook:` is only allowed at the top level of a playbook")),
             _ => {}
         }
+        let templated = module_name.contains("{{");
         let engine_action = action::is_engine_action(&module_name);
         let module = registry::find(&module_name);
-        let missing = module.is_none() && !engine_action;
+        let missing = module.is_none() && !engine_action && !templated;
         if missing {
             let hint = suggest(&module_name, &TASK_KEYWORDS).map(|s| format!("; did you mean the keyword '{s}'?")).unwrap_or_default();
             // A name that looks like a misspelt keyword is a mistake in the file, not a module for another system.
@@ -134,6 +138,7 @@ impl Loader {
             spec.check(&margs, true).map_err(|e| err(key_node, format!("module '{module_name}': {e}")))?;
         }
         let task_action = match action::resolve(&module_name, &margs).map_err(|e| err(key_node, e))? {
+            _ if templated => action::Action::Templated(module_name.as_str().into()),
             Some(a) => a,
             None => action::Action::Missing(module_name.as_str().into()),
         };
@@ -178,8 +183,10 @@ impl Loader {
     fn parse_action_value(&self, value: &yaml::Node) -> Result<(String, Map<String, Value>), LoadError> {
         match &value.kind {
             NodeKind::Str(s) => {
-                let (m, rest) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
+                let (m, rest) = split_module_word(s.trim());
                 let a = match registry::find(m) {
+                    // A module named by a template: its arguments are parsed when the name is known.
+                    _ if m.contains("{{") => [("_raw_params".to_string(), Value::String(rest.to_string()))].into_iter().collect(),
                     Some(module) => args::parse_string_args(module.spec(), rest).map_err(|e| err(value, e))?,
                     None if action::is_engine_action(m) => {
                         args::parse_kv(rest).map_err(|e| err(value, e))?.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
@@ -249,7 +256,8 @@ impl Loader {
 
     fn import_role(&mut self, node: &yaml::Node, value: &yaml::Node, _ctx: &Ctx) -> Result<Vec<Node>, LoadError> {
         let name = value.get("name").and_then(|n| n.as_str()).ok_or_else(|| err(value, "import_role needs `name:`"))?;
-        let tasks_from = value.get("tasks_from").and_then(|n| n.as_str());
+        // `tasks_from: "{{ omit }}"` (written for include_role and import_role alike) is no tasks_from.
+        let tasks_from = value.get("tasks_from").and_then(|n| n.as_str()).filter(|t| !is_omit(t));
         let kw = parse_keywords(node)?;
         let params = node.get("vars").map(|v| v.to_value().as_object().cloned().unwrap_or_default()).unwrap_or_default();
         let block = self.role_block(name, params, tasks_from, kw, &value.span)?;
@@ -298,6 +306,21 @@ impl Loader {
     }
 }
 
+/// The module word of `action: copy src=a` and the rest; a templated word (`{{ pkg_mgr }}`) may hold spaces.
+fn split_module_word(s: &str) -> (&str, &str) {
+    let end = if s.starts_with("{{") {
+        s.find("}}").map(|e| e + 2).and_then(|e| s[e..].find(char::is_whitespace).map(|w| e + w)).unwrap_or(s.len())
+    } else {
+        s.find(char::is_whitespace).unwrap_or(s.len())
+    };
+    (&s[..end], s[end..].trim_start())
+}
+
+/// `{{ omit }}` as written.
+fn is_omit(s: &str) -> bool {
+    s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")).is_some_and(|inner| inner.trim() == "omit")
+}
+
 /// `tasks/foo.yml` relative to where the including file is.
 pub fn resolve_tasks_path(base: &Path, file: &str) -> PathBuf {
     let p = Path::new(file);
@@ -326,7 +349,7 @@ pub(crate) fn parse_keywords(node: &yaml::Node) -> Result<Keywords, LoadError> {
         diff: opt_bool(node, "diff")?,
         no_log: node.get("no_log").map(yaml::Node::to_value),
         delegate_to: opt_string(node, "delegate_to")?,
-        run_once: opt_bool(node, "run_once")?,
+        run_once: opt_bool_or_template(node, "run_once")?,
         any_errors_fatal: opt_bool(node, "any_errors_fatal")?,
         timeout: None,
         vars: Map::new(),
@@ -367,6 +390,12 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
         ("with_fileglob", LoopKind::WithFileglob),
         ("with_sequence", LoopKind::WithSequence),
         ("with_first_found", LoopKind::WithFirstFound),
+        ("with_together", LoopKind::WithTogether),
+        ("with_nested", LoopKind::WithNested),
+        ("with_cartesian", LoopKind::WithNested),
+        ("with_subelements", LoopKind::WithSubelements),
+        ("with_flattened", LoopKind::WithFlattened),
+        ("with_random_choice", LoopKind::WithRandomChoice),
     ];
     let found: Vec<(&str, LoopKind, &yaml::Node)> = KINDS.iter().filter_map(|(k, kind)| node.get(k).map(|n| (*k, *kind, n))).collect();
     let loop_ = match found.as_slice() {
@@ -385,7 +414,11 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
         for (k, v) in entries {
             match k.key_string().unwrap_or_default().as_str() {
                 "loop_var" => {
-                    lc.loop_var = v.as_str().filter(|s| is_identifier(s)).ok_or_else(|| err(v, "loop_var must be a variable name"))?.to_string()
+                    lc.loop_var = v
+                        .as_str()
+                        .filter(|s| is_identifier(s) || s.contains("{{"))
+                        .ok_or_else(|| err(v, "loop_var must be a variable name"))?
+                        .to_string()
                 }
                 "index_var" => {
                     lc.index_var =
@@ -394,8 +427,14 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
                 "label" => lc.label = Some(v.as_str().map(str::to_string).unwrap_or_else(|| v.to_value().to_string())),
                 "pause" => lc.pause = Some(v.to_value().as_f64().ok_or_else(|| err(v, "pause must be a number of seconds"))?),
                 "extended" => lc.extended = matches!(v.kind, NodeKind::Bool(true)),
-                "extended_allitems" | "break_when" => {}
-                other => return Err(err(k, format!("unknown loop_control option '{other}' (loop_var, index_var, label, pause, extended)"))),
+                "extended_allitems" => lc.extended_allitems = !matches!(v.kind, NodeKind::Bool(false)),
+                "break_when" => lc.break_when = conds(c, "break_when")?,
+                other => {
+                    return Err(err(
+                        k,
+                        format!("unknown loop_control option '{other}' (loop_var, index_var, label, pause, extended, extended_allitems, break_when)"),
+                    ));
+                }
             }
         }
     }
@@ -414,6 +453,14 @@ pub(crate) fn opt_string(node: &yaml::Node, key: &str) -> Result<Option<String>,
             NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => Ok(n.key_string()),
             _ => Err(err(n, format!("`{key}:` must be a string, found {}", n.type_name()))),
         },
+    }
+}
+
+/// A boolean keyword that may also be a template (`run_once: "{{ is_first }}"`), rendered when it is used.
+fn opt_bool_or_template(node: &yaml::Node, key: &str) -> Result<Option<Value>, LoadError> {
+    match node.get(key) {
+        Some(n) if matches!(&n.kind, NodeKind::Str(s) if s.contains("{{")) => Ok(Some(n.to_value())),
+        _ => Ok(opt_bool(node, key)?.map(Value::Bool)),
     }
 }
 

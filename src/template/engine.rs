@@ -11,7 +11,7 @@ use minijinja::{Environment, Error, ErrorKind};
 use super::context::{Failure, RenderCtx, ScopeObject, is_template};
 use super::convert;
 use super::error::TemplateErrorKind;
-use super::{filters, jinja_tests, literal, lookups};
+use super::{filters, jinja_tests, literal, lookups, pyformat};
 use crate::vars::unsafe_text;
 use crate::yaml::Value as Json;
 
@@ -64,6 +64,8 @@ impl TextOptions {
 /// Everything needed to render; shared (in an Arc) by the Templar and every lazy variable.
 pub struct Engine {
     envs: Vec<Environment<'static>>,
+    /// The same with strict undefined values: a condition is checked again in it (see `Templar::eval_condition`).
+    strict: Environment<'static>,
     omit: String,
 }
 
@@ -81,7 +83,9 @@ impl Engine {
                 build_env(opts)
             })
             .collect();
-        Engine { envs, omit }
+        let mut strict = build_env(TextOptions::default());
+        strict.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        Engine { envs, strict, omit }
     }
 
     /// A function or value every template has (lookup, range, namespace…): not a variable, so a template that
@@ -121,19 +125,23 @@ impl Engine {
     /// Compile without rendering: a syntax error is found before anything runs.
     pub fn check_syntax(&self, text: &str, expression: bool) -> Result<(), Error> {
         let env = self.env(TextOptions::default());
-        if expression { env.compile_expression(text).map(|_| ()) } else { env.template_from_str(&escape_backslashes(text)).map(|_| ()) }
+        if expression {
+            env.compile_expression(&pyformat::rewrite_expr(text)).map(|_| ())
+        } else {
+            env.template_from_str(&pyformat::rewrite_template(&escape_backslashes(text))).map(|_| ())
+        }
     }
 
     /// Evaluate a bare expression. An undefined result is an error naming what was undefined.
     pub fn eval_expr(&self, expr: &str, obj: &Arc<ScopeObject>) -> Result<Value, Error> {
-        let compiled = self.env(TextOptions::default()).compile_expression_owned(expr.to_string())?;
+        let compiled = self.env(TextOptions::default()).compile_expression_owned(pyformat::rewrite_expr(expr).into_owned())?;
         let v = compiled.eval(obj.value())?;
         if v.is_undefined() {
             let e = expr.trim();
-            let simple = e.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+            let simple = e.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"'));
             let miss = obj.ctx.last_miss();
             // `nope.x` with `nope` missing: name the missing variable, as Ansible does.
-            let root = e.split('.').next().unwrap_or(e);
+            let root = e.split(['.', '[']).next().unwrap_or(e);
             let name = if simple && miss.as_deref() != Some(root) { Some(e.to_string()) } else { miss };
             return Err(match name {
                 Some(n) => Error::new(ErrorKind::UndefinedError, format!("`{n}` is undefined")),
@@ -143,9 +151,14 @@ impl Engine {
         Ok(v)
     }
 
+    /// Evaluate a bare expression where reading an attribute of an undefined value is an error.
+    pub fn eval_expr_strict(&self, expr: &str, obj: &Arc<ScopeObject>) -> Result<Value, Error> {
+        self.strict.compile_expression_owned(pyformat::rewrite_expr(expr).into_owned())?.eval(obj.value())
+    }
+
     /// Render a text template; trailing newlines of the source are kept, as Ansible does.
     pub fn render_text(&self, text: &str, obj: &Arc<ScopeObject>, opts: TextOptions) -> Result<String, Error> {
-        let mut out = self.env(opts).render_named_str("template", text, obj.value())?;
+        let mut out = self.env(opts).render_named_str("template", &pyformat::rewrite_template(text), obj.value())?;
         let want = trailing_newlines(text);
         let have = trailing_newlines(&out);
         if want > have {
@@ -339,6 +352,7 @@ fn build_env(opts: TextOptions) -> Environment<'static> {
     });
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(&mut env);
+    pyformat::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env

@@ -21,6 +21,7 @@ pub fn nice_yaml(v: &crate::yaml::Value) -> String {
 mod jinja_tests;
 mod literal;
 mod lookups;
+mod pyformat;
 mod templar;
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ impl Templar {
     /// from mappings and lists; `!unsafe` strings come out verbatim.
     pub fn render_value(&self, v: &Value, scope: &VarScope, origin: &Span) -> Result<Value, TemplateError> {
         let (obj, ctx) = self.root(scope);
-        let v = self.render_deep(v, &obj).map_err(|e| self.error(e, &ctx, origin, false))?;
+        let v = self.render_deep(v, &obj).map_err(|e| self.error(e, &obj, origin, false))?;
         host_only_check(&ctx, origin)?;
         Ok(v)
     }
@@ -65,7 +65,7 @@ impl Templar {
         let shift = if body.len() != text.len() { 1 } else { 0 };
         let (obj, ctx) = self.root(scope);
         let text = self.engine.render_text(body, &obj, opts).map_err(|e| {
-            let mut err = self.error(Fail::Engine(e, true), &ctx, origin, true);
+            let mut err = self.error(Fail::Engine(e, true), &obj, origin, true);
             err.template_line = err.template_line.map(|l| l + shift);
             err
         })?;
@@ -85,17 +85,29 @@ impl Templar {
         }
         let (obj, ctx) = self.root(scope);
         let bare = engine::escape_backslashes_expr(bare);
-        let v = self.engine.eval_expr(&bare, &obj).map_err(|e| self.error(Fail::Engine(e, false), &ctx, origin, false))?;
+        let v = self.engine.eval_expr(&bare, &obj).map_err(|e| self.error(Fail::Engine(e, false), &obj, origin, false))?;
         host_only_check(&ctx, origin)?;
+        // Ansible fails a condition that compares or reads an attribute of something undefined (`nope == 1`,
+        // `deep.a.b.c == 1` with no `deep.a.b`); minijinja's chainable undefined lets it through as false. Checked
+        // again strictly, unless the condition tests for definedness or gives a default (the chain is allowed there).
+        let reads_past = bare.contains('.') || bare.contains('[') || ctx.last_miss().is_some();
+        if reads_past && !["defined", "default", "d(", " is "].iter().any(|w| bare.contains(w)) {
+            // The same scope object: variables already rendered for the first evaluation are not rendered again.
+            if let Err(e) = self.engine.eval_expr_strict(&bare, &obj)
+                && e.kind() == minijinja::ErrorKind::UndefinedError
+            {
+                return Err(self.error_in(Fail::Engine(e, false), &obj, origin, false, Some(&bare)));
+            }
+        }
         Ok(truthy(&v))
     }
 
     /// Evaluate a bare expression to a value (e.g. `loop:` given as an expression, `debug: var=`).
     pub fn eval_expression(&self, expr: &str, scope: &VarScope, origin: &Span) -> Result<Value, TemplateError> {
         let (obj, ctx) = self.root(scope);
-        let v = self.engine.eval_expr(expr, &obj).map_err(|e| self.error(Fail::Engine(e, false), &ctx, origin, false))?;
+        let v = self.engine.eval_expr(expr, &obj).map_err(|e| self.error(Fail::Engine(e, false), &obj, origin, false))?;
         host_only_check(&ctx, origin)?;
-        to_json(&v).map_err(|e| self.error(e, &ctx, origin, false))
+        to_json(&v).map_err(|e| self.error(e, &obj, origin, false))
     }
 
     /// Check a template (`expression: false`) or a condition (`true`) for Jinja syntax errors, without variables.
@@ -157,7 +169,13 @@ impl Templar {
         })
     }
 
-    fn error(&self, fail: Fail, ctx: &RenderCtx, origin: &Span, is_file: bool) -> TemplateError {
+    fn error(&self, fail: Fail, obj: &Arc<ScopeObject>, origin: &Span, is_file: bool) -> TemplateError {
+        self.error_in(fail, obj, origin, is_file, None)
+    }
+
+    /// [`error`](Self::error) for the expression `source`, where a subscript by a variable can be named.
+    fn error_in(&self, fail: Fail, obj: &Arc<ScopeObject>, origin: &Span, is_file: bool, source: Option<&str>) -> TemplateError {
+        let ctx = &*obj.ctx;
         if let Err(e) = host_only_check(ctx, origin) {
             return e;
         }
@@ -182,11 +200,87 @@ impl Templar {
                 (TemplateErrorKind::Undefined, msg, name, None)
             }
         };
+        // `deep.a.x` with `deep.a` defined: Ansible names the missing attribute or element, not the whole path.
+        let message = match (&kind, &undefined) {
+            (TemplateErrorKind::Undefined, Some(path)) => missing_part(&self.engine, obj, path, source).unwrap_or(message),
+            _ => message,
+        };
         let mut err = TemplateError::new(kind, origin, message);
         err.undefined = undefined;
         err.is_file = is_file;
         err.template_line = line;
         err
+    }
+}
+
+/// Ansible's message for an undefined `path` whose start is defined: "object of type 'dict' has no attribute
+/// 'x'", "object has no element 0". None when the root itself is undefined (the usual "'x' is undefined").
+/// minijinja writes a subscript by a variable as `groups[...]`: `source`, the expression, tells which.
+fn missing_part(engine: &engine::Engine, obj: &Arc<ScopeObject>, path: &str, source: Option<&str>) -> Option<String> {
+    let mut cuts = Vec::new();
+    let (mut depth, mut quote) = (0i32, None::<char>);
+    for (i, c) in path.char_indices() {
+        match (quote, c) {
+            (Some(q), x) if x == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[') => {
+                if depth == 0 {
+                    cuts.push(i);
+                }
+                depth += 1;
+            }
+            (None, ']') => depth -= 1,
+            (None, '.') if depth == 0 => cuts.push(i),
+            (None, c) if !(c.is_alphanumeric() || c == '_') && depth == 0 => return None,
+            _ => {}
+        }
+    }
+    cuts.push(path.len());
+    let quiet = ScopeObject::new(obj.scope.clone(), obj.engine.clone(), Arc::new(RenderCtx::default()), String::new());
+    let mut parent = engine.eval_expr(&path[..*cuts.first()?], &quiet).ok()?;
+    for w in cuts.windows(2) {
+        let (seg, next) = (&path[w[0]..w[1]], &path[..w[1]]);
+        match engine.eval_expr(next, &quiet) {
+            Ok(v) => parent = v,
+            Err(_) => {
+                let raw = seg.trim_start_matches('.');
+                let mut key = raw.trim_start_matches('[').trim_end_matches(']').trim_matches(|c| c == '\'' || c == '"').to_string();
+                if key == "..." {
+                    key = subscript_in(engine, &quiet, source?, &path[..w[0]])?;
+                } else if raw.starts_with("[") && !raw[1..].starts_with(['\'', '"']) && key.parse::<i64>().is_err() {
+                    // `groups[agent_group]`: a subscript by a variable names its value.
+                    key = engine.eval_expr(&key, &quiet).ok().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))?;
+                }
+                use minijinja::value::ValueKind;
+                return Some(match parent.kind() {
+                    ValueKind::Seq if key.parse::<i64>().is_ok() => format!("list object has no element {key}"),
+                    ValueKind::Map => format!("object of type 'dict' has no attribute '{key}'"),
+                    ValueKind::String => format!("object of type 'str' has no attribute '{key}'"),
+                    ValueKind::None => format!("'None' has no attribute '{key}'"),
+                    _ => format!("'{}' has no attribute '{key}'", &path[..w[0]]),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The value of the subscript that follows `base` in `source` (`groups[agent_group]` → `agent`).
+fn subscript_in(engine: &engine::Engine, obj: &Arc<ScopeObject>, source: &str, base: &str) -> Option<String> {
+    let start = source.find(&format!("{base}["))? + base.len() + 1;
+    let mut depth = 1;
+    let end = source[start..].char_indices().find_map(|(i, c)| {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ => {}
+        }
+        (depth == 0).then_some(start + i)
+    })?;
+    match engine.eval_expr(&source[start..end], obj).ok()? {
+        v if v.as_str().is_some() => v.as_str().map(str::to_string),
+        v => Some(v.to_string()),
     }
 }
 

@@ -189,10 +189,12 @@ fn undefined_errors_name_the_variable_the_template_and_the_line() {
     // Undefined values may not be printed or filtered, but may be tested and defaulted.
     let s = scope(json!({"m": {"a": 1}}));
     assert!(render(&t, "{{ m.zz | upper }}", &s).is_err());
+    // A missing attribute of a defined mapping is told as Ansible tells it; the path stays in `undefined`.
     let e = render(&t, "x{{ m.zz }}y", &s).unwrap_err();
-    assert_eq!(e.to_string(), "play.yml:7:9: 'm.zz' is undefined", "one-line templates carry no line number");
+    assert_eq!(e.to_string(), "play.yml:7:9: object of type 'dict' has no attribute 'zz'", "one-line templates carry no line number");
+    assert_eq!(e.undefined.as_deref(), Some("m.zz"));
     let e = render(&t, "first\nsecond {{ m.zz }}", &s).unwrap_err();
-    assert_eq!(e.to_string(), "play.yml:7:9: 'm.zz' is undefined (line 2 of the template)");
+    assert_eq!(e.to_string(), "play.yml:7:9: object of type 'dict' has no attribute 'zz' (line 2 of the template)");
     assert_eq!(render(&t, "{{ m.zz is defined }}-{{ nope is undefined }}", &s).unwrap(), json!("False-True"));
     assert_eq!(render(&t, "{{ nope | mandatory('set nope in group_vars') if false else 1 }}", &s).unwrap(), json!(1));
     let e = render(&t, "{{ nope | mandatory('set nope in group_vars') }}", &s).unwrap_err();
@@ -374,4 +376,52 @@ fn from_yaml_passes_an_undefined_input_to_default_but_printing_it_still_fails() 
     assert_eq!(v, json!("10.42.0.0/16"));
     let err = render(&t, "{{ nope | from_yaml }}", &s).unwrap_err().to_string();
     assert!(err.contains("'nope' is undefined"), "{err}");
+}
+
+/// Python's `%` formatting, `str.format` and `~`/`+` as ansible-core 2.19 renders them (outputs taken from it).
+#[test]
+fn python_percent_and_format_render_as_ansible_does() {
+    let t = Templar::default();
+    let s = scope(json!({"n": 7, "a": "x", "b": 3, "d": {"k": "v", "num": 5}, "l": [1, "a"]}));
+    let text = "{{ '%02d' % n }}|{{ '%s-%s' % (a, b) }}|{{ '%(k)s=%(num)03d' % d }}|{{ '%5.2f' % 3.14159 }}|{{ '%x' % 255 }}|\
+{{ '%s' % [1,2] }}|{{ '%-4s|' % 'ab' }}|{{ '%d%%' % 50 }}";
+    assert_eq!(render(&t, text, &s).unwrap(), json!("07|x-3|v=005| 3.14|ff|[1, 2]|ab  ||50%"));
+    let text = "{{ '{}-{}'.format(a, b) }}|{{ '{0:02d}'.format(n) }}|{{ '{1}{0}'.format(a,b) }}|{{ '{k}'.format(k=a) }}|\
+{{ '{:>5}'.format(a) }}|{{ '{:.2f}'.format(2.5) }}";
+    assert_eq!(render(&t, text, &s).unwrap(), json!("x-3|07|3x|x|    x|2.50"));
+    let text = "{{ 'a' ~ none }}|{{ 'x' ~ l }}|{{ 'x' ~ true }}|{{ 'a' ~ {'k':1} }}|{{ 'a' + 'b' ~ 3 }}|{{ l + [2] }}|{{ '%s' % l }}|\
+{{ '%s' % true }}|{{ '%s' % none }}|{{ '%.1f%%' % 12.34 }}";
+    assert_eq!(render(&t, text, &s).unwrap(), json!("aNone|x[1, 'a']|xTrue|a{'k': 1}|ab3|[1, 'a', 2]|[1, 'a']|True|None|12.3%"));
+    // A lone expression keeps its type; a condition takes the same syntax; the remainder of numbers is unchanged.
+    assert_eq!(render(&t, "{{ 'node%02d' % n }}", &s).unwrap(), json!("node07"));
+    assert!(t.eval_condition("'%03d' % n == '007' and n % 2 == 1", &s, &origin()).unwrap());
+    assert!(render(&t, "{{ 'a' + 1 }}", &s).is_err());
+    assert!(render(&t, "{{ '%s %s' % (a,) }}", &s).is_err());
+    assert!(render(&t, "{{ '%d' % a }}", &s).is_err());
+    assert_eq!(render(&t, "{{ '%s' % nope }}", &s).unwrap_err().message, "'nope' is undefined");
+}
+
+/// Undefined nested values fail where they are used, with ansible-core 2.19's messages (taken from it); a
+/// condition that compares or reads past an undefined value fails, one that tests for it does not.
+#[test]
+fn undefined_nested_values_fail_where_used_with_ansibles_messages() {
+    let t = Templar::default();
+    let s = scope(json!({"deep": {"a": {}}, "lst": [], "groups": {"server": ["h1"]}, "g": "agent"}));
+    let msg = |r: Result<Value, super::TemplateError>| r.unwrap_err().message;
+    assert_eq!(msg(render(&t, "{{ deep.a.x }}", &s)), "object of type 'dict' has no attribute 'x'");
+    assert_eq!(msg(render(&t, "{{ deep.a.x.y }}", &s)), "object of type 'dict' has no attribute 'x'");
+    assert_eq!(msg(render(&t, "{{ lst[0] }}", &s)), "list object has no element 0");
+    assert_eq!(msg(render(&t, "{{ groups[g] }}", &s)), "object of type 'dict' has no attribute 'agent'");
+    assert_eq!(msg(render(&t, "{{ nope.x }}", &s)), "'nope' is undefined");
+    assert_eq!(render(&t, "{{ deep.a.b.c | default('d') }}", &s).unwrap(), json!("d"));
+    let cond = |c: &str| t.eval_condition(c, &s, &origin()).map_err(|e| e.message);
+    assert_eq!(cond("deep.a.b.c == 1").unwrap_err(), "object of type 'dict' has no attribute 'b'");
+    assert_eq!(cond("deep.a.b == 1").unwrap_err(), "object of type 'dict' has no attribute 'b'");
+    assert_eq!(cond("lst[0] == 1").unwrap_err(), "list object has no element 0");
+    assert_eq!(cond("nope == 1").unwrap_err(), "'nope' is undefined");
+    assert_eq!(cond("'h1' in groups[g]").unwrap_err(), "object of type 'dict' has no attribute 'agent'");
+    assert_eq!(cond("deep.a.b.c is defined"), Ok(false));
+    assert_eq!(cond("deep.a.b is defined and deep.a.b.c == 1"), Ok(false));
+    assert_eq!(cond("deep.a.b | default(1) == 1"), Ok(true));
+    assert_eq!(cond("'h1' in groups['server']"), Ok(true));
 }
