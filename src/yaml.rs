@@ -18,6 +18,36 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 /// The data model shared by variables, module arguments and facts.
 pub type Value = serde_json::Value;
 
+/// Ansible's boolean conversion (YAML 1.1's boolean words, 1 and 0), for arguments and options given as text.
+pub fn to_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_f64() {
+            Some(1.0) => Some(true),
+            Some(0.0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match s.to_lowercase().as_str() {
+            "yes" | "on" | "1" | "true" | "y" | "t" => Some(true),
+            "no" | "off" | "0" | "false" | "n" | "f" | "" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What kind of value `v` is, for messages ("a list", "a mapping").
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
 /// How a value tagged `!unsafe` is represented once loaded: `{"__ansible_unsafe": "text"}`, the same encoding
 /// Ansible's own JSON encoder uses. Templating hands such a string over verbatim and never renders it.
 pub const UNSAFE_KEY: &str = "__ansible_unsafe";

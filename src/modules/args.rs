@@ -253,24 +253,6 @@ fn coerce(spec: &ArgSpec, v: &Value) -> Result<Value, String> {
     Ok(out)
 }
 
-/// Ansible's boolean conversion for module arguments.
-pub fn to_bool(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_f64() {
-            Some(1.0) => Some(true),
-            Some(0.0) => Some(false),
-            _ => None,
-        },
-        Value::String(s) => match s.to_lowercase().as_str() {
-            "yes" | "on" | "1" | "true" | "y" | "t" => Some(true),
-            "no" | "off" | "0" | "false" | "n" | "f" | "" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// A value as text the way Python's `str()` shows it (strings as they are, True/False).
 pub fn value_text(v: &Value) -> String {
     match v {
@@ -280,16 +262,7 @@ pub fn value_text(v: &Value) -> String {
     }
 }
 
-pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
+pub use crate::yaml::{to_bool, type_name};
 
 /// Checked, normalised arguments with typed accessors. Defaults are already filled in.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -10,6 +10,7 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error, State};
 
 use super::context::{Failure, SCOPE_KEY, ScopeObject};
+use super::convert::{ToJsonError, to_json, to_mj};
 use super::engine::TextOptions;
 use super::error::TemplateErrorKind;
 use super::filters::{fail, text_of};
@@ -49,9 +50,16 @@ fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> R
         "pipe" => pipe(&flat),
         "community.sops.sops" | "sops" => sops(&obj, &flat),
         "fileglob" => fileglob(&obj, &flat),
+        "vars" => vars(state, &flat, &kw),
+        "varnames" => varnames(&obj, &flat),
+        "lines" => lines(&flat),
+        "items" | "list" | "dict" | "indexed_items" | "together" | "nested" | "cartesian" | "flattened" | "subelements" | "sequence"
+        | "random_choice" => list_lookup(short, terms),
         other => {
             return Err(fail(format!(
-                "lookup plugin '{other}' is not available in hlprov (it has file, fileglob, env, template, pipe, community.sops.sops)"
+                "lookup plugin '{other}' is not available in hlprov (it has file, fileglob, env, template, pipe, vars, varnames, lines, \
+                 items, list, dict, indexed_items, together, nested, cartesian, flattened, subelements, sequence, random_choice, \
+                 community.sops.sops)"
             )));
         }
     };
@@ -71,6 +79,74 @@ fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> R
         return Ok(Value::from(items.iter().map(|i| i.as_str().unwrap_or_default()).collect::<Vec<_>>().join(",")));
     }
     Ok(Value::from(items))
+}
+
+/// The list lookups that are also loops (`with_<name>`), on the terms as given (see `list_lookups`).
+fn list_lookup(name: &str, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    use super::list_lookups as l;
+    let json: Vec<serde_json::Value> = terms
+        .iter()
+        .map(|t| match to_json(t) {
+            Ok(j) => Ok(j),
+            Err(ToJsonError::Undefined) => Err(super::filters::undefined_error(t)),
+            Err(ToJsonError::Invalid(e)) => Err(e),
+        })
+        .collect::<Result<_, _>>()?;
+    // One term that is itself the data (a mapping, a list of lists) is passed as it is, as Ansible does.
+    let single = || if json.len() == 1 { json[0].clone() } else { serde_json::Value::Array(json.clone()) };
+    let all = serde_json::Value::Array(json.clone());
+    let out = match name {
+        "items" => Ok(l::items(all)),
+        "list" => Ok(l::list(all.clone())),
+        "dict" => l::dict(single()),
+        "indexed_items" => l::indexed_items(single()),
+        "together" => Ok(l::together(l::terms(single()))),
+        "nested" | "cartesian" => Ok(l::nested(l::terms(single()))),
+        "flattened" => Ok(l::flatten(all)),
+        "subelements" => l::subelements(single()),
+        "random_choice" => Ok(l::random_choice(single())),
+        _ => json.iter().try_fold(Vec::new(), |mut out, spec| {
+            out.extend(l::sequence(spec.as_str().map_or_else(|| spec.to_string(), str::to_string).as_str())?);
+            Ok(out)
+        }),
+    }
+    .map_err(|e| fail(format!("lookup('{name}'): {e}")))?;
+    Ok(out.iter().map(to_mj).collect())
+}
+
+/// `lookup('vars', name, …, default=)`: the variables' values, templated as any use of them is.
+fn vars(state: &State, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
+    let default: Option<Value> = kw.get("default")?;
+    terms
+        .iter()
+        .map(|t| {
+            let name = text_of(t)?;
+            match state.lookup(&name).filter(|v| !v.is_undefined()) {
+                Some(v) => Ok(v),
+                None => default.clone().ok_or_else(|| fail(format!("No variable named '{name}' was found"))),
+            }
+        })
+        .collect()
+}
+
+/// `lookup('varnames', regex, …)`: the names of the variables matching each (Python `re.search`) pattern.
+fn varnames(obj: &ScopeObject, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let names = obj.scope.names();
+    let mut out = Vec::new();
+    for t in terms {
+        let re = super::filters::compile_regex(&text_of(t)?, false, false)?;
+        out.extend(names.iter().filter(|n| re.is_match(n)).map(|n| Value::from(*n)));
+    }
+    Ok(out)
+}
+
+/// `lookup('lines', command, …)`: each command's output, one item per line (run on the controller).
+fn lines(terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for item in pipe(terms)? {
+        out.extend(item.as_str().unwrap_or_default().lines().map(Value::from));
+    }
+    Ok(out)
 }
 
 /// Find `name` along the search path, trying `<dir>/<subdir>/<name>` before `<dir>/<name>`.

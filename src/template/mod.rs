@@ -19,6 +19,7 @@ pub fn nice_yaml(v: &crate::yaml::Value) -> String {
     filters::pyyaml::dump(v, &filters::pyyaml::Style { indent: 2, default_flow_style: Some(false), sort_keys: true })
 }
 mod jinja_tests;
+pub mod list_lookups;
 mod literal;
 mod lookups;
 mod pyformat;
