@@ -451,3 +451,55 @@ async fn copy_remote_src_copies_a_file_on_the_host_once() {
     assert_eq!(o.diffs[0].after, "kind: Config\n");
     assert_eq!(exec("cat /root/config").await.1, "apiVersion: v1\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn find_lists_files_as_ansibles_find_does() {
+    let lab = TestLab::start(1).await;
+    let files = tempfile::tempdir().unwrap();
+    let h = Host::new(&lab, files.path());
+    h.sh("mkdir -p /srv/f/sub/deep && cd /srv/f && head -c 100 /dev/zero > a.conf && echo x > b.conf.bak && echo h > .hidden.conf \
+         && { head -c 2000 /dev/zero; printf '\\nneedle here\\n'; } > sub/c.conf && echo d > sub/deep/d.conf && ln -s a.conf link.conf \
+         && echo old > old.log && touch -d '3 days ago' old.log")
+        .await;
+    let paths = |o: &Outcome| -> Vec<String> {
+        key(o, "files").as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().replace("/srv/f/", "")).collect()
+    };
+    // Expected paths and counts: ansible-core 2.19.14's find on the same tree (`examined` counts every entry walked).
+    let cases: Vec<(Value, Vec<&str>, u64)> = vec![
+        (json!({"paths": "/srv/f", "patterns": "*.conf"}), vec!["a.conf"], 6),
+        (json!({"paths": "/srv/f", "patterns": "*.conf", "recurse": true}), vec!["a.conf", "sub/c.conf", "sub/deep/d.conf"], 9),
+        (json!({"paths": "/srv/f", "patterns": "*.conf", "recurse": true, "depth": 2}), vec!["a.conf", "sub/c.conf"], 9),
+        (json!({"paths": "/srv/f", "patterns": "*.conf", "hidden": true}), vec![".hidden.conf", "a.conf"], 6),
+        (json!({"paths": "/srv/f", "file_type": "link"}), vec!["link.conf"], 6),
+        (json!({"paths": "/srv/f", "file_type": "directory", "recurse": true}), vec!["sub", "sub/deep"], 9),
+        (json!({"paths": "/srv/f", "contains": "needle", "recurse": true}), vec!["sub/c.conf"], 9),
+        (json!({"paths": "/srv/f", "contains": "here", "recurse": true}), vec![], 9),
+        (json!({"paths": "/srv/f", "age": "2d"}), vec!["old.log"], 6),
+        (json!({"paths": "/srv/f", "size": "1k", "recurse": true}), vec!["sub/c.conf"], 9),
+        (json!({"paths": "/srv/f", "patterns": ".*\\.log$", "use_regex": true}), vec!["old.log"], 6),
+        (json!({"paths": "/srv/f", "patterns": "*", "excludes": "b*"}), vec!["a.conf", "old.log"], 6),
+    ];
+    for (args, want, examined) in cases {
+        let (o, _) = h.ok("find", args.clone(), false).await;
+        assert_eq!(paths(&o), want, "{args}");
+        assert_eq!((key(&o, "matched"), key(&o, "examined")), (&json!(want.len()), &json!(examined)), "{args}");
+        assert!(!o.changed);
+    }
+    // A listing without contents is one round trip; each file carries its stat fields.
+    let (o, trips) = h.ok("find", json!({"paths": "/srv/f", "patterns": "a.conf"}), false).await;
+    assert_eq!(trips, 1);
+    let f = &key(&o, "files")[0];
+    let expect = h.sh("stat -c '%s %i %U %a' /srv/f/a.conf").await;
+    assert_eq!(
+        format!("{} {} {} {}\n", f["size"], f["inode"], f["pw_name"].as_str().unwrap(), f["mode"].as_str().unwrap().trim_start_matches('0')),
+        expect
+    );
+    assert_eq!((&f["isreg"], &f["isdir"], &f["rusr"]), (&json!(true), &json!(false), &json!(true)));
+    // A missing folder is skipped and said so; checksums are sha1 on request; check mode reads just the same.
+    let (o, _) = h.ok("find", json!({"paths": ["/nope", "/srv/f"], "patterns": "a.*", "get_checksum": true}), true).await;
+    assert_eq!(key(&o, "skipped_paths"), &json!({"/nope": "'/nope' is not a directory"}));
+    assert_eq!(key(&o, "msg"), &json!("Not all paths examined, check warnings for details"));
+    let sum = h.sh("sha1sum /srv/f/a.conf | cut -c1-40").await;
+    assert_eq!(format!("{}\n", key(&o, "files")[0]["checksum"].as_str().unwrap()), sum);
+    assert!(h.err("find", json!({"paths": "/srv/f", "age": "2y"})).await.contains("failed to process age '2y'"));
+}

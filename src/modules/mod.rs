@@ -19,6 +19,7 @@ mod ctx;
 mod deb822_repository;
 mod fetch;
 mod file;
+mod find;
 mod flow;
 mod get_url;
 mod group;

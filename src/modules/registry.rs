@@ -20,6 +20,7 @@ static MODULES: &[&dyn Module] = &[
     &super::template::Template,
     &super::fetch::Fetch,
     &super::stat::Stat,
+    &super::find::Find,
     &super::slurp::Slurp,
     &super::lineinfile::LineInFile,
     &super::blockinfile::BlockInFile,
