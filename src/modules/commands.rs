@@ -41,6 +41,8 @@ static COMMAND_SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("expand_argument_vars", ArgKind::Bool)
         .default("yes")
         .help("Accepted for Ansible compatibility; hlprov never expands variables in arguments."),
+    ArgSpec::new("executable", ArgKind::Path)
+        .help("Accepted and ignored with a warning, as Ansible does since 2.4 (command runs no shell; use shell for that)."),
 ])
 .free_form("cmd")
 .mutually_exclusive(&[&["cmd", "argv"]])
@@ -211,6 +213,13 @@ fn format_delta(d: std::time::Duration) -> String {
     format!("{}:{:02}:{:02}.{:06}", s / 3600, (s / 60) % 60, s % 60, d.subsec_micros())
 }
 
+/// Ansible's command ignores `executable` (it runs no shell) and says so in the result's warnings.
+fn executable_ignored(args: &Args) -> Option<Value> {
+    let exe = args.str("executable")?;
+    let w = format!("As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'.");
+    Some(Value::Array(vec![Value::String(w)]))
+}
+
 fn stdin_of(args: &Args) -> Option<Vec<u8>> {
     args.str("stdin").map(|s| {
         let mut v = s.as_bytes().to_vec();
@@ -241,10 +250,19 @@ impl Module for Command {
             return Err(ModuleError::Args("no command given".into()));
         }
         let display = Value::Array(argv.iter().map(|a| Value::String(a.clone())).collect());
-        plan_guarded(ctx, args, format!("exec {}", join(&argv)), display, stdin_of(args)).await
+        let plan = plan_guarded(ctx, args, format!("exec {}", join(&argv)), display, stdin_of(args)).await?;
+        Ok(match executable_ignored(args) {
+            Some(w) => plan.with("warnings", w),
+            None => plan,
+        })
     }
     async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
-        run_planned(ctx, args, plan).await
+        let warning = executable_ignored(args);
+        let o = run_planned(ctx, args, plan).await?;
+        Ok(match warning {
+            Some(w) => o.with("warnings", w),
+            None => o,
+        })
     }
 }
 
