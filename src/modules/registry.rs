@@ -20,6 +20,8 @@ static MODULES: &[&dyn Module] = &[
     &super::template::Template,
     &super::fetch::Fetch,
     &super::stat::Stat,
+    &super::getent::Getent,
+    &super::tempfile::Tempfile,
     &super::slurp::Slurp,
     &super::lineinfile::LineInFile,
     &super::blockinfile::BlockInFile,
