@@ -162,3 +162,229 @@ async fn modules_remote_src_folders_executable_tempfile_getent_template_syntax_a
     assert!(changed(&c, "remote folder contents") && !changed(&c, "remote folder itself"));
     assert_eq!(read(&lab, "/srv/rs/d2/sub/b.txt").await, "b\n");
 }
+
+/// Each task appends a line to /tmp/log on the host: the log is what ran, in order.
+const INCLUDES_PLAYBOOK: &str = r#"
+- hosts: all
+  gather_facts: false
+  vars: {which: one}
+  pre_tasks:
+    - name: static role defaults are visible from the start of the play
+      shell: echo "pre r1_default={{ r1_default | default('UNDEF') }}" >> /tmp/log
+  roles: [r1]
+  tasks:
+    - name: loop include
+      include_tasks: tasks/item.yml
+      loop: [a, b]
+      loop_control: {loop_var: it}
+      register: looped
+    - name: templated include
+      include_tasks: "tasks/{{ which }}.yml"
+      register: inc_reg
+    - name: skipped include
+      include_tasks: tasks/one.yml
+      when: false
+      register: inc_skipped
+    - name: apply to the included tasks
+      include_tasks:
+        file: tasks/fail.yml
+        apply:
+          ignore_errors: true
+          environment: {APPLIED: "yes"}
+    - name: nested includes
+      include_tasks: tasks/deep/level1.yml
+    - name: role included from a task file deeper in the role
+      include_role: {name: r1, tasks_from: start}
+    - name: defaults of a private include_role do not leak
+      shell: echo "after include r2_var={{ r2_var | default('UNDEF') }} r2_default={{ r2_default | default('UNDEF') }}" >> /tmp/log
+      vars: {}
+    - include_role: {name: r2}
+      loop: [1, 2]
+    - name: after private include_role
+      shell: echo "private r2_var={{ r2_var | default('UNDEF') }}" >> /tmp/log
+    - include_role: {name: r2, public: true}
+    - name: after public include_role
+      shell: echo "public r2_var={{ r2_var | default('UNDEF') }} r2_default={{ r2_default | default('UNDEF') }}" >> /tmp/log
+    - name: registered includes
+      assert:
+        that:
+          - "inc_reg == {'changed': false, 'include': 'tasks/one.yml', 'include_args': {}}"
+          - looped.results | map(attribute='it') | list == ['a', 'b']
+          - looped.results[0].include == 'tasks/item.yml' and looped.results[0].ansible_loop_var == 'it'
+          - inc_skipped is skipped
+    - name: static role defaults are the play's
+      shell: echo "play r1_default={{ r1_default }}" >> /tmp/log
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: nor after, in another play
+      shell: echo "next play r1_default={{ r1_default | default('UNDEF') }}" >> /tmp/log
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn includes_loop_template_apply_register_resolve_paths_and_scope_role_variables_as_ansible() {
+    let lab = TestLab::start(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = |m: &str| format!("- shell: echo \"{m}\" >> /tmp/log\n");
+    let files: Vec<(String, String)> = vec![
+        ("site.yml".into(), INCLUDES_PLAYBOOK.into()),
+        ("tasks/item.yml".into(), log("item {{ it }}")),
+        ("tasks/one.yml".into(), log("one")),
+        ("tasks/fail.yml".into(), "- shell: echo \"fail APPLIED=$APPLIED\" >> /tmp/log; false\n".into()),
+        ("tasks/deep/level1.yml".into(), "- include_tasks: level2.yml\n".into()),
+        ("tasks/deep/level2.yml".into(), "- include_tasks: level3.yml\n".into()),
+        // From the playbook's folder, three levels down.
+        ("tasks/deep/level3.yml".into(), format!("{}- include_tasks: tasks/one.yml\n", log("level3"))),
+        ("roles/r1/tasks/main.yml".into(), log("r1 main")),
+        ("roles/r1/tasks/start.yml".into(), "- include_tasks: sub/a.yml\n".into()),
+        // Beside the including file, inside the role.
+        ("roles/r1/tasks/sub/a.yml".into(), "- include_tasks: b.yml\n".into()),
+        ("roles/r1/tasks/sub/b.yml".into(), log("r1 sub b {{ r1_default }}")),
+        ("roles/r1/defaults/main.yml".into(), "r1_default: d1\n".into()),
+        ("roles/r2/defaults/main.yml".into(), "r2_default: d2\n".into()),
+        ("roles/r2/vars/main.yml".into(), "r2_var: v2\n".into()),
+        ("roles/r2/tasks/main.yml".into(), log("r2 {{ item | default(0) }} {{ r2_var }} {{ r1_default }}")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let a = apply_in(dir.path(), &lab.inventory(""), &files, "site.yml", RunOptions::default()).await.unwrap();
+    assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
+    // The same lines as ansible-core 2.19 gives for this playbook (recorded with the oracle).
+    assert_eq!(
+        read(&lab, "/tmp/log").await,
+        "pre r1_default=d1\n\
+         r1 main\n\
+         item a\n\
+         item b\n\
+         one\n\
+         fail APPLIED=yes\n\
+         level3\n\
+         one\n\
+         r1 sub b d1\n\
+         after include r2_var=UNDEF r2_default=UNDEF\n\
+         r2 1 v2 d1\n\
+         r2 2 v2 d1\n\
+         private r2_var=UNDEF\n\
+         r2 0 v2 d1\n\
+         public r2_var=v2 r2_default=d2\n\
+         play r1_default=d1\n\
+         next play r1_default=UNDEF\n"
+    );
+    // apply: ignore_errors reached the included task.
+    assert_eq!(a.stats("h1").ignored, 1);
+}
+
+const HANDLERS_PLAYBOOK: &str = r#"
+- hosts: all
+  gather_facts: false
+  roles: [ra, rb]
+  tasks:
+    - name: notify a task of an imported handler file
+      command: "true"
+      notify: imported one
+    - name: notify an include_tasks handler by its name
+      command: "true"
+      notify: included handlers
+    - name: notify a topic two roles listen to
+      command: "true"
+      notify: topic
+    - name: notify a handler that notifies another
+      command: "true"
+      notify: chain first
+    - name: import with notify
+      import_tasks: tasks/two.yml
+      notify: from import
+    - name: block with notify
+      block:
+        - command: "true"
+      notify: from block
+    - name: polled job
+      shell: sleep 1; echo "job done" >> /tmp/job
+      async: 10
+      poll: 1
+      register: job
+    - name: job over its time
+      command: sleep 5
+      async: 2
+      poll: 1
+      register: late
+      ignore_errors: true
+    - name: async results
+      assert:
+        that:
+          - job.finished and job.rc == 0
+          - late is failed and late.msg == 'async task did not complete within the requested time - 2s'
+  handlers:
+    - import_tasks: handlers/imported.yml
+    - name: included handlers
+      include_tasks: handlers/included.yml
+    - name: chain second
+      shell: echo "H chain second" >> /tmp/log
+    - name: chain first
+      shell: echo "H chain first" >> /tmp/log
+      notify: chain second
+    - name: from import
+      shell: echo "H from import" >> /tmp/log
+    - name: from block
+      shell: echo "H from block" >> /tmp/log
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn handlers_from_imports_includes_roles_listen_chains_inherited_notify_and_polled_async_as_in_ansible() {
+    let lab = TestLab::start(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = |m: &str| format!("- shell: echo \"{m}\" >> /tmp/log\n");
+    let role_handler = |r: &str| format!("- name: {r} handler\n  shell: echo \"H {r} listen\" >> /tmp/log\n  listen: topic\n");
+    let files: Vec<(String, String)> = vec![
+        ("site.yml".into(), HANDLERS_PLAYBOOK.into()),
+        (
+            "handlers/imported.yml".into(),
+            "- name: imported one\n  shell: echo \"H imported one\" >> /tmp/log\n- name: imported two\n  shell: echo \"H imported two\" >> /tmp/log\n".into(),
+        ),
+        ("handlers/included.yml".into(), format!("{}{}", log("H included a"), log("H included b"))),
+        ("tasks/two.yml".into(), "- command: \"true\"\n- command: \"true\"\n".into()),
+        ("roles/ra/tasks/main.yml".into(), log("ra")),
+        ("roles/rb/tasks/main.yml".into(), log("rb")),
+        ("roles/ra/handlers/main.yml".into(), role_handler("ra")),
+        ("roles/rb/handlers/main.yml".into(), role_handler("rb")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let a = apply_in(dir.path(), &lab.inventory(""), &files, "site.yml", RunOptions::default()).await.unwrap();
+    assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
+    // ansible-core 2.19's order for this playbook: definition order, roles' handlers first; a handler notified
+    // by a handler defined before it runs after the others; "imported two" was never notified.
+    assert_eq!(
+        read(&lab, "/tmp/log").await,
+        "ra\nrb\nH ra listen\nH rb listen\nH imported one\nH included a\nH included b\nH chain first\nH from import\nH from block\nH chain second\n"
+    );
+    // async with poll: the job ran to its end; the one over its time limit failed (ignored).
+    assert_eq!(read(&lab, "/tmp/job").await, "job done\n");
+    assert_eq!(a.stats("h1").ignored, 1);
+}
+
+/// What Ansible refuses (or hlprov does not do yet) is refused when the playbook loads, naming file:line.
+#[test]
+fn refused_at_load_time_with_file_and_line() {
+    let cases = [
+        (
+            "- command: 'true'\n  notify: h\n",
+            "include_tasks: x.yml\n      notify: h",
+            "site.yml:3",
+            "'notify' is not a valid attribute for a TaskInclude",
+        ),
+        ("- command: 'true'\n", "include_role: {name: r}\n      notify: h", "site.yml:3", "'notify' is not a valid attribute for a IncludeRole"),
+        ("- command: 'true'\n", "command: sleep 1\n      async: 10\n      poll: 0", "site.yml:5", "poll: 0 (a fire-and-forget job"),
+    ];
+    for (extra, task, at, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.yml"), extra).unwrap();
+        let pb = format!("- hosts: all\n  tasks:\n    - {task}\n  handlers:\n    - name: h\n      command: 'true'\n");
+        std::fs::write(dir.path().join("site.yml"), &pb).unwrap();
+        let e = hlprov::playbook::load(&dir.path().join("site.yml"), &Default::default()).unwrap_err().to_string();
+        assert!(e.contains(want) && e.contains(at), "{task}: {e}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pb = "- hosts: all\n  tasks: []\n  handlers:\n    - name: h\n      include_role: {name: r}\n";
+    std::fs::write(dir.path().join("site.yml"), pb).unwrap();
+    let e = hlprov::playbook::load(&dir.path().join("site.yml"), &Default::default()).unwrap_err().to_string();
+    assert!(e.contains("Using 'include_role' as a handler is not supported.") && e.contains("site.yml:4"), "{e}");
+}

@@ -76,6 +76,9 @@ const TASK_OWN: &[&str] = &[
     "changed_when",
     "failed_when",
     "until",
+    // a background job polled to its end: run as a task with that time limit (see Task::async_limit)
+    "async",
+    "poll",
     "retries",
     "delay",
     "listen",
