@@ -232,7 +232,9 @@ async fn includes_loop_template_apply_register_resolve_paths_and_scope_role_vari
         ("tasks/one.yml".into(), log("one")),
         ("tasks/fail.yml".into(), "- shell: echo \"fail APPLIED=$APPLIED\" >> /tmp/log; false\n".into()),
         ("tasks/deep/level1.yml".into(), "- include_tasks: level2.yml\n".into()),
-        ("tasks/deep/level2.yml".into(), "- include_tasks: level3.yml\n".into()),
+        // A static import from a nested file, found from the playbook's folder too.
+        ("tasks/deep/level2.yml".into(), "- include_tasks: level3.yml\n- import_tasks: tasks/static.yml\n".into()),
+        ("tasks/static.yml".into(), log("static")),
         // From the playbook's folder, three levels down.
         ("tasks/deep/level3.yml".into(), format!("{}- include_tasks: tasks/one.yml\n", log("level3"))),
         ("roles/r1/tasks/main.yml".into(), log("r1 main")),
@@ -259,6 +261,7 @@ async fn includes_loop_template_apply_register_resolve_paths_and_scope_role_vari
          fail APPLIED=yes\n\
          level3\n\
          one\n\
+         static\n\
          r1 sub b d1\n\
          after include r2_var=UNDEF r2_default=UNDEF\n\
          r2 1 v2 d1\n\

@@ -242,7 +242,8 @@ impl Loader {
         if file.contains("{{") {
             return Err(err(value, "import_tasks is static and cannot use a templated file name; use include_tasks"));
         }
-        let path = resolve_tasks_path(&ctx.base_dir, &file);
+        let role_tasks = ctx.role.as_ref().map(|r| r.path.join("tasks"));
+        let path = resolve_include_path(&ctx.base_dir, role_tasks.as_deref(), &self.playbook_dir, &file);
         let nodes =
             self.load_tasks_file(&path, &Ctx { base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(), ..ctx.clone() }, &value.span)?;
         let mut kw = parse_keywords(node)?;
