@@ -311,11 +311,28 @@ const HANDLERS_PLAYBOOK: &str = r#"
       poll: 1
       register: late
       ignore_errors: true
+    - name: background job
+      shell: sleep 1; echo bg > /tmp/bg; echo out
+      async: 30
+      poll: 0
+      register: bg
+    - name: wait for the job
+      async_status: {jid: "{{ bg.ansible_job_id }}"}
+      register: bgst
+      until: bgst.finished
+      retries: 20
+      delay: 1
+    - name: clean the job up
+      async_status: {jid: "{{ bg.ansible_job_id }}", mode: cleanup}
+      register: cleaned
     - name: async results
       assert:
         that:
           - job.finished and job.rc == 0
           - late is failed and late.msg == 'async task did not complete within the requested time - 2s'
+          - bg is changed and bg.started and not bg.finished
+          - bgst.finished and bgst.rc == 0 and bgst.stdout == 'out' and bgst.attempts > 1
+          - cleaned.erased == bg.results_file
   handlers:
     - import_tasks: handlers/imported.yml
     - name: included handlers
@@ -361,6 +378,8 @@ async fn handlers_from_imports_includes_roles_listen_chains_inherited_notify_and
     );
     // async with poll: the job ran to its end; the one over its time limit failed (ignored).
     assert_eq!(read(&lab, "/tmp/job").await, "job done\n");
+    assert_eq!(read(&lab, "/tmp/bg").await, "bg\n");
+    assert_eq!(lab.docker_exec("h1", "ls -A /root/.ansible_async").await, (0, String::new()), "the job's files were cleaned up");
     assert_eq!(a.stats("h1").ignored, 1);
 }
 
@@ -375,7 +394,12 @@ fn refused_at_load_time_with_file_and_line() {
             "'notify' is not a valid attribute for a TaskInclude",
         ),
         ("- command: 'true'\n", "include_role: {name: r}\n      notify: h", "site.yml:3", "'notify' is not a valid attribute for a IncludeRole"),
-        ("- command: 'true'\n", "command: sleep 1\n      async: 10\n      poll: 0", "site.yml:5", "poll: 0 (a fire-and-forget job"),
+        (
+            "- command: 'true'\n",
+            "copy: {content: x, dest: /x}\n      async: 10\n      poll: 0",
+            "site.yml:5",
+            "poll: 0 (a fire-and-forget job) is supported for command, shell, script only",
+        ),
     ];
     for (extra, task, at, want) in cases {
         let dir = tempfile::tempdir().unwrap();

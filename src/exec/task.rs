@@ -716,6 +716,7 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
             ctx.become_user = become_user.clone();
             ctx.env = env.clone();
             ctx.timeout = timeout;
+            ctx.background = t.async_job;
             // The time limit covers the whole task, not only each command the module runs.
             let step = module_step::run(module, ctx, &args, check, diff);
             let limited = async {

@@ -162,6 +162,9 @@ fn skipped_plan(args: &Args, display: Value) -> Plan {
 /// Run the planned command, with the guard again (the path may have appeared since), chdir and stdin.
 async fn run_planned(ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
     let run: Run = plan.take_found().ok_or_else(|| ModuleError::Internal("command: plan without its command".into()))?;
+    if let Some(limit) = ctx.background {
+        return start_job(ctx, args, run, limit).await;
+    }
     let guarded = args.has("creates") || args.has("removes");
     let script = format!("{}{}{}", guard(args), chdir(args), run.body);
     let started = Instant::now();
@@ -179,6 +182,41 @@ async fn run_planned(ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<
             .with("stderr", why));
     }
     command_result(out, run.display, started, start, args.bool("strip_empty_ends"))
+}
+
+/// Where background jobs keep their files on the host, as Ansible's async wrapper does.
+pub const JOBS_DIR: &str = "\"$HOME/.ansible_async\"";
+
+/// Start the command as a background job (`async: N`, `poll: 0`), killed after `limit` seconds: it runs
+/// detached from the session, and leaves in JOBS_DIR/JID.rc its exit code and start and end times, beside
+/// its output (JID.out, JID.err) and command (JID.cmd), for `async_status` to read.
+async fn start_job(ctx: &ApplyCtx<'_>, args: &Args, run: Run, limit: u64) -> Result<Outcome, ModuleError> {
+    if run.stdin.is_some() {
+        return Err(ModuleError::Args("stdin cannot be given to a background job (async with poll: 0)".into()));
+    }
+    let jid = format!("j{}.{}", rand::random::<u32>() % 1_000_000_000, std::process::id());
+    let cmd = match &run.display {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    };
+    let now = "$(date '+%Y-%m-%d %H:%M:%S.%6N')";
+    let job = format!(
+        "f=\"$1\"; start=\"{now}\"; timeout {limit} /bin/sh -c {} > \"$f.out\" 2> \"$f.err\"; rc=$?; \
+         printf '%s\\n%s\\n%s\\n' \"$rc\" \"$start\" \"{now}\" > \"$f.tmp\" && mv -f \"$f.tmp\" \"$f.rc\"",
+        quote(&format!("{}{}{}", guard(args), chdir(args), run.body))
+    );
+    // Detached (its own session, no HLPROV_CMD tag) so that the end of this command does not end the job.
+    let script = format!(
+        "d={JOBS_DIR}; mkdir -p \"$d\" && chmod 0700 \"$d\" && f=\"$d/{jid}\" && printf '%s' {} > \"$f.cmd\" && \
+         env -u HLPROV_CMD setsid /bin/sh -c {} job \"$f\" < /dev/null > /dev/null 2>&1 & printf '%s' \"$HOME/.ansible_async/{jid}\"",
+        quote(&cmd),
+        quote(&job)
+    );
+    let out = ctx.write(&script, None).await?;
+    if !out.success() {
+        return Err(ModuleError::failed(format!("could not start the background job: {}", out.stderr_text().trim())));
+    }
+    Ok(Outcome::changed(true).with("ansible_job_id", jid).with("started", true).with("finished", false).with("results_file", out.stdout_text()))
 }
 
 /// The result keys Ansible's command-like modules register; a non-zero exit is a failure (after a change).

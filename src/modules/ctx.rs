@@ -78,12 +78,15 @@ pub struct ModuleCtx<'a> {
     pub become_user: Option<String>,
     pub env: Vec<(String, String)>,
     pub timeout: Option<Duration>,
+    /// `async: N` with `poll: 0`: start the command as a background job limited to N seconds and return at
+    /// once (only command, shell and script can; see `commands::start_job`).
+    pub background: Option<u64>,
     pub task: &'a dyn TaskEnv,
 }
 
 impl<'a> ModuleCtx<'a> {
     pub fn new(host: &'a str, conn: Option<&'a Connection>, task: &'a dyn TaskEnv) -> ModuleCtx<'a> {
-        ModuleCtx { host, conn, diff: false, become_user: None, env: Vec::new(), timeout: None, task }
+        ModuleCtx { host, conn, diff: false, become_user: None, env: Vec::new(), timeout: None, background: None, task }
     }
 
     fn conn(&self) -> Result<&'a Connection, ModuleError> {
@@ -125,6 +128,7 @@ impl<'a> ModuleCtx<'a> {
             become_user: self.become_user.clone(),
             env: self.env.clone(),
             timeout,
+            background: self.background,
             task: self.task,
         }
     }

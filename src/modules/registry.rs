@@ -15,6 +15,7 @@ static MODULES: &[&dyn Module] = &[
     &super::package_facts::PackageFacts,
     &super::service_facts::ServiceFacts,
     &super::pause::Pause,
+    &super::async_status::AsyncStatus,
     &super::file::File,
     &super::copy::Copy,
     &super::template::Template,

@@ -245,9 +245,11 @@ pub struct Task {
     /// Marks a task that only reads: it runs even in check mode (phase gates).
     pub read_only: bool,
     /// `async: N` with `poll:` above 0: Ansible starts a job and polls it until it ends or N seconds pass,
-    /// which for the play is the task run with a time limit of N seconds (fire-and-forget `poll: 0` is
-    /// refused when loading).
+    /// which for the play is the task run with a time limit of N seconds.
     pub async_limit: Option<u64>,
+    /// `async: N` with `poll: 0`: a background job of at most N seconds, read later with async_status
+    /// (command, shell and script only; refused when loading for other modules).
+    pub async_job: Option<u64>,
     pub role: Option<Arc<RoleScope>>,
 }
 
@@ -278,6 +280,7 @@ impl Task {
             listen: Vec::new(),
             read_only: false,
             async_limit: None,
+            async_job: None,
             role: None,
         }
     }

@@ -154,6 +154,7 @@ impl Loader {
             }
             r => r,
         };
+        let (async_limit, async_job) = async_mode(node, registry::short_name(&module_name))?;
         let listen = if ctx.handlers { string_list(node, "listen")? } else { Vec::new() };
         if !ctx.handlers && node.get("listen").is_some() {
             return Err(err(node.get("listen").unwrap_or(node), "`listen:` only applies to handlers"));
@@ -175,7 +176,8 @@ impl Loader {
             notify: string_list(node, "notify")?,
             listen,
             read_only: opt_bool(node, "read_only")?.unwrap_or(false),
-            async_limit: async_limit(node)?,
+            async_limit,
+            async_job,
             role: ctx.role.clone(),
         }))])
     }
@@ -482,8 +484,12 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
     Ok((loop_, lc))
 }
 
-/// `async:`/`poll:`: the time limit of a polled job; fire-and-forget (`poll: 0`) is not supported yet.
-fn async_limit(node: &yaml::Node) -> Result<Option<u64>, LoadError> {
+/// The modules that can run as background jobs.
+const BACKGROUND: &[&str] = &["command", "shell", "script"];
+
+/// `async:`/`poll:`: (the time limit of a polled job, or of a background job when `poll: 0`). Only command,
+/// shell and script can run in the background.
+fn async_mode(node: &yaml::Node, module: &str) -> Result<(Option<u64>, Option<u64>), LoadError> {
     let number = |key: &str| -> Result<Option<u64>, LoadError> {
         match node.get(key) {
             None => Ok(None),
@@ -496,13 +502,17 @@ fn async_limit(node: &yaml::Node) -> Result<Option<u64>, LoadError> {
     };
     let (limit, poll) = (number("async")?, number("poll")?);
     match (limit, poll) {
+        (Some(l), Some(0)) if l > 0 && BACKGROUND.contains(&module) => Ok((None, Some(l))),
         (Some(l), Some(0)) if l > 0 => Err(err(
             node.get("poll").unwrap_or(node),
-            "async with poll: 0 (a fire-and-forget job, read later with async_status) is not supported yet: \
-             hlprov runs every task to its end; use a poll above 0 or drop async (docs/compat.md)",
+            format!(
+                "async with poll: 0 (a fire-and-forget job) is supported for {} only, not for '{module}': \
+                 use a poll above 0 (docs/compat.md)",
+                BACKGROUND.join(", ")
+            ),
         )),
-        (Some(0), _) => Ok(None),
-        (l, _) => Ok(l),
+        (Some(0), _) => Ok((None, None)),
+        (l, _) => Ok((l, None)),
     }
 }
 
