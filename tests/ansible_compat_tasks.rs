@@ -156,8 +156,15 @@ async fn modules_remote_src_folders_executable_tempfile_getent_template_syntax_a
         assert!(changed(&b, t), "{t} should report a change every time");
     }
 
-    // A file changed behind hlprov's back is copied again, and only it.
+    // A file changed behind hlprov's back: check mode reports it and moves nothing; then it is copied again,
+    // and only it.
     lab.sh("h1", "echo changed > /srv/rs/d2/sub/b.txt").await;
+    let check = RunOptions { check: true, diff: true, ..Default::default() };
+    let c = apply_in(dir.path(), &lab.inventory(""), files, "site.yml", check).await.unwrap();
+    assert!(changed(&c, "remote folder contents") && !changed(&c, "remote folder itself"));
+    let diff = &c.results().into_iter().find(|r| r.task.contains("remote folder contents")).unwrap().diffs;
+    assert!(diff.iter().any(|d| d.before == "changed\n" && d.after.contains("copy of /srv/rs/src/sub/b.txt")), "{diff:?}");
+    assert_eq!(read(&lab, "/srv/rs/d2/sub/b.txt").await, "changed\n");
     let c = apply_in(dir.path(), &lab.inventory(""), files, "site.yml", RunOptions::default()).await.unwrap();
     assert!(changed(&c, "remote folder contents") && !changed(&c, "remote folder itself"));
     assert_eq!(read(&lab, "/srv/rs/d2/sub/b.txt").await, "b\n");
