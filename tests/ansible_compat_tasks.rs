@@ -36,6 +36,8 @@ const MODULES_ROLE_TASKS: &str = r##"
     block_end_string: "%]"
     comment_start_string: "[#"
     comment_end_string: "#]"
+- name: template lookup with include
+  set_fact: {looked: "{{ lookup('template', 'page.j2') }}"}
 "##;
 
 const MODULES_PLAYBOOK: &str = r#"
@@ -110,6 +112,7 @@ const MODULES_PLAYBOOK: &str = r#"
           - sh_exe.stdout == '/bin/bash bash'
           - rep1 is changed and rep1.msg == '2 replacements made'
           - rep2 is not changed
+          - looked | trim == 'part 5hello w'
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
