@@ -36,6 +36,8 @@ const MODULES_ROLE_TASKS: &str = r##"
     block_end_string: "%]"
     comment_start_string: "[#"
     comment_end_string: "#]"
+- name: delimiters from the template's header line
+  template: {src: header.j2, dest: /srv/t/header}
 - name: template lookup with include
   set_fact: {looked: "{{ lookup('template', 'page.j2') }}"}
 "##;
@@ -126,6 +128,7 @@ async fn modules_remote_src_folders_executable_tempfile_getent_template_syntax_a
         ("roles/web/templates/part.j2", "part {{ x }}\n"),
         ("roles/web/templates/lib/macros.j2", "{% macro hello(n) %}hello {{ n }}{% endmacro %}\n"),
         ("roles/web/templates/brackets.j2", "[% if x %]x=[[ x ]][% endif %]\n[# comment #]\n{{ literal }} {% raw %}\n"),
+        ("roles/web/templates/header.j2", "#jinja2: variable_start_string: '[[', variable_end_string: ']]', trim_blocks: False\nx=[[ x ]] {{ y }}\n"),
     ];
     let a = apply_in(dir.path(), &lab.inventory(""), files, "site.yml", RunOptions::default()).await.unwrap();
     assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
@@ -133,6 +136,7 @@ async fn modules_remote_src_folders_executable_tempfile_getent_template_syntax_a
     // Rendered as ansible-core 2.19 renders them (recorded with the oracle).
     assert_eq!(read(&lab, "/srv/t/page").await, "part 5hello w\n");
     assert_eq!(read(&lab, "/srv/t/brackets").await, "x=5{{ literal }} {% raw %}\n");
+    assert_eq!(read(&lab, "/srv/t/header").await, "x=5 {{ y }}\n");
     // The folder copies: modes kept, links kept as links.
     let (_, tree) = lab.docker_exec("h1", "cd /srv/rs && find d1 d2 -printf '%p %y %m %l\\n' | sort").await;
     assert_eq!(
@@ -151,8 +155,15 @@ async fn modules_remote_src_folders_executable_tempfile_getent_template_syntax_a
     // Again: what describes a state changes nothing; tempfile, command and shell run again, as in Ansible.
     let b = apply_in(dir.path(), &lab.inventory(""), files, "site.yml", RunOptions::default()).await.unwrap();
     assert_eq!(b.summary.exit_code, 0, "{:?}", b.failures());
-    for t in ["page from the role", "custom delimiters", "remote folder itself", "remote folder contents", "replace again", "apt with force_apt_get"]
-    {
+    for t in [
+        "page from the role",
+        "custom delimiters",
+        "delimiters from the template's header",
+        "remote folder itself",
+        "remote folder contents",
+        "replace again",
+        "apt with force_apt_get",
+    ] {
         assert!(!changed(&b, t), "{t} changed the second time: {}", result(&b, t));
     }
     for t in ["temp file", "temp dir", "command ignores executable", "shell with executable"] {

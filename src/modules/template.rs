@@ -51,7 +51,8 @@ impl Module for Template {
     fn notes(&self) -> &'static str {
         "Output encodings other than UTF-8 are not supported. `{% include %}`, `{% import %}` and `{% extends %}` \
          look in Ansible's search path (the role's templates/ and folder, the playbook's templates/ and folder, \
-         then the template's own folder). newline_sequence converts every line end of the result, including those that come from variables \
+         then the template's own folder). A `#jinja2:` first line may set trim_blocks, lstrip_blocks and the \
+         delimiters. newline_sequence converts every line end of the result, including those that come from variables \
          (Jinja converts only the template's own). Results are those of copy (no `md5sum`)."
     }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
@@ -75,7 +76,9 @@ fn rendered(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Source, ModuleError> {
     } else {
         text
     };
-    let rendered = ctx.task.render_file(&text, &path, syntax(args)?).map_err(ModuleError::Template)?;
+    let mut syntax = syntax(args)?;
+    let text = header_delimiters(text, &mut syntax);
+    let rendered = ctx.task.render_file(&text, &path, syntax).map_err(ModuleError::Template)?;
     let newline = match args.req("newline_sequence")? {
         "\\n" => "\n",
         "\\r" => "\r",
@@ -103,6 +106,36 @@ fn syntax(args: &Args) -> Result<FileSyntax, ModuleError> {
         comment: pair("comment_start_string", "comment_end_string", ("{#", "#}"))?,
         search: Vec::new(),
     })
+}
+
+/// A `#jinja2:` first line may set the delimiters too (`#jinja2: variable_start_string: '[%', …`), winning over
+/// the arguments as in Ansible: they are taken out of the line here; the whitespace options stay in it for the
+/// renderer (which still removes the line, so error line numbers keep matching the file).
+fn header_delimiters(text: String, syntax: &mut FileSyntax) -> String {
+    let Some(rest) = text.strip_prefix("#jinja2:") else { return text };
+    let (header, body) = rest.split_once('\n').unwrap_or((rest, ""));
+    let mut kept = Vec::new();
+    let mut found: Vec<(&str, String)> = Vec::new();
+    for part in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once(':') {
+            Some((k, v)) if k.trim().ends_with("_string") => {
+                found.push((k.trim(), v.trim().trim_matches(|c| c == '"' || c == '\'').to_string()));
+            }
+            _ => kept.push(part),
+        }
+    }
+    let set = |field: &mut Option<(String, String)>, name: &str, default: (&str, &str)| {
+        let get = |key: String| found.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+        let (start, end) = (get(format!("{name}_start_string")), get(format!("{name}_end_string")));
+        if start.is_some() || end.is_some() {
+            let (s0, e0) = field.clone().unwrap_or((default.0.to_string(), default.1.to_string()));
+            *field = Some((start.unwrap_or(s0), end.unwrap_or(e0)));
+        }
+    };
+    set(&mut syntax.variable, "variable", ("{{", "}}"));
+    set(&mut syntax.block, "block", ("{%", "%}"));
+    set(&mut syntax.comment, "comment", ("{#", "#}"));
+    format!("#jinja2: {}\n{body}", kept.join(", "))
 }
 
 fn py_bool(b: bool) -> &'static str {
