@@ -42,8 +42,12 @@ fn public_roles(pc: &PlayCtx, host: &str) -> Vec<Arc<RoleScope>> {
 /// The full scope for a task on a host.
 pub(crate) fn task_scope(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited, task_vars: Option<&Vars>) -> VarScope {
     let mut s = VarScope::new();
-    // Every public role's defaults and vars are the play's, as in Ansible; a task's own role's come on top.
-    let public = public_roles(pc, host);
+    // Every public role's defaults and vars are the play's, as in Ansible; a task's own role's come on top
+    // (so it is not pushed twice).
+    let mut public = public_roles(pc, host);
+    if let Some(own) = &inh.role {
+        public.retain(|r| r.path != own.path);
+    }
     for role in &public {
         push_role_chain(&mut s, role, LayerKind::RoleDefaults);
     }
