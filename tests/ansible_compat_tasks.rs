@@ -219,8 +219,9 @@ const INCLUDES_PLAYBOOK: &str = r#"
     - name: defaults of a private include_role do not leak
       shell: echo "after include r2_var={{ r2_var | default('UNDEF') }} r2_default={{ r2_default | default('UNDEF') }}" >> /tmp/log
       vars: {}
-    - include_role: {name: r2}
+    - include_role: {name: r2, tasks_from: main}
       loop: [1, 2]
+      register: role_looped
     - name: after private include_role
       shell: echo "private r2_var={{ r2_var | default('UNDEF') }}" >> /tmp/log
     - include_role: {name: r2, public: true}
@@ -233,6 +234,8 @@ const INCLUDES_PLAYBOOK: &str = r#"
           - looped.results | map(attribute='it') | list == ['a', 'b']
           - looped.results[0].include == 'tasks/item.yml' and looped.results[0].ansible_loop_var == 'it'
           - inc_skipped is skipped
+          - "role_looped.results[1].include_args == {'name': 'r2', 'tasks_from': 'main'}"
+          - role_looped.results[1].item == 2
     - name: static role defaults are the play's
       shell: echo "play r1_default={{ r1_default }}" >> /tmp/log
 - hosts: all

@@ -927,7 +927,17 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
                 let path = crate::playbook::resolve_include_path(&inc.base_dir, role_tasks.as_deref(), &run.playbook.dir, &target);
                 (path.display().to_string(), serde_json::Map::new())
             }
-            IncludeKind::Role { .. } => (target.clone(), [("name".to_string(), Value::String(target.clone()))].into_iter().collect()),
+            IncludeKind::Role { tasks_from, vars_from, defaults_from, handlers_from, .. } => {
+                let mut args: serde_json::Map<String, Value> = [("name".to_string(), Value::String(target.clone()))].into_iter().collect();
+                for (k, v) in
+                    [("tasks_from", tasks_from), ("vars_from", vars_from), ("defaults_from", defaults_from), ("handlers_from", handlers_from)]
+                {
+                    if let Some(v) = v {
+                        args.insert(k.into(), Value::String(v.clone()));
+                    }
+                }
+                (target.clone(), args)
+            }
         };
         // What Ansible registers for an include: the name as rendered and the include's arguments.
         let mut registered: serde_json::Map<String, Value> =
