@@ -314,6 +314,9 @@ const HANDLERS_PLAYBOOK: &str = r#"
     - name: notify a topic two roles listen to
       command: "true"
       notify: topic
+    - name: notify the topic of an included handler file
+      command: "true"
+      notify: inc topic
     - name: notify a handler that notifies another
       command: "true"
       notify: chain first
@@ -361,6 +364,9 @@ const HANDLERS_PLAYBOOK: &str = r#"
     - import_tasks: handlers/imported.yml
     - name: included handlers
       include_tasks: handlers/included.yml
+    - name: included by topic
+      include_tasks: handlers/topic.yml
+      listen: inc topic
     - name: chain second
       shell: echo "H chain second" >> /tmp/log
     - name: chain first
@@ -385,6 +391,7 @@ async fn handlers_from_imports_includes_roles_listen_chains_inherited_notify_and
             "- name: imported one\n  shell: echo \"H imported one\" >> /tmp/log\n- name: imported two\n  shell: echo \"H imported two\" >> /tmp/log\n".into(),
         ),
         ("handlers/included.yml".into(), format!("{}{}", log("H included a"), log("H included b"))),
+        ("handlers/topic.yml".into(), log("H included by topic")),
         ("tasks/two.yml".into(), "- command: \"true\"\n- command: \"true\"\n".into()),
         ("roles/ra/tasks/main.yml".into(), log("ra")),
         ("roles/rb/tasks/main.yml".into(), log("rb")),
@@ -398,7 +405,7 @@ async fn handlers_from_imports_includes_roles_listen_chains_inherited_notify_and
     // by a handler defined before it runs after the others; "imported two" was never notified.
     assert_eq!(
         read(&lab, "/tmp/log").await,
-        "ra\nrb\nH ra listen\nH rb listen\nH imported one\nH included a\nH included b\nH chain first\nH from import\nH from block\nH chain second\n"
+        "ra\nrb\nH ra listen\nH rb listen\nH imported one\nH included a\nH included b\nH included by topic\nH chain first\nH from import\nH from block\nH chain second\n"
     );
     // async with poll: the job ran to its end; the one over its time limit failed (ignored).
     assert_eq!(read(&lab, "/tmp/job").await, "job done\n");
