@@ -1,7 +1,5 @@
 //! Turning gathered facts into the Facts layer the way Ansible exposes them: all of them under `ansible_facts`
 //! (short names), and each one also as a top-level `ansible_<name>` variable (Ansible's INJECT_FACTS_AS_VARS).
-//! Facts a module other than setup returns under their own name (getent's `getent_passwd`) are also
-//! variables of that name, as Ansible injects them as it received them.
 
 use super::Vars;
 use crate::yaml::Value;
@@ -12,9 +10,6 @@ pub fn facts_layer(facts: &Vars) -> Vars {
     for (k, v) in facts {
         let name = if k.starts_with("ansible_") { k.clone() } else { format!("ansible_{k}") };
         out.insert(name, v.clone());
-        if k.starts_with("getent_") {
-            out.insert(k.clone(), v.clone());
-        }
     }
     out.insert("ansible_facts".into(), Value::Object(facts.clone()));
     out
