@@ -134,3 +134,37 @@ async fn apt_leaves_an_unknown_package_to_the_decision_after_a_cache_update() {
     let (r, _) = scenario("apt-unknown", "true", "apt", json!({"name": "hlprov-nosuch"}), true).await;
     assert!(r.failed && r.msg.as_deref() == Some("No package matching 'hlprov-nosuch' is available"), "{:?}", r.to_value());
 }
+
+#[tokio::test]
+async fn getent_reads_a_database_into_facts_and_fails_on_a_missing_key_only_when_asked() {
+    let setup = "groupadd -g 3005 devs && useradd -u 3005 -g devs -s /bin/sh alice";
+    let (r, calls) = scenario("getent-passwd", setup, "getent", json!({"database": "passwd", "key": "alice"}), false).await;
+    assert!(!r.changed && !r.failed, "{:?}", r.to_value());
+    assert_eq!(r.facts.as_ref().unwrap()["getent_passwd"]["alice"], json!(["x", "3005", "3005", "", "/home/alice", "/bin/sh"]));
+    assert_eq!((calls.len(), writes(&calls).len()), (1, 0), "one read: {calls:?}");
+    let (r, _) = scenario("getent-group-split", setup, "getent", json!({"database": "group", "key": "devs", "split": ":"}), true).await;
+    assert_eq!(r.facts.as_ref().unwrap()["getent_group"]["devs"], json!(["x", "3005", ""]));
+    let (r, _) = scenario("getent-missing", "true", "getent", json!({"database": "passwd", "key": "nosuch"}), false).await;
+    assert!(r.failed && r.msg.as_deref() == Some("One or more supplied key could not be found in the database."), "{:?}", r.to_value());
+    let (r, _) = scenario("getent-missing", "true", "getent", json!({"database": "passwd", "key": "nosuch", "fail_key": false}), false).await;
+    assert!(!r.failed && r.facts.as_ref().unwrap()["getent_passwd"]["nosuch"].is_null(), "{:?}", r.to_value());
+}
+
+#[tokio::test]
+async fn tempfile_is_skipped_in_check_mode_and_makes_a_new_path_with_mktemp() {
+    let (r, calls) = scenario("tempfile-check", "true", "tempfile", json!({"state": "directory"}), true).await;
+    assert!(r.skipped && calls.is_empty(), "check mode sends nothing: {calls:?}");
+    let (r, calls) = scenario(
+        "tempfile-dir",
+        "mkdir -p /srv/tmp",
+        "tempfile",
+        json!({"state": "directory", "path": "/srv/tmp", "prefix": "x.", "suffix": ".d"}),
+        false,
+    )
+    .await;
+    assert!(r.changed, "{:?}", r.to_value());
+    let path = r.data["path"].as_str().unwrap();
+    assert!(path.starts_with("/srv/tmp/x.") && path.ends_with(".d"), "{path}");
+    assert_eq!((r.data["state"].as_str(), r.data["mode"].as_str()), (Some("directory"), Some("0700")));
+    assert!(writes(&calls)[0].script.contains("mktemp -d --tmpdir=/srv/tmp --suffix=.d x.XXXXXXXXXX"), "{calls:?}");
+}

@@ -1,7 +1,7 @@
 //! What modules may ask of the engine while they run (controller files, templating, variables, facts),
 //! answered with the task's own variables.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::run::Run;
 use crate::modules::{FileKind, TaskEnv};
 use crate::playbook::RoleScope;
-use crate::template::TemplateError;
+use crate::template::{FileSyntax, TemplateError};
 use crate::vars::VarScope;
 use crate::yaml::Span;
 
@@ -53,6 +53,22 @@ impl TaskEnv for ExecEnv {
 
     fn render(&self, text: &str, origin: &str) -> Result<String, TemplateError> {
         self.run.templar.render_text(text, &self.scope, &Span::new(origin, 1, 1))
+    }
+
+    /// Ansible's template search path: the role's templates/ and folder, the playbook's, then the template's
+    /// own folder (each as `X/templates` and `X`). Only a file that includes or imports needs it.
+    fn render_file(&self, text: &str, path: &Path, mut syntax: FileSyntax) -> Result<String, TemplateError> {
+        if ["include", "import", "extends"].iter().any(|w| text.contains(w)) {
+            let mut dirs: Vec<PathBuf> = Vec::new();
+            if let Some(r) = &self.role {
+                dirs.push(r.path.clone());
+            }
+            dirs.push(self.run.playbook.dir.clone());
+            dirs.extend(path.parent().map(Path::to_path_buf));
+            syntax.search = dirs.into_iter().flat_map(|d| [d.join("templates"), d]).collect();
+        }
+        let opts = crate::template::TextOptions::default();
+        self.run.templar.render_file(text, &self.scope, &Span::new(path.display().to_string(), 1, 1), opts, &syntax)
     }
 
     fn eval(&self, expr: &str) -> Result<Value, TemplateError> {

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::run::Run;
 use super::walk::Inherited;
-use crate::playbook::{Node, Play, Strategy};
+use crate::playbook::{Node, Play, RoleScope, Strategy};
 use crate::report::Event;
 use crate::vars::{LayerKind, VarScope, Vars};
 use crate::yaml::Span;
@@ -36,6 +36,10 @@ pub(crate) struct PlayCtx {
     /// Handler names (and listen topics) notified, per host.
     pub notified: Mutex<HashMap<String, Vec<String>>>,
     pub handlers: Mutex<Vec<Node>>,
+    /// Roles whose defaults and vars every task of the play sees, as in Ansible: the static ones (`roles:`,
+    /// `import_role`), then per host those an `include_role` with `public: true` ran.
+    pub static_roles: Vec<Arc<RoleScope>>,
+    pub public_roles: Mutex<HashMap<String, Vec<Arc<RoleScope>>>>,
     /// any_errors_fatal or max_fail_percentage stopped the play.
     pub aborted: AtomicBool,
     /// Changed results in this play (for the phase record).
@@ -149,6 +153,29 @@ pub(crate) fn batches(hosts: &[String], serial: &[Value]) -> Vec<Vec<String>> {
     out
 }
 
+/// The roles a play runs statically (`roles:` and `import_role`, nested too), each once.
+fn static_roles(play: &Play) -> Vec<Arc<RoleScope>> {
+    fn walk(nodes: &[Node], out: &mut Vec<Arc<RoleScope>>) {
+        for n in nodes {
+            if let Node::Block(b) = n {
+                if let Some(r) = &b.role {
+                    if !out.iter().any(|o| o.path == r.path) {
+                        out.push(r.clone());
+                    }
+                }
+                walk(&b.block, out);
+                walk(&b.rescue, out);
+                walk(&b.always, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+        walk(section, &mut out);
+    }
+    out
+}
+
 /// Which part of a play to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Part {
@@ -169,6 +196,8 @@ pub(crate) async fn run_play(run: &Arc<Run>, play: Arc<Play>, phase: Option<Stri
         hosts: Mutex::default(),
         notified: Mutex::default(),
         handlers: Mutex::new(play.handlers.clone()),
+        static_roles: static_roles(&play),
+        public_roles: Mutex::default(),
         aborted: AtomicBool::new(false),
         changed: Default::default(),
         needs_host: Default::default(),

@@ -25,6 +25,7 @@ fn check_handlers(run: &Run) -> Result<(), PreflightError> {
             match n {
                 Node::Task(t) => out.extend(t.notify.iter().map(|x| (x.clone(), t.span.to_string()))),
                 Node::Block(b) => {
+                    out.extend(b.kw.notify.iter().map(|x| (x.clone(), b.span.to_string())));
                     collect(&b.block, out);
                     collect(&b.rescue, out);
                     collect(&b.always, out);
@@ -34,13 +35,23 @@ fn check_handlers(run: &Run) -> Result<(), PreflightError> {
         }
     }
     for play in &run.playbook.plays {
-        let mut names: HashSet<String> = HashSet::new();
-        for h in &play.handlers {
-            if let Node::Task(t) = h {
-                names.extend(t.name.clone());
-                names.extend(t.listen.iter().cloned());
+        fn handler_names(nodes: &[Node], names: &mut HashSet<String>) {
+            for h in nodes {
+                match h {
+                    Node::Task(t) => {
+                        names.extend(t.name.clone());
+                        names.extend(t.listen.iter().cloned());
+                    }
+                    Node::Include(i) => {
+                        names.extend(i.name.clone());
+                        names.extend(i.listen.iter().cloned());
+                    }
+                    Node::Block(b) => handler_names(&b.block, names),
+                }
             }
         }
+        let mut names: HashSet<String> = HashSet::new();
+        handler_names(&play.handlers, &mut names);
         let mut notified = Vec::new();
         for section in [&play.pre_tasks, &play.tasks, &play.post_tasks, &play.handlers, &play.verify] {
             collect(section, &mut notified);

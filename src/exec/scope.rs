@@ -30,9 +30,27 @@ fn push_role_chain(s: &mut VarScope, role: &RoleScope, kind: LayerKind) {
     }
 }
 
+/// The play's public roles on `host` (see `PlayCtx::static_roles`), in the order they were met.
+fn public_roles(pc: &PlayCtx, host: &str) -> Vec<Arc<RoleScope>> {
+    let mut roles = pc.static_roles.clone();
+    if let Some(dynamic) = pc.public_roles.lock().unwrap_or_else(|p| p.into_inner()).get(host) {
+        roles.extend(dynamic.iter().cloned());
+    }
+    roles
+}
+
 /// The full scope for a task on a host.
 pub(crate) fn task_scope(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited, task_vars: Option<&Vars>) -> VarScope {
     let mut s = VarScope::new();
+    // Every public role's defaults and vars are the play's, as in Ansible; a task's own role's come on top
+    // (so it is not pushed twice).
+    let mut public = public_roles(pc, host);
+    if let Some(own) = &inh.role {
+        public.retain(|r| r.path != own.path);
+    }
+    for role in &public {
+        push_role_chain(&mut s, role, LayerKind::RoleDefaults);
+    }
     if let Some(role) = &inh.role {
         push_role_chain(&mut s, role, LayerKind::RoleDefaults);
     }
@@ -44,6 +62,9 @@ pub(crate) fn task_scope(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited, t
     s.push(LayerKind::PlayVars, "play vars", pc.play_vars.clone());
     if let Some(vf) = pc.vars_files.lock().unwrap_or_else(|p| p.into_inner()).get(host) {
         s.push(LayerKind::VarsFiles, "vars_files", vf.clone());
+    }
+    for role in &public {
+        push_role_chain(&mut s, role, LayerKind::RoleVars);
     }
     if let Some(role) = &inh.role {
         push_role_chain(&mut s, role, LayerKind::RoleVars);

@@ -328,7 +328,7 @@ fn finish(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, o: Tas
         let task = failed_task(run, pc, t, host, eff);
         pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).insert(host.to_string(), (task, registered.clone()));
     }
-    record(run, pc, t, host, o, registered)
+    record(run, pc, t, host, o, registered, &eff.notify)
 }
 
 /// Last adjustments: ignore_errors, and gate checks never count as changes.
@@ -350,7 +350,8 @@ fn apply_ignore(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited, 
 }
 
 /// Apply a finished task to the host: state, stats, register, facts, notify.
-fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registered: Value) -> TaskDone {
+/// `inherited_notify`: what an enclosing block or import notifies, for a task that names none itself.
+fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registered: Value, inherited_notify: &[String]) -> TaskDone {
     let status = o.status();
     match status {
         Status::Failed => pc.update(host, |s| s.failed = true),
@@ -370,8 +371,9 @@ fn record(run: &Run, pc: &PlayCtx, t: &Task, host: &str, o: TaskOutcome, registe
     });
     if status == Status::Changed {
         pc.changed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if !t.notify.is_empty() {
-            pc.notify(host, &t.notify);
+        let notify = if t.notify.is_empty() { inherited_notify } else { &t.notify };
+        if !notify.is_empty() {
+            pc.notify(host, notify);
         }
     }
     if o.needs_host {
@@ -682,7 +684,7 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         None
     };
     let task_env = ExecEnv::new(run.clone(), scope.clone(), eff.role.clone(), host.to_string());
-    let timeout = eff.timeout.or(run.opts.task_timeout).map(Duration::from_secs);
+    let timeout = t.async_limit.or(eff.timeout).or(run.opts.task_timeout).map(Duration::from_secs);
 
     let until = t.until.as_deref().unwrap_or_default();
     let render_num = |v: &Option<Value>, default: u64| -> u64 {
@@ -714,6 +716,7 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
             ctx.become_user = become_user.clone();
             ctx.env = env.clone();
             ctx.timeout = timeout;
+            ctx.background = t.async_job;
             // The time limit covers the whole task, not only each command the module runs.
             let step = module_step::run(module, ctx, &args, check, diff);
             let limited = async {
@@ -740,7 +743,18 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
             }
             r
         };
+        let outcome = match (outcome, t.async_limit) {
+            (Err(ModuleError::Transport(TransportError::Timeout(_))), Some(n)) => {
+                Err(ModuleError::failed(format!("async task did not complete within the requested time - {n}s")))
+            }
+            (o, _) => o,
+        };
         let mut o = to_outcome(run, outcome);
+        if t.async_limit.is_some() && o.end != End::Failed {
+            // What Ansible's async wrapper adds to a job it polled to its end.
+            o.data.insert("started".into(), Value::Bool(true));
+            o.data.insert("finished".into(), Value::Bool(true));
+        }
         o.delegated_to = delegate.clone();
         if let Err(e) = apply_conditions(run, t, scope, &mut o) {
             o = TaskOutcome::failed(e);
@@ -861,7 +875,15 @@ pub(crate) fn render_include_option(run: &Run, pc: &PlayCtx, inc: &Include, host
 }
 
 /// What a dynamic include brings in for one host: one (target, parameters) per loop item, or none if `when` says no.
-pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str, eff: &Inherited) -> Result<Vec<(String, Arc<Vars>)>, TaskError> {
+/// What an include brings in on a host, once per loop item: the file (or role) it resolves to, with the
+/// parameters its tasks see and what `register:` records for it.
+pub(crate) struct Included {
+    pub target: String,
+    pub params: Arc<Vars>,
+    pub registered: Value,
+}
+
+pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str, eff: &Inherited) -> Result<Vec<Included>, TaskError> {
     let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
     let items: Vec<Option<Value>> = match &inc.loop_ {
         None => vec![None],
@@ -876,6 +898,7 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let mut params = inc.kw.vars.clone();
+        let item_value = item.clone();
         if let Some(item) = item {
             let var = loop_var_name(run, &lc.loop_var, &scope, &inc.span)?;
             params.insert(var, crate::vars::unsafe_text::wrap_all(item));
@@ -898,16 +921,36 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
             Value::String(s) => s,
             other => other.to_string(),
         };
-        let target = match &inc.kind {
+        let (resolved, args) = match &inc.kind {
             IncludeKind::Tasks { .. } => {
-                let base = match &inc.role {
-                    Some(r) => r.path.join("tasks"),
-                    None => inc.base_dir.clone(),
-                };
-                crate::playbook::resolve_tasks_path(&base, &target).display().to_string()
+                let role_tasks = inc.role.as_ref().map(|r| r.path.join("tasks"));
+                let path = crate::playbook::resolve_include_path(&inc.base_dir, role_tasks.as_deref(), &run.playbook.dir, &target);
+                (path.display().to_string(), serde_json::Map::new())
             }
-            IncludeKind::Role { .. } => target,
+            IncludeKind::Role { tasks_from, vars_from, defaults_from, handlers_from, .. } => {
+                let mut args: serde_json::Map<String, Value> = [("name".to_string(), Value::String(target.clone()))].into_iter().collect();
+                for (k, v) in
+                    [("tasks_from", tasks_from), ("vars_from", vars_from), ("defaults_from", defaults_from), ("handlers_from", handlers_from)]
+                {
+                    if let Some(v) = v {
+                        args.insert(k.into(), Value::String(v.clone()));
+                    }
+                }
+                (target.clone(), args)
+            }
         };
+        // What Ansible registers for an include: the name as rendered and the include's arguments.
+        let mut registered: serde_json::Map<String, Value> =
+            [("changed".to_string(), Value::Bool(false)), ("include_args".to_string(), Value::Object(args))].into_iter().collect();
+        if matches!(inc.kind, IncludeKind::Tasks { .. }) {
+            registered.insert("include".into(), Value::String(target.clone()));
+        }
+        if let Some(item) = item_value {
+            let var = loop_var_name(run, &lc.loop_var, &scope, &inc.span)?;
+            registered.insert(var.clone(), item);
+            registered.insert("ansible_loop_var".into(), Value::String(var));
+        }
+        let target = resolved;
         // Rendered now, so inner tasks see the values of this item; one that reads something undefined stays as
         // written and fails only where an inner task uses it, as Ansible's lazy variables do.
         let omit = run.templar.omit_token();
@@ -924,7 +967,7 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
                 Err(e) => return Err(e.into()),
             }
         }
-        out.push((target, Arc::new(rendered)));
+        out.push(Included { target, params: Arc::new(rendered), registered: Value::Object(registered) });
     }
     Ok(out)
 }

@@ -256,7 +256,10 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
     for host in hosts {
         match task::resolve_include(run, pc, inc, host, &eff) {
             Ok(targets) => {
-                for (target, params) in targets {
+                if let Some(reg) = &inc.register {
+                    run.register(host, reg, include_result(inc, &targets));
+                }
+                for task::Included { target, params, .. } in targets {
                     let key_params = serde_json::to_string(&*params).unwrap_or_default();
                     match groups.iter_mut().find(|(t, p, _)| *t == target && serde_json::to_string(&**p).unwrap_or_default() == key_params) {
                         Some((_, _, hs)) => hs.push(host.clone()),
@@ -290,6 +293,13 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
                 crate::playbook::load_role(&target, tasks_from.as_deref(), Vars::new(), &run.playbook.dir, &opts, &inc.span)
                     .map(|(node, handlers)| {
                         pc.handlers.lock().unwrap_or_else(|p| p.into_inner()).extend(handlers);
+                        if let (true, Node::Block(b)) = (inc.public, &node) {
+                            let mut public = pc.public_roles.lock().unwrap_or_else(|p| p.into_inner());
+                            for h in &group {
+                                let roles = public.entry(h.clone()).or_default();
+                                roles.extend(b.role.iter().filter(|r| !roles.iter().any(|o| o.path == r.path)).cloned().collect::<Vec<_>>());
+                            }
+                        }
                         vec![node]
                     })
                     .map_err(|e| e.to_string())
@@ -315,6 +325,48 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
     }
 }
 
+/// What `register:` on an include records on a host, as Ansible does: the include (file name as rendered,
+/// arguments), one per item in a loop, or a skip when its condition was false.
+fn include_result(inc: &Include, targets: &[task::Included]) -> Value {
+    if inc.loop_.is_some() {
+        let results: Vec<Value> = targets.iter().map(|t| t.registered.clone()).collect();
+        return serde_json::json!({"changed": false, "msg": "All items completed", "skipped": results.is_empty(), "results": results});
+    }
+    match targets.first() {
+        Some(t) => t.registered.clone(),
+        None => serde_json::json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False"}),
+    }
+}
+
+/// One handler: a task, or an `include_tasks` whose tasks all run when it is notified.
+enum Handler {
+    Task(Arc<Task>),
+    Include(Arc<Include>),
+}
+
+impl Handler {
+    /// The name and `listen:` topics it answers to.
+    fn names(&self) -> Vec<String> {
+        let (name, listen) = match self {
+            Handler::Task(t) => (&t.name, &t.listen),
+            Handler::Include(i) => (&i.name, &i.listen),
+        };
+        listen.iter().cloned().chain(name.clone()).collect()
+    }
+}
+
+/// The handlers of a play in definition order: the tasks of an `import_tasks` in the handlers section are
+/// handlers of their own (with the import's keywords), as in Ansible.
+fn handler_list(nodes: &[Node], inh: &Inherited, out: &mut Vec<(Handler, Inherited)>) {
+    for n in nodes {
+        match n {
+            Node::Task(t) => out.push((Handler::Task(t.clone()), inh.clone())),
+            Node::Include(i) => out.push((Handler::Include(i.clone()), inh.clone())),
+            Node::Block(b) => handler_list(&b.block, &inh.in_role(&b.role).with_kw(&b.kw, true), out),
+        }
+    }
+}
+
 /// Run notified handlers, in the order they are defined, for the hosts that notified them.
 pub(crate) async fn flush_handlers(run: &Arc<Run>, pc: &Arc<PlayCtx>, hosts: &[String], base: &Inherited) {
     let mut handler_inh = base.clone();
@@ -327,13 +379,12 @@ pub(crate) async fn flush_handlers(run: &Arc<Run>, pc: &Arc<PlayCtx>, hosts: &[S
         if pending.is_empty() {
             return;
         }
-        let handlers = pc.handlers.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for node in &handlers {
-            let Node::Task(h) = node else { continue };
-            let mut names: Vec<&str> = h.listen.iter().map(String::as_str).collect();
-            if let Some(n) = &h.name {
-                names.push(n);
-            }
+        let nodes = pc.handlers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut handlers = Vec::new();
+        handler_list(&nodes, &handler_inh, &mut handlers);
+        for (h, inh) in &handlers {
+            let names = h.names();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let mut run_on: Vec<String> = Vec::new();
             for (host, notified) in &pending {
                 if notified.iter().any(|x| names.contains(&x.as_str())) {
@@ -356,7 +407,10 @@ pub(crate) async fn flush_handlers(run: &Arc<Run>, pc: &Arc<PlayCtx>, hosts: &[S
             }
             run_on.retain(|h| pc.is_active(h) || (pc.play.force_handlers && !pc.host(h).unreachable));
             if !run_on.is_empty() {
-                run_task_slot(run, pc, h, &run_on, &handler_inh).await;
+                match h {
+                    Handler::Task(t) => run_task_slot(run, pc, t, &run_on, inh).await,
+                    Handler::Include(i) => Box::pin(run_include(run, pc, i, &run_on, inh)).await,
+                }
             }
         }
     }

@@ -58,6 +58,9 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("dpkg_options", ArgKind::Str)
         .default("force-confdef,force-confold")
         .help("Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`."),
+    ArgSpec::new("force_apt_get", ArgKind::Bool)
+        .default("no")
+        .help("Accepted for Ansible compatibility and changes nothing: hlprov always uses apt-get (never aptitude)."),
     ArgSpec::new("lock_timeout", ArgKind::Int)
         .default("60")
         .help("Seconds to wait for the dpkg lock held by another apt process (also before repairing an interrupted dpkg)."),
@@ -578,7 +581,7 @@ impl Module for Apt {
     fn notes(&self) -> &'static str {
         "Needs no python3-apt: the host's apt-get, apt-cache, apt-mark and dpkg do the work. Package name patterns \
          (`apt*`) and `name: '*'` are refused with a message; list packages by name (or use upgrade). \
-         state build-dep and fixed, policy_rc_d, fail_on_autoremove and force_apt_get are not supported. \
+         state build-dep and fixed, policy_rc_d, fail_on_autoremove are not supported; force_apt_get is accepted and changes nothing (hlprov always uses apt-get). \
          `deb:` takes a path on the host (fetch a URL with get_url first); apt-get resolves its dependencies. \
          --diff shows package versions before and after rather than apt-get's output. After a successful \
          `apt-get update` hlprov touches /var/lib/apt/periodic/update-success-stamp (as Ubuntu's apt hook does), \

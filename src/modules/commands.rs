@@ -41,6 +41,8 @@ static COMMAND_SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("expand_argument_vars", ArgKind::Bool)
         .default("yes")
         .help("Accepted for Ansible compatibility; hlprov never expands variables in arguments."),
+    ArgSpec::new("executable", ArgKind::Path)
+        .help("Accepted and ignored with a warning, as Ansible does since 2.4 (command runs no shell; use shell for that)."),
 ])
 .free_form("cmd")
 .mutually_exclusive(&[&["cmd", "argv"]])
@@ -160,6 +162,9 @@ fn skipped_plan(args: &Args, display: Value) -> Plan {
 /// Run the planned command, with the guard again (the path may have appeared since), chdir and stdin.
 async fn run_planned(ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<Outcome, ModuleError> {
     let run: Run = plan.take_found().ok_or_else(|| ModuleError::Internal("command: plan without its command".into()))?;
+    if let Some(limit) = ctx.background {
+        return start_job(ctx, args, run, limit).await;
+    }
     let guarded = args.has("creates") || args.has("removes");
     let script = format!("{}{}{}", guard(args), chdir(args), run.body);
     let started = Instant::now();
@@ -177,6 +182,41 @@ async fn run_planned(ctx: &ApplyCtx<'_>, args: &Args, mut plan: Plan) -> Result<
             .with("stderr", why));
     }
     command_result(out, run.display, started, start, args.bool("strip_empty_ends"))
+}
+
+/// Where background jobs keep their files on the host, as Ansible's async wrapper does.
+pub const JOBS_DIR: &str = "\"$HOME/.ansible_async\"";
+
+/// Start the command as a background job (`async: N`, `poll: 0`), killed after `limit` seconds: it runs
+/// detached from the session, and leaves in JOBS_DIR/JID.rc its exit code and start and end times, beside
+/// its output (JID.out, JID.err) and command (JID.cmd), for `async_status` to read.
+async fn start_job(ctx: &ApplyCtx<'_>, args: &Args, run: Run, limit: u64) -> Result<Outcome, ModuleError> {
+    if run.stdin.is_some() {
+        return Err(ModuleError::Args("stdin cannot be given to a background job (async with poll: 0)".into()));
+    }
+    let jid = format!("j{}.{}", rand::random::<u32>() % 1_000_000_000, std::process::id());
+    let cmd = match &run.display {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    };
+    let now = "$(date '+%Y-%m-%d %H:%M:%S.%6N')";
+    let job = format!(
+        "f=\"$1\"; start=\"{now}\"; timeout {limit} /bin/sh -c {} > \"$f.out\" 2> \"$f.err\"; rc=$?; \
+         printf '%s\\n%s\\n%s\\n' \"$rc\" \"$start\" \"{now}\" > \"$f.tmp\" && mv -f \"$f.tmp\" \"$f.rc\"",
+        quote(&format!("{}{}{}", guard(args), chdir(args), run.body))
+    );
+    // Detached (its own session, no HLPROV_CMD tag) so that the end of this command does not end the job.
+    let script = format!(
+        "d={JOBS_DIR}; mkdir -p \"$d\" && chmod 0700 \"$d\" && f=\"$d/{jid}\" && printf '%s' {} > \"$f.cmd\" && \
+         env -u HLPROV_CMD setsid /bin/sh -c {} job \"$f\" < /dev/null > /dev/null 2>&1 & printf '%s' \"$HOME/.ansible_async/{jid}\"",
+        quote(&cmd),
+        quote(&job)
+    );
+    let out = ctx.write(&script, None).await?;
+    if !out.success() {
+        return Err(ModuleError::failed(format!("could not start the background job: {}", out.stderr_text().trim())));
+    }
+    Ok(Outcome::changed(true).with("ansible_job_id", jid).with("started", true).with("finished", false).with("results_file", out.stdout_text()))
 }
 
 /// The result keys Ansible's command-like modules register; a non-zero exit is a failure (after a change).
@@ -211,6 +251,13 @@ fn format_delta(d: std::time::Duration) -> String {
     format!("{}:{:02}:{:02}.{:06}", s / 3600, (s / 60) % 60, s % 60, d.subsec_micros())
 }
 
+/// Ansible's command ignores `executable` (it runs no shell) and says so in the result's warnings.
+fn executable_ignored(args: &Args) -> Option<Value> {
+    let exe = args.str("executable")?;
+    let w = format!("As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'.");
+    Some(Value::Array(vec![Value::String(w)]))
+}
+
 fn stdin_of(args: &Args) -> Option<Vec<u8>> {
     args.str("stdin").map(|s| {
         let mut v = s.as_bytes().to_vec();
@@ -241,10 +288,19 @@ impl Module for Command {
             return Err(ModuleError::Args("no command given".into()));
         }
         let display = Value::Array(argv.iter().map(|a| Value::String(a.clone())).collect());
-        plan_guarded(ctx, args, format!("exec {}", join(&argv)), display, stdin_of(args)).await
+        let plan = plan_guarded(ctx, args, format!("exec {}", join(&argv)), display, stdin_of(args)).await?;
+        Ok(match executable_ignored(args) {
+            Some(w) => plan.with("warnings", w),
+            None => plan,
+        })
     }
     async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
-        run_planned(ctx, args, plan).await
+        let warning = executable_ignored(args);
+        let o = run_planned(ctx, args, plan).await?;
+        Ok(match warning {
+            Some(w) => o.with("warnings", w),
+            None => o,
+        })
     }
 }
 

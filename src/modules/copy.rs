@@ -48,7 +48,9 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     DEST_ARGS[7],
     ArgSpec::new("directory_mode", ArgKind::Mode).help("Mode of the folders a recursive copy (or a dest ending in '/') creates or manages."),
     ArgSpec::new("local_follow", ArgKind::Bool).default("yes").help("In a src folder, copy what symlinks point to (otherwise recreate the links)."),
-    ArgSpec::new("remote_src", ArgKind::Bool).default("no").help("src is a file on the host itself (folders are not supported)."),
+    ArgSpec::new("remote_src", ArgKind::Bool)
+        .default("no")
+        .help("src is a file or folder on the host itself (a folder: its files keep their modes, its links stay links)."),
 ])
 .changes(&["content", "attributes", "create", "link"])
 .critical();
@@ -65,7 +67,7 @@ impl Module for Copy {
         &SPEC
     }
     fn notes(&self) -> &'static str {
-        "Not supported: remote_src for a folder, checksum, decrypt (hlprov decrypts SOPS files itself), SELinux arguments, \
+        "Not supported: checksum, decrypt (hlprov decrypts SOPS files itself), SELinux arguments, \
          `attributes`, `unsafe_writes`. Results carry `checksum` (sha1) but not the legacy `md5sum`; `src` is the \
          controller path (Ansible reports its temporary copy on the host). A symbolic mode on a new file is applied \
          to 0644."
@@ -75,7 +77,10 @@ impl Module for Copy {
         match what_to_copy(ctx, args)? {
             What::File(source) => put_file(ctx, args, &source, dest).await,
             What::Tree(top, contents_only) => copy_tree(ctx, args, &top, contents_only, dest).await,
-            What::Remote(src) => put_file(ctx, args, &remote_source(ctx, &src).await?, dest).await,
+            What::Remote(src) => match remote_source(ctx, &src).await? {
+                Remote::File(source) => put_file(ctx, args, &source, dest).await,
+                Remote::Tree(tree) => put_tree(ctx, args, tree, &src, src.ends_with('/'), dest).await,
+            },
         }
     }
     fn render(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Option<Result<Plan, ModuleError>> {
@@ -93,7 +98,8 @@ impl Module for Copy {
                     let real_top = std::fs::canonicalize(&top).map_err(|e| ModuleError::Args(format!("cannot read {}: {e}", top.display())))?;
                     walk(&top, &prefix, args.bool("local_follow"), &mut tree, &mut vec![real_top])?;
                     let mut plan = Plan::unchanged().with("dest", dest).with("src", top.display().to_string());
-                    for (local, rel) in &tree.files {
+                    for (from, rel) in &tree.files {
+                        let FileSrc::Local(local) = from else { continue };
                         let file = render_put(args, &Source::from_file(local)?, &format!("{}/{rel}", dest.trim_end_matches('/')));
                         plan.changes.extend(file.changes);
                     }
@@ -114,24 +120,72 @@ enum What {
     Remote(String),
 }
 
-/// A file on the host as a source (`remote_src: true`): its bytes and mode, read in one round trip.
-async fn remote_source(ctx: &ModuleCtx<'_>, src: &str) -> Result<Source, ModuleError> {
-    let q = quote(src);
-    let script = format!("if [ -d {q} ]; then exit 21; elif [ ! -r {q} ]; then exit 2; fi; stat -L -c %a {q} && base64 -w0 < {q}");
+/// What `remote_src` names on the host.
+enum Remote {
+    File(Source),
+    Tree(Tree),
+}
+
+/// Printed first when `remote_src` names a folder.
+const REMOTE_DIR: &str = "hlprov-remote-dir";
+
+/// A file or folder on the host as a source (`remote_src: true`), read in one round trip: a file's bytes and
+/// mode, or a folder's entries (type, mode, path, link target) and its files' checksums.
+async fn remote_source(ctx: &ModuleCtx<'_>, src: &str) -> Result<Remote, ModuleError> {
+    let q = quote(src.trim_end_matches('/'));
+    let q = if q.is_empty() || q == "''" { "/".to_string() } else { q };
+    let script = format!(
+        "if [ -d {q} ]; then cd {q} || exit 2; echo {REMOTE_DIR}; LC_ALL=C find . -mindepth 1 -printf '%y\\t%m\\t%P\\t%l\\n' && echo && \
+         LC_ALL=C find . -mindepth 1 -type f -exec sha256sum -- {{}} +; exit $?; \
+         elif [ ! -r {q} ]; then exit 2; fi; stat -L -c %a {q} && base64 -w0 < {q}"
+    );
     let out = ctx.read(&script).await?;
-    match out.rc() {
-        0 => {}
-        21 => return Err(ModuleError::Unsupported(format!("remote_src: {src} is a folder; hlprov copies only a file on the host"))),
-        _ => return Err(ModuleError::failed(format!("Source {src} not found"))),
+    if out.rc() != 0 {
+        return Err(ModuleError::failed(format!("Source {src} not found")));
     }
     let text = out.stdout_text();
+    if let Some(listing) = text.strip_prefix(&format!("{REMOTE_DIR}\n")) {
+        return Ok(Remote::Tree(remote_tree(src, listing)));
+    }
     let (mode, data) = text.split_once('\n').unwrap_or((text.as_str(), ""));
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data.trim())
         .map_err(|e| ModuleError::failed(format!("remote_src: could not read {src}: {e}")))?;
     let name = Path::new(src).file_name().map(|n| n.to_string_lossy().into_owned());
-    Ok(Source { bytes, name, local_mode: u32::from_str_radix(mode.trim(), 8).ok(), display: Some(src.to_string()) })
+    Ok(Remote::File(Source { bytes, name, local_mode: u32::from_str_radix(mode.trim(), 8).ok(), display: Some(src.to_string()) }))
+}
+
+/// A host folder's listing (`find -printf '%y\t%m\t%P\t%l'`, a blank line, then `sha256sum` lines) as the
+/// tree to copy: with a trailing '/' on `src` its contents, otherwise the folder itself. Links stay links.
+fn remote_tree(src: &str, listing: &str) -> Tree {
+    let (entries, sums) = listing.split_once("\n\n").unwrap_or((listing, ""));
+    let sums: std::collections::HashMap<&str, &str> =
+        sums.lines().filter_map(|l| l.split_once("  ")).map(|(sum, path)| (path.trim_start_matches("./"), sum)).collect();
+    let top = src.trim_end_matches('/');
+    let prefix = if src.ends_with('/') { String::new() } else { format!("{}/", file_name(top)) };
+    let mut tree = Tree::default();
+    let mut lines: Vec<&str> = entries.lines().collect();
+    lines.sort_by_key(|l| l.split('\t').nth(2).unwrap_or_default());
+    for line in lines {
+        let f: Vec<&str> = line.splitn(4, '\t').collect();
+        let [kind, mode, rel, target] = f.as_slice() else { continue };
+        let to = format!("{prefix}{rel}");
+        match *kind {
+            "d" => tree.dirs.push(to),
+            "l" => tree.links.push((target.to_string(), to)),
+            "f" => tree.files.push((
+                FileSrc::Remote {
+                    path: format!("{top}/{rel}"),
+                    sha256: sums.get(rel).unwrap_or(&"").to_string(),
+                    mode: u32::from_str_radix(mode, 8).unwrap_or(0o644),
+                },
+                to,
+            )),
+            _ => {} // sockets, fifos and devices are not copied
+        }
+    }
+    tree
 }
 
 fn what_to_copy(ctx: &ModuleCtx<'_>, args: &Args) -> Result<What, ModuleError> {
@@ -306,13 +360,21 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, args: &Args, source: &Source, dest: &
     Ok(base(&path).change(Change::new("content", d, Step::Write(write))))
 }
 
-/// A controller folder's content, with paths relative to the copy's destination.
+/// A folder's content, with paths relative to the copy's destination.
 #[derive(Default)]
 struct Tree {
-    files: Vec<(PathBuf, String)>,
+    files: Vec<(FileSrc, String)>,
     dirs: Vec<String>,
     /// (link target, relative path): symlinks recreated as they are.
     links: Vec<(String, String)>,
+}
+
+/// Where a file of a folder copy comes from.
+enum FileSrc {
+    /// A controller file.
+    Local(PathBuf),
+    /// A file on the host itself (`remote_src`), with what its listing said.
+    Remote { path: String, sha256: String, mode: u32 },
 }
 
 /// Walk `top` like Ansible's copy: with local_follow, symlinks to files are copied as files and symlinks to
@@ -329,7 +391,7 @@ fn walk(top: &Path, base: &str, local_follow: bool, tree: &mut Tree, seen: &mut 
             let target = std::fs::read_link(&p).map_err(err)?.to_string_lossy().into_owned();
             let real = std::fs::canonicalize(&p).ok();
             match real {
-                Some(r) if local_follow && r.is_file() => tree.files.push((r, rel)),
+                Some(r) if local_follow && r.is_file() => tree.files.push((FileSrc::Local(r), rel)),
                 Some(r) if local_follow && r.is_dir() && !seen.contains(&r) => {
                     tree.dirs.push(rel.clone());
                     seen.push(r.clone());
@@ -342,7 +404,7 @@ fn walk(top: &Path, base: &str, local_follow: bool, tree: &mut Tree, seen: &mut 
             tree.dirs.push(rel.clone());
             walk(&p, &format!("{rel}/"), local_follow, tree, seen)?;
         } else {
-            tree.files.push((p, rel));
+            tree.files.push((FileSrc::Local(p), rel));
         }
     }
     Ok(())
@@ -353,11 +415,18 @@ fn walk(top: &Path, base: &str, local_follow: bool, tree: &mut Tree, seen: &mut 
 async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: bool, dest: &str) -> Result<Plan, ModuleError> {
     let mut tree = Tree::default();
     let prefix = if contents_only { String::new() } else { format!("{}/", file_name(&top.to_string_lossy())) };
-    if !contents_only {
-        tree.dirs.push(prefix.trim_end_matches('/').to_string());
-    }
     let real_top = std::fs::canonicalize(top).map_err(|e| ModuleError::Args(format!("cannot read {}: {e}", top.display())))?;
     walk(top, &prefix, args.bool("local_follow"), &mut tree, &mut vec![real_top])?;
+    put_tree(ctx, args, tree, &top.display().to_string(), contents_only, dest).await
+}
+
+/// Make `dest` hold `tree` (from the controller or the host itself): one round trip to probe every
+/// destination path; then one to create folders, links and set attributes, and one per file whose content
+/// changes.
+async fn put_tree(ctx: &ModuleCtx<'_>, args: &Args, mut tree: Tree, src: &str, contents_only: bool, dest: &str) -> Result<Plan, ModuleError> {
+    if !contents_only {
+        tree.dirs.insert(0, file_name(src).to_string());
+    }
     let dest = format!("{}/", dest.trim_end_matches('/'));
     let want = Want { content_up_to: if ctx.diff { remote_file::MAX_DIFF_BYTES } else { 0 }, sha1: false, follow: false };
     // The destination folder itself comes first: it may not exist yet.
@@ -409,7 +478,7 @@ async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: 
     // Files: those whose content differs are written one by one; attribute changes join the script.
     let mut writes = Vec::new();
     let mut one_file: Option<Plan> = None;
-    for ((local, rel), st) in tree.files.iter().zip(file_sts) {
+    for ((from, rel), st) in tree.files.iter().zip(file_sts) {
         let path = format!("{dest}{rel}");
         if st.exists && !force {
             continue;
@@ -417,6 +486,39 @@ async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: 
         if st.is_dir() {
             return Err(ModuleError::failed(format!("{path} is a directory")).with("dest", path));
         }
+        let local = match from {
+            FileSrc::Local(local) => local,
+            FileSrc::Remote { path: from, sha256, mode } => {
+                let current = if st.is_file() { st.clone() } else { super::helpers::text_edit::new_file_state(ctx) };
+                // A host file keeps its own mode unless `mode` says otherwise, as Ansible's copy does.
+                let mut attrs = wanted_attrs(args, "mode", Some(*mode), current.mode, false)?;
+                attrs.mode = attrs.mode.or(Some(*mode));
+                one_file = Some(Plan::unchanged().with("dest", path.as_str()).with("src", from.as_str()));
+                if st.is_file() && st.sha256.as_deref() == Some(sha256.as_str()) {
+                    let differ = attrs_differ(st, &attrs);
+                    if !differ.is_empty() {
+                        joined.push(("attributes", remote_file::attrs_diff(&path, st, &attrs, &differ)));
+                        script.push_str(&remote_file::attr_commands(&quote(&path), &attrs));
+                    }
+                    continue;
+                }
+                let d = Diff {
+                    before_header: if st.exists { path.clone() } else { "/dev/null".into() },
+                    after_header: path.clone(),
+                    before: if st.is_file() { diff_text(st.content.as_deref(), st.size) } else { String::new() },
+                    after: format!("(copy of {from} on the host, sha256 {sha256})\n"),
+                };
+                // Copied beside the destination and renamed over it: never a half-written file.
+                let (qf, qt, qd) = (quote(from), quote(&format!("{path}.hlprov-tmp")), quote(&path));
+                let cp = format!(
+                    "set -e; mkdir -p -- {}; rm -f -- {qt}; cp -- {qf} {qt}; {}mv -f -- {qt} {qd}",
+                    quote(&remote_file::parent_dir(&path)),
+                    remote_file::attr_commands(&qt, &attrs)
+                );
+                writes.push(Change::new("content", d, Step::run(cp, format!("copying {from} to {path}"))));
+                continue;
+            }
+        };
         let source = Source::from_file(local)?;
         let current = if st.is_file() { st.clone() } else { super::helpers::text_edit::new_file_state(ctx) };
         let attrs = wanted_attrs(args, "mode", source.local_mode, current.mode, false)?;
@@ -452,7 +554,7 @@ async fn copy_tree(ctx: &ModuleCtx<'_>, args: &Args, top: &Path, contents_only: 
     // A folder holding one file reports that file, as Ansible does.
     let mut plan = match (tree.files.len(), one_file) {
         (1, Some(p)) => p,
-        _ => Plan::unchanged().with("dest", dest.as_str()).with("src", top.display().to_string()),
+        _ => Plan::unchanged().with("dest", dest.as_str()).with("src", src),
     };
     let mut steps = std::iter::once(Step::run(format!("set -e; {script}"), format!("copying folders and links to {dest}")))
         .chain(std::iter::repeat_with(|| Step::Joined));

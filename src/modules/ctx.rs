@@ -2,13 +2,13 @@
 //! the planned changes. Only the engine can make an `ApplyCtx` (it needs an [`EngineToken`]), so a module cannot
 //! change a host while planning, and nothing is changed in check mode.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::ModuleError;
-use crate::template::{TemplateError, TemplateErrorKind};
+use crate::template::{FileSyntax, TemplateError, TemplateErrorKind};
 use crate::transport::{Cmd, Connection, Output};
 use crate::yaml::Span;
 
@@ -27,6 +27,12 @@ pub trait TaskEnv: Send + Sync {
     fn find_file(&self, kind: FileKind, name: &str) -> Result<PathBuf, String>;
     /// Render Jinja2 text (template module) with the task's variables. `origin` names the source for errors.
     fn render(&self, text: &str, origin: &str) -> Result<String, TemplateError>;
+    /// Render a template file (the template module) with its own delimiters; its `{% include %}` and
+    /// `{% import %}` are looked up as Ansible's template module does (the engine adds the folders).
+    fn render_file(&self, text: &str, path: &Path, syntax: FileSyntax) -> Result<String, TemplateError> {
+        let _ = syntax;
+        self.render(text, &path.display().to_string())
+    }
     /// Evaluate a bare Jinja expression (debug var=, assert that=) with the task's variables.
     fn eval(&self, expr: &str) -> Result<Value, TemplateError>;
     /// Evaluate a condition (assert).
@@ -72,12 +78,15 @@ pub struct ModuleCtx<'a> {
     pub become_user: Option<String>,
     pub env: Vec<(String, String)>,
     pub timeout: Option<Duration>,
+    /// `async: N` with `poll: 0`: start the command as a background job limited to N seconds and return at
+    /// once (only command, shell and script can; see `commands::start_job`).
+    pub background: Option<u64>,
     pub task: &'a dyn TaskEnv,
 }
 
 impl<'a> ModuleCtx<'a> {
     pub fn new(host: &'a str, conn: Option<&'a Connection>, task: &'a dyn TaskEnv) -> ModuleCtx<'a> {
-        ModuleCtx { host, conn, diff: false, become_user: None, env: Vec::new(), timeout: None, task }
+        ModuleCtx { host, conn, diff: false, become_user: None, env: Vec::new(), timeout: None, background: None, task }
     }
 
     fn conn(&self) -> Result<&'a Connection, ModuleError> {
@@ -119,6 +128,7 @@ impl<'a> ModuleCtx<'a> {
             become_user: self.become_user.clone(),
             env: self.env.clone(),
             timeout,
+            background: self.background,
             task: self.task,
         }
     }

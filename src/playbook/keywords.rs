@@ -76,6 +76,9 @@ const TASK_OWN: &[&str] = &[
     "changed_when",
     "failed_when",
     "until",
+    // a background job polled to its end: run as a task with that time limit (see Task::async_limit)
+    "async",
+    "poll",
     "retries",
     "delay",
     "listen",
@@ -90,8 +93,6 @@ const TASK_OWN: &[&str] = &[
 /// Ansible keywords hlprov does not have, and why. Using one is a load error that says so (rather than "unknown
 /// keyword", or a task "naming several modules").
 const LACKING: &[(&str, &str)] = &[
-    ("async", "async jobs are not supported; run the command in the foreground"),
-    ("poll", "it goes with `async`, which is not supported"),
     ("become_exe", "hlprov escalates with sudo only"),
     ("become_flags", "hlprov runs `sudo -H -n` (or `-S` with a become password)"),
     ("fact_path", "hlprov does not read local facts (facts.d)"),

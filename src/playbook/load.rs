@@ -172,8 +172,10 @@ impl Loader {
         }
         tasks.extend(section(self, "tasks", false)?);
         let post_tasks = section(self, "post_tasks", false)?;
-        let mut handlers = section(self, "handlers", true)?;
-        handlers.append(&mut self.play_handlers);
+        // Ansible's order: the roles' handlers, then the play's own.
+        let own_handlers = section(self, "handlers", true)?;
+        let mut handlers = std::mem::take(&mut self.play_handlers);
+        handlers.extend(own_handlers);
         let verify = section(self, "verify", false)?;
 
         let name = opt_string(node, "name")?.unwrap_or_else(|| hosts.clone());

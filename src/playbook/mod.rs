@@ -19,7 +19,7 @@ pub use action::{Action, MetaAction};
 pub use keywords::{PLAY_KEYWORDS, TASK_KEYWORDS};
 pub use load::{LoadError, LoadOptions, load, load_role, load_task_file};
 pub use role::RoleScope;
-pub use task::{is_identifier, resolve_tasks_path};
+pub use task::{is_identifier, resolve_include_path, resolve_tasks_path};
 
 /// A loaded playbook.
 #[derive(Debug)]
@@ -96,7 +96,7 @@ pub struct Play {
     /// `roles:` (as role blocks) followed by `tasks:`.
     pub tasks: Vec<Node>,
     pub post_tasks: Vec<Node>,
-    /// Play handlers followed by the handlers of its roles.
+    /// The handlers of its roles followed by the play's own (Ansible's order).
     pub handlers: Vec<Node>,
 }
 
@@ -131,6 +131,8 @@ pub struct Keywords {
     pub any_errors_fatal: Option<bool>,
     /// Per-task time limit in seconds.
     pub timeout: Option<u64>,
+    /// `notify:` of a block or static import, for the tasks inside that name none (a task's own wins).
+    pub notify: Vec<String>,
 }
 
 impl Keywords {
@@ -146,6 +148,9 @@ impl Keywords {
             }
         }
         n.environment.extend(inner.environment.iter().cloned());
+        if !inner.notify.is_empty() {
+            n.notify = inner.notify.clone();
+        }
         macro_rules! override_with_inner {
             ($($f:ident),*) => { $( if inner.$f.is_some() { n.$f = inner.$f.clone(); } )* };
         }
@@ -239,6 +244,12 @@ pub struct Task {
     pub listen: Vec<String>,
     /// Marks a task that only reads: it runs even in check mode (phase gates).
     pub read_only: bool,
+    /// `async: N` with `poll:` above 0: Ansible starts a job and polls it until it ends or N seconds pass,
+    /// which for the play is the task run with a time limit of N seconds.
+    pub async_limit: Option<u64>,
+    /// `async: N` with `poll: 0`: a background job of at most N seconds, read later with async_status
+    /// (command, shell and script only; refused when loading for other modules).
+    pub async_job: Option<u64>,
     pub role: Option<Arc<RoleScope>>,
 }
 
@@ -268,6 +279,8 @@ impl Task {
             notify: Vec::new(),
             listen: Vec::new(),
             read_only: false,
+            async_limit: None,
+            async_job: None,
             role: None,
         }
     }
@@ -321,6 +334,12 @@ pub struct Include {
     /// Folder relative file names are resolved against.
     pub base_dir: PathBuf,
     pub role: Option<Arc<RoleScope>>,
+    /// `register:` on the include: what it included (`include`, `include_args`), per item in a loop.
+    pub register: Option<String>,
+    /// `public:` on include_role: its defaults and vars stay visible after it (to the rest of the play).
+    pub public: bool,
+    /// Topics an include used as a handler answers to (`listen:`), besides its name.
+    pub listen: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

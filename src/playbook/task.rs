@@ -154,6 +154,7 @@ impl Loader {
             }
             r => r,
         };
+        let (async_limit, async_job) = async_mode(node, registry::short_name(&module_name))?;
         let listen = if ctx.handlers { string_list(node, "listen")? } else { Vec::new() };
         if !ctx.handlers && node.get("listen").is_some() {
             return Err(err(node.get("listen").unwrap_or(node), "`listen:` only applies to handlers"));
@@ -175,6 +176,8 @@ impl Loader {
             notify: string_list(node, "notify")?,
             listen,
             read_only: opt_bool(node, "read_only")?.unwrap_or(false),
+            async_limit,
+            async_job,
             role: ctx.role.clone(),
         }))])
     }
@@ -208,6 +211,8 @@ impl Loader {
     }
 
     fn parse_block(&mut self, node: &yaml::Node, ctx: &Ctx) -> Result<Node, LoadError> {
+        let mut kw = parse_keywords(node)?;
+        kw.notify = string_list(node, "notify")?;
         for (k, _) in node.as_map().unwrap_or_default() {
             let key = k.key_string().unwrap_or_default();
             if let Some(msg) = lacking(&key) {
@@ -227,15 +232,7 @@ impl Loader {
         let block = list(self, "block")?;
         let rescue = list(self, "rescue")?;
         let always = list(self, "always")?;
-        Ok(Node::Block(Arc::new(Block {
-            span: node.span.clone(),
-            name: opt_string(node, "name")?,
-            block,
-            rescue,
-            always,
-            kw: parse_keywords(node)?,
-            role: None,
-        })))
+        Ok(Node::Block(Arc::new(Block { span: node.span.clone(), name: opt_string(node, "name")?, block, rescue, always, kw, role: None })))
     }
 
     fn import_tasks(&mut self, node: &yaml::Node, value: &yaml::Node, ctx: &Ctx) -> Result<Vec<Node>, LoadError> {
@@ -247,10 +244,13 @@ impl Loader {
         if file.contains("{{") {
             return Err(err(value, "import_tasks is static and cannot use a templated file name; use include_tasks"));
         }
-        let path = resolve_tasks_path(&ctx.base_dir, &file);
+        let role_tasks = ctx.role.as_ref().map(|r| r.path.join("tasks"));
+        let path = resolve_include_path(&ctx.base_dir, role_tasks.as_deref(), &self.playbook_dir, &file);
         let nodes =
             self.load_tasks_file(&path, &Ctx { base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(), ..ctx.clone() }, &value.span)?;
-        let kw = parse_keywords(node)?;
+        let mut kw = parse_keywords(node)?;
+        // A static import's keywords are its tasks', notify included.
+        kw.notify = string_list(node, "notify")?;
         Ok(vec![Node::Block(Arc::new(Block { span: node.span.clone(), name: None, block: nodes, rescue: vec![], always: vec![], kw, role: None }))])
     }
 
@@ -258,7 +258,8 @@ impl Loader {
         let name = value.get("name").and_then(|n| n.as_str()).ok_or_else(|| err(value, "import_role needs `name:`"))?;
         // `tasks_from: "{{ omit }}"` (written for include_role and import_role alike) is no tasks_from.
         let tasks_from = value.get("tasks_from").and_then(|n| n.as_str()).filter(|t| !is_omit(t));
-        let kw = parse_keywords(node)?;
+        let mut kw = parse_keywords(node)?;
+        kw.notify = string_list(node, "notify")?;
         let params = node.get("vars").map(|v| v.to_value().as_object().cloned().unwrap_or_default()).unwrap_or_default();
         let block = self.role_block(name, params, tasks_from, kw, &value.span)?;
         Ok(block.into_iter().collect())
@@ -291,6 +292,31 @@ impl Loader {
             Some(a) => parse_keywords(a)?,
             None => Keywords::default(),
         };
+        // Ansible refuses these on a dynamic include (its keywords apply to the include, not to what it brings
+        // in; `apply:` is for that), and a role included as a handler.
+        let what = if module.ends_with("include_tasks") { "TaskInclude" } else { "IncludeRole" };
+        if node.get("notify").is_some() {
+            return Err(err(node, format!("'notify' is not a valid attribute for a {what}")));
+        }
+        if let (Some(n), false) = (node.get("listen"), ctx.handlers) {
+            return Err(err(n, "`listen:` only applies to handlers"));
+        }
+        let listen = if ctx.handlers { string_list(node, "listen")? } else { Vec::new() };
+        if ctx.handlers && what == "IncludeRole" {
+            return Err(err(node, "Using 'include_role' as a handler is not supported."));
+        }
+        let register = match opt_string(node, "register")? {
+            Some(r) if !is_identifier(&r) => {
+                return Err(err(node.get("register").unwrap_or(node), format!("register: '{r}' is not a valid variable name")));
+            }
+            r => r,
+        };
+        let public = match value.get("public") {
+            Some(p) => {
+                matches!(p.kind, NodeKind::Bool(true)) || p.as_str().is_some_and(|s| args::to_bool(&Value::String(s.to_string())) == Some(true))
+            }
+            None => false,
+        };
         let (loop_, loop_control) = parse_loop(node)?;
         Ok(Node::Include(Arc::new(Include {
             span: node.span.clone(),
@@ -302,6 +328,9 @@ impl Loader {
             apply,
             base_dir: ctx.base_dir.clone(),
             role: ctx.role.clone(),
+            register,
+            public,
+            listen,
         })))
     }
 }
@@ -319,6 +348,16 @@ fn split_module_word(s: &str) -> (&str, &str) {
 /// `{{ omit }}` as written.
 fn is_omit(s: &str) -> bool {
     s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")).is_some_and(|inner| inner.trim() == "omit")
+}
+
+/// Where a dynamic include's file is, as Ansible looks: beside the including file, in its role's tasks/,
+/// then in the playbook's folder (first that exists; the first candidate otherwise, for the error).
+pub fn resolve_include_path(including_dir: &Path, role_tasks: Option<&Path>, playbook_dir: &Path, file: &str) -> PathBuf {
+    let mut bases = vec![including_dir];
+    bases.extend(role_tasks);
+    bases.push(playbook_dir);
+    let found = bases.iter().map(|b| resolve_tasks_path(b, file)).find(|p| p.exists());
+    found.unwrap_or_else(|| resolve_tasks_path(including_dir, file))
 }
 
 /// `tasks/foo.yml` relative to where the including file is.
@@ -353,6 +392,7 @@ pub(crate) fn parse_keywords(node: &yaml::Node) -> Result<Keywords, LoadError> {
         any_errors_fatal: opt_bool(node, "any_errors_fatal")?,
         timeout: None,
         vars: Map::new(),
+        notify: Vec::new(),
     };
     if let Some(m) = node.get("become_method").and_then(|n| n.as_str()) {
         if m != "sudo" {
@@ -442,6 +482,38 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
         return Err(err(node, "`loop_control:` without a loop"));
     }
     Ok((loop_, lc))
+}
+
+/// The modules that can run as background jobs.
+const BACKGROUND: &[&str] = &["command", "shell", "script"];
+
+/// `async:`/`poll:`: (the time limit of a polled job, or of a background job when `poll: 0`). Only command,
+/// shell and script can run in the background.
+fn async_mode(node: &yaml::Node, module: &str) -> Result<(Option<u64>, Option<u64>), LoadError> {
+    let number = |key: &str| -> Result<Option<u64>, LoadError> {
+        match node.get(key) {
+            None => Ok(None),
+            Some(n) => match &n.kind {
+                NodeKind::Int(i) if *i >= 0 => Ok(Some(*i as u64)),
+                NodeKind::Str(s) if s.trim().parse::<u64>().is_ok() => Ok(s.trim().parse().ok()),
+                _ => Err(err(n, format!("`{key}:` must be a whole number of seconds"))),
+            },
+        }
+    };
+    let (limit, poll) = (number("async")?, number("poll")?);
+    match (limit, poll) {
+        (Some(l), Some(0)) if l > 0 && BACKGROUND.contains(&module) => Ok((None, Some(l))),
+        (Some(l), Some(0)) if l > 0 => Err(err(
+            node.get("poll").unwrap_or(node),
+            format!(
+                "async with poll: 0 (a fire-and-forget job) is supported for {} only, not for '{module}': \
+                 use a poll above 0 (docs/compat.md)",
+                BACKGROUND.join(", ")
+            ),
+        )),
+        (Some(0), _) => Ok((None, None)),
+        (l, _) => Ok((l, None)),
+    }
 }
 
 pub(crate) fn opt_string(node: &yaml::Node, key: &str) -> Result<Option<String>, LoadError> {

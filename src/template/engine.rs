@@ -11,6 +11,7 @@ use minijinja::{Environment, Error, ErrorKind};
 use super::context::{Failure, RenderCtx, ScopeObject, is_template};
 use super::convert;
 use super::error::TemplateErrorKind;
+use super::file_syntax::FileSyntax;
 use super::{filters, jinja_tests, literal, lookups, pyformat};
 use crate::vars::unsafe_text;
 use crate::yaml::Value as Json;
@@ -158,7 +159,17 @@ impl Engine {
 
     /// Render a text template; trailing newlines of the source are kept, as Ansible does.
     pub fn render_text(&self, text: &str, obj: &Arc<ScopeObject>, opts: TextOptions) -> Result<String, Error> {
-        let mut out = self.env(opts).render_named_str("template", &pyformat::rewrite_template(text), obj.value())?;
+        self.render_file(text, obj, opts, &FileSyntax::default())
+    }
+
+    /// [`render_text`](Self::render_text) with a file's own delimiters and include folders.
+    pub fn render_file(&self, text: &str, obj: &Arc<ScopeObject>, opts: TextOptions, syntax: &FileSyntax) -> Result<String, Error> {
+        let rewritten = pyformat::rewrite_template(text);
+        let mut out = if syntax.is_default() {
+            self.env(opts).render_named_str("template", &rewritten, obj.value())?
+        } else {
+            syntax.environment(self.env(opts), opts)?.render_named_str("template", &rewritten, obj.value())?
+        };
         let want = trailing_newlines(text);
         let have = trailing_newlines(&out);
         if want > have {

@@ -54,6 +54,9 @@ pub fn register(env: &mut Environment<'static>) {
     for name in ["skipped", "skip"] {
         add_r(env, name, |v: &Value| result_flag(v, "skipped"));
     }
+    // A background job's result (`async` with `poll: 0`, `async_status`).
+    add_r(env, "finished", |v: &Value| async_flag(v, "finished"));
+    add_r(env, "started", |v: &Value| async_flag(v, "started"));
     for name in ["version", "version_compare"] {
         add_r(env, name, version_test);
     }
@@ -145,6 +148,16 @@ fn result_flag(v: &Value, flag: &str) -> Result<bool, Error> {
     }
     let f = v.get_attr(flag)?;
     Ok(!f.is_undefined() && truthy(&f))
+}
+
+/// Ansible's `finished`/`started` tests: only a job's result has the key.
+fn async_flag(v: &Value, flag: &str) -> Result<bool, Error> {
+    defined(v)?;
+    let f = if v.kind() == ValueKind::Map { v.get_attr(flag)? } else { Value::UNDEFINED };
+    if f.is_undefined() {
+        return Err(fail(format!("The '{flag}' test expects an async task, but a non-async task was tested")));
+    }
+    Ok(truthy(&f))
 }
 
 fn list(v: &Value) -> Result<Vec<Value>, Error> {

@@ -307,7 +307,15 @@ fn template(obj: &Arc<ScopeObject>, terms: &[Value], kw: &Kwargs) -> Result<Vec<
             obj.ctx.record_failure(f.clone());
             fail(f.message)
         })?;
-        let rendered = TextOptions::default().apply_header(&text).map_err(fail).and_then(|(opts, body)| obj.engine.render_text(body, &target, opts));
+        // `{% include %}`/`{% import %}` inside look where the template module looks (see FileSyntax).
+        let mut syntax = super::FileSyntax::default();
+        if ["include", "import", "extends"].iter().any(|w| text.contains(w)) {
+            let mut dirs = obj.scope.search_paths();
+            dirs.extend(path.parent().map(Path::to_path_buf));
+            syntax.search = dirs.into_iter().flat_map(|d| [d.join("templates"), d]).collect();
+        }
+        let rendered =
+            TextOptions::default().apply_header(&text).map_err(fail).and_then(|(opts, body)| obj.engine.render_file(body, &target, opts, &syntax));
         target.leave();
         match rendered {
             Ok(s) => out.push(Value::from(s)),

@@ -7,6 +7,7 @@ mod context;
 mod convert;
 mod engine;
 mod error;
+mod file_syntax;
 mod filters;
 
 /// Python's `json.dumps(v)` (the `to_json` filter's output): what Ansible writes for a mapping or list.
@@ -30,4 +31,5 @@ mod tests;
 
 pub use engine::TextOptions;
 pub use error::{TemplateError, TemplateErrorKind};
+pub use file_syntax::FileSyntax;
 pub use templar::Templar;

@@ -8,6 +8,7 @@ use super::context::{RenderCtx, ScopeObject, is_template};
 use super::convert::{self, ToJsonError};
 use super::engine::{self, Engine, TextOptions};
 use super::error::{TemplateError, TemplateErrorKind};
+use super::file_syntax::FileSyntax;
 use crate::vars::{VarScope, unsafe_text};
 use crate::yaml::{Span, Value};
 
@@ -60,11 +61,17 @@ impl Templar {
 
     /// [`render_text`](Self::render_text) with the template module's `trim_blocks`/`lstrip_blocks` options.
     pub fn render_text_with(&self, text: &str, scope: &VarScope, origin: &Span, opts: TextOptions) -> Result<String, TemplateError> {
+        self.render_file(text, scope, origin, opts, &FileSyntax::default())
+    }
+
+    /// [`render_text_with`](Self::render_text_with) for a template file with its own delimiters and include
+    /// folders (the template module).
+    pub fn render_file(&self, text: &str, scope: &VarScope, origin: &Span, opts: TextOptions, syntax: &FileSyntax) -> Result<String, TemplateError> {
         let (opts, body) = opts.apply_header(text).map_err(|m| TemplateError::new(TemplateErrorKind::Syntax, origin, m))?;
         // A header line shifts every line below it.
         let shift = if body.len() != text.len() { 1 } else { 0 };
         let (obj, ctx) = self.root(scope);
-        let text = self.engine.render_text(body, &obj, opts).map_err(|e| {
+        let text = self.engine.render_file(body, &obj, opts, syntax).map_err(|e| {
             let mut err = self.error(Fail::Engine(e, true), &obj, origin, true);
             err.template_line = err.template_line.map(|l| l + shift);
             err
