@@ -229,6 +229,49 @@ fn every_keyword_hlprov_lacks_is_refused_at_load_time_saying_so() {
     }
 }
 
+/// The values of the magic variables about roles, loops and the run, against ansible-core 2.19.14 on the same
+/// playbook (`-l probe`, a role `outer` depending on `dep`, a loop with `index_var`).
+#[tokio::test(flavor = "multi_thread")]
+async fn magic_variables_about_roles_loops_and_the_run_have_ansibles_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = std::fs::canonicalize(dir.path()).unwrap();
+    for sub in ["roles/outer/tasks", "roles/outer/meta", "roles/dep/tasks"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::write(d.join("roles/dep/tasks/main.yml"), "- debug: {msg: dep}\n").unwrap();
+    std::fs::write(d.join("roles/outer/meta/main.yml"), "dependencies: [dep]\n").unwrap();
+    std::fs::write(
+        d.join("roles/outer/tasks/main.yml"),
+        "- name: probe\n  debug:\n    msg: \"{{ {'play': ansible_play_role_names, 'role_names': role_names, 'arn': ansible_role_names, 'dep': ansible_dependent_role_names, 'limit': ansible_limit, 'sp': ansible_search_path, 'lv': ansible_loop_var, 'iv': ansible_index_var, 'verb': ansible_verbosity} }}\"\n  loop: [1]\n  loop_control: {index_var: idx}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("site.yml"), "- hosts: all\n  gather_facts: false\n  roles: [outer]\n").unwrap();
+    std::fs::write(d.join("hosts.ini"), "probe ansible_connection=local\n").unwrap();
+    let pb = hlprov::playbook::load(&d.join("site.yml"), &Default::default()).expect("loads");
+    let inv = hlprov::inventory::Inventory::load(&[d.join("hosts.ini")]).expect("inventory");
+    let collector = Arc::new(hlprov::report::Collector::default());
+    let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
+    let opts = hlprov::exec::RunOptions { limit: Some("probe".into()), ..Default::default() };
+    hlprov::exec::run_playbook(Arc::new(pb), Arc::new(inv), opts, reporter).await.expect("run");
+    let events = collector.events.lock().unwrap();
+    let msg = events
+        .iter()
+        .find_map(|e| match e {
+            // The loop's one item (a result per item, or the loop's list of them).
+            Event::TaskResult(r) if r.task.ends_with("probe") => {
+                [&r.result["msg"], &r.result["results"][0]["msg"]].into_iter().find(|m| m.is_object()).cloned()
+            }
+            _ => None,
+        })
+        .expect("the probe ran");
+    let role = d.join("roles/outer").display().to_string();
+    assert_eq!(
+        msg,
+        serde_json::json!({"play": ["outer"], "role_names": ["outer"], "arn": ["dep", "outer"], "dep": ["dep"], "limit": "probe",
+            "sp": [role, format!("{role}/tasks"), d.display().to_string()], "lv": "item", "iv": "idx", "verb": 0})
+    );
+}
+
 #[test]
 fn the_probes_tell_present_from_absent() {
     // Each probe must be able to say no, or the tables would say yes to everything.

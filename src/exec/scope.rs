@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::play::PlayCtx;
 use super::run::Run;
 use super::walk::Inherited;
-use crate::playbook::RoleScope;
+use crate::playbook::{Node, RoleScope};
 use crate::vars::{LayerKind, Magic, VarScope, Vars};
 
 /// The scope for a host at play level (no role, block or task): host patterns, vars_files names.
@@ -123,6 +123,26 @@ fn magic(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited) -> Vars {
             vars.insert(k, v);
         }
     }
+    // The play's roles (`roles:` and `import_role`, which become role blocks) and their dependencies.
+    let (play_roles, deps) = play_roles(&pc.play.pre_tasks, &pc.play.tasks);
+    // Ansible makes ansible_role_names from a set: hlprov sorts it.
+    let mut all_roles = play_roles.clone();
+    all_roles.extend(deps.iter().filter(|d| !play_roles.contains(d)).cloned());
+    all_roles.sort();
+    vars.insert("role_names".into(), Value::from(play_roles.clone()));
+    vars.insert("ansible_play_role_names".into(), Value::from(play_roles));
+    vars.insert("ansible_dependent_role_names".into(), Value::from(deps));
+    vars.insert("ansible_role_names".into(), Value::from(all_roles));
+    vars.insert("ansible_limit".into(), run.opts.limit.clone().map(Value::from).unwrap_or(Value::Null));
+    vars.insert("ansible_verbosity".into(), Value::from(run.opts.verbosity));
+    vars.insert("ansible_forks".into(), Value::from(run.opts.forks));
+    let mut search = Vec::new();
+    if let Some(role) = &inh.role {
+        search.push(Value::from(role.path.display().to_string()));
+        search.push(Value::from(role.path.join("tasks").display().to_string()));
+    }
+    search.push(Value::from(std::path::absolute(&run.playbook.dir).unwrap_or_else(|_| run.playbook.dir.clone()).display().to_string()));
+    vars.insert("ansible_search_path".into(), Value::Array(search));
     vars.insert("ansible_run_tags".into(), Value::from(if run.opts.tags.is_empty() { vec!["all".to_string()] } else { run.opts.tags.clone() }));
     vars.insert("ansible_skip_tags".into(), Value::from(run.opts.skip_tags.clone()));
     vars.insert("hlprov_phase".into(), pc.phase.clone().map(Value::from).unwrap_or(Value::Null));
@@ -130,4 +150,28 @@ fn magic(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited) -> Vars {
         vars.insert("hlprov_phases".into(), Value::from(phases.clone()));
     }
     vars
+}
+
+/// Names of the roles a play lists (in order, once each) and of the roles those depend on.
+fn play_roles(pre_tasks: &[Node], tasks: &[Node]) -> (Vec<String>, Vec<String>) {
+    fn deps_of(r: &RoleScope, out: &mut Vec<String>) {
+        for d in &r.deps {
+            if !out.contains(&d.name) {
+                out.push(d.name.clone());
+            }
+            deps_of(d, out);
+        }
+    }
+    let (mut names, mut deps) = (Vec::new(), Vec::new());
+    for node in pre_tasks.iter().chain(tasks) {
+        if let Node::Block(b) = node {
+            if let Some(r) = &b.role {
+                if !names.contains(&r.name) {
+                    names.push(r.name.clone());
+                }
+                deps_of(r, &mut deps);
+            }
+        }
+    }
+    (names, deps)
 }

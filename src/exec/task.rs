@@ -190,8 +190,10 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         // Items were rendered with the loop expression; rendering them again would run a template that a
         // host put into a registered result being looped over.
         lv.insert(loop_var.clone(), crate::vars::unsafe_text::wrap_all(item.clone()));
+        lv.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
         if let Some(ix) = &lc.index_var {
             lv.insert(ix.clone(), Value::from(i));
+            lv.insert("ansible_index_var".into(), Value::from(ix.clone()));
         }
         if lc.extended {
             lv.insert("ansible_loop".into(), crate::vars::unsafe_text::wrap_all(extended_loop(lc, &items, i)));
