@@ -161,6 +161,39 @@ fn unknown_with_lookups_are_refused_at_load_time_naming_the_lookup() {
     assert!(err.contains("site.yml:4:7") && err.contains("`with_lines:` (the lines lookup as a loop) is not supported"), "{err}");
 }
 
+/// Static role names from templates (`roles:`, `import_role`) are rendered when the playbook loads, with the
+/// play's vars and an import_playbook's vars (which become the imported plays' vars, over their own, and
+/// nowhere else), as ansible-core 2.19 does; a name not known then is refused naming the file and line.
+#[test]
+fn role_names_from_play_and_import_playbook_vars_are_resolved_at_load_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("roles/r1/tasks")).unwrap();
+    std::fs::write(d.join("roles/r1/tasks/main.yml"), "- debug: {msg: r1 ran}\n").unwrap();
+    std::fs::write(d.join("site.yml"), "- import_playbook: inner.yml\n  vars: {which: r1, shared: import}\n- import_playbook: other.yml\n").unwrap();
+    std::fs::write(
+        d.join("inner.yml"),
+        "- hosts: all\n  vars: {shared: play}\n  roles: [\"{{ which }}\"]\n  tasks:\n    - import_role: {name: \"{{ which }}\"}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("other.yml"), "- hosts: all\n  tasks: []\n").unwrap();
+    let pb = hlprov::playbook::load(&d.join("site.yml"), &Default::default()).expect("loads");
+    let role_of = |n: &hlprov::playbook::Node| match n {
+        hlprov::playbook::Node::Block(b) => b.role.as_ref().map(|r| r.name.clone()),
+        _ => None,
+    };
+    let roles: Vec<String> = pb.plays[0].tasks.iter().filter_map(role_of).collect();
+    assert_eq!(roles, ["r1", "r1"], "roles: and an import_role both run, as in Ansible");
+    assert_eq!((pb.plays[0].vars.get("which"), pb.plays[0].vars.get("shared")), (Some(&serde_json::json!("r1")), Some(&serde_json::json!("import"))));
+    assert!(pb.plays[1].vars.get("which").is_none(), "import vars stay with the import");
+    std::fs::write(d.join("bad.yml"), "- hosts: all\n  roles: [\"{{ nope }}\"]\n").unwrap();
+    let err = hlprov::playbook::load(&d.join("bad.yml"), &Default::default()).unwrap_err().to_string();
+    assert!(
+        err.contains("bad.yml:2:11") && err.contains("must be known when the playbook is loaded") && err.contains("'nope' is undefined"),
+        "{err}"
+    );
+}
+
 const KEYWORDS: &str = r#"
 - hosts: all
   gather_facts: true

@@ -54,6 +54,10 @@ pub(crate) struct Loader {
     pub(crate) play_handlers: Vec<Node>,
     /// Tasks naming a module hlprov does not have (not strict): reported as warnings.
     pub(crate) missing: Vec<super::MissingModule>,
+    /// `vars:` of the `import_playbook` being read (they become play vars of its plays, over their own).
+    import_vars: Map<String, Value>,
+    /// What is known while loading a play (its vars and import vars): static role names may use it.
+    pub(crate) static_vars: Map<String, Value>,
 }
 
 impl Loader {
@@ -67,6 +71,8 @@ impl Loader {
             role_handlers_seen: HashSet::new(),
             play_handlers: Vec::new(),
             missing: Vec::new(),
+            import_vars: Map::new(),
+            static_vars: Map::new(),
         }
     }
 
@@ -110,7 +116,16 @@ impl Loader {
                 if !file.is_file() {
                     return Err(LoadError::at(&target.span, format!("playbook {} not found", file.display())));
                 }
-                plays.extend(self.load_playbook_file(&file, Some(&target.span))?);
+                let outer = self.import_vars.clone();
+                if let Some(v) = item.get("vars") {
+                    let Some(map) = v.to_value().as_object().cloned() else {
+                        return Err(LoadError::at(&v.span, "`vars:` of an import_playbook must be a mapping"));
+                    };
+                    self.import_vars.extend(map);
+                }
+                let imported = self.load_playbook_file(&file, Some(&target.span));
+                self.import_vars = outer;
+                plays.extend(imported?);
                 continue;
             }
             plays.push(Arc::new(self.parse_play(item, path)?));
@@ -142,7 +157,10 @@ impl Loader {
             },
         };
         let mut kw = parse_keywords(node)?;
-        let vars = std::mem::take(&mut kw.vars);
+        let mut vars = std::mem::take(&mut kw.vars);
+        // As in Ansible, an import_playbook's vars win over the imported play's own.
+        vars.extend(self.import_vars.clone());
+        self.static_vars = vars.clone();
         if !kw.when.is_empty() {
             return Err(LoadError::at(&node.span, "`when:` is not allowed on a play; put it on tasks, blocks or roles"));
         }
@@ -165,7 +183,7 @@ impl Loader {
             };
             for entry in list {
                 let (name, params, rkw) = self.role_entry(entry)?;
-                if let Some(block) = self.role_block(&name, params, None, rkw, &entry.span)? {
+                if let Some(block) = self.role_block(true, &name, params, None, rkw, &entry.span)? {
                     tasks.push(block);
                 }
             }
@@ -299,7 +317,7 @@ pub fn load_role(
     from: &Span,
 ) -> Result<(Node, Vec<Node>), LoadError> {
     let mut loader = Loader::new(playbook_dir.to_path_buf(), opts.clone());
-    let block = loader.role_block(name, params, tasks_from, super::Keywords::default(), from)?;
+    let block = loader.role_block(false, name, params, tasks_from, super::Keywords::default(), from)?;
     let block = block.ok_or_else(|| LoadError::at(from, "role was already loaded"))?;
     Ok((block, std::mem::take(&mut loader.play_handlers)))
 }

@@ -54,15 +54,19 @@ impl Loader {
         Err(LoadError::at(span, format!("role '{name}' not found (looked in: {})", searched.join(", "))))
     }
 
-    /// A role (and, first, its dependencies) as a block, or None when it already ran in this play.
+    /// A role (and, first, its dependencies) as a block, or None when it already ran in this play. As in
+    /// Ansible, only `roles:` entries and dependencies run once per play (`once_per_play`); an `import_role`
+    /// runs wherever it is written.
     pub(crate) fn role_block(
         &mut self,
+        once_per_play: bool,
         name: &str,
         params: Map<String, Value>,
         tasks_from: Option<&str>,
         kw: Keywords,
         span: &Span,
     ) -> Result<Option<Node>, LoadError> {
+        let name = &self.static_role_name(name, span)?;
         let path = self.find_role(name, span)?;
         let meta = match super::role::main_file(&path.join("meta"), "main") {
             Some(p) => yaml::load_file(&p).map_err(LoadError::from)?,
@@ -70,7 +74,7 @@ impl Loader {
         };
         let allow_duplicates = matches!(meta.get("allow_duplicates").map(|n| &n.kind), Some(yaml::NodeKind::Bool(true)));
         let key = format!("{}|{}|{}", path.display(), Value::Object(params.clone()), tasks_from.unwrap_or("main"));
-        if !allow_duplicates && !self.play_roles.insert(key) {
+        if !allow_duplicates && !self.play_roles.insert(key) && once_per_play {
             return Ok(None);
         }
         if self.role_stack.contains(&path) {
@@ -98,7 +102,7 @@ impl Loader {
         if let Some(list) = meta.get("dependencies") {
             for dep in list.as_seq().unwrap_or_default() {
                 let (dep_name, dep_params, dep_kw) = self.role_entry(dep)?;
-                if let Some(node) = self.role_block(&dep_name, dep_params, None, dep_kw, &dep.span)? {
+                if let Some(node) = self.role_block(true, &dep_name, dep_params, None, dep_kw, &dep.span)? {
                     if let Node::Block(b) = &node {
                         if let Some(scope) = &b.role {
                             deps.push(scope.clone());
@@ -142,6 +146,26 @@ impl Loader {
     }
 
     /// One entry of `roles:` or `dependencies:`: a name, or a mapping with `role:`/`name:`, keywords and parameters.
+    /// A static role name (`roles:`, `import_role`) given as a template is rendered with what is known when the
+    /// playbook is loaded: the play's vars and its import_playbook's vars (as Ansible does; extra vars are not
+    /// known to the loader). Names known only at run time belong in `include_role`.
+    fn static_role_name(&self, name: &str, span: &Span) -> Result<String, LoadError> {
+        if !name.contains("{{") {
+            return Ok(name.to_string());
+        }
+        let mut scope = crate::vars::VarScope::new();
+        scope.push(crate::vars::LayerKind::PlayVars, "play vars", std::sync::Arc::new(self.static_vars.clone()));
+        crate::template::Templar::new().render_text(name, &scope, span).map_err(|e| {
+            LoadError::at(
+                span,
+                format!(
+                    "role name '{name}' must be known when the playbook is loaded (from the play's vars or an import_playbook's vars): {}; use include_role for a name known only at run time",
+                    e.message
+                ),
+            )
+        })
+    }
+
     pub(crate) fn role_entry(&self, node: &yaml::Node) -> Result<(String, Map<String, Value>, Keywords), LoadError> {
         if let Some(name) = node.as_str() {
             return Ok((name.to_string(), Map::new(), Keywords::default()));

@@ -261,7 +261,7 @@ impl Loader {
         let mut kw = parse_keywords(node)?;
         kw.notify = string_list(node, "notify")?;
         let params = node.get("vars").map(|v| v.to_value().as_object().cloned().unwrap_or_default()).unwrap_or_default();
-        let block = self.role_block(name, params, tasks_from, kw, &value.span)?;
+        let block = self.role_block(false, name, params, tasks_from, kw, &value.span)?;
         Ok(block.into_iter().collect())
     }
 
