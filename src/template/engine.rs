@@ -247,10 +247,12 @@ pub fn single_expression(s: &str) -> Option<&str> {
     Some(inner)
 }
 
-/// [`escape_backslashes`] for a bare expression (a condition).
+/// For a bare expression (a condition): Ansible does not escape conditions, so Jinja's own escapes (`\n`, `\t`,
+/// `\\`, quotes, …) mean what Python makes of them; any other backslash (`'\d+'` in a regex) stays literal, as
+/// Python keeps an unknown escape.
 pub fn escape_backslashes_expr(expr: &str) -> String {
     let wrapped = format!("{{{{{expr}}}}}");
-    let escaped = escape_backslashes(&wrapped);
+    let escaped = escape_backslashes_with(&wrapped, true);
     escaped[2..escaped.len() - 2].to_string()
 }
 
@@ -287,6 +289,13 @@ fn expression_end(s: &str) -> Option<usize> {
 /// literals are taken literally (`regex_replace('\\d', '\\1')` means what a regex author expects).
 /// Template files are not changed.
 pub fn escape_backslashes(s: &str) -> std::borrow::Cow<'_, str> {
+    escape_backslashes_with(s, false)
+}
+
+/// The escapes both Python and minijinja process in a string literal.
+const JINJA_ESCAPES: &[char] = &['n', 't', 'r', '\\', '\'', '"', 'u', 'b', 'f'];
+
+fn escape_backslashes_with(s: &str, keep_jinja_escapes: bool) -> std::borrow::Cow<'_, str> {
     if !s.contains('\\') || !s.contains("{{") {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -303,6 +312,10 @@ pub fn escape_backslashes(s: &str) -> std::borrow::Cow<'_, str> {
         let mut chars = body[..end].chars();
         while let Some(c) = chars.next() {
             match (quote, c) {
+                (Some(_), '\\') if keep_jinja_escapes && chars.clone().next().is_some_and(|n| JINJA_ESCAPES.contains(&n)) => {
+                    out.push('\\');
+                    out.extend(chars.next());
+                }
                 (Some(_), '\\') => {
                     out.push_str("\\\\");
                     // An escaped quote stays part of the literal.

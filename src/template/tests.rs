@@ -237,6 +237,18 @@ fn conditions_use_ansible_truthiness_and_accept_braces() {
     assert!(c("undefined_thing is not defined").unwrap());
     assert!(c("'web' in inventory_hostname | default('web01')").unwrap());
     assert!(c("'a\\d' is search('\\\\d') == false").is_ok());
+    // Backslashes in a condition's string literals, as ansible-core 2.19 evaluates them (it does not escape
+    // conditions): Jinja's escapes are processed, any other backslash stays (a regex's `\d`).
+    for cond in [
+        r#""a\nb" | length == 3"#,
+        r#""x\ty" | length == 3"#,
+        r"'ab12' is search('\d+')",
+        r"'a.b' is match('a\.b')",
+        r"'axb' is not match('a\.b')",
+        r"'a\\b' | length == 3",
+    ] {
+        assert!(c(cond).unwrap(), "{cond}");
+    }
     let e = c("undefined_thing").unwrap_err();
     assert_eq!(e.undefined.as_deref(), Some("undefined_thing"));
     assert!(c("").is_err());
