@@ -155,10 +155,10 @@ async fn rescue_sees_the_failed_task_and_loops_follow_ansible() {
 fn unknown_with_lookups_are_refused_at_load_time_naming_the_lookup() {
     let dir = tempfile::tempdir().unwrap();
     let pb = dir.path().join("site.yml");
-    std::fs::write(&pb, "- hosts: all\n  tasks:\n    - debug: var=item\n      with_lines: cat /etc/hosts\n").unwrap();
-    let Err(err) = hlprov::playbook::load(&pb, &Default::default()) else { panic!("with_lines was accepted") };
+    std::fs::write(&pb, "- hosts: all\n  tasks:\n    - debug: var=item\n      with_ini: x section=y file=z.ini\n").unwrap();
+    let Err(err) = hlprov::playbook::load(&pb, &Default::default()) else { panic!("with_ini was accepted") };
     let err = err.to_string();
-    assert!(err.contains("site.yml:4:7") && err.contains("`with_lines:` (the lines lookup as a loop) is not supported"), "{err}");
+    assert!(err.contains("site.yml:4:7") && err.contains("`with_ini:` (the ini lookup as a loop) is not supported"), "{err}");
 }
 
 /// Static role names from templates (`roles:`, `import_role`) are rendered when the playbook loads, with the
@@ -192,6 +192,43 @@ fn role_names_from_play_and_import_playbook_vars_are_resolved_at_load_time() {
         err.contains("bad.yml:2:11") && err.contains("must be known when the playbook is loaded") && err.contains("'nope' is undefined"),
         "{err}"
     );
+}
+
+const WITH_LOOKUPS: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: {msg: "L={{ item }}"}
+      with_lines: printf 'one\ntwo\n'
+    - debug: {msg: "F={{ item }}"}
+      with_file: [a.txt, b.txt]
+    - debug: {msg: "P={{ item }}"}
+      with_pipe: [echo x, echo y]
+    - debug: {msg: "E={{ item }}"}
+      with_env: [HOME]
+"#;
+
+/// `with_lines`, `with_file`, `with_pipe`, `with_env` are the lookups of those names as loops (controller-side,
+/// so the local connection is enough); the items are what ansible-core 2.19 gives for the same playbook.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_lookup_loops_run_the_lookup_of_that_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("files")).unwrap();
+    std::fs::write(d.join("files/a.txt"), "alpha\n").unwrap();
+    std::fs::write(d.join("files/b.txt"), "beta\n").unwrap();
+    std::fs::write(d.join("site.yml"), WITH_LOOKUPS).unwrap();
+    std::fs::write(d.join("hosts.ini"), "probe ansible_connection=local\n").unwrap();
+    let pb = hlprov::playbook::load(&d.join("site.yml"), &Default::default()).expect("loads");
+    let inv = hlprov::inventory::Inventory::load(&[d.join("hosts.ini")]).expect("inventory");
+    let collector = std::sync::Arc::new(hlprov::report::Collector::default());
+    let reporter = hlprov::report::Reporter::new(vec![collector.clone()]);
+    hlprov::exec::run_playbook(std::sync::Arc::new(pb), std::sync::Arc::new(inv), RunOptions::default(), reporter).await.expect("run");
+    let text = format!("{:?}", collector.events.lock().unwrap());
+    let home = std::env::var("HOME").unwrap_or_default();
+    for want in ["L=one", "L=two", "F=alpha", "F=beta", "P=x", "P=y", &format!("E={home}")] {
+        assert!(text.contains(&format!("\"{want}\"")), "{want} not among the items");
+    }
 }
 
 const KEYWORDS: &str = r#"

@@ -15,6 +15,14 @@ use crate::yaml::Span;
 /// `with_first_found` searches (vars for include_vars, files otherwise), as Ansible's search path does.
 pub(crate) fn items(run: &Run, span: &Span, lp: &Loop, scope: &VarScope, role: Option<&RoleScope>, subdir: &str) -> Result<Vec<Value>, TaskError> {
     let v = run.templar.render_value(&lp.expr, scope, span)?;
+    if let LoopKind::WithLookup(name) = lp.kind {
+        // `with_<lookup>` is `query('<lookup>', terms)`, run in the task's scope (search paths, variables).
+        let mut terms = crate::vars::Vars::new();
+        terms.insert("__hlprov_loop_terms".into(), v);
+        let s = scope.with_layer(crate::vars::LayerKind::TaskVars, "loop terms", std::sync::Arc::new(terms));
+        let out = run.templar.eval_expression(&format!("query('{name}', __hlprov_loop_terms)"), &s, span)?;
+        return Ok(out.as_array().cloned().unwrap_or_default());
+    }
     items_of(run, span, lp, v, role, subdir).map_err(TaskError::Msg)
 }
 
@@ -52,6 +60,7 @@ fn items_of(run: &Run, span: &Span, lp: &Loop, v: Value, role: Option<&RoleScope
         LoopKind::WithSubelements => lists::subelements(v).map_err(|e| format!("{}: with_subelements: {e}", span)),
         LoopKind::WithFlattened => Ok(lists::flatten(v)),
         LoopKind::WithRandomChoice => Ok(lists::random_choice(v)),
+        LoopKind::WithLookup(name) => Err(format!("{span}: with_{name} is run as a lookup, not here")),
     }
 }
 

@@ -187,6 +187,8 @@ pub enum LoopKind {
     WithSubelements,
     WithFlattened,
     WithRandomChoice,
+    /// `with_file`, `with_lines`, `with_pipe`, …: the controller lookup of that name, as a loop.
+    WithLookup(&'static str),
 }
 
 #[derive(Clone, Debug)]

@@ -436,6 +436,11 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
         ("with_subelements", LoopKind::WithSubelements),
         ("with_flattened", LoopKind::WithFlattened),
         ("with_random_choice", LoopKind::WithRandomChoice),
+        ("with_file", LoopKind::WithLookup("file")),
+        ("with_lines", LoopKind::WithLookup("lines")),
+        ("with_pipe", LoopKind::WithLookup("pipe")),
+        ("with_env", LoopKind::WithLookup("env")),
+        ("with_template", LoopKind::WithLookup("template")),
     ];
     let found: Vec<(&str, LoopKind, &yaml::Node)> = KINDS.iter().filter_map(|(k, kind)| node.get(k).map(|n| (*k, *kind, n))).collect();
     let loop_ = match found.as_slice() {
