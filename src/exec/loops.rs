@@ -54,7 +54,10 @@ fn items_of(run: &Run, span: &Span, lp: &Loop, v: Value, role: Option<&RoleScope
             other => other.to_string(),
         })
         .map_err(|e| format!("{}: with_sequence: {e}", span)),
-        LoopKind::WithFirstFound => first_found(v, role, &run.playbook.dir, subdir).map_err(|e| format!("{}: with_first_found: {e}", span)),
+        LoopKind::WithFirstFound => {
+            let dirs: Vec<PathBuf> = role.map(|r| r.path.clone()).into_iter().chain([run.playbook.dir.clone()]).collect();
+            lists::first_found(v, &dirs, subdir).map_err(|e| format!("{}: with_first_found: {e}", span))
+        }
         LoopKind::WithTogether => Ok(lists::together(lists::terms(v))),
         LoopKind::WithNested => Ok(lists::nested(lists::terms(v))),
         LoopKind::WithSubelements => lists::subelements(v).map_err(|e| format!("{}: with_subelements: {e}", span)),
@@ -62,60 +65,6 @@ fn items_of(run: &Run, span: &Span, lp: &Loop, v: Value, role: Option<&RoleScope
         LoopKind::WithRandomChoice => Ok(lists::random_choice(v)),
         LoopKind::WithLookup(name) => Err(format!("{span}: with_{name} is run as a lookup, not here")),
     }
-}
-
-/// `with_first_found`: the first file that exists on the controller, as one item. Terms are names or
-/// `{files: [...], paths: [...], skip: bool}`; relative names are searched in the role's SUBDIR/, the
-/// playbook's SUBDIR/ and the playbook's folder. Nothing found is an error unless `skip: true` (then no item).
-fn first_found(v: Value, role: Option<&RoleScope>, playbook_dir: &Path, subdir: &str) -> Result<Vec<Value>, String> {
-    let terms = match v {
-        Value::Array(a) => a,
-        other => vec![other],
-    };
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        match v {
-            Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
-            Some(Value::String(s)) => s.split([',', ';']).map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
-            _ => Vec::new(),
-        }
-    };
-    let (mut candidates, mut skip) = (Vec::new(), false);
-    for t in &terms {
-        match t {
-            Value::String(s) => candidates.push(PathBuf::from(s)),
-            Value::Object(m) => {
-                skip |= m.get("skip").and_then(crate::modules::args::to_bool).unwrap_or(false);
-                let paths = strings(m.get("paths"));
-                for f in strings(m.get("files")) {
-                    if paths.is_empty() {
-                        candidates.push(PathBuf::from(&f));
-                    }
-                    candidates.extend(paths.iter().map(|p| Path::new(p).join(&f)));
-                }
-            }
-            other => return Err(format!("a term is a file name or a mapping with files:, got {}", kind_of(other))),
-        }
-    }
-    for c in &candidates {
-        let mut bases: Vec<PathBuf> = Vec::new();
-        if c.is_absolute() {
-            bases.push(PathBuf::new());
-        } else {
-            if let Some(r) = role {
-                bases.push(r.path.join(subdir));
-            }
-            bases.push(playbook_dir.join(subdir));
-            bases.push(playbook_dir.to_path_buf());
-        }
-        if let Some(found) = bases.iter().map(|b| b.join(c)).find(|p| p.is_file()) {
-            return Ok(vec![Value::String(found.display().to_string())]);
-        }
-    }
-    if skip {
-        return Ok(Vec::new());
-    }
-    let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
-    Err(format!("no file was found among: {}", tried.join(", ")))
 }
 
 fn kind_of(v: &Value) -> &'static str {

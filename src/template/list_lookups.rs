@@ -2,6 +2,8 @@
 //! nested, flattened, subelements, sequence, plus the one-line ones (items, list, dict, indexed_items). One
 //! implementation for both: `exec::loops` calls these for `with_*`, `lookups` for `lookup()`/`query()`.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::{Value, json};
 
 use crate::yaml::{to_bool, type_name as kind_of};
@@ -190,6 +192,58 @@ fn printf_int(format: &str, n: i64) -> String {
     };
     let padded = if zero { format!("{body:0>width$}") } else { format!("{body:>width$}") };
     format!("{}{padded}{}", &format[..pos], &rest[spec_len..])
+}
+
+/// `with_first_found` / `lookup('first_found')`: the first file that exists on the controller, as one item.
+/// Terms are names or `{files: [...], paths: [...], skip: bool}`; relative names are searched in each of
+/// `dirs` (the role's folder, then the playbook's) under SUBDIR/, then in the last one (the playbook's folder)
+/// itself. Nothing found is an error unless `skip: true` (then no item).
+pub fn first_found(v: Value, dirs: &[PathBuf], subdir: &str) -> Result<Vec<Value>, String> {
+    let terms = match v {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            Some(Value::String(s)) => s.split([',', ';']).map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (mut candidates, mut skip) = (Vec::new(), false);
+    for t in &terms {
+        match t {
+            Value::String(s) => candidates.push(PathBuf::from(s)),
+            Value::Object(m) => {
+                skip |= m.get("skip").and_then(to_bool).unwrap_or(false);
+                let paths = strings(m.get("paths"));
+                for f in strings(m.get("files")) {
+                    if paths.is_empty() {
+                        candidates.push(PathBuf::from(&f));
+                    }
+                    candidates.extend(paths.iter().map(|p| Path::new(p).join(&f)));
+                }
+            }
+            other => return Err(format!("a term is a file name or a mapping with files:, got {}", kind_of(other))),
+        }
+    }
+    for c in &candidates {
+        let mut bases: Vec<PathBuf> = Vec::new();
+        if c.is_absolute() {
+            bases.push(PathBuf::new());
+        } else {
+            bases.extend(dirs.iter().map(|d| d.join(subdir)));
+            bases.extend(dirs.last().cloned());
+        }
+        if let Some(found) = bases.iter().map(|b| b.join(c)).find(|p| p.is_file()) {
+            return Ok(vec![Value::String(found.display().to_string())]);
+        }
+    }
+    if skip {
+        return Ok(Vec::new());
+    }
+    let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    Err(format!("no file was found among: {}", tried.join(", ")))
 }
 
 #[cfg(test)]

@@ -51,13 +51,19 @@ fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> R
         "community.sops.sops" | "sops" => sops(&obj, &flat),
         "fileglob" => fileglob(&obj, &flat),
         "vars" => vars(state, &flat, &kw),
+        "first_found" => {
+            let terms: Vec<serde_json::Value> = flat.iter().filter_map(|t| to_json(t).ok()).collect();
+            super::list_lookups::first_found(serde_json::Value::Array(terms), &obj.scope.search_paths(), "files")
+                .map(|found| found.iter().map(to_mj).collect())
+                .map_err(|e| fail(format!("lookup('first_found'): {e}")))
+        }
         "varnames" => varnames(&obj, &flat),
         "lines" => lines(&flat),
         "items" | "list" | "dict" | "indexed_items" | "together" | "nested" | "cartesian" | "flattened" | "subelements" | "sequence"
         | "random_choice" => list_lookup(short, terms),
         other => {
             return Err(fail(format!(
-                "lookup plugin '{other}' is not available in hlprov (it has file, fileglob, env, template, pipe, vars, varnames, lines, \
+                "lookup plugin '{other}' is not available in hlprov (it has file, fileglob, first_found, env, template, pipe, vars, varnames, lines, \
                  items, list, dict, indexed_items, together, nested, cartesian, flattened, subelements, sequence, random_choice, \
                  community.sops.sops)"
             )));

@@ -276,4 +276,6 @@ CASES = [
     ("l_vars_default", "{{ lookup('vars', 'nope', default='d') }}"),
     ("l_varnames", "{{ q('varnames', '^chain_') }}", "set"),
     ("l_lines", "{{ q('lines', 'printf \"a\\nb\\n\"') }}"),
+    ("l_first_found_dict", "{{ lookup('first_found', {'files': ['nope', 'oracle.txt'], 'paths': ['files']}) | basename }}"),
+    ("l_first_found_skip", "{{ q('first_found', {'files': ['nope.txt'], 'skip': True}) }}"),
 ]
