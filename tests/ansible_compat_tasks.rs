@@ -446,3 +446,86 @@ fn refused_at_load_time_with_file_and_line() {
     let e = hlprov::playbook::load(&dir.path().join("site.yml"), &Default::default()).unwrap_err().to_string();
     assert!(e.contains("Using 'include_role' as a handler is not supported.") && e.contains("site.yml:4"), "{e}");
 }
+
+const ROLE_FILES_PLAYBOOK: &str = r#"
+- name: a role included three times notifies its handler once per flush
+  hosts: all
+  gather_facts: false
+  roles: [r]
+  tasks:
+    - include_role: {name: r}
+      vars: {tag: one}
+    - include_role: {name: r}
+      loop: [a, b]
+- name: flushes in between run it again
+  hosts: all
+  gather_facts: false
+  tasks:
+    - include_role: {name: r}
+    - meta: flush_handlers
+    - include_role: {name: r}
+- name: include_role reads the files named by tasks_from, vars_from, defaults_from, handlers_from
+  hosts: all
+  gather_facts: false
+  vars: {which: other}
+  tasks:
+    - include_role: {name: f, tasks_from: "{{ which }}", vars_from: "{{ which }}", defaults_from: other.yml, handlers_from: other}
+- name: import_role reads them too, templates rendered with the play's vars
+  hosts: all
+  gather_facts: false
+  vars: {which: other}
+  tasks:
+    - import_role: {name: f, vars_from: "{{ which }}", defaults_from: other, handlers_from: other}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn role_handlers_run_once_however_often_the_role_is_included_and_the_from_options_pick_the_roles_files() {
+    let lab = TestLab::start(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f_task = |m: &str| {
+        format!("- name: {m} {{{{ v }}}} {{{{ d }}}}\n  shell: echo \"{m} {{{{ v }}}} {{{{ d }}}}\" >> /tmp/log\n  notify: [fh, fh_other]\n")
+    };
+    let files: Vec<(String, String)> = vec![
+        ("site.yml".into(), ROLE_FILES_PLAYBOOK.into()),
+        ("roles/r/tasks/main.yml".into(), "- command: \"true\"\n  changed_when: true\n  notify: rh\n".into()),
+        ("roles/r/handlers/main.yml".into(), "- name: rh\n  shell: echo rh >> /tmp/log\n".into()),
+        ("roles/f/tasks/main.yml".into(), f_task("main")),
+        ("roles/f/tasks/other.yml".into(), f_task("other")),
+        ("roles/f/vars/main.yml".into(), "v: vmain\n".into()),
+        ("roles/f/vars/other.yml".into(), "v: vother\n".into()),
+        ("roles/f/defaults/main.yml".into(), "d: dmain\n".into()),
+        ("roles/f/defaults/other.yml".into(), "d: dother\n".into()),
+        ("roles/f/handlers/main.yml".into(), "- name: fh\n  shell: echo fh-main >> /tmp/log\n".into()),
+        (
+            "roles/f/handlers/other.yml".into(),
+            "- name: fh_other\n  shell: echo fh-other >> /tmp/log\n- name: fh\n  shell: echo fh-from-other >> /tmp/log\n".into(),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let a = apply_in(dir.path(), &lab.inventory(""), &files, "site.yml", RunOptions::default()).await.unwrap();
+    assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
+    // ansible-core 2.19 on the same playbook (-c local): rh once in the first play (four notifications, one
+    // flush), twice in the second (two flushes); the *_from files in place of main.yml.
+    assert_eq!(
+        read(&lab, "/tmp/log").await,
+        "rh\nrh\nrh\nother vother dother\nfh-other\nfh-from-other\nmain vother dother\nfh-other\nfh-from-other\n"
+    );
+}
+
+#[test]
+fn a_roles_file_named_by_a_from_option_that_does_not_exist_is_refused_with_ansibles_words() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("roles/f/tasks")).unwrap();
+    std::fs::write(dir.path().join("roles/f/tasks/main.yml"), "- command: 'true'\n").unwrap();
+    for (from, want) in [("defaults_from: nope", "defaults/nope"), ("tasks_from: nope.yml", "tasks/nope"), ("handlers_from: nope", "handlers/nope")] {
+        let pb = format!("- hosts: all\n  tasks:\n    - import_role: {{name: f, {from}}}\n");
+        std::fs::write(dir.path().join("site.yml"), &pb).unwrap();
+        let e = hlprov::playbook::load(&dir.path().join("site.yml"), &Default::default()).unwrap_err().to_string();
+        assert!(e.contains(&format!("Could not find specified file in role: {want}")) && e.contains("site.yml:3"), "{from}: {e}");
+    }
+    // A template in import_role's options is rendered at load time with the play's vars, as a role name is.
+    let pb = "- hosts: all\n  tasks:\n    - import_role: {name: f, vars_from: \"{{ x }}\"}\n";
+    std::fs::write(dir.path().join("site.yml"), pb).unwrap();
+    let e = hlprov::playbook::load(&dir.path().join("site.yml"), &Default::default()).unwrap_err().to_string();
+    assert!(e.contains("`vars_from: {{ x }}` of import_role must be known when the playbook is loaded") && e.contains("site.yml:3"), "{e}");
+}

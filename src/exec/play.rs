@@ -36,6 +36,8 @@ pub(crate) struct PlayCtx {
     /// Handler names (and listen topics) notified, per host.
     pub notified: Mutex<HashMap<String, Vec<String>>>,
     pub handlers: Mutex<Vec<Node>>,
+    /// The roles' handler files in `handlers`, so that a role included again does not add its handlers twice.
+    pub role_handler_files: Mutex<std::collections::HashSet<std::path::PathBuf>>,
     /// Roles whose defaults and vars every task of the play sees, as in Ansible: the static ones (`roles:`,
     /// `import_role`), then per host those an `include_role` with `public: true` ran.
     pub static_roles: Vec<Arc<RoleScope>>,
@@ -196,6 +198,7 @@ pub(crate) async fn run_play(run: &Arc<Run>, play: Arc<Play>, phase: Option<Stri
         hosts: Mutex::default(),
         notified: Mutex::default(),
         handlers: Mutex::new(play.handlers.clone()),
+        role_handler_files: Mutex::new(play.role_handler_files.clone()),
         static_roles: static_roles(&play),
         public_roles: Mutex::default(),
         aborted: AtomicBool::new(false),

@@ -876,7 +876,6 @@ pub(crate) fn render_include_option(run: &Run, pc: &PlayCtx, inc: &Include, host
     }
 }
 
-/// What a dynamic include brings in for one host: one (target, parameters) per loop item, or none if `when` says no.
 /// What an include brings in on a host, once per loop item: the file (or role) it resolves to, with the
 /// parameters its tasks see and what `register:` records for it.
 pub(crate) struct Included {
@@ -929,10 +928,10 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
                 let path = crate::playbook::resolve_include_path(&inc.base_dir, role_tasks.as_deref(), &run.playbook.dir, &target);
                 (path.display().to_string(), serde_json::Map::new())
             }
-            IncludeKind::Role { tasks_from, vars_from, defaults_from, handlers_from, .. } => {
+            IncludeKind::Role { files, .. } => {
                 let mut args: serde_json::Map<String, Value> = [("name".to_string(), Value::String(target.clone()))].into_iter().collect();
                 for (k, v) in
-                    [("tasks_from", tasks_from), ("vars_from", vars_from), ("defaults_from", defaults_from), ("handlers_from", handlers_from)]
+                    [("tasks_from", &files.tasks), ("vars_from", &files.vars), ("defaults_from", &files.defaults), ("handlers_from", &files.handlers)]
                 {
                     if let Some(v) = v {
                         args.insert(k.into(), Value::String(v.clone()));

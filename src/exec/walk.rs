@@ -287,10 +287,17 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
                 run.cached_task_file(&path, || crate::playbook::load_task_file(&path, role, &dir, &opts, &span).map_err(|e| e.to_string()))
                     .map(|n| (*n).clone())
             }
-            IncludeKind::Role { tasks_from, .. } => {
+            IncludeKind::Role { files, .. } => {
                 let opts = crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone(), strict: false };
-                let tasks_from = task::render_include_option(run, pc, inc, &group[0], &inner, tasks_from.as_deref());
-                crate::playbook::load_role(&target, tasks_from.as_deref(), Vars::new(), &run.playbook.dir, &opts, &inc.span)
+                let render = |raw: &Option<String>| task::render_include_option(run, pc, inc, &group[0], &inner, raw.as_deref());
+                let files = crate::playbook::RoleFiles {
+                    tasks: render(&files.tasks),
+                    vars: render(&files.vars),
+                    defaults: render(&files.defaults),
+                    handlers: render(&files.handlers),
+                };
+                let mut handler_files = pc.role_handler_files.lock().unwrap_or_else(|p| p.into_inner());
+                crate::playbook::load_role(&target, &files, &run.playbook.dir, &opts, &mut handler_files, &inc.span)
                     .map(|(node, handlers)| {
                         pc.handlers.lock().unwrap_or_else(|p| p.into_inner()).extend(handlers);
                         if let (true, Node::Block(b)) = (inc.public, &node) {

@@ -183,7 +183,7 @@ impl Loader {
             };
             for entry in list {
                 let (name, params, rkw) = self.role_entry(entry)?;
-                if let Some(block) = self.role_block(true, &name, params, None, rkw, &entry.span)? {
+                if let Some(block) = self.role_block(true, &name, params, &super::role::RoleFiles::default(), rkw, &entry.span)? {
                     tasks.push(block);
                 }
             }
@@ -279,6 +279,7 @@ impl Loader {
             tasks,
             post_tasks,
             handlers,
+            role_handler_files: std::mem::take(&mut self.role_handlers_seen),
         })
     }
 }
@@ -307,17 +308,20 @@ pub fn load_task_file(
     loader.load_tasks_file(path, &ctx, from)
 }
 
-/// Load a role at run time (`include_role`): its block and its handlers.
+/// Load a role at run time (`include_role`): its block, and the handlers of handler files not yet in the play
+/// (`handlers_loaded`: the handler files the play has, updated).
 pub fn load_role(
     name: &str,
-    tasks_from: Option<&str>,
-    params: Map<String, Value>,
+    files: &super::role::RoleFiles,
     playbook_dir: &Path,
     opts: &LoadOptions,
+    handlers_loaded: &mut HashSet<PathBuf>,
     from: &Span,
 ) -> Result<(Node, Vec<Node>), LoadError> {
     let mut loader = Loader::new(playbook_dir.to_path_buf(), opts.clone());
-    let block = loader.role_block(false, name, params, tasks_from, super::Keywords::default(), from)?;
-    let block = block.ok_or_else(|| LoadError::at(from, "role was already loaded"))?;
+    loader.role_handlers_seen = std::mem::take(handlers_loaded);
+    let block = loader.role_block(false, name, Map::new(), files, super::Keywords::default(), from);
+    *handlers_loaded = std::mem::take(&mut loader.role_handlers_seen);
+    let block = block?.ok_or_else(|| LoadError::at(from, "role was already loaded"))?;
     Ok((block, std::mem::take(&mut loader.play_handlers)))
 }

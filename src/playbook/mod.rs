@@ -18,7 +18,7 @@ use crate::yaml::Span;
 pub use action::{Action, MetaAction};
 pub use keywords::{PLAY_KEYWORDS, TASK_KEYWORDS};
 pub use load::{LoadError, LoadOptions, load, load_role, load_task_file};
-pub use role::RoleScope;
+pub use role::{RoleFiles, RoleScope};
 pub use task::{is_identifier, resolve_include_path, resolve_tasks_path};
 
 /// A loaded playbook.
@@ -98,6 +98,9 @@ pub struct Play {
     pub post_tasks: Vec<Node>,
     /// The handlers of its roles followed by the play's own (Ansible's order).
     pub handlers: Vec<Node>,
+    /// The roles' handler files among `handlers`: an `include_role` of a role already in the play does not add
+    /// its handlers again.
+    pub role_handler_files: std::collections::HashSet<std::path::PathBuf>,
 }
 
 /// A condition (`when`, `changed_when`, `failed_when`, `until`): a Jinja expression or a literal boolean.
@@ -319,7 +322,7 @@ pub enum IncludeKind {
     /// `include_tasks: FILE` (FILE may be templated).
     Tasks { file: String },
     /// `include_role: {name: …, tasks_from: …}`.
-    Role { name: String, tasks_from: Option<String>, vars_from: Option<String>, defaults_from: Option<String>, handlers_from: Option<String> },
+    Role { name: String, files: RoleFiles },
 }
 
 /// `include_tasks` / `include_role`: resolved per host when reached.

@@ -12,6 +12,41 @@ use super::{Block, Keywords, Node, TASK_KEYWORDS};
 use crate::vars_file;
 use crate::yaml::{self, Span};
 
+/// Which of a role's files to read: `tasks_from`, `vars_from`, `defaults_from`, `handlers_from` (names in the
+/// role's tasks/, vars/, defaults/, handlers/, with or without `.yml`); `main` where not given.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoleFiles {
+    pub tasks: Option<String>,
+    pub vars: Option<String>,
+    pub defaults: Option<String>,
+    pub handlers: Option<String>,
+}
+
+impl RoleFiles {
+    /// The file `NAME` (or main) of the role's folder `dir`; a named file that does not exist is an error, with
+    /// Ansible's words.
+    fn file(&self, role: &Path, dir: &str, span: &Span) -> Result<Option<PathBuf>, LoadError> {
+        let given = match dir {
+            "tasks" => &self.tasks,
+            "vars" => &self.vars,
+            "defaults" => &self.defaults,
+            _ => &self.handlers,
+        };
+        let name = given.as_deref().map(|t| t.trim_end_matches(".yml").trim_end_matches(".yaml")).unwrap_or("main");
+        match main_file(&role.join(dir), name) {
+            Some(p) => Ok(Some(p)),
+            None if given.is_some() => Err(LoadError::at(
+                span,
+                format!(
+                    "Could not find specified file in role: {dir}/{name} (role '{}' has no {name}.yml, {name}.yaml or {name} in {dir}/)",
+                    role.file_name().unwrap_or_default().to_string_lossy()
+                ),
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
 /// A role as its tasks see it.
 #[derive(Debug)]
 pub struct RoleScope {
@@ -62,7 +97,7 @@ impl Loader {
         once_per_play: bool,
         name: &str,
         params: Map<String, Value>,
-        tasks_from: Option<&str>,
+        files: &RoleFiles,
         kw: Keywords,
         span: &Span,
     ) -> Result<Option<Node>, LoadError> {
@@ -73,7 +108,7 @@ impl Loader {
             None => yaml::Node { kind: yaml::NodeKind::Null, span: span.clone(), tag: None },
         };
         let allow_duplicates = matches!(meta.get("allow_duplicates").map(|n| &n.kind), Some(yaml::NodeKind::Bool(true)));
-        let key = format!("{}|{}|{}", path.display(), Value::Object(params.clone()), tasks_from.unwrap_or("main"));
+        let key = format!("{}|{}|{:?}", path.display(), Value::Object(params.clone()), files);
         if !allow_duplicates && !self.play_roles.insert(key) && once_per_play {
             return Ok(None);
         }
@@ -81,7 +116,7 @@ impl Loader {
             return Err(LoadError::at(span, format!("role '{name}' depends on itself (through meta dependencies)")));
         }
         self.role_stack.push(path.clone());
-        let result = self.role_block_inner(name, &path, &meta, params, tasks_from, kw, span);
+        let result = self.role_block_inner(name, &path, &meta, params, files, kw, span);
         self.role_stack.pop();
         result.map(Some)
     }
@@ -93,7 +128,7 @@ impl Loader {
         path: &Path,
         meta: &yaml::Node,
         params: Map<String, Value>,
-        tasks_from: Option<&str>,
+        files: &RoleFiles,
         kw: Keywords,
         span: &Span,
     ) -> Result<Node, LoadError> {
@@ -102,7 +137,7 @@ impl Loader {
         if let Some(list) = meta.get("dependencies") {
             for dep in list.as_seq().unwrap_or_default() {
                 let (dep_name, dep_params, dep_kw) = self.role_entry(dep)?;
-                if let Some(node) = self.role_block(true, &dep_name, dep_params, None, dep_kw, &dep.span)? {
+                if let Some(node) = self.role_block(true, &dep_name, dep_params, &RoleFiles::default(), dep_kw, &dep.span)? {
                     if let Node::Block(b) = &node {
                         if let Some(scope) = &b.role {
                             deps.push(scope.clone());
@@ -113,7 +148,7 @@ impl Loader {
             }
         }
         let read_vars = |dir: &str| -> Result<Map<String, Value>, LoadError> {
-            match main_file(&path.join(dir), "main") {
+            match files.file(path, dir, span)? {
                 Some(p) => Ok(vars_file::load(&p).map_err(LoadError::from)?.vars),
                 None => Ok(Map::new()),
             }
@@ -127,16 +162,13 @@ impl Loader {
             deps,
         });
         let ctx = Ctx { base_dir: path.join("tasks"), role: Some(scope.clone()), handlers: false };
-        let tasks_name = tasks_from.map(|t| t.trim_end_matches(".yml").trim_end_matches(".yaml")).unwrap_or("main");
-        match main_file(&path.join("tasks"), tasks_name) {
-            Some(file) => body.extend(self.load_tasks_file(&file, &ctx, span)?),
-            None if tasks_from.is_some() => {
-                return Err(LoadError::at(span, format!("role '{name}' has no tasks/{tasks_name}.yml")));
-            }
-            None => {}
+        if let Some(file) = files.file(path, "tasks", span)? {
+            body.extend(self.load_tasks_file(&file, &ctx, span)?);
         }
-        if self.role_handlers_seen.insert(path.to_path_buf()) {
-            if let Some(file) = main_file(&path.join("handlers"), "main") {
+        // A role's handlers file joins the play's handlers once, however often the role runs (Ansible runs a
+        // notified handler once per flush, not once per inclusion of its role).
+        if let Some(file) = files.file(path, "handlers", span)? {
+            if self.role_handlers_seen.insert(file.clone()) {
                 let hctx = Ctx { base_dir: path.join("handlers"), role: Some(scope.clone()), handlers: true };
                 let handlers = self.load_tasks_file(&file, &hctx, span)?;
                 self.play_handlers.extend(handlers);
@@ -150,16 +182,22 @@ impl Loader {
     /// playbook is loaded: the play's vars and its import_playbook's vars (as Ansible does; extra vars are not
     /// known to the loader). Names known only at run time belong in `include_role`.
     fn static_role_name(&self, name: &str, span: &Span) -> Result<String, LoadError> {
-        if !name.contains("{{") {
-            return Ok(name.to_string());
+        self.static_template(&format!("role name '{name}'"), name, span)
+    }
+
+    /// Render `text` (a role name, an import_role `tasks_from`, …) with what the loader knows: the play's vars
+    /// and its import_playbook's vars; `what` names it in the error.
+    pub(crate) fn static_template(&self, what: &str, text: &str, span: &Span) -> Result<String, LoadError> {
+        if !text.contains("{{") {
+            return Ok(text.to_string());
         }
         let mut scope = crate::vars::VarScope::new();
         scope.push(crate::vars::LayerKind::PlayVars, "play vars", std::sync::Arc::new(self.static_vars.clone()));
-        crate::template::Templar::new().render_text(name, &scope, span).map_err(|e| {
+        crate::template::Templar::new().render_text(text, &scope, span).map_err(|e| {
             LoadError::at(
                 span,
                 format!(
-                    "role name '{name}' must be known when the playbook is loaded (from the play's vars or an import_playbook's vars): {}; use include_role for a name known only at run time",
+                    "{what} must be known when the playbook is loaded (from the play's vars or an import_playbook's vars): {}; use include_role for a value known only at run time",
                     e.message
                 ),
             )

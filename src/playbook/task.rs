@@ -257,11 +257,26 @@ impl Loader {
     fn import_role(&mut self, node: &yaml::Node, value: &yaml::Node, _ctx: &Ctx) -> Result<Vec<Node>, LoadError> {
         let name = value.get("name").and_then(|n| n.as_str()).ok_or_else(|| err(value, "import_role needs `name:`"))?;
         // `tasks_from: "{{ omit }}"` (written for include_role and import_role alike) is no tasks_from.
-        let tasks_from = value.get("tasks_from").and_then(|n| n.as_str()).filter(|t| !is_omit(t));
+        let from = |key: &str| -> Result<Option<String>, LoadError> {
+            match value.get(key) {
+                None => Ok(None),
+                Some(n) => match n.as_str() {
+                    Some(t) if is_omit(t) => Ok(None),
+                    Some(t) => self.static_template(&format!("`{key}: {t}` of import_role"), t, &n.span).map(Some),
+                    None => Err(err(n, format!("`{key}:` must be a string"))),
+                },
+            }
+        };
+        let files = super::RoleFiles {
+            tasks: from("tasks_from")?,
+            vars: from("vars_from")?,
+            defaults: from("defaults_from")?,
+            handlers: from("handlers_from")?,
+        };
         let mut kw = parse_keywords(node)?;
         kw.notify = string_list(node, "notify")?;
         let params = node.get("vars").map(|v| v.to_value().as_object().cloned().unwrap_or_default()).unwrap_or_default();
-        let block = self.role_block(false, name, params, tasks_from, kw, &value.span)?;
+        let block = self.role_block(false, name, params, &files, kw, &value.span)?;
         Ok(block.into_iter().collect())
     }
 
@@ -280,13 +295,13 @@ impl Loader {
             IncludeKind::Tasks { file }
         } else {
             let name = get_str("name")?.ok_or_else(|| err(value, "include_role needs `name:`"))?;
-            IncludeKind::Role {
-                name,
-                tasks_from: get_str("tasks_from")?,
-                vars_from: get_str("vars_from")?,
-                defaults_from: get_str("defaults_from")?,
-                handlers_from: get_str("handlers_from")?,
-            }
+            let files = super::RoleFiles {
+                tasks: get_str("tasks_from")?,
+                vars: get_str("vars_from")?,
+                defaults: get_str("defaults_from")?,
+                handlers: get_str("handlers_from")?,
+            };
+            IncludeKind::Role { name, files }
         };
         let apply = match value.get("apply") {
             Some(a) => parse_keywords(a)?,
