@@ -476,6 +476,13 @@ const ROLE_FILES_PLAYBOOK: &str = r#"
   vars: {which: other}
   tasks:
     - import_role: {name: f, vars_from: "{{ which }}", defaults_from: other, handlers_from: other}
+- name: import_role runs again where it is written, unless it says allow_duplicates false
+  hosts: all
+  gather_facts: false
+  tasks:
+    - import_role: {name: d}
+    - import_role: {name: d}
+    - import_role: {name: d, allow_duplicates: no}
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -489,6 +496,7 @@ async fn role_handlers_run_once_however_often_the_role_is_included_and_the_from_
         ("site.yml".into(), ROLE_FILES_PLAYBOOK.into()),
         ("roles/r/tasks/main.yml".into(), "- command: \"true\"\n  changed_when: true\n  notify: rh\n".into()),
         ("roles/r/handlers/main.yml".into(), "- name: rh\n  shell: echo rh >> /tmp/log\n".into()),
+        ("roles/d/tasks/main.yml".into(), "- shell: echo d >> /tmp/log\n".into()),
         ("roles/f/tasks/main.yml".into(), f_task("main")),
         ("roles/f/tasks/other.yml".into(), f_task("other")),
         ("roles/f/vars/main.yml".into(), "v: vmain\n".into()),
@@ -505,15 +513,15 @@ async fn role_handlers_run_once_however_often_the_role_is_included_and_the_from_
     let a = apply_in(dir.path(), &lab.inventory(""), &files, "site.yml", RunOptions::default()).await.unwrap();
     assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
     // ansible-core 2.19 on the same playbook (-c local): rh once in the first play (four notifications, one
-    // flush), twice in the second (two flushes); the *_from files in place of main.yml.
+    // flush), twice in the second (two flushes); the *_from files in place of main.yml; role d twice.
     assert_eq!(
         read(&lab, "/tmp/log").await,
-        "rh\nrh\nrh\nother vother dother\nfh-other\nfh-from-other\nmain vother dother\nfh-other\nfh-from-other\n"
+        "rh\nrh\nrh\nother vother dother\nfh-other\nfh-from-other\nmain vother dother\nfh-other\nfh-from-other\nd\nd\n"
     );
 }
 
 #[test]
-fn a_roles_file_named_by_a_from_option_that_does_not_exist_is_refused_with_ansibles_words() {
+fn a_missing_from_file_or_an_option_an_include_does_not_take_is_refused_with_ansibles_words() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("roles/f/tasks")).unwrap();
     std::fs::write(dir.path().join("roles/f/tasks/main.yml"), "- command: 'true'\n").unwrap();
@@ -522,6 +530,19 @@ fn a_roles_file_named_by_a_from_option_that_does_not_exist_is_refused_with_ansib
         std::fs::write(dir.path().join("site.yml"), &pb).unwrap();
         let e = hlprov::playbook::load(&dir.path().join("site.yml"), &Default::default()).unwrap_err().to_string();
         assert!(e.contains(&format!("Could not find specified file in role: {want}")) && e.contains("site.yml:3"), "{from}: {e}");
+    }
+    // Options an include or import does not take are refused, as Ansible refuses them (a typo is not ignored).
+    for (task, want) in [
+        ("import_role: {name: f, task_from: other}", "Invalid options for import_role: task_from"),
+        ("include_role: {name: f, vars: {a: 1}}", "Invalid options for include_role: vars"),
+        ("include_tasks: {file: x.yml, foo: 1}", "Invalid options for include_tasks: foo"),
+        ("import_tasks: {file: x.yml, apply: {}}", "Invalid options for import_tasks: apply"),
+        ("include_role: {name: f, allow_duplicates: false}", "allow_duplicates: false on include_role is not supported by hlprov"),
+    ] {
+        let pb = format!("- hosts: all\n  tasks:\n    - {task}\n");
+        std::fs::write(dir.path().join("site.yml"), &pb).unwrap();
+        let e = hlprov::playbook::load(&dir.path().join("site.yml"), &Default::default()).unwrap_err().to_string();
+        assert!(e.contains(want) && e.contains("site.yml:3"), "{task}: {e}");
     }
     // A template in import_role's options is rendered at load time with the play's vars, as a role name is.
     let pb = "- hosts: all\n  tasks:\n    - import_role: {name: f, vars_from: \"{{ x }}\"}\n";

@@ -183,7 +183,14 @@ impl Loader {
             };
             for entry in list {
                 let (name, params, rkw) = self.role_entry(entry)?;
-                if let Some(block) = self.role_block(true, &name, params, &super::role::RoleFiles::default(), rkw, &entry.span)? {
+                if let Some(block) = self.role_block(
+                    super::role::Once::UnlessMetaAllowsDuplicates,
+                    &name,
+                    params,
+                    &super::role::RoleFiles::default(),
+                    rkw,
+                    &entry.span,
+                )? {
                     tasks.push(block);
                 }
             }
@@ -320,7 +327,7 @@ pub fn load_role(
 ) -> Result<(Node, Vec<Node>), LoadError> {
     let mut loader = Loader::new(playbook_dir.to_path_buf(), opts.clone());
     loader.role_handlers_seen = std::mem::take(handlers_loaded);
-    let block = loader.role_block(false, name, Map::new(), files, super::Keywords::default(), from);
+    let block = loader.role_block(super::role::Once::Never, name, Map::new(), files, super::Keywords::default(), from);
     *handlers_loaded = std::mem::take(&mut loader.role_handlers_seen);
     let block = block?.ok_or_else(|| LoadError::at(from, "role was already loaded"))?;
     Ok((block, std::mem::take(&mut loader.play_handlers)))

@@ -47,6 +47,16 @@ impl RoleFiles {
     }
 }
 
+/// Whether a role listed again in a play runs again. As in Ansible: `roles:` entries and dependencies run once
+/// per play unless the role's meta says `allow_duplicates: true`; an `import_role` runs wherever it is written,
+/// unless it says `allow_duplicates: false`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Once {
+    UnlessMetaAllowsDuplicates,
+    Never,
+    Always,
+}
+
 /// A role as its tasks see it.
 #[derive(Debug)]
 pub struct RoleScope {
@@ -89,12 +99,11 @@ impl Loader {
         Err(LoadError::at(span, format!("role '{name}' not found (looked in: {})", searched.join(", "))))
     }
 
-    /// A role (and, first, its dependencies) as a block, or None when it already ran in this play. As in
-    /// Ansible, only `roles:` entries and dependencies run once per play (`once_per_play`); an `import_role`
-    /// runs wherever it is written.
+    /// A role (and, first, its dependencies) as a block, or None when it already ran in this play and `once`
+    /// says it runs once.
     pub(crate) fn role_block(
         &mut self,
-        once_per_play: bool,
+        once: Once,
         name: &str,
         params: Map<String, Value>,
         files: &RoleFiles,
@@ -107,9 +116,15 @@ impl Loader {
             Some(p) => yaml::load_file(&p).map_err(LoadError::from)?,
             None => yaml::Node { kind: yaml::NodeKind::Null, span: span.clone(), tag: None },
         };
-        let allow_duplicates = matches!(meta.get("allow_duplicates").map(|n| &n.kind), Some(yaml::NodeKind::Bool(true)));
+        let meta_allows_duplicates = matches!(meta.get("allow_duplicates").map(|n| &n.kind), Some(yaml::NodeKind::Bool(true)));
         let key = format!("{}|{}|{:?}", path.display(), Value::Object(params.clone()), files);
-        if !allow_duplicates && !self.play_roles.insert(key) && once_per_play {
+        let first_time = self.play_roles.insert(key);
+        let runs_once = match once {
+            Once::UnlessMetaAllowsDuplicates => !meta_allows_duplicates,
+            Once::Never => false,
+            Once::Always => true,
+        };
+        if runs_once && !first_time {
             return Ok(None);
         }
         if self.role_stack.contains(&path) {
@@ -137,7 +152,9 @@ impl Loader {
         if let Some(list) = meta.get("dependencies") {
             for dep in list.as_seq().unwrap_or_default() {
                 let (dep_name, dep_params, dep_kw) = self.role_entry(dep)?;
-                if let Some(node) = self.role_block(true, &dep_name, dep_params, &RoleFiles::default(), dep_kw, &dep.span)? {
+                if let Some(node) =
+                    self.role_block(Once::UnlessMetaAllowsDuplicates, &dep_name, dep_params, &RoleFiles::default(), dep_kw, &dep.span)?
+                {
                     if let Node::Block(b) = &node {
                         if let Some(scope) = &b.role {
                             deps.push(scope.clone());

@@ -83,7 +83,24 @@ impl Loader {
             }
             _ => (key.clone(), Map::new(), false),
         };
-        match module_name.trim_start_matches("ansible.builtin.").trim_start_matches("ansible.legacy.") {
+        let short = module_name.trim_start_matches("ansible.builtin.").trim_start_matches("ansible.legacy.");
+        if let Some(allowed) = include_options(short) {
+            // As Ansible does: a misspelt option (`task_from:`) is an error, not silently ignored.
+            let unknown: Vec<String> =
+                value.as_map().unwrap_or_default().iter().filter_map(|(k, _)| k.key_string()).filter(|k| !allowed.contains(&k.as_str())).collect();
+            if !unknown.is_empty() {
+                return Err(err(value, format!("Invalid options for {short}: {} (it takes {})", unknown.join(", "), allowed.join(", "))));
+            }
+            if let (Some(n), false) = (value.get("allow_duplicates"), short.starts_with("import")) {
+                if yaml_bool(n) != Some(true) {
+                    return Err(err(
+                        n,
+                        "allow_duplicates: false on include_role is not supported by hlprov (docs/compat.md); the role runs each time it is included",
+                    ));
+                }
+            }
+        }
+        match short {
             "import_tasks" => return self.import_tasks(node, value, ctx),
             "import_role" => return self.import_role(node, value, ctx),
             "include_tasks" | "include_role" => return Ok(vec![self.parse_include(node, &module_name, value, ctx)?]),
@@ -276,7 +293,12 @@ impl Loader {
         let mut kw = parse_keywords(node)?;
         kw.notify = string_list(node, "notify")?;
         let params = node.get("vars").map(|v| v.to_value().as_object().cloned().unwrap_or_default()).unwrap_or_default();
-        let block = self.role_block(false, name, params, &files, kw, &value.span)?;
+        let once = match value.get("allow_duplicates").map(yaml_bool) {
+            None | Some(Some(true)) => super::role::Once::Never,
+            Some(Some(false)) => super::role::Once::Always,
+            Some(None) => return Err(err(value.get("allow_duplicates").unwrap_or(value), "`allow_duplicates:` must be a boolean")),
+        };
+        let block = self.role_block(once, name, params, &files, kw, &value.span)?;
         Ok(block.into_iter().collect())
     }
 
@@ -326,12 +348,7 @@ impl Loader {
             }
             r => r,
         };
-        let public = match value.get("public") {
-            Some(p) => {
-                matches!(p.kind, NodeKind::Bool(true)) || p.as_str().is_some_and(|s| args::to_bool(&Value::String(s.to_string())) == Some(true))
-            }
-            None => false,
-        };
+        let public = value.get("public").and_then(yaml_bool) == Some(true);
         let (loop_, loop_control) = parse_loop(node)?;
         Ok(Node::Include(Arc::new(Include {
             span: node.span.clone(),
@@ -348,6 +365,28 @@ impl Loader {
             listen,
         })))
     }
+}
+
+/// A YAML boolean, or a string Ansible reads as one (`yes`, `"true"`, `no`, …).
+fn yaml_bool(n: &yaml::Node) -> Option<bool> {
+    match &n.kind {
+        NodeKind::Bool(b) => Some(*b),
+        NodeKind::Str(s) => args::to_bool(&Value::String(s.clone())),
+        _ => None,
+    }
+}
+
+/// The options `import_tasks`, `include_tasks`, `import_role` and `include_role` take (ansible-core 2.19).
+fn include_options(module: &str) -> Option<&'static [&'static str]> {
+    Some(match module {
+        "import_tasks" => &["file", "_raw_params"],
+        "include_tasks" => &["file", "apply", "_raw_params"],
+        "import_role" => &["name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "allow_duplicates", "public", "rolespec_validate"],
+        "include_role" => {
+            &["name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "apply", "allow_duplicates", "public", "rolespec_validate"]
+        }
+        _ => return None,
+    })
 }
 
 /// The module word of `action: copy src=a` and the rest; a templated word (`{{ pkg_mgr }}`) may hold spaces.
