@@ -38,6 +38,8 @@ const MODULES_ROLE_TASKS: &str = r##"
     comment_end_string: "#]"
 - name: delimiters from the template's header line
   template: {src: header.j2, dest: /srv/t/header}
+- name: template variables
+  template: {src: managed.j2, dest: /srv/t/managed}
 - name: template lookup with include
   set_fact: {looked: "{{ lookup('template', 'page.j2') }}"}
 "##;
@@ -128,6 +130,10 @@ async fn modules_remote_src_folders_executable_tempfile_getent_template_syntax_a
         ("roles/web/templates/part.j2", "part {{ x }}\n"),
         ("roles/web/templates/lib/macros.j2", "{% macro hello(n) %}hello {{ n }}{% endmacro %}\n"),
         ("roles/web/templates/brackets.j2", "[% if x %]x=[[ x ]][% endif %]\n[# comment #]\n{{ literal }} {% raw %}\n"),
+        (
+            "roles/web/templates/managed.j2",
+            "# {{ ansible_managed }}\n{{ template_path }} {{ template_destpath }} {{ template_fullpath.endswith('/roles/web/templates/managed.j2') }} {{ template_host | length > 0 }} {{ template_uid | string | length > 0 }}\n",
+        ),
         ("roles/web/templates/header.j2", "#jinja2: variable_start_string: '[[', variable_end_string: ']]', trim_blocks: False\nx=[[ x ]] {{ y }}\n"),
     ];
     let a = apply_in(dir.path(), &lab.inventory(""), files, "site.yml", RunOptions::default()).await.unwrap();
@@ -137,6 +143,8 @@ async fn modules_remote_src_folders_executable_tempfile_getent_template_syntax_a
     assert_eq!(read(&lab, "/srv/t/page").await, "part 5hello w\n");
     assert_eq!(read(&lab, "/srv/t/brackets").await, "x=5{{ literal }} {% raw %}\n");
     assert_eq!(read(&lab, "/srv/t/header").await, "x=5 {{ y }}\n");
+    // ansible-core 2.19's template variables, as it renders this template.
+    assert_eq!(read(&lab, "/srv/t/managed").await, "# Ansible managed\nmanaged.j2 /srv/t/managed True True True\n");
     // The folder copies: modes kept, links kept as links.
     let (_, tree) = lab.docker_exec("h1", "cd /srv/rs && find d1 d2 -printf '%p %y %m %l\\n' | sort").await;
     assert_eq!(
@@ -159,6 +167,7 @@ async fn modules_remote_src_folders_executable_tempfile_getent_template_syntax_a
         "page from the role",
         "custom delimiters",
         "delimiters from the template's header",
+        "template variables",
         "remote folder itself",
         "remote folder contents",
         "replace again",

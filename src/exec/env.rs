@@ -10,7 +10,7 @@ use super::run::Run;
 use crate::modules::{FileKind, TaskEnv};
 use crate::playbook::RoleScope;
 use crate::template::{FileSyntax, TemplateError};
-use crate::vars::VarScope;
+use crate::vars::{LayerKind, VarScope};
 use crate::yaml::Span;
 
 pub(crate) struct ExecEnv {
@@ -57,7 +57,7 @@ impl TaskEnv for ExecEnv {
 
     /// Ansible's template search path: the role's templates/ and folder, the playbook's, then the template's
     /// own folder (each as `X/templates` and `X`). Only a file that includes or imports needs it.
-    fn render_file(&self, text: &str, path: &Path, mut syntax: FileSyntax) -> Result<String, TemplateError> {
+    fn render_file(&self, text: &str, path: &Path, mut syntax: FileSyntax, src: &str, dest: &str) -> Result<String, TemplateError> {
         if ["include", "import", "extends"].iter().any(|w| text.contains(w)) {
             let mut dirs: Vec<PathBuf> = Vec::new();
             if let Some(r) = &self.role {
@@ -68,7 +68,10 @@ impl TaskEnv for ExecEnv {
             syntax.search = dirs.into_iter().flat_map(|d| [d.join("templates"), d]).collect();
         }
         let opts = crate::template::TextOptions::default();
-        self.run.templar.render_file(text, &self.scope, &Span::new(path.display().to_string(), 1, 1), opts, &syntax)
+        // Ansible puts its template variables over the task's (ansible_managed only when the user has none).
+        let file_vars = crate::template::template_file_vars(src, path, Some(dest), self.scope.contains("ansible_managed"));
+        let scope = self.scope.with_layer(LayerKind::Magic, "template file", std::sync::Arc::new(file_vars));
+        self.run.templar.render_file(text, &scope, &Span::new(path.display().to_string(), 1, 1), opts, &syntax)
     }
 
     fn eval(&self, expr: &str) -> Result<Value, TemplateError> {

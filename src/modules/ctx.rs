@@ -27,10 +27,11 @@ pub trait TaskEnv: Send + Sync {
     fn find_file(&self, kind: FileKind, name: &str) -> Result<PathBuf, String>;
     /// Render Jinja2 text (template module) with the task's variables. `origin` names the source for errors.
     fn render(&self, text: &str, origin: &str) -> Result<String, TemplateError>;
-    /// Render a template file (the template module) with its own delimiters; its `{% include %}` and
+    /// Render a template file (the template module: `src` as written, found at `path`, going to `dest`) with its
+    /// own delimiters and Ansible's template variables (`template_path`, …); its `{% include %}` and
     /// `{% import %}` are looked up as Ansible's template module does (the engine adds the folders).
-    fn render_file(&self, text: &str, path: &Path, syntax: FileSyntax) -> Result<String, TemplateError> {
-        let _ = syntax;
+    fn render_file(&self, text: &str, path: &Path, syntax: FileSyntax, src: &str, dest: &str) -> Result<String, TemplateError> {
+        let _ = (syntax, src, dest);
         self.render(text, &path.display().to_string())
     }
     /// Evaluate a bare Jinja expression (debug var=, assert that=) with the task's variables.

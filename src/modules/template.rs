@@ -78,7 +78,7 @@ fn rendered(ctx: &ModuleCtx<'_>, args: &Args) -> Result<Source, ModuleError> {
     };
     let mut syntax = syntax(args)?;
     let text = header_delimiters(text, &mut syntax);
-    let rendered = ctx.task.render_file(&text, &path, syntax).map_err(ModuleError::Template)?;
+    let rendered = ctx.task.render_file(&text, &path, syntax, src, args.req("dest")?).map_err(ModuleError::Template)?;
     let newline = match args.req("newline_sequence")? {
         "\\n" => "\n",
         "\\r" => "\r",

@@ -295,19 +295,25 @@ fn env_lookup(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
 fn template(obj: &Arc<ScopeObject>, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
     let extra: Option<Value> = kw.get("template_vars")?;
     let _: Option<bool> = kw.get("convert_data")?;
-    let target = match extra {
+    let extra = match extra {
         Some(vars) if !vars.is_none() => {
             let json = super::filters::json_of(&vars)?;
             let crate::yaml::Value::Object(m) = json else { return Err(fail("lookup('template'): template_vars must be a mapping")) };
-            let scope = obj.scope.with_layer(LayerKind::ExtraVars, "template_vars", Arc::new(m));
-            ScopeObject::new(scope, obj.engine.clone(), obj.ctx.clone(), String::new())
+            Some(Arc::new(m))
         }
-        _ => obj.clone(),
+        _ => None,
     };
     let mut out = Vec::new();
     for t in terms {
         let name = text_of(t)?;
         let (path, text) = read(obj, &name, "templates", "template")?;
+        // Ansible's template variables over the task's, then the lookup's template_vars over both.
+        let file_vars = super::template_file_vars(&name, &path, None, obj.scope.contains("ansible_managed"));
+        let mut scope = obj.scope.with_layer(LayerKind::Magic, "template file", Arc::new(file_vars));
+        if let Some(m) = &extra {
+            scope.push(LayerKind::Magic, "template_vars", m.clone());
+        }
+        let target = ScopeObject::new(scope, obj.engine.clone(), obj.ctx.clone(), String::new());
         let key = format!("lookup('template', '{}')", path.display());
         target.enter(&key).map_err(|f| {
             obj.ctx.record_failure(f.clone());

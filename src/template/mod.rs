@@ -8,6 +8,7 @@ mod convert;
 mod engine;
 mod error;
 mod file_syntax;
+mod file_vars;
 mod filters;
 
 /// Python's `json.dumps(v)` (the `to_json` filter's output): what Ansible writes for a mapping or list.
@@ -32,4 +33,5 @@ mod tests;
 pub use engine::TextOptions;
 pub use error::{TemplateError, TemplateErrorKind};
 pub use file_syntax::FileSyntax;
+pub use file_vars::template_file_vars;
 pub use templar::Templar;
