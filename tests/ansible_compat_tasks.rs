@@ -368,6 +368,8 @@ const HANDLERS_PLAYBOOK: &str = r#"
           - late is failed and late.msg == 'async task did not complete within the requested time - 2s'
           - bg is changed and bg.started and not bg.finished
           - bgst.finished and bgst.rc == 0 and bgst.stdout == 'out' and bgst.attempts > 1
+          - bgst is changed and bgst.delta is match('0:00:0[0-9][.][0-9]{6}$')
+          - cleaned is not changed
           - cleaned.erased == bg.results_file
   handlers:
     - import_tasks: handlers/imported.yml

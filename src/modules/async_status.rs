@@ -15,7 +15,16 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("mode", ArgKind::Str).choices(&["status", "cleanup"]).default("status").help("Read the job, or remove its files."),
 ])
 .check_mode(CheckMode::None)
-.changes(&["cleanup"]);
+.changes(&["cleanup", "finished"]);
+
+/// `delta` from a job's `start` and `end` (both `%Y-%m-%d %H:%M:%S%.6f`, as command writes them).
+fn job_delta(start: &str, end: &str) -> String {
+    let parse = |s: &str| jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S%.f", s.trim()).ok();
+    match (parse(start), parse(end)) {
+        (Some(a), Some(b)) => super::commands::format_delta(b.duration_since(a).unsigned_abs()),
+        _ => String::new(),
+    }
+}
 
 /// Separates the parts of the status probe's output.
 const SEP: &str = "--hlprov-job--";
@@ -38,8 +47,8 @@ impl Module for AsyncStatus {
     }
     fn notes(&self) -> &'static str {
         "Jobs are those of command, shell and script (the only modules hlprov runs in the background). A finished \
-         job's result is the command's (rc, stdout, stderr, start, end, cmd), registered with changed=false (Ansible \
-         reports the job's changed=true). Skipped in check mode, where no job was started."
+         job's result is the command's (rc, stdout, stderr, start, end, delta, cmd), changed=true as Ansible reports \
+         it. Skipped in check mode, where no job was started."
     }
     async fn plan(&self, ctx: &ModuleCtx<'_>, args: &Args) -> Result<Plan, ModuleError> {
         let jid = args.req("jid")?;
@@ -92,8 +101,10 @@ impl Module for AsyncStatus {
         let mut f = rc_times.lines();
         let rc: i64 = f.next().and_then(|r| r.trim().parse().ok()).unwrap_or(-1);
         let (start, end) = (f.next().unwrap_or_default().to_string(), f.next().unwrap_or_default().to_string());
+        let delta = job_delta(&start, &end);
         let plan = plan
             .with("finished", true)
+            .with("delta", delta)
             .with("cmd", cmd)
             .with("rc", rc)
             .with("stdout_lines", lines(&stdout))
@@ -111,9 +122,15 @@ impl Module for AsyncStatus {
             }
             return Err(e);
         }
-        Ok(plan.msg(""))
+        // The job's own result, as Ansible reports it: a command that ran is a change.
+        let d = Diff { before_header: "job".into(), after_header: "job".into(), before: String::new(), after: format!("{jid} finished\n") };
+        Ok(plan.msg("").change(Change::new("finished", d, Step::Module)))
     }
     async fn apply(&self, ctx: &ApplyCtx<'_>, args: &Args, plan: Plan) -> Result<Outcome, ModuleError> {
+        if args.req("mode")? == "status" {
+            // A finished job: its command made the change; reading it makes none.
+            return Ok(Outcome::from_plan(&plan));
+        }
         let jid = args.req("jid")?;
         let out = ctx.write_ok(&format!("rm -f -- {JOBS_DIR}/{jid}.*; printf '%s' \"$HOME/.ansible_async/{jid}\""), None, "removing the job").await?;
         // Removing a job's files is not a change of the host's state (Ansible reports changed=false).

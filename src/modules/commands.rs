@@ -246,7 +246,8 @@ pub fn command_result(out: crate::transport::Output, display: Value, started: In
     Err(err)
 }
 
-fn format_delta(d: std::time::Duration) -> String {
+/// A duration as Ansible's command results give `delta`: `0:00:01.002345`.
+pub(crate) fn format_delta(d: std::time::Duration) -> String {
     let s = d.as_secs();
     format!("{}:{:02}:{:02}.{:06}", s / 3600, (s / 60) % 60, s % 60, d.subsec_micros())
 }
