@@ -41,6 +41,9 @@ pub struct RenderCtx {
     misses: Mutex<Vec<String>>,
     /// The first variable read that only a host can tell (offline rendering; see `vars::host_only`).
     host_only: Mutex<Option<String>>,
+    /// Variables that read something undefined and so are undefined themselves, with what to say if one is
+    /// used (innermost first): Ansible templates variables lazily, so this is no error until then.
+    deferred: Mutex<Vec<(String, Failure)>>,
 }
 
 impl RenderCtx {
@@ -59,6 +62,13 @@ impl RenderCtx {
     /// The first variable read whose value only a host can tell, if any: the render must not be used.
     pub fn host_only(&self) -> Option<String> {
         self.host_only.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// What to say when `name` is undefined because it read something undefined, or is that something (see
+    /// `deferred`): the innermost variable's failure.
+    pub fn deferred_failure(&self, name: &str) -> Option<Failure> {
+        let deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        deferred.iter().find(|(var, f)| var == name || f.undefined.as_deref() == Some(name)).map(|(_, f)| f.clone())
     }
 
     pub fn last_miss(&self) -> Option<String> {
@@ -115,6 +125,16 @@ impl ScopeObject {
             self.leave();
             match rendered {
                 Ok(v) => v,
+                Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => {
+                    // Undefined itself, not an error yet: `default()` and `is defined` may handle it.
+                    let from = format!("{} ({})", layer.label, layer.kind.describe());
+                    let failure = self.engine.nested_failure(&e, &self.ctx, &key, &from);
+                    // Undefined because a variable it read is: that one's failure tells the whole chain.
+                    let inner = failure.undefined.as_deref().and_then(|n| self.ctx.deferred_failure(n.split(['.', '[']).next().unwrap_or(n)));
+                    let failure = inner.unwrap_or(failure);
+                    self.ctx.deferred.lock().unwrap_or_else(|e| e.into_inner()).push((key.clone(), failure));
+                    Value::UNDEFINED
+                }
                 Err(e) => {
                     let from = format!("{} ({})", layer.label, layer.kind.describe());
                     self.ctx.record_failure(self.engine.nested_failure(&e, &self.ctx, &key, &from));

@@ -182,7 +182,7 @@ impl Engine {
     pub fn render_json_lazy(&self, v: &Json, obj: &Arc<ScopeObject>) -> Result<Value, Error> {
         Ok(match v {
             Json::String(s) => self.render_str(s, obj)?,
-            Json::Array(items) => Value::from(items.iter().map(|i| self.render_json_lazy(i, obj)).collect::<Result<Vec<_>, _>>()?),
+            Json::Array(items) => Value::from(items.iter().map(|i| self.render_element(i, obj)).collect::<Vec<_>>()),
             Json::Object(m) => {
                 if let Some(text) = unsafe_text::as_unsafe(v) {
                     return Ok(Value::from(text));
@@ -190,12 +190,24 @@ impl Engine {
                 let mut pairs = Vec::with_capacity(m.len());
                 for (k, v) in m {
                     let key = if is_template(k) { Value::from(convert::key_string(&self.render_str(k, obj)?)) } else { Value::from(k.as_str()) };
-                    pairs.push((key, self.render_json_lazy(v, obj)?));
+                    pairs.push((key, self.render_element(v, obj)));
                 }
                 Value::from_pairs(pairs)
             }
             other => convert::to_mj(other),
         })
+    }
+
+    /// One element of a mapping or list. As in Ansible's lazy containers, a failure stays with its element and
+    /// the others can be used: an element that reads something undefined is undefined (`default()` and
+    /// `is defined` work on it; using it fails, naming what is undefined); any other error fails where the
+    /// element is used.
+    fn render_element(&self, v: &Json, obj: &Arc<ScopeObject>) -> Value {
+        match self.render_json_lazy(v, obj) {
+            Ok(v) => v,
+            Err(e) if e.kind() == ErrorKind::UndefinedError => Value::UNDEFINED,
+            Err(e) => Value::from(e),
+        }
     }
 
     /// Describe a failure of nested variable `key` (defined in `from`) for the top-level error.

@@ -207,6 +207,18 @@ impl Templar {
                 (TemplateErrorKind::Undefined, msg, name, None)
             }
         };
+        // A variable that is undefined because it read something undefined: say what, through which variables.
+        let deferred = match (&kind, &undefined) {
+            (TemplateErrorKind::Undefined, Some(path)) if ctx.failure().is_none() => ctx.deferred_failure(root_name(path)),
+            _ => None,
+        };
+        if let Some(f) = deferred {
+            let mut err = TemplateError::new(f.kind, origin, f.message);
+            err.undefined = f.undefined;
+            err.is_file = is_file;
+            err.template_line = line;
+            return err;
+        }
         // `deep.a.x` with `deep.a` defined: Ansible names the missing attribute or element, not the whole path.
         let message = match (&kind, &undefined) {
             (TemplateErrorKind::Undefined, Some(path)) => missing_part(&self.engine, obj, path, source).unwrap_or(message),
@@ -218,6 +230,11 @@ impl Templar {
         err.template_line = line;
         err
     }
+}
+
+/// The variable a path starts with: `a` of `a.b[0]`.
+fn root_name(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
 }
 
 /// Ansible's message for an undefined `path` whose start is defined: "object of type 'dict' has no attribute
@@ -244,7 +261,8 @@ fn missing_part(engine: &engine::Engine, obj: &Arc<ScopeObject>, path: &str, sou
         }
     }
     cuts.push(path.len());
-    let quiet = ScopeObject::new(obj.scope.clone(), obj.engine.clone(), Arc::new(RenderCtx::default()), String::new());
+    let quiet_ctx = Arc::new(RenderCtx::default());
+    let quiet = ScopeObject::new(obj.scope.clone(), obj.engine.clone(), quiet_ctx.clone(), String::new());
     let mut parent = engine.eval_expr(&path[..*cuts.first()?], &quiet).ok()?;
     for w in cuts.windows(2) {
         let (seg, next) = (&path[w[0]..w[1]], &path[..w[1]]);
@@ -260,6 +278,15 @@ fn missing_part(engine: &engine::Engine, obj: &Arc<ScopeObject>, path: &str, sou
                     key = engine.eval_expr(&key, &quiet).ok().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))?;
                 }
                 use minijinja::value::ValueKind;
+                // Present, but undefined because its template read something undefined: name that.
+                let present = match parent.kind() {
+                    ValueKind::Map => parent.try_iter().is_ok_and(|mut keys| keys.any(|k| k.as_str() == Some(key.as_str()))),
+                    ValueKind::Seq => key.parse::<usize>().is_ok_and(|i| parent.len().is_some_and(|n| i < n)),
+                    _ => false,
+                };
+                if present {
+                    return quiet_ctx.last_miss().map(|n| format!("'{n}' is undefined"));
+                }
                 return Some(match parent.kind() {
                     ValueKind::Seq if key.parse::<i64>().is_ok() => format!("list object has no element {key}"),
                     ValueKind::Map => format!("object of type 'dict' has no attribute '{key}'"),

@@ -436,4 +436,15 @@ fn undefined_nested_values_fail_where_used_with_ansibles_messages() {
     assert_eq!(cond("deep.a.b is defined and deep.a.b.c == 1"), Ok(false));
     assert_eq!(cond("deep.a.b | default(1) == 1"), Ok(true));
     assert_eq!(cond("'h1' in groups['server']"), Ok(true));
+    // Lazy as Ansible's variables: what reads something undefined is undefined only where it is used; the rest
+    // of its mapping or list, default() and `is defined` work (ansible-core 2.19 prints "2 5 dd False ee 2").
+    let s = scope(json!({
+        "a": "{{ undefined_thing }}", "b": "{{ a }}",
+        "c": {"x": "{{ undefined_thing }}", "y": 2}, "lst": ["{{ undefined_thing }}", 5]
+    }));
+    let out = render(&t, "{{ c.y }} {{ lst[1] }} {{ a | default('dd') }} {{ a is defined }} {{ c.x | default('ee') }} {{ c | length }}", &s);
+    assert_eq!(out.unwrap(), json!("2 5 dd False ee 2"));
+    assert_eq!(msg(render(&t, "{{ b }}", &s)), "'undefined_thing' is undefined (while templating 'a' used by 'b' from play (play vars))");
+    assert_eq!(msg(render(&t, "{{ c.x }}", &s)), "'undefined_thing' is undefined");
+    assert_eq!(cond("a is defined or lst[0] is defined"), Ok(false));
 }
