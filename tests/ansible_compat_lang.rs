@@ -359,3 +359,68 @@ async fn templated_keywords_kv_arguments_python_formatting_and_when_errors() {
     assert_eq!(w1.len(), 1);
     assert_eq!(w1[0].status, Status::Ignored);
 }
+
+/// Found by running Ansible-written playbooks side by side with ansible-core 2.19.14 (`-c local`): each line
+/// of the expected files is what ansible-core wrote for the same playbook.
+const SIDE_BY_SIDE: &str = r#"
+- hosts: all
+  gather_facts: false
+  vars:
+    L: /tmp/sbs.log
+    m: copy
+    margs: {content: "from args\n", dest: /tmp/sbs-args}
+    a: "{{ undefined_thing }}"
+    c: {x: "{{ undefined_thing }}", y: 2}
+    lst: ["{{ undefined_thing }}", 5]
+  tasks:
+    - name: an include whose file name cannot be rendered, ignored
+      include_tasks: "{{ nofile }}"
+      ignore_errors: true
+    - name: an include whose condition cannot be evaluated, ignored
+      include_tasks: t.yml
+      when: nope_cond
+      ignore_errors: true
+    - shell: echo after >> {{ L }}
+    - block:
+        - block:
+            - {name: no-rescue fail, shell: exit 4}
+          always:
+            - shell: echo "{{ ansible_failed_task.name | default('UNDEF') }} {{ ansible_failed_result.rc | default('UNDEF') }}" >> {{ L }}
+      rescue:
+        - shell: echo rescued >> {{ L }}
+    - copy: content="{{ 'a' ~ ' b' }}\n" dest=/tmp/sbs-c1
+    - copy: content=a\nb dest=/tmp/sbs-c2
+    - copy: content="x\ty\\n" dest=/tmp/sbs-c3
+    - action: "{{ m }}"
+      args: "{{ margs }}"
+    - shell: echo "host={{ ansible_host == inventory_hostname or ansible_host == '127.0.0.1' }}" >> {{ L }}
+    - command: "echo {{ item }}"
+      loop: [1, 2]
+      when: false
+      register: sk
+    - command: "echo {{ item }}"
+      loop: [1, 2]
+      register: nsk
+    - shell: echo "sk={{ sk.skipped }} {{ sk.msg }} nsk={{ nsk.skipped }} {{ nsk.msg }}" >> {{ L }}
+    - shell: echo "{{ c.y }} {{ lst[1] }} {{ a | default('dd') }} {{ a is defined }} {{ c.x | default('ee') }} {{ c | length }}" >> {{ L }}
+    - copy: {content: "{{ 'Ansible managed' | comment }}\n{{ 'x' | comment('c') }}\n", dest: /tmp/sbs-comment}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn side_by_side_with_ansible_includes_ignore_errors_always_kv_escapes_templated_args_lazy_vars_and_comment() {
+    let lab = TestLab::start(1).await;
+    let files = [("site.yml", SIDE_BY_SIDE), ("t.yml", "- shell: echo t >> /tmp/sbs.log\n")];
+    let applied = apply_files(&lab.inventory(""), &files, "site.yml", RunOptions::default()).await.expect("runs");
+    assert_eq!(applied.summary.exit_code, 0, "{:?}", applied.failures());
+    let s = applied.stats("h1");
+    assert_eq!((s.ignored, s.rescued, s.failed), (2, 1, 0));
+    assert_eq!(
+        read(&lab, "h1", "/tmp/sbs.log").await,
+        "after\nno-rescue fail 4\nrescued\nhost=True\nsk=True All items skipped nsk=False All items completed\n2 5 dd False ee 2\n"
+    );
+    assert_eq!(read(&lab, "h1", "/tmp/sbs-c1").await, "a b\n");
+    assert_eq!(read(&lab, "h1", "/tmp/sbs-c2").await, "a\nb");
+    assert_eq!(read(&lab, "h1", "/tmp/sbs-c3").await, "x\ty\\n");
+    assert_eq!(read(&lab, "h1", "/tmp/sbs-args").await, "from args\n");
+    assert_eq!(read(&lab, "h1", "/tmp/sbs-comment").await, "#\n# Ansible managed\n#\n//\n// x\n//\n");
+}

@@ -42,6 +42,9 @@ fn public_roles(pc: &PlayCtx, host: &str) -> Vec<Arc<RoleScope>> {
 /// The full scope for a task on a host.
 pub(crate) fn task_scope(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited, task_vars: Option<&Vars>) -> VarScope {
     let mut s = VarScope::new();
+    // A task sees `ansible_host` even where the inventory sets none (the host's name), as Ansible's connection
+    // variables give it; anything the user sets wins.
+    s.push(LayerKind::RoleDefaults, "connection", Arc::new(Vars::from_iter([("ansible_host".to_string(), Value::from(host))])));
     // Every public role's defaults and vars are the play's, as in Ansible; a task's own role's come on top
     // (so it is not pushed twice).
     let mut public = public_roles(pc, host);

@@ -282,7 +282,16 @@ pub(crate) async fn run_on_host(run: &Arc<Run>, pc: &Arc<PlayCtx>, t: &Arc<Task>
         // As Ansible reports a loop over nothing.
         agg.data.insert("skipped_reason".into(), Value::String("No items in the list".into()));
     } else {
-        agg.msg = Some(if any_failed { "One or more items failed" } else { "All items completed" }.into());
+        // As Ansible sums a loop up: `skipped` is always there (true only when every item was skipped).
+        agg.data.insert("skipped".into(), Value::Bool(all_skipped && !any_failed));
+        let msg = if any_failed {
+            "One or more items failed"
+        } else if all_skipped {
+            "All items skipped"
+        } else {
+            "All items completed"
+        };
+        agg.msg = Some(msg.into());
     }
     agg.data.insert("results".into(), Value::Array(results));
     agg.facts = facts_all;
@@ -443,13 +452,23 @@ pub(crate) fn fail_host(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: 
     emit_outside(run, pc, host, span, name, o);
 }
 
-/// An include that could not be decided for a host (offline, or in check mode, it reads what only the host or
-/// the cluster could tell): skipped there with the reason, not failed.
-pub(crate) fn include_error(run: &Run, pc: &PlayCtx, host: &str, span: &Span, name: &str, e: TaskError) {
-    let o = task_error(run, e);
+/// An include that failed on a host before it brought anything in (its file name, loop or condition could not
+/// be rendered): failed there, or ignored if its `ignore_errors` says so, as Ansible does. One that could not
+/// be decided (offline, or in check mode, it reads what only the host or the cluster could tell) is skipped
+/// there with the reason.
+pub(crate) fn include_error(run: &Run, pc: &PlayCtx, inc: &crate::playbook::Include, host: &str, eff: &Inherited, e: TaskError) {
+    let (span, name) = (&inc.span, inc.name.as_deref().unwrap_or("include"));
+    let mut o = task_error(run, e);
     if o.needs_host {
         run.stats_mut(host, |s| s.skipped += 1);
         pc.needs_host.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        emit_outside(run, pc, host, span, name, o);
+        return;
+    }
+    let scope = task_scope(run, pc, host, eff, Some(&inc.kw.vars));
+    if truthy_opt(run, &eff.ignore_errors, &scope, span).ok().flatten().unwrap_or(false) {
+        o.ignored = true;
+        run.stats_mut(host, |s| s.ignored += 1);
         emit_outside(run, pc, host, span, name, o);
     } else {
         fail_host(run, pc, host, span, name, o.msg.unwrap_or_default());
@@ -602,11 +621,21 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
         },
         other => (other.clone(), t.args.clone()),
     };
-    let rendered = match run.templar.render_value(&Value::Object(raw_args), scope, &t.span) {
+    let mut rendered = match run.templar.render_value(&Value::Object(raw_args), scope, &t.span) {
         Ok(Value::Object(m)) => m,
         Ok(_) => Map::new(),
         Err(e) => return task_error(run, e.into()),
     };
+    // `args: "{{ a_mapping }}"`: its keys, under those the task writes itself.
+    match rendered.remove(crate::playbook::ARGS_TEMPLATE) {
+        None => {}
+        Some(Value::Object(extra)) => {
+            for (k, v) in extra {
+                rendered.entry(k).or_insert(v);
+            }
+        }
+        Some(other) => return TaskOutcome::failed(format!("{}: `args:` must give a mapping, it gave {other}", t.span)),
+    }
     let module = match &action {
         Action::Module(m) => *m,
         // A template naming another template is not followed.

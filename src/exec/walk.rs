@@ -153,6 +153,11 @@ async fn run_block(run: &Arc<Run>, pc: &Arc<PlayCtx>, block: &Arc<Block>, hosts:
         let was_failed: HashSet<String> = entered.iter().filter(|h| pc.host(h).failed).cloned().collect();
         for h in &was_failed {
             pc.update(h, |s| s.failed = false);
+            // A block without a rescue: its always: sees the failure too, as in Ansible.
+            if let Some((task, result)) = pc.last_failure.lock().unwrap_or_else(|p| p.into_inner()).get(h).cloned() {
+                run.set_fact(h, "ansible_failed_task", task);
+                run.set_fact(h, "ansible_failed_result", result);
+            }
         }
         run_nodes(run, pc, &block.always, &entered, &inner).await;
         for h in &was_failed {
@@ -267,7 +272,7 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
                     }
                 }
             }
-            Err(e) => task::include_error(run, pc, host, &inc.span, inc.name.as_deref().unwrap_or("include"), e),
+            Err(e) => task::include_error(run, pc, inc, host, &eff, e),
         }
     }
     for (target, params, group) in groups {

@@ -388,72 +388,168 @@ fn jinja_block_end(c: &[char], i: usize) -> Option<usize> {
     None
 }
 
-/// Split `k=v` arguments as Ansible's split_args does: shell quoting, except that a Jinja block is kept whole
-/// and as written (`path=/x/{{ inventory_hostname }}`, `msg={{ a | default('b c') }}`).
-fn kv_words(s: &str) -> Result<Vec<String>, String> {
+/// Ansible's `split_args`: split on spaces and newlines, keeping a quoted string or a Jinja block (`{{ }}`,
+/// `{% %}`, `{# #}`) in one word, quotes kept (`q='x y'`, `msg={{ a | default('b c') }}`); a lone `\` at the
+/// end of a line continues it.
+fn split_args(args: &str) -> Result<Vec<String>, String> {
+    let mut params: Vec<String> = Vec::new();
+    let mut quote_char: Option<char> = None;
+    let mut depths = [0usize; 3];
+    const BLOCKS: [(&str, &str); 3] = [("{{", "}}"), ("{%", "%}"), ("{#", "#}")];
+    let lines: Vec<&str> = args.split('\n').collect();
+    for (line_no, line) in lines.iter().enumerate() {
+        let mut continued = false;
+        for (idx, token) in line.split(' ').enumerate() {
+            if token.is_empty() && idx != 0 {
+                // Several spaces in a row: kept, for a quoted string or block to be put back as written.
+                match params.last_mut() {
+                    Some(p) => p.push(' '),
+                    None => params.push(" ".into()),
+                }
+                continue;
+            }
+            let was_inside_quotes = quote_char.is_some();
+            if token == "\\" && !was_inside_quotes {
+                continued = true;
+                continue;
+            }
+            quote_char = quote_state(token, quote_char);
+            let inside_quotes = quote_char.is_some();
+            let in_block = depths.iter().any(|&d| d > 0);
+            let mut appended = false;
+            if inside_quotes && !was_inside_quotes && !in_block {
+                params.push(token.to_string());
+                appended = true;
+            } else if in_block || inside_quotes || was_inside_quotes {
+                let last = params.last_mut().ok_or("failed at splitting arguments")?;
+                if !(idx == 0 && was_inside_quotes) && idx > 0 {
+                    last.push(' ');
+                }
+                last.push_str(token);
+                appended = true;
+            }
+            for (depth, (open, close)) in depths.iter_mut().zip(BLOCKS) {
+                let (opens, closes) = (token.matches(open).count(), token.matches(close).count());
+                if opens != closes {
+                    *depth = (*depth + opens).saturating_sub(closes);
+                    if !appended {
+                        params.push(token.to_string());
+                        appended = true;
+                    }
+                }
+            }
+            if depths.iter().all(|&d| d == 0) && !inside_quotes && !appended && !token.is_empty() {
+                params.push(token.to_string());
+            }
+        }
+        if lines.len() > 1 && line_no != lines.len() - 1 && !continued {
+            match params.last_mut() {
+                Some(p) => p.push('\n'),
+                None => params.push("\n".into()),
+            }
+        }
+    }
+    if depths.iter().any(|&d| d > 0) || quote_char.is_some() {
+        return Err("failed at splitting arguments, either an unbalanced jinja2 block or quotes".into());
+    }
+    Ok(params)
+}
+
+/// Whether a quoted string is still open after `token` (Ansible's `_get_quote_state`).
+fn quote_state(token: &str, mut quote: Option<char>) -> Option<char> {
+    let mut prev = None;
+    for c in token.chars() {
+        if (c == '"' || c == '\'') && prev != Some('\\') {
+            match quote {
+                Some(q) if q == c => quote = None,
+                Some(_) => {}
+                None => quote = Some(c),
+            }
+        }
+        prev = Some(c);
+    }
+    quote
+}
+
+/// Python's escapes in a `k=v` word, as Ansible's parse_kv decodes them: `\n`, `\t`, `\\`, `\"`, `\'`,
+/// `\a\b\f\r\v`, `\xHH`, `\uHHHH`, `\UHHHHHHHH` (other backslashes stay).
+fn decode_escapes(s: &str) -> String {
     let c: Vec<char> = s.chars().collect();
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let (mut in_word, mut quote, mut i) = (false, None::<char>, 0usize);
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
     while i < c.len() {
-        if let Some(end) = jinja_block_end(&c, i) {
-            cur.extend(&c[i..end]);
-            in_word = true;
-            i = end;
+        if c[i] != '\\' || i + 1 == c.len() {
+            out.push(c[i]);
+            i += 1;
             continue;
         }
-        let ch = c[i];
-        match (quote, ch) {
-            (Some(q), x) if x == q => quote = None,
-            (Some('"'), '\\') if i + 1 < c.len() => {
+        let simple = match c[i + 1] {
+            '\\' => Some('\\'),
+            '\'' => Some('\''),
+            '"' => Some('"'),
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'v' => Some('\u{b}'),
+            _ => None,
+        };
+        if let Some(ch) = simple {
+            out.push(ch);
+            i += 2;
+            continue;
+        }
+        let digits = match c[i + 1] {
+            'x' => 2,
+            'u' => 4,
+            'U' => 8,
+            _ => 0,
+        };
+        let hex: String = c.iter().skip(i + 2).take(digits).collect();
+        match (digits > 0 && hex.len() == digits && hex.chars().all(|h| h.is_ascii_hexdigit()))
+            .then(|| u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32))
+            .flatten()
+        {
+            Some(ch) => {
+                out.push(ch);
+                i += 2 + digits;
+            }
+            None => {
+                out.push('\\');
                 i += 1;
-                if !matches!(c[i], '"' | '\\' | '$' | '`') {
-                    cur.push('\\');
-                }
-                cur.push(c[i]);
-            }
-            (Some(_), x) => cur.push(x),
-            (None, '\'' | '"') => {
-                quote = Some(ch);
-                in_word = true;
-            }
-            (None, '\\') if i + 1 < c.len() => {
-                i += 1;
-                cur.push(c[i]);
-                in_word = true;
-            }
-            (None, x) if x.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            (None, x) => {
-                cur.push(x);
-                in_word = true;
             }
         }
-        i += 1;
     }
-    match quote {
-        Some('\'') => return Err("unterminated single quote".into()),
-        Some(_) => return Err("unterminated double quote".into()),
-        None => {}
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
+    out
+}
+
+/// Ansible's `unquote`: the text inside matching outer quotes, if it has them.
+fn unquote(s: &str) -> &str {
+    let b = s.as_bytes();
+    if b.len() > 1 && b[0] == b[b.len() - 1] && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 2] != b'\\' { &s[1..s.len() - 1] } else { s }
+}
+
+/// One word of `k=v` arguments as Ansible's parse_kv reads it: escapes decoded, split at the first `=` that is
+/// not escaped, the value unquoted. None when the word is no `k=v`.
+fn kv_pair(word: &str) -> Option<(String, String)> {
+    let x = decode_escapes(word);
+    let pos = x.char_indices().skip(1).find(|&(i, c)| c == '=' && !x[..i].ends_with('\\')).map(|(i, _)| i)?;
+    Some((x[..pos].trim().to_string(), unquote(x[pos + 1..].trim()).to_string()))
 }
 
 /// Parse `k=v k2='v 2'` (Ansible's parse_kv without free form).
 pub fn parse_kv(s: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    for word in kv_words(s)? {
-        let Some((k, v)) = word.split_once('=') else {
-            return Err(format!("expected key=value, found '{word}'"));
+    for word in split_args(s)? {
+        if word.trim().is_empty() {
+            continue;
+        }
+        let Some(kv) = kv_pair(&word) else {
+            return Err(format!("expected key=value, found '{}'", word.trim()));
         };
-        out.push((k.trim().to_string(), v.to_string()));
+        out.push(kv);
     }
     Ok(out)
 }
@@ -474,11 +570,9 @@ pub fn parse_string_args(spec: &ModuleSpec, s: &str) -> Result<Map<String, Value
     let mut cut: Vec<(usize, usize)> = Vec::new();
     for (start, end) in split_raw_words(s) {
         let raw = &s[start..end];
-        let parsed = kv_words(raw)?;
-        let kv = parsed.first().filter(|_| parsed.len() == 1).and_then(|w| w.split_once('='));
-        if let Some((k, v)) = kv {
-            if k != free_arg && spec.find(k).is_some() {
-                out.insert(k.to_string(), Value::String(v.to_string()));
+        if let Some((k, v)) = kv_pair(raw) {
+            if k != free_arg && spec.find(&k).is_some() {
+                out.insert(k, Value::String(v));
                 cut.push((start, end));
             }
         }
@@ -576,6 +670,14 @@ mod tests {
         assert_eq!(kv[2], ("msg".to_string(), "{{ a | default('b c') }}".to_string()));
         assert_eq!(kv[3], ("q".to_string(), "x y".to_string()));
         assert_eq!(kv[4], ("d".to_string(), "{{ \"z\" }} w".to_string()));
+        // As ansible-core 2.19's parse_kv: Python escapes decoded, then outer quotes removed; quotes inside a word
+        // stay (copy content=a\nb writes two lines; content="x\ty\\n" a tab and a literal \n).
+        let kv = parse_kv(r#"a=x\ny b="x\ty\\n" c='it''s' d=a"b c"d e=\u00e9\x41 f=\q g==h"#).unwrap();
+        let want = [("a", "x\ny"), ("b", "x\ty\\n"), ("c", "it''s"), ("d", "a\"b c\"d"), ("e", "éA"), ("f", "\\q"), ("g", "=h")];
+        assert_eq!(kv, want.map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(parse_kv("a=1\nb=2 \\\nc=3").unwrap().len(), 3);
+        assert!(parse_kv("a='open").unwrap_err().contains("unbalanced"));
+        assert!(parse_kv("a={{ x").unwrap_err().contains("unbalanced"));
         let m = parse_string_args(&SPEC, "echo {{ x | join(' ') }} creates={{ dir ~ '/a b' }}").unwrap();
         assert_eq!(m.get("cmd").unwrap(), "echo {{ x | join(' ') }}");
         assert_eq!(m.get("creates").unwrap(), "{{ dir ~ '/a b' }}");

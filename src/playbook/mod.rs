@@ -19,7 +19,7 @@ pub use action::{Action, MetaAction};
 pub use keywords::{PLAY_KEYWORDS, TASK_KEYWORDS};
 pub use load::{LoadError, LoadOptions, load, load_role, load_task_file};
 pub use role::{RoleFiles, RoleScope};
-pub use task::{is_identifier, resolve_include_path, resolve_tasks_path};
+pub use task::{ARGS_TEMPLATE, is_identifier, resolve_include_path, resolve_tasks_path};
 
 /// A loaded playbook.
 #[derive(Debug)]

@@ -143,15 +143,23 @@ impl Loader {
                 _ => return Err(err(value, format!("module '{module_name}' expects a mapping of arguments, found {}", value.type_name()))),
             };
         }
+        let mut args_template = false;
         if let Some(extra) = node.get("args") {
-            let Some(m) = extra.to_value().as_object().cloned() else {
-                return Err(err(extra, "`args:` must be a mapping"));
-            };
-            for (k, v) in m {
-                margs.entry(k).or_insert(v);
+            match (extra.to_value(), &extra.kind) {
+                (Value::Object(m), _) => {
+                    for (k, v) in m {
+                        margs.entry(k).or_insert(v);
+                    }
+                }
+                // `args: "{{ a_mapping }}"`: merged when the task runs (the module checks it then), as Ansible does.
+                (Value::String(t), _) if t.contains("{{") => {
+                    margs.insert(ARGS_TEMPLATE.into(), Value::String(t));
+                    args_template = true;
+                }
+                _ => return Err(err(extra, "`args:` must be a mapping, or a template that gives one")),
             }
         }
-        if let Some(spec) = spec {
+        if let (Some(spec), false) = (spec, args_template) {
             spec.check(&margs, true).map_err(|e| err(key_node, format!("module '{module_name}': {e}")))?;
         }
         let task_action = match action::resolve(&module_name, &margs).map_err(|e| err(key_node, e))? {
@@ -366,6 +374,9 @@ impl Loader {
         })))
     }
 }
+
+/// Where a templated `args:` waits in a task's arguments until the task runs (see exec's `run_item`).
+pub const ARGS_TEMPLATE: &str = "__hlprov_args_template";
 
 /// A YAML boolean, or a string Ansible reads as one (`yes`, `"true"`, `no`, …).
 fn yaml_bool(n: &yaml::Node) -> Option<bool> {

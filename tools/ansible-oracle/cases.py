@@ -9,6 +9,9 @@ VARS = {
     "chain_a": "{{ chain_b }}-a",
     "chain_b": "{{ n * 2 }}",
     "nested_tmpl": {"port": "{{ n + 8000 }}", "list": ["{{ n }}", "x{{ n }}"]},
+    "partial": {"x": "{{ undefined_thing }}", "y": 2},
+    "plist": ["{{ undefined_thing }}", 5],
+    "undef_ref": "{{ undefined_thing }}",
 }
 
 CASES = [
@@ -23,6 +26,9 @@ CASES = [
     ("lazy_var", "{{ tmpl_ref }}"),
     ("lazy_chain", "{{ chain_a }}"),
     ("lazy_nested", "{{ nested_tmpl }}"),
+    ("lazy_partial_dict", "{{ partial.y }} {{ partial.x | default('d') }} {{ partial.x is defined }} {{ partial | length }}"),
+    ("lazy_partial_list", "{{ plist[1] }} {{ plist[0] | default('d') }} {{ plist | length }}"),
+    ("lazy_undefined_ref_default", "{{ undef_ref | default('dd') }} {{ undef_ref is defined }}"),
     ("print_list_in_text", "list: {{ [1, 'a'] }}"),
     ("print_dict_in_text", "dict: {{ {'k': 'v'} }}"),
     ("print_bool_none_in_text", "b: {{ true }} n: {{ none }}"),
@@ -85,6 +91,12 @@ CASES = [
     ("quote_simple", "{{ 'simple' | quote }}"),
     ("quote_empty", "{{ '' | quote }}"),
     ("b64encode", "{{ 'hello' | b64encode }}"),
+    ("comment_plain", "{{ 'Ansible managed' | comment }}"),
+    ("comment_c_multiline", "{{ 'a\\nb\\n\\nc' | comment('c') }}"),
+    ("comment_cblock", "{{ 'x' | comment('cblock') }}"),
+    ("comment_xml_keywords", "{{ 'x' | comment('xml', prefix_count=2, postfix='', end='END') }}"),
+    ("comment_decoration", "{{ 'x' | comment(decoration='; ', postfix_count=0) }}"),
+    ("comment_erlang", "{{ 'x' | comment('erlang', beginning='B', newline='\\r\\n') }}"),
     ("b64decode", "{{ 'aGVsbG8=' | b64decode }}"),
     ("hash_sha1", "{{ 'hello' | hash('sha1') }}"),
     ("hash_sha256", "{{ 'hello' | hash('sha256') }}"),

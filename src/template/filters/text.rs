@@ -1,6 +1,6 @@
 //! String filters: regex_replace/regex_search/regex_findall/regex_escape (Python `re` syntax as far as the
 //! `regex` crate allows: no look-around or back-references), quote (shlex.quote), basename/dirname/splitext/
-//! expanduser (posixpath), b64encode/b64decode.
+//! expanduser (posixpath), b64encode/b64decode, comment (Ansible's, for `{{ ansible_managed | comment }}`).
 
 use base64::Engine as _;
 use minijinja::value::{Kwargs, Value};
@@ -21,6 +21,52 @@ pub fn register(env: &mut Environment<'static>) {
     add(env, "expanduser", expanduser);
     add(env, "b64encode", b64encode);
     add(env, "b64decode", b64decode);
+    add(env, "comment", comment);
+}
+
+/// Ansible's `comment`: the text as a comment block in a style (plain `#`, erlang `%`, c `//`, cblock `/* */`,
+/// xml `<!-- -->`), each part overridable by keyword as in ansible-core's filter.
+fn comment(value: &Value, style: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let text = text_of(value)?;
+    let style = style.unwrap_or_else(|| "plain".into());
+    let (beginning, decoration, end) = match style.as_str() {
+        "plain" => ("", "# ", ""),
+        "erlang" => ("", "% ", ""),
+        "c" => ("", "// ", ""),
+        "cblock" => ("/*", " * ", " */"),
+        "xml" => ("<!--", " - ", "-->"),
+        other => return Err(fail(format!("comment: Invalid style '{other}' (available styles: plain, erlang, c, cblock, xml)"))),
+    };
+    let text_kw = |name: &str, default: &str| -> Result<String, Error> {
+        Ok(kwargs.get::<Option<Value>>(name)?.map(|v| python_str(&v)).unwrap_or_else(|| default.to_string()))
+    };
+    let count_kw = |name: &str| -> Result<usize, Error> { Ok(kwargs.get::<Option<usize>>(name)?.unwrap_or(1)) };
+    let decoration = text_kw("decoration", decoration)?;
+    let prepostfix = decoration.trim_end().to_string();
+    let newline = text_kw("newline", "\n")?;
+    let beginning = text_kw("beginning", beginning)?;
+    let prefix = text_kw("prefix", &prepostfix)?;
+    let postfix = text_kw("postfix", &prepostfix)?;
+    let end = text_kw("end", end)?;
+    let (prefix_count, postfix_count) = (count_kw("prefix_count")?, count_kw("postfix_count")?);
+    kwargs.assert_all_used()?;
+    let mut out = String::new();
+    if !beginning.is_empty() {
+        out.push_str(&format!("{beginning}{newline}"));
+    }
+    if !prefix.is_empty() {
+        let line = if prefix != newline { format!("{prefix}{newline}") } else { newline.clone() };
+        out.push_str(&line.repeat(prefix_count));
+    }
+    let body = format!("{decoration}{}", text.replace(&newline, &format!("{newline}{decoration}")));
+    out.push_str(&body.replace(&format!("{decoration}{newline}"), &format!("{}{newline}", decoration.trim_end())));
+    for _ in 0..postfix_count {
+        out.push_str(&format!("{newline}{postfix}"));
+    }
+    if !end.is_empty() {
+        out.push_str(&format!("{newline}{end}"));
+    }
+    Ok(out)
 }
 
 /// The text a string filter works on: strings as they are, other scalars as Python prints them.
