@@ -386,7 +386,7 @@ fn build_env(opts: TextOptions) -> Environment<'static> {
         };
         out.write_str(&text).map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write template output"))
     });
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(super::pymethods::unknown_method);
     filters::register(&mut env);
     pyformat::register(&mut env);
     jinja_tests::register(&mut env);

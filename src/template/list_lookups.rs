@@ -25,10 +25,14 @@ pub fn list(v: Value) -> Vec<Value> {
     }
 }
 
-/// `with_dict` / `lookup('dict')`: `{key, value}` per entry.
+/// `with_dict` / `lookup('dict')`: `{key, value}` per entry; a list of mappings gives each one's, in turn.
 pub fn dict(v: Value) -> Result<Vec<Value>, String> {
     match v {
         Value::Object(m) => Ok(m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect()),
+        Value::Array(terms) => {
+            let each = terms.into_iter().map(|t| if t.is_object() { dict(t) } else { Err(format!("needs a mapping, got {}", kind_of(&t))) });
+            Ok(each.collect::<Result<Vec<_>, _>>()?.concat())
+        }
         other => Err(format!("needs a mapping, got {}", kind_of(&other))),
     }
 }
@@ -262,6 +266,9 @@ mod tests {
     #[test]
     fn multi_list_lookups_like_ansible() {
         // Outputs of ansible-core 2.19 for the same terms.
+        let kv = |k: &str, v: i32| json!({"key": k, "value": v});
+        assert_eq!(dict(json!([{"a": 1}, {"b": 2, "c": 3}])).unwrap(), vec![kv("a", 1), kv("b", 2), kv("c", 3)]);
+        assert!(dict(json!([1])).is_err());
         assert_eq!(together(terms(json!([[1, 2, 3], ["a", "b"]]))), vec![json!([1, "a"]), json!([2, "b"]), json!([3, null])]);
         assert_eq!(nested(terms(json!([[1, 2], ["a", "b"]]))), vec![json!([1, "a"]), json!([1, "b"]), json!([2, "a"]), json!([2, "b"])]);
         assert_eq!(flatten(json!([[1, [2, [3]]], 4])), vec![json!(1), json!(2), json!(3), json!(4)]);

@@ -25,6 +25,7 @@ pub mod list_lookups;
 mod literal;
 mod lookups;
 mod pyformat;
+mod pymethods;
 mod templar;
 
 #[cfg(test)]

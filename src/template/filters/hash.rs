@@ -1,4 +1,4 @@
-//! Digest filters: hash (sha1, sha224, sha256, sha384, sha512; md5 is not offered), checksum and sha1 (sha1),
+//! Digest filters: hash (md5, sha1, sha224, sha256, sha384, sha512), md5, checksum and sha1 (sha1),
 //! password_hash (sha512-crypt, the `$6$` format of /etc/shadow), to_uuid (a name-based UUID).
 
 use minijinja::value::{Kwargs, Value};
@@ -14,6 +14,7 @@ pub fn register(env: &mut Environment<'static>) {
     add(env, "password_hash", password_hash);
     add(env, "age_recipient", age_recipient);
     add(env, "sha1", |v: &Value| text_of(v).and_then(|s| digest_hex("sha1", s.as_bytes())));
+    add(env, "md5", |v: &Value| text_of(v).and_then(|s| digest_hex("md5", s.as_bytes())));
     add(env, "to_uuid", |v: &Value, ns: Option<String>, kw: Kwargs| -> Result<String, Error> {
         let ns = kw.get::<Option<String>>("namespace")?.or(ns);
         kw.assert_all_used()?;
@@ -55,12 +56,13 @@ fn age_recipient(value: &Value) -> Result<String, Error> {
 
 pub fn digest_hex(algo: &str, data: &[u8]) -> Result<String, Error> {
     Ok(match algo {
+        "md5" => format!("{:x}", md5::compute(data)),
         "sha1" => hex::encode(sha1::Sha1::digest(data)),
         "sha224" => hex::encode(sha2::Sha224::digest(data)),
         "sha256" => hex::encode(sha2::Sha256::digest(data)),
         "sha384" => hex::encode(sha2::Sha384::digest(data)),
         "sha512" => hex::encode(sha2::Sha512::digest(data)),
-        other => return Err(fail(format!("hash: unsupported hash type '{other}' (hlprov offers sha1, sha224, sha256, sha384, sha512)"))),
+        other => return Err(fail(format!("hash: unsupported hash type '{other}' (hlprov offers md5, sha1, sha224, sha256, sha384, sha512)"))),
     })
 }
 

@@ -10,6 +10,7 @@ mod ipaddr;
 mod jinja_text;
 mod numbers;
 mod paths;
+mod pyrandom;
 pub(crate) mod pyyaml;
 pub(crate) mod serialize;
 pub use serialize::json_of;
@@ -125,4 +126,5 @@ pub fn register(env: &mut Environment<'static>) {
     paths::register(env);
     sequences::register(env);
     url::register(env);
+    pyrandom::register(env);
 }
