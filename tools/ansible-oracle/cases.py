@@ -97,6 +97,7 @@ CASES = [
     ("random_seeded_choice", "{{ ['a', 'b', 'c', 'd'] | random(seed='x') }}"),
     ("shuffle_seeded", "{{ [1, 2, 3, 4, 5, 6, 7] | shuffle(seed='seed') }}"),
     ("random_unseeded_in_range", "{{ (10 | random) in range(10) }} {{ ([1, 2] | shuffle | sort) == [1, 2] }}"),
+    ("float_filter", "{{ 'abc' | float }} {{ ' 2.5 ' | float }} {{ '1e3' | float }} {{ 3 | float }} {{ true | float }} {{ none | float }} {{ 'x' | float(7) }} {{ '-inf' | float }}"),
     ("md5_filters", "{{ 'hello' | md5 }} {{ 'hello' | hash('md5') }}"),
     ("python_methods_more", "{{ '42'.zfill(5) }} {{ 'ab'.ljust(4, '*') }} {{ 'ab'.center(5, '*') }} {{ 'a.b.c'.rsplit('.', 1) }} {{ 'k=v=w'.partition('=') }} {{ 'aBc'.swapcase() }} {{ 'Hello World'.istitle() }} {{ 'hello'.index('l') }} {{ [1, 2, 3].index(2) }}"),
     ("comment_c_multiline", "{{ 'a\\nb\\n\\nc' | comment('c') }}"),

@@ -12,6 +12,7 @@ pub fn register(env: &mut Environment<'static>) {
     add(env, "d", default);
     add(env, "bool", to_bool);
     add(env, "int", int);
+    add(env, "float", float);
     add(env, "string", string);
     add(env, "ternary", ternary);
     add(env, "mandatory", mandatory);
@@ -69,6 +70,29 @@ fn int(value: &Value, default: Option<Value>, base: Option<u32>, kwargs: Kwargs)
                 .map(Value::from)
                 .or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| Value::from(f.trunc() as i64)))
                 .unwrap_or(default)
+        }
+        _ => default,
+    })
+}
+
+/// Jinja2's `float`: Python's `float()`, or `default` (0.0) for what it cannot read (`'abc' | float` is 0.0).
+fn float(value: &Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(value)?;
+    let default = default.or(kwargs.get("default")?).unwrap_or(Value::from(0.0));
+    kwargs.assert_all_used()?;
+    Ok(match value.kind() {
+        ValueKind::Bool => Value::from(if value.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::Number => f64::try_from(value.clone()).map(Value::from).unwrap_or(default),
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or_default().trim().replace('_', "");
+            let lower = s.to_ascii_lowercase();
+            let special = match lower.trim_start_matches(['+', '-']) {
+                "inf" | "infinity" => Some(if lower.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY }),
+                "nan" => Some(f64::NAN),
+                _ => None,
+            };
+            let plain = s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+            special.or_else(|| plain.then(|| s.parse::<f64>().ok()).flatten()).map(Value::from).unwrap_or(default)
         }
         _ => default,
     })

@@ -86,7 +86,6 @@ pub fn register(env: &mut Environment<'static>) {
         ("lines", Value::from_function(b::lines)),
         ("round", Value::from_function(b::round)),
         ("abs", Value::from_function(b::abs)),
-        ("float", Value::from_function(b::float)),
         ("attr", Value::from_function(b::attr)),
         ("first", Value::from_function(b::first)),
         ("last", Value::from_function(b::last)),
