@@ -959,12 +959,8 @@ pub(crate) fn resolve_include(run: &Run, pc: &PlayCtx, inc: &Include, host: &str
             }
             IncludeKind::Role { files, .. } => {
                 let mut args: serde_json::Map<String, Value> = [("name".to_string(), Value::String(target.clone()))].into_iter().collect();
-                for (k, v) in
-                    [("tasks_from", &files.tasks), ("vars_from", &files.vars), ("defaults_from", &files.defaults), ("handlers_from", &files.handlers)]
-                {
-                    if let Some(v) = v {
-                        args.insert(k.into(), Value::String(v.clone()));
-                    }
+                for (k, v) in files.options() {
+                    args.insert(k.into(), Value::String(v.to_string()));
                 }
                 (target.clone(), args)
             }

@@ -294,13 +294,7 @@ async fn run_include(run: &Arc<Run>, pc: &Arc<PlayCtx>, inc: &Arc<Include>, host
             }
             IncludeKind::Role { files, .. } => {
                 let opts = crate::playbook::LoadOptions { roles_path: run.opts.roles_path.clone(), strict: false };
-                let render = |raw: &Option<String>| task::render_include_option(run, pc, inc, &group[0], &inner, raw.as_deref());
-                let files = crate::playbook::RoleFiles {
-                    tasks: render(&files.tasks),
-                    vars: render(&files.vars),
-                    defaults: render(&files.defaults),
-                    handlers: render(&files.handlers),
-                };
+                let files = files.map(|raw| task::render_include_option(run, pc, inc, &group[0], &inner, raw));
                 let mut handler_files = pc.role_handler_files.lock().unwrap_or_else(|p| p.into_inner());
                 crate::playbook::load_role(&target, &files, &run.playbook.dir, &opts, &mut handler_files, &inc.span)
                     .map(|(node, handlers)| {

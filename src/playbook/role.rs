@@ -23,15 +23,45 @@ pub struct RoleFiles {
 }
 
 impl RoleFiles {
-    /// The file `NAME` (or main) of the role's folder `dir`; a named file that does not exist is an error, with
-    /// Ansible's words.
-    fn file(&self, role: &Path, dir: &str, span: &Span) -> Result<Option<PathBuf>, LoadError> {
-        let given = match dir {
+    /// The option that names each file, with the role folder it is in.
+    const OPTIONS: [(&'static str, &'static str); 4] =
+        [("tasks_from", "tasks"), ("vars_from", "vars"), ("defaults_from", "defaults"), ("handlers_from", "handlers")];
+
+    /// Read from the options: `option("tasks_from")`, … (None where not given).
+    pub fn from_options<E>(mut option: impl FnMut(&str) -> Result<Option<String>, E>) -> Result<RoleFiles, E> {
+        let [tasks, vars, defaults, handlers] = Self::OPTIONS.map(|(name, _)| option(name));
+        Ok(RoleFiles { tasks: tasks?, vars: vars?, defaults: defaults?, handlers: handlers? })
+    }
+
+    /// Each name given, changed by `f` (rendered, for `include_role`).
+    pub fn map(&self, mut f: impl FnMut(Option<&str>) -> Option<String>) -> RoleFiles {
+        RoleFiles {
+            tasks: f(self.tasks.as_deref()),
+            vars: f(self.vars.as_deref()),
+            defaults: f(self.defaults.as_deref()),
+            handlers: f(self.handlers.as_deref()),
+        }
+    }
+
+    /// The options as written: (`tasks_from`, value), … for those given.
+    pub fn options(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        Self::OPTIONS.iter().filter_map(|(name, dir)| self.given(dir).as_deref().map(|v| (*name, v)))
+    }
+
+    /// The name given for the role folder `dir`.
+    fn given(&self, dir: &str) -> &Option<String> {
+        match dir {
             "tasks" => &self.tasks,
             "vars" => &self.vars,
             "defaults" => &self.defaults,
             _ => &self.handlers,
-        };
+        }
+    }
+
+    /// The file `NAME` (or main) of the role's folder `dir`; a named file that does not exist is an error, with
+    /// Ansible's words.
+    fn file(&self, role: &Path, dir: &str, span: &Span) -> Result<Option<PathBuf>, LoadError> {
+        let given = self.given(dir);
         let name = given.as_deref().map(|t| t.trim_end_matches(".yml").trim_end_matches(".yaml")).unwrap_or("main");
         match main_file(&role.join(dir), name) {
             Some(p) => Ok(Some(p)),

@@ -92,7 +92,7 @@ impl Loader {
                 return Err(err(value, format!("Invalid options for {short}: {} (it takes {})", unknown.join(", "), allowed.join(", "))));
             }
             if let (Some(n), false) = (value.get("allow_duplicates"), short.starts_with("import")) {
-                if yaml_bool(n) != Some(true) {
+                if opt_bool(value, "allow_duplicates")? != Some(true) {
                     return Err(err(
                         n,
                         "allow_duplicates: false on include_role is not supported by hlprov (docs/compat.md); the role runs each time it is included",
@@ -145,14 +145,14 @@ impl Loader {
         }
         let mut args_template = false;
         if let Some(extra) = node.get("args") {
-            match (extra.to_value(), &extra.kind) {
-                (Value::Object(m), _) => {
+            match extra.to_value() {
+                Value::Object(m) => {
                     for (k, v) in m {
                         margs.entry(k).or_insert(v);
                     }
                 }
                 // `args: "{{ a_mapping }}"`: merged when the task runs (the module checks it then), as Ansible does.
-                (Value::String(t), _) if t.contains("{{") => {
+                Value::String(t) if t.contains("{{") => {
                     margs.insert(ARGS_TEMPLATE.into(), Value::String(t));
                     args_template = true;
                 }
@@ -292,19 +292,13 @@ impl Loader {
                 },
             }
         };
-        let files = super::RoleFiles {
-            tasks: from("tasks_from")?,
-            vars: from("vars_from")?,
-            defaults: from("defaults_from")?,
-            handlers: from("handlers_from")?,
-        };
+        let files = super::RoleFiles::from_options(from)?;
         let mut kw = parse_keywords(node)?;
         kw.notify = string_list(node, "notify")?;
         let params = node.get("vars").map(|v| v.to_value().as_object().cloned().unwrap_or_default()).unwrap_or_default();
-        let once = match value.get("allow_duplicates").map(yaml_bool) {
-            None | Some(Some(true)) => super::role::Once::Never,
-            Some(Some(false)) => super::role::Once::Always,
-            Some(None) => return Err(err(value.get("allow_duplicates").unwrap_or(value), "`allow_duplicates:` must be a boolean")),
+        let once = match opt_bool(value, "allow_duplicates")? {
+            None | Some(true) => super::role::Once::Never,
+            Some(false) => super::role::Once::Always,
         };
         let block = self.role_block(once, name, params, &files, kw, &value.span)?;
         Ok(block.into_iter().collect())
@@ -325,13 +319,7 @@ impl Loader {
             IncludeKind::Tasks { file }
         } else {
             let name = get_str("name")?.ok_or_else(|| err(value, "include_role needs `name:`"))?;
-            let files = super::RoleFiles {
-                tasks: get_str("tasks_from")?,
-                vars: get_str("vars_from")?,
-                defaults: get_str("defaults_from")?,
-                handlers: get_str("handlers_from")?,
-            };
-            IncludeKind::Role { name, files }
+            IncludeKind::Role { name, files: super::RoleFiles::from_options(get_str)? }
         };
         let apply = match value.get("apply") {
             Some(a) => parse_keywords(a)?,
@@ -356,7 +344,8 @@ impl Loader {
             }
             r => r,
         };
-        let public = value.get("public").and_then(yaml_bool) == Some(true);
+        // As before: anything but a true boolean (a template too) is a private include.
+        let public = matches!(opt_bool(value, "public"), Ok(Some(true)));
         let (loop_, loop_control) = parse_loop(node)?;
         Ok(Node::Include(Arc::new(Include {
             span: node.span.clone(),
@@ -377,15 +366,6 @@ impl Loader {
 
 /// Where a templated `args:` waits in a task's arguments until the task runs (see exec's `run_item`).
 pub const ARGS_TEMPLATE: &str = "__hlprov_args_template";
-
-/// A YAML boolean, or a string Ansible reads as one (`yes`, `"true"`, `no`, …).
-fn yaml_bool(n: &yaml::Node) -> Option<bool> {
-    match &n.kind {
-        NodeKind::Bool(b) => Some(*b),
-        NodeKind::Str(s) => args::to_bool(&Value::String(s.clone())),
-        _ => None,
-    }
-}
 
 /// The options `import_tasks`, `include_tasks`, `import_role` and `include_role` take (ansible-core 2.19).
 fn include_options(module: &str) -> Option<&'static [&'static str]> {

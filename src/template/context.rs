@@ -130,7 +130,7 @@ impl ScopeObject {
                     let from = format!("{} ({})", layer.label, layer.kind.describe());
                     let failure = self.engine.nested_failure(&e, &self.ctx, &key, &from);
                     // Undefined because a variable it read is: that one's failure tells the whole chain.
-                    let inner = failure.undefined.as_deref().and_then(|n| self.ctx.deferred_failure(n.split(['.', '[']).next().unwrap_or(n)));
+                    let inner = failure.undefined.as_deref().and_then(|n| self.ctx.deferred_failure(root_name(n)));
                     let failure = inner.unwrap_or(failure);
                     self.ctx.deferred.lock().unwrap_or_else(|e| e.into_inner()).push((key.clone(), failure));
                     Value::UNDEFINED
@@ -258,6 +258,11 @@ impl Object for HostVarsObject {
 }
 
 /// Does `v` hold a string that templating would change? Unsafe-wrapped strings never do.
+/// The variable a path starts with: `a` of `a.b[0]`.
+pub fn root_name(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
+}
+
 pub fn needs_templating(v: &Json) -> bool {
     match v {
         Json::String(s) => is_template(s),

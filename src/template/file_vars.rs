@@ -34,20 +34,30 @@ pub fn template_file_vars(src: &str, fullpath: &Path, dest: Option<&str>, user_s
     vars
 }
 
-/// This machine's host name (Python's `os.uname()[1]`: the kernel's node name).
+/// This machine's host name (Python's `os.uname()[1]`: the kernel's node name), read once per run.
 fn hostname() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"].iter().find_map(|f| std::fs::read_to_string(f).ok()).unwrap_or_default().trim().to_string()
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        ["/proc/sys/kernel/hostname", "/etc/hostname"].iter().find_map(|f| std::fs::read_to_string(f).ok()).unwrap_or_default().trim().to_string()
+    })
+    .clone()
 }
 
 /// The name of the user `uid` on this machine, or the number when it has none (as Ansible does).
 fn user_name(uid: u32) -> Value {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() > 2 && f[2].parse::<u32>() == Ok(uid))
-        .map(|f| Value::from(f[0]))
-        .unwrap_or_else(|| Value::from(uid))
+    // /etc/passwd is read once per run, not once per template rendered.
+    static USERS: std::sync::OnceLock<std::collections::HashMap<u32, String>> = std::sync::OnceLock::new();
+    let users = USERS.get_or_init(|| {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let mut users = std::collections::HashMap::new();
+        for f in passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() > 2) {
+            if let Ok(id) = f[2].parse::<u32>() {
+                users.entry(id).or_insert_with(|| f[0].to_string());
+            }
+        }
+        users
+    });
+    users.get(&uid).map(|n| Value::from(n.as_str())).unwrap_or_else(|| Value::from(uid))
 }
 
 /// A time as Python prints a local `datetime`: `2026-12-04 09:47:09.853692` (no fraction when it is zero).

@@ -209,7 +209,7 @@ impl Templar {
         };
         // A variable that is undefined because it read something undefined: say what, through which variables.
         let deferred = match (&kind, &undefined) {
-            (TemplateErrorKind::Undefined, Some(path)) if ctx.failure().is_none() => ctx.deferred_failure(root_name(path)),
+            (TemplateErrorKind::Undefined, Some(path)) if ctx.failure().is_none() => ctx.deferred_failure(super::context::root_name(path)),
             _ => None,
         };
         if let Some(f) = deferred {
@@ -230,11 +230,6 @@ impl Templar {
         err.template_line = line;
         err
     }
-}
-
-/// The variable a path starts with: `a` of `a.b[0]`.
-fn root_name(path: &str) -> &str {
-    path.split(['.', '[']).next().unwrap_or(path)
 }
 
 /// Ansible's message for an undefined `path` whose start is defined: "object of type 'dict' has no attribute
