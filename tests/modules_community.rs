@@ -6,7 +6,7 @@ mod system_support;
 
 use common::{TestLab, run_module};
 use serde_json::json;
-use system_support::{env, failure, ok, sh};
+use system_support::{env, failure, ok, sh, status};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn package_facts_and_service_facts_report_what_the_host_has() {
@@ -227,4 +227,158 @@ async fn iptables_adds_and_removes_a_rule_and_sets_a_policy_idempotently() {
     assert_eq!((o.changed, o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), (true, "policy ACCEPT\n", "policy DROP\n"));
     assert_eq!(sh(&lab, "iptables -S FORWARD | head -n1").await, "-P FORWARD DROP\n");
     assert!(!ok(run_module(&conn, &env, "iptables", policy, false, false).await).changed);
+}
+
+/// cron and debconf as in a community role, written from Ansible's documentation. The expected host files and
+/// results are what ansible-core 2.19.14's own cron and debconf modules made of the same playbook on the same
+/// image (run side by side on 2026-12-04, `ansible-playbook -c community.docker.docker`).
+const CRON_DEBCONF: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - cron: {name: backup, job: /usr/local/bin/backup, minute: "0", hour: "3"}
+      register: r1
+    - cron: {name: backup, job: /usr/local/bin/backup, minute: "0", hour: "3"}
+      register: r2
+    - cron: {name: PATH, env: true, job: "/usr/local/bin:/usr/bin:/bin"}
+    - cron: {name: MAILTO, env: true, job: "", insertafter: PATH}
+    - cron: {name: adopt, job: /usr/bin/unnamed, minute: "0", hour: "5"}
+      register: r3
+    - cron: {name: boot, job: /usr/bin/boot, special_time: reboot, disabled: true}
+    - cron: {name: backup, job: /usr/local/bin/backup, minute: "30", hour: "3", backup: true}
+      register: r4
+    - cron: {name: gone, job: /bin/true}
+    - cron: {name: gone, state: absent}
+      register: r5
+    - user: {name: alice}
+    - cron: {name: alice-job, user: alice, job: "date >> /tmp/alice", weekday: "1-5"}
+    - cron: {name: sweep, cron_file: hlprov-sweep, user: root, job: "find /tmp -mtime +7 -delete", hour: "4", minute: "15"}
+      register: r6
+    - cron: {name: sweep2, cron_file: hlprov-sweep, user: nobody, job: "/bin/true", special_time: hourly}
+    - cron: {name: SHELL, env: true, cron_file: hlprov-sweep, user: root, job: /bin/sh}
+    - cron: {name: one, cron_file: hlprov-one, user: root, job: /bin/true}
+    - cron: {name: one, cron_file: hlprov-one, state: absent}
+      register: r7
+    - cron: {name: x, cron_file: hlprov.bad, user: root, job: /bin/true}
+      register: r8
+    - debconf: {name: tzdata, question: tzdata/Areas, vtype: select, value: Europe}
+      register: d1
+    - debconf: {name: tzdata, question: tzdata/Areas, vtype: select, value: Europe}
+      register: d2
+    - debconf: {name: demo-pkg, question: demo/flag, vtype: boolean, value: true}
+      register: d3
+    - debconf: {name: demo-pkg, question: demo/flag, vtype: boolean, value: "True"}
+      register: d4
+    - debconf: {name: demo-pkg, question: demo/multi, vtype: multiselect, value: [b, a]}
+      register: d5
+    - debconf: {name: demo-pkg, question: demo/multi, vtype: multiselect, value: [a, b]}
+      register: d6
+    - debconf: {name: demo-pkg, question: demo/text, vtype: string, value: "hello world"}
+    - debconf: {name: demo-pkg}
+      register: d7
+    - copy:
+        dest: /tmp/out-results
+        content: |
+          r1 {{ r1.changed }} {{ r1.jobs }} {{ r1.envs }}
+          r2 {{ r2.changed }}
+          r3 {{ r3.changed }} {{ r3.jobs }}
+          r4 {{ r4.changed }} {{ r4.backup_file is defined }}
+          r5 {{ r5.changed }} {{ r5.jobs }}
+          r6 {{ r6.changed }} {{ r6.cron_file }} {{ r6.jobs }}
+          r7 {{ r7.changed }} {{ r7.state | default('-') }} {{ r7.jobs | default('-') }} {{ r7.cron_file }}
+          r8 {{ r8.warnings | default([]) | length }}
+          d1 {{ d1.changed }} {{ d1.current }} {{ d1.previous | default('-') }}
+          d2 {{ d2.changed }}
+          d3 {{ d3.changed }} d4 {{ d4.changed }} d5 {{ d5.changed }} d6 {{ d6.changed }}
+          d7 {{ d7.changed }} {{ d7.current | dictsort }}
+"#;
+
+/// The state the playbook above leaves, as a role would keep it: every task a no-op once applied.
+const CRON_DEBCONF_STATE: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - cron: {name: PATH, env: true, job: "/usr/local/bin:/usr/bin:/bin"}
+    - cron: {name: MAILTO, env: true, job: "", insertafter: PATH}
+    - cron: {name: adopt, job: /usr/bin/unnamed, minute: "0", hour: "5"}
+    - cron: {name: backup, job: /usr/local/bin/backup, minute: "30", hour: "3"}
+    - cron: {name: boot, job: /usr/bin/boot, special_time: reboot, disabled: true}
+    - cron: {name: alice-job, user: alice, job: "date >> /tmp/alice", weekday: "1-5"}
+    - cron: {name: sweep, cron_file: hlprov-sweep, user: root, job: "find /tmp -mtime +7 -delete", hour: "4", minute: "15"}
+    - cron: {name: one, cron_file: hlprov-one, state: absent}
+    - debconf: {name: demo-pkg, question: demo/multi, vtype: multiselect, value: [a, b]}
+    - debconf: {name: demo-pkg, question: demo/secret, vtype: password, value: "{{ pw }}"}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cron_and_debconf_leave_the_host_as_ansible_does_and_a_second_run_changes_nothing() {
+    use common::apply_files;
+    use hlprov::exec::RunOptions;
+    let lab = TestLab::start(1).await;
+    let inv = lab.inventory("");
+    sh(&lab, "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cron >/dev/null 2>&1").await;
+    sh(&lab, "printf '0 5 * * * /usr/bin/unnamed\\n' | crontab - && echo 'tzdata tzdata/Areas select Etc' | debconf-set-selections").await;
+
+    let a = apply_files(&inv, &[("site.yml", CRON_DEBCONF)], "site.yml", RunOptions::default()).await.expect("runs");
+    assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
+    assert_eq!(
+        sh(&lab, "crontab -l").await,
+        "PATH=\"/usr/local/bin:/usr/bin:/bin\"\nMAILTO=\"\"\n#Ansible: adopt\n0 5 * * * /usr/bin/unnamed\n#Ansible: backup\n30 3 * * * /usr/local/bin/backup\n#Ansible: boot\n#@reboot /usr/bin/boot\n"
+    );
+    assert_eq!(sh(&lab, "crontab -u alice -l").await, "#Ansible: alice-job\n* * * * 1-5 date >> /tmp/alice\n");
+    assert_eq!(
+        sh(&lab, "cat /etc/cron.d/hlprov-sweep; stat -c %a /etc/cron.d/hlprov-sweep; ls /etc/cron.d").await,
+        "SHELL=\"/bin/sh\"\n#Ansible: sweep\n15 4 * * * root find /tmp -mtime +7 -delete\n#Ansible: sweep2\n@hourly nobody /bin/true\n644\ne2scrub_all\nhlprov-sweep\nhlprov.bad\n"
+    );
+    assert_eq!(
+        sh(&lab, "debconf-show demo-pkg tzdata 2>/dev/null | grep '^\\*' | sort").await,
+        "* demo/flag: true\n* demo/multi: b, a\n* demo/text: hello world\n* tzdata/Areas: Europe\n* tzdata/Zones/Etc: UTC\n"
+    );
+    assert_eq!(
+        sh(&lab, "cat /tmp/out-results").await,
+        "r1 True ['backup'] []\nr2 False\nr3 True ['adopt', 'backup']\nr4 True True\nr5 True ['adopt', 'backup', 'boot']\n\
+         r6 True hlprov-sweep ['sweep']\nr7 True absent - hlprov-one\nr8 1\n\
+         d1 True {'tzdata/Areas': 'Europe'} {'tzdata/Areas': 'Etc'}\nd2 False\nd3 True d4 False d5 True d6 False\n\
+         d7 False [['demo/flag', 'true'], ['demo/multi', 'b, a'], ['demo/text', 'hello world']]\n"
+    );
+    // The backup holds the crontab as it was before that task.
+    let backup = sh(&lab, "cat /tmp/crontab*").await;
+    assert!(backup.contains("0 3 * * * /usr/local/bin/backup\n") && !backup.contains("30 3"), "{backup}");
+
+    // The state kept by a role: a password set once, then nothing to do, in check mode or not.
+    let secret = "s3cr3t-Preseed";
+    let vars = |pw: &str| RunOptions { extra_vars: serde_json::json!({"pw": pw}).as_object().cloned().unwrap(), diff: true, ..Default::default() };
+    let a = apply_files(&inv, &[("state.yml", CRON_DEBCONF_STATE)], "state.yml", vars(secret)).await.expect("runs");
+    assert_eq!((a.summary.exit_code, a.total_changed()), (0, 1), "only the password is new: {:?}", a.failures());
+    assert!(sh(&lab, "cat /var/cache/debconf/passwords.dat").await.contains(&format!("Value: {secret}\n")));
+    for check in [true, false] {
+        let opts = RunOptions { check, ..vars(secret) };
+        let a = apply_files(&inv, &[("state.yml", CRON_DEBCONF_STATE)], "state.yml", opts).await.expect("runs");
+        assert_eq!((a.summary.exit_code, a.total_changed()), (0, 0), "check={check}: {:?}", a.results());
+    }
+    // Changed behind its back: check mode reports each difference and moves nothing; the password is never shown.
+    sh(&lab, "crontab -l | sed 's/^30 3 /0 3 /' | crontab - && printf '#Ansible: one\\n* * * * * root x\\n' > /etc/cron.d/hlprov-one").await;
+    let a = apply_files(&inv, &[("state.yml", CRON_DEBCONF_STATE)], "state.yml", RunOptions { check: true, ..vars("an0ther-Secret") }).await.unwrap();
+    assert_eq!(a.total_changed(), 3, "the job's time, the cron file and the password: {:?}", a.results());
+    assert!(sh(&lab, "crontab -l").await.contains("\n0 3 * * * /usr/local/bin/backup\n"), "check mode wrote the crontab");
+    assert_eq!(status(&lab, "test -f /etc/cron.d/hlprov-one").await, 0, "check mode removed the file");
+    let events = format!("{:?}", a.events);
+    assert!(!events.contains("an0ther-Secret") && !events.contains(secret), "a password reached the events");
+    let a = apply_files(&inv, &[("state.yml", CRON_DEBCONF_STATE)], "state.yml", vars("an0ther-Secret")).await.unwrap();
+    assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
+    assert_eq!(status(&lab, "test -e /etc/cron.d/hlprov-one").await, 1, "an emptied cron file is removed, as Ansible does");
+    assert!(sh(&lab, "cat /var/cache/debconf/passwords.dat").await.contains("Value: an0ther-Secret\n"));
+    let again = apply_files(&inv, &[("state.yml", CRON_DEBCONF_STATE)], "state.yml", vars("an0ther-Secret")).await.unwrap();
+    assert_eq!(again.total_changed(), 0, "{:?}", again.results());
+
+    // Bad input, in Ansible's words, and a host without a crontab command.
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let bad = json!({"name": "a", "job": "x", "special_time": "daily", "hour": "1"});
+    assert!(failure(run_module(&conn, &env, "cron", bad, false, false).await).contains("cannot combine special_time"));
+    let bad = json!({"name": "tzdata", "question": "tzdata/Areas", "vtype": "select"});
+    assert!(failure(run_module(&conn, &env, "debconf", bad, false, false).await).contains("required together"));
+    sh(&lab, "DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq cron cron-daemon-common >/dev/null 2>&1").await;
+    let no_cron = run_module(&conn, &env, "cron", json!({"name": "a", "job": "x"}), false, false).await;
+    assert!(failure(no_cron).contains("Failed to find required executable \"crontab\""));
 }

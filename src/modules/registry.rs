@@ -45,6 +45,8 @@ static MODULES: &[&dyn Module] = &[
     &super::authorized_key::AuthorizedKey,
     &super::hostname::Hostname,
     &super::timezone::Timezone,
+    &super::cron::Cron,
+    &super::debconf::Debconf,
     &super::sysctl::Sysctl,
     &super::modprobe::Modprobe,
     &super::alternatives::Alternatives,
