@@ -215,6 +215,7 @@ fn examples() -> Vec<Example> {
             || json!({"name": "sweep", "cron_file": "hlprov-sweep", "state": "absent"}),
         ),
         ex("debconf", "selection", "true", || json!({"name": "tzdata", "question": "tzdata/Areas", "vtype": "select", "value": "Europe"})),
+        ex("dpkg_selections", "selection", "true", || json!({"name": "sudo", "selection": "hold"})),
         ex("iptables", "rule", IPTABLES, || json!({"chain": "INPUT", "protocol": "tcp", "destination_port": "6443", "jump": "ACCEPT"})),
         ex("iptables", "policy", IPTABLES, || json!({"chain": "FORWARD", "policy": "DROP"})),
         ex("ufw", "rule", UFW, || json!({"rule": "allow", "port": "6443", "proto": "tcp"})),

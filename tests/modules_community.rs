@@ -1,4 +1,5 @@
-//! The modules community roles need on Debian hosts (issue 23): package_facts, service_facts, alternatives and
+//! The modules community roles need on Debian hosts (issue 23, and cron, debconf, dpkg_selections,
+//! wait_for_connection since): package_facts, service_facts, alternatives and
 //! pause, on real hosts. Each state is read back with docker exec (dpkg-query, systemctl, update-alternatives).
 
 mod common;
@@ -381,4 +382,67 @@ async fn cron_and_debconf_leave_the_host_as_ansible_does_and_a_second_run_change
     sh(&lab, "DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq cron cron-daemon-common >/dev/null 2>&1").await;
     let no_cron = run_module(&conn, &env, "cron", json!({"name": "a", "job": "x"}), false, false).await;
     assert!(failure(no_cron).contains("Failed to find required executable \"crontab\""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dpkg_selections_holds_a_package_once_and_refuses_one_dpkg_does_not_know() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let hold = json!({"name": "sudo", "selection": "hold"});
+    // Check mode: reported, nothing moved; then held; then nothing to do.
+    let o = ok(run_module(&conn, &env, "dpkg_selections", hold.clone(), true, true).await);
+    assert!(o.changed);
+    assert_eq!((o.data["before"].as_str(), o.data["after"].as_str()), (Some("install"), Some("hold")));
+    assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("selection: install\n", "selection: hold\n"));
+    assert_eq!(sh(&lab, "dpkg --get-selections sudo").await, "sudo\t\t\t\t\t\tinstall\n");
+    assert!(ok(run_module(&conn, &env, "dpkg_selections", hold.clone(), false, false).await).changed);
+    assert_eq!(sh(&lab, "apt-mark showhold").await, "sudo\n");
+    assert!(!ok(run_module(&conn, &env, "dpkg_selections", hold, false, false).await).changed);
+    // A package dpkg does not know (or has purged): Ansible's message, nothing set.
+    let unknown = run_module(&conn, &env, "dpkg_selections", json!({"name": "nosuch", "selection": "hold"}), false, false).await;
+    assert_eq!(failure(unknown), "Failed to find package 'nosuch' to perform selection 'hold'.");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_for_connection_waits_for_sshd_to_come_back_and_fails_in_words_when_it_does_not() {
+    use common::apply_files;
+    use hlprov::exec::RunOptions;
+    let lab = TestLab::start(1).await;
+    let inv = lab.inventory("");
+    let pb = |timeout: u32| {
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - wait_for_connection: {{timeout: {timeout}, sleep: 1, connect_timeout: 2}}\n      register: w\n    - copy: {{content: \"{{{{ w.elapsed }}}}\", dest: /tmp/waited}}\n"
+        )
+    };
+    // sshd down (the host is still booting, say); it comes back after 4 s: the play goes on from there.
+    sh(&lab, "systemctl stop ssh.socket ssh.service 2>/dev/null; systemctl stop ssh").await;
+    let restart = {
+        let id = lab.host("h1").id().to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+            let client = hlprov::lab::docker::connect().await.unwrap();
+            hlprov::lab::docker::exec(&client, &id, &["/bin/sh", "-c", "systemctl start ssh"]).await.expect("docker exec")
+        })
+    };
+    let started = std::time::Instant::now();
+    let a = apply_files(&inv, &[("w.yml", &pb(60))], "w.yml", RunOptions::default()).await.expect("runs");
+    assert_eq!(restart.await.unwrap().0, 0);
+    assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4));
+    let waited: u64 = sh(&lab, "cat /tmp/waited").await.trim().parse().unwrap();
+    assert!((3..60).contains(&waited), "elapsed {waited}");
+    assert_eq!(a.total_changed(), 1, "waiting is no change: {:?}", a.results());
+    // Check mode skips it without asking the host, as Ansible does.
+    let a = apply_files(&inv, &[("w.yml", &pb(60))], "w.yml", RunOptions { check: true, ..Default::default() }).await.unwrap();
+    assert_eq!(a.stats("h1").skipped, 1);
+    // Never back: a failure that says what it waited for, within the timeout.
+    sh(&lab, "systemctl stop ssh").await;
+    let started = std::time::Instant::now();
+    let a = apply_files(&inv, &[("w.yml", &pb(3))], "w.yml", RunOptions::default()).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    let f = a.failures();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].contains("timed out waiting for ping module test"), "{f:?}");
+    assert_eq!(a.stats("h1").unreachable, 0, "a timed-out wait is a failure of that task");
 }

@@ -48,11 +48,6 @@ fn wanted(vtype: &str, value: &Value) -> Result<(String, Option<Vec<String>>), M
     }
 }
 
-fn hex_sha256(s: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[async_trait::async_trait]
 impl Module for Debconf {
     fn name(&self) -> &'static str {
@@ -104,7 +99,7 @@ impl Module for Debconf {
         }
         let changed = match prev.get(q).and_then(Value::as_str) {
             None => true,
-            Some(_) if vtype == "password" => stored_sha256.as_deref() != Some(hex_sha256(&value).as_str()),
+            Some(_) if vtype == "password" => stored_sha256.as_deref() != Some(super::helpers::remote_file::sha256_hex(value.as_bytes()).as_str()),
             Some(have) if vtype == "boolean" => have.to_lowercase() != value,
             Some(have) => match &list {
                 Some(l) => {

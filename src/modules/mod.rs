@@ -20,6 +20,7 @@ mod cron;
 mod ctx;
 mod deb822_repository;
 mod debconf;
+mod dpkg_selections;
 mod fetch;
 mod file;
 mod find;
@@ -61,6 +62,7 @@ mod unarchive;
 mod uri;
 mod user;
 mod wait_for;
+mod wait_for_connection;
 
 use serde_json::{Map, Value};
 
