@@ -57,6 +57,16 @@ const DEMO_UPGRADE: &str = "set -e; d=$(mktemp -d); mk() { rm -rf $d/*; mkdir -p
     echo 'deb [trusted=yes] file:/srv/repo ./' > /etc/apt/sources.list.d/demo.list; \
     apt-get update -q -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/demo.list -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 >/dev/null";
 
+/// git from Debian's archive and a repository at /srv/src with one commit on main.
+macro_rules! git_source {
+    () => {
+        "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null 2>&1 && \
+         git config --global user.email t@example.org && git config --global user.name t && git config --global init.defaultBranch main && \
+         mkdir -p /srv/src && cd /srv/src && git init -q && echo 1 > f && git add f && git commit -qm one"
+    };
+}
+const GIT_SOURCE: &str = git_source!();
+
 /// A package dpkg unpacked and never configured, as an interrupted `apt-get install` leaves it.
 const DPKG_INTERRUPTED: &str = "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN; \
     printf 'Package: hlprov-demo\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: demo\\n' > $d/DEBIAN/control; \
@@ -216,6 +226,13 @@ fn examples() -> Vec<Example> {
         ),
         ex("debconf", "selection", "true", || json!({"name": "tzdata", "question": "tzdata/Areas", "vtype": "select", "value": "Europe"})),
         ex("dpkg_selections", "selection", "true", || json!({"name": "sudo", "selection": "hold"})),
+        ex("git", "clone", GIT_SOURCE, || json!({"repo": "/srv/src", "dest": "/opt/app"})),
+        ex(
+            "git",
+            "update",
+            concat!(git_source!(), " && git clone -q /srv/src /opt/app && cd /srv/src && echo 2 > f && git commit -qam two"),
+            || json!({"repo": "/srv/src", "dest": "/opt/app"}),
+        ),
         ex("iptables", "rule", IPTABLES, || json!({"chain": "INPUT", "protocol": "tcp", "destination_port": "6443", "jump": "ACCEPT"})),
         ex("iptables", "policy", IPTABLES, || json!({"chain": "FORWARD", "policy": "DROP"})),
         ex("ufw", "rule", UFW, || json!({"rule": "allow", "port": "6443", "proto": "tcp"})),

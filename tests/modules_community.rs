@@ -446,3 +446,107 @@ async fn wait_for_connection_waits_for_sshd_to_come_back_and_fails_in_words_when
     assert!(f[0].contains("timed out waiting for ping module test"), "{f:?}");
     assert_eq!(a.stats("h1").unreachable, 0, "a timed-out wait is a failure of that task");
 }
+
+/// git as a role uses it, written from Ansible's documentation; the results are what ansible-core 2.19.14's git
+/// module reported for the same playbook on the same image (side by side on 2026-12-04), except `clone: false`
+/// on a missing checkout, which Ansible reports as changed and hlprov as unchanged (nothing was done).
+const GIT_PLAYBOOK: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - shell: "for r in main dev 'v1^{commit}'; do git -C /srv/src rev-parse $r; done"
+      register: shas
+    - set_fact: {main: "{{ shas.stdout_lines[0] }}", dev: "{{ shas.stdout_lines[1] }}", v1: "{{ shas.stdout_lines[2] }}"}
+    - git: {repo: /srv/src, dest: /opt/app}
+      register: r1
+    - git: {repo: /srv/src, dest: /opt/app}
+      register: r2
+    - shell: cd /srv/src && echo 3 > f && git commit -qam three && git rev-parse HEAD
+      register: main3
+    - git: {repo: /srv/src, dest: /opt/app}
+      check_mode: true
+      register: r3c
+    - command: cat /opt/app/f
+      register: f_after_check
+    - git: {repo: /srv/src, dest: /opt/app}
+      register: r3
+    - git: {repo: /srv/src, dest: /opt/app, version: v1}
+      register: r4
+    - git: {repo: /srv/src, dest: /opt/app, version: v1}
+      register: r5
+    - git: {repo: /srv/src, dest: /opt/app, version: dev}
+      register: r6
+    - shell: echo junk >> /opt/app/d && touch /opt/app/untracked
+    - git: {repo: /srv/src, dest: /opt/app, version: dev}
+      register: r7
+      ignore_errors: true
+    - git: {repo: /srv/src, dest: /opt/app, version: dev, force: true}
+      register: r8
+    - git: {repo: "file:///srv/src/", dest: /opt/app, version: dev}
+      register: r9
+    - shell: git clone -q --bare /srv/src /srv/src2.git
+    - git: {repo: /srv/src2.git, dest: /opt/app, version: dev}
+      register: r10
+    - shell: cd /srv/src && git checkout -q dev && echo 4 > d && git commit -qam four && git checkout -q main && git -C /srv/src rev-parse dev
+      register: dev4
+    - git: {repo: /srv/src, dest: /opt/app, version: dev, update: false}
+      register: r11
+    - git: {repo: /srv/src, dest: /opt/shallow, version: dev, depth: 1}
+      register: r12
+    - command: git -C /opt/shallow rev-list --count HEAD
+      register: shallow_count
+    - git: {repo: /srv/src, dest: /opt/bare.git, bare: true}
+      register: r13
+    - git: {repo: /srv/src, dest: /opt/bare.git, bare: true}
+      register: r14
+    - git: {repo: /srv/src, dest: /opt/none, clone: false}
+      register: r15
+    - git: {repo: /srv/nosuch, dest: /opt/nosuch}
+      register: r16
+      ignore_errors: true
+    - copy:
+        dest: /tmp/git-results
+        content: |
+          r1 {{ r1.changed }} {{ r1.before }} {{ r1.after == main }}
+          r2 {{ r2.changed }} {{ r2.before == main }} {{ r2.after == main }} {{ r2.remote_url_changed }}
+          r3c {{ r3c.changed }} {{ r3c.before == main }} {{ r3c.after == main3.stdout }} {{ f_after_check.stdout }}
+          r3 {{ r3.changed }} {{ r3.before == main }} {{ r3.after == main3.stdout }}
+          r4 {{ r4.changed }} {{ r4.after == v1 }}
+          r5 {{ r5.changed }}
+          r6 {{ r6.changed }} {{ r6.after == dev }}
+          r7 {{ r7.failed }} {{ r7.msg }}
+          r8 {{ r8.changed }} {{ r8.after == dev }}
+          r9 {{ r9.changed }} {{ r9.remote_url_changed }}
+          r10 {{ r10.changed }} {{ r10.remote_url_changed }} {{ r10.after == dev }}
+          r11 {{ r11.changed }} {{ r11.before == dev }} {{ r11.after == dev }}
+          r12 {{ r12.changed }} {{ r12.after == dev4.stdout }} {{ shallow_count.stdout }}
+          r13 {{ r13.changed }} {{ r13.after == main3.stdout }}
+          r14 {{ r14.changed }}
+          r15 {{ r15.changed }}
+          r16 {{ r16.failed }}
+"#;
+
+const GIT_SOURCE: &str = "git config --global user.email t@example.org; git config --global user.name t; git config --global init.defaultBranch main; git config --global advice.detachedHead false && mkdir -p /srv/src && cd /srv/src && git init -q && echo 1 > f && git add f && git commit -qm one && git tag -a v1 -m v1 && git checkout -qb dev && echo dev > d && git add d && git commit -qm dev && git checkout -q main && echo 2 > f && git commit -qam two";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn git_clones_updates_switches_versions_and_refuses_local_changes_as_ansible_does() {
+    use common::apply_files;
+    use hlprov::exec::RunOptions;
+    let lab = TestLab::start(1).await;
+    sh(&lab, "apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null 2>&1").await;
+    sh(&lab, GIT_SOURCE).await;
+    let a = apply_files(&lab.inventory(""), &[("git.yml", GIT_PLAYBOOK)], "git.yml", RunOptions::default()).await.expect("runs");
+    assert_eq!((a.summary.exit_code, a.stats("h1").ignored), (0, 2), "{:?}", a.failures());
+    assert_eq!(
+        sh(&lab, "cat /tmp/git-results").await,
+        "r1 True  True\nr2 False True True False\nr3c True True True 2\nr3 True True True\nr4 True True\nr5 False\nr6 True True\n\
+         r7 True Local modifications exist in the destination: /opt/app (force=no).\nr8 True True\nr9 False False\nr10 True True True\n\
+         r11 False True True\nr12 True True 1\nr13 True True\nr14 False\nr15 False\nr16 True\n"
+    );
+    // What the results say is on the host: the untracked file survived the forced reset; the remote moved.
+    assert_eq!(
+        sh(&lab, "cd /opt/app && git status --porcelain && git config --get remote.origin.url && git rev-parse --abbrev-ref HEAD").await,
+        "?? untracked\nfile:///srv/src2.git\ndev\n"
+    );
+    assert_eq!(status(&lab, "test -e /opt/none").await, 1);
+}

@@ -27,6 +27,7 @@ mod find;
 mod flow;
 mod get_url;
 mod getent;
+mod git;
 mod group;
 pub mod helpers;
 mod hostname;

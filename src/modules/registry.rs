@@ -59,6 +59,7 @@ static MODULES: &[&dyn Module] = &[
     &super::wait_for::WaitFor,
     &super::wait_for_connection::WaitForConnection,
     &super::unarchive::Unarchive,
+    &super::git::Git,
     &super::proxmox_lxc::ProxmoxLxc,
     &super::proxmox_lxc_raw::ProxmoxLxcRaw,
     &super::proxmox_template::ProxmoxTemplate,
