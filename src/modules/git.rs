@@ -125,6 +125,15 @@ fn git_bin(args: &Args) -> String {
 /// The repository URL as git is given it (a path on the host becomes a file:// URL, as in Ansible).
 fn repo_url(args: &Args) -> Result<String, ModuleError> {
     let repo = args.req("repo")?;
+    // A token in the URL (https://user:TOKEN@host/…) is a secret: it never reaches output.
+    if let Some((_, rest)) = repo.split_once("://") {
+        if let Some((userinfo, _)) = rest.split('/').next().unwrap_or_default().rsplit_once('@') {
+            let secret = userinfo.split_once(':').map_or(userinfo, |(_, pw)| pw);
+            if !secret.is_empty() {
+                crate::redact::register(secret);
+            }
+        }
+    }
     Ok(if repo.starts_with('/') { format!("file://{repo}") } else { repo.to_string() })
 }
 
@@ -360,6 +369,13 @@ mod tests {
         let knows = Checkout { local_commit: Some("fff000".into()), ..Default::default() };
         assert_eq!(remote_head(&refs, "fff", Some(&knows)), (Version::Commit, Some("fff000".into())));
         assert_eq!(remote_head(&refs, "fff", None), (Version::Commit, Some("fff".into())));
+    }
+
+    #[test]
+    fn a_token_in_the_repository_url_is_kept_out_of_output() {
+        let args = Args(serde_json::json!({"repo": "https://deploy:glpat-Secret123@git.example.org/x.git"}).as_object().unwrap().clone());
+        let url = repo_url(&args).unwrap();
+        assert_eq!(crate::redact::redact(&url), "https://deploy:********@git.example.org/x.git");
     }
 
     #[test]
