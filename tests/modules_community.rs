@@ -550,3 +550,58 @@ async fn git_clones_updates_switches_versions_and_refuses_local_changes_as_ansib
     );
     assert_eq!(status(&lab, "test -e /opt/none").await, 1);
 }
+
+/// `ansible_date_time` has every key ansible-core 2.19.14's setup gives (listed from its output on the same
+/// image, Europe/Berlin), each consistent with the host's clock and zone.
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_gathers_ansibles_date_time_facts_in_the_hosts_time_zone() {
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    sh(&lab, "ln -sfn /usr/share/zoneinfo/Europe/Berlin /etc/localtime && echo Europe/Berlin > /etc/timezone").await;
+    let o = ok(run_module(&conn, &env, "setup", json!({}), false, false).await);
+    let dt = o.facts.as_ref().expect("facts")["date_time"].as_object().expect("date_time").clone();
+    let keys: Vec<&str> = dt.keys().map(String::as_str).collect();
+    let mut want = vec![
+        "date",
+        "day",
+        "epoch",
+        "epoch_int",
+        "hour",
+        "iso8601",
+        "iso8601_basic",
+        "iso8601_basic_short",
+        "iso8601_micro",
+        "minute",
+        "month",
+        "second",
+        "time",
+        "tz",
+        "tz_dst",
+        "tz_offset",
+        "weekday",
+        "weekday_number",
+        "weeknumber",
+        "year",
+    ];
+    want.sort();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, want);
+    let s = |k: &str| dt[k].as_str().unwrap_or_else(|| panic!("{k} is not a string: {:?}", dt[k])).to_string();
+    // tz_dst is the zone's summer-time name whatever the season; tz and tz_offset are the host's own, now.
+    assert_eq!(s("tz_dst"), "CEST");
+    let epoch: i64 = s("epoch").parse().unwrap();
+    assert_eq!(sh(&lab, &format!("date -d @{epoch} '+%Z %z'")).await.trim(), format!("{} {}", s("tz"), s("tz_offset")));
+    // The host's own view of the same instant, read independently.
+    let host = sh(&lab, &format!("LC_ALL=C date -d @{epoch} '+%Y-%m-%d %H:%M:%S %A %w %W'")).await;
+    assert_eq!(host.trim(), format!("{} {} {} {} {}", s("date"), s("time"), s("weekday"), s("weekday_number"), s("weeknumber")));
+    let utc = sh(&lab, &format!("date -u -d @{epoch} '+%Y-%m-%dT%H:%M:%SZ'")).await;
+    assert_eq!(utc.trim(), s("iso8601"));
+    assert!(s("iso8601_micro").starts_with(s("iso8601").trim_end_matches('Z')) && s("iso8601_micro").len() == 27, "{}", s("iso8601_micro"));
+    assert_eq!(s("iso8601_basic_short"), format!("{}{}{}T{}{}{}", s("year"), s("month"), s("day"), s("hour"), s("minute"), s("second")));
+    assert!(s("iso8601_basic").starts_with(&s("iso8601_basic_short")) && s("iso8601_basic").len() == 21);
+    assert_eq!(s("epoch_int"), s("epoch"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!((now - epoch).abs() < 60, "host clock {epoch} vs {now}");
+}

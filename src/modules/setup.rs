@@ -47,10 +47,50 @@ echo "virt=$virt"; echo "virt_role=$role"
 if [ -d /run/systemd/system ]; then echo service_mgr=systemd; else echo "service_mgr=$(cat /proc/1/comm 2>/dev/null)"; fi
 for m in apt-get dnf yum apk pacman zypper; do if command -v $m >/dev/null 2>&1; then echo "pkg_mgr=$m"; break; fi; done
 echo "user_id=$(id -un)"; echo "user_uid=$(id -u)"; echo "user_gid=$(id -g)"
-echo "epoch=$(date +%s)"; echo "tz=$(date +%Z)"
+LC_ALL=C date '+epoch=%s%nnanos=%N%nlocal=%Y %m %d %H %M %S%nweekday=%A%nweekday_number=%w%nweeknumber=%W%ntz=%Z%ntz_offset=%z'
+if [ -r /etc/timezone ]; then read -r zone < /etc/timezone; echo "zone=$zone"; fi
 [ -d /dev/dri ] && for d in /dev/dri/*; do echo "dri=$d"; done
 true
 "#;
+
+/// Ansible's `date_time` facts from one `date` on the host: its local fields as the host prints them, the UTC
+/// ones computed from the same instant, `tz_dst` from the host's zone name (/etc/timezone) where known.
+fn date_time(get: &dyn Fn(&str) -> String) -> Value {
+    let epoch: i64 = get("epoch").parse().unwrap_or(0);
+    let micros = get("nanos").parse::<i64>().unwrap_or(0) / 1000;
+    let local: Vec<String> = get("local").split(' ').map(str::to_string).collect();
+    let field = |i: usize| local.get(i).cloned().unwrap_or_default();
+    let (year, month, day, hour, minute, second) = (field(0), field(1), field(2), field(3), field(4), field(5));
+    let utc = jiff::Timestamp::new(epoch, (micros * 1000) as i32).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let tz = get("tz");
+    json!({
+        "year": year, "month": month, "day": day, "hour": hour, "minute": minute, "second": second,
+        "weekday": get("weekday"), "weekday_number": get("weekday_number"), "weeknumber": get("weeknumber"),
+        "epoch": epoch.to_string(), "epoch_int": epoch.to_string(),
+        "date": format!("{year}-{month}-{day}"), "time": format!("{hour}:{minute}:{second}"),
+        "iso8601": utc.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "iso8601_micro": format!("{}.{micros:06}Z", utc.strftime("%Y-%m-%dT%H:%M:%S")),
+        "iso8601_basic": format!("{year}{month}{day}T{hour}{minute}{second}{micros:06}"),
+        "iso8601_basic_short": format!("{year}{month}{day}T{hour}{minute}{second}"),
+        "tz": tz, "tz_dst": dst_name(&get("zone"), utc).unwrap_or_else(|| get("tz")), "tz_offset": get("tz_offset"),
+    })
+}
+
+/// Python's `time.tzname[1]` for a zone: the abbreviation it uses in summer time (its standard one if it has none).
+fn dst_name(zone: &str, now: jiff::Timestamp) -> Option<String> {
+    let tz = jiff::tz::TimeZone::get(zone.trim()).ok()?;
+    let year = now.to_zoned_datetime(tz.clone()).year();
+    let mut standard = None;
+    for month in [1, 7] {
+        let at = jiff::civil::date(year, month, 1).to_zoned_datetime(tz.clone()).ok()?.timestamp();
+        let info = tz.to_offset_info(at);
+        if info.dst().is_dst() {
+            return Some(info.abbreviation().to_string());
+        }
+        standard.get_or_insert_with(|| info.abbreviation().to_string());
+    }
+    standard
+}
 
 /// Ansible's os_family for an os-release ID (and ID_LIKE).
 pub fn os_family(id: &str, id_like: &str) -> &'static str {
@@ -151,7 +191,7 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     put("user_id", json!(get("user_id")));
     put("user_uid", json!(get("user_uid").parse::<u64>().unwrap_or(0)));
     put("user_gid", json!(get("user_gid").parse::<u64>().unwrap_or(0)));
-    put("date_time", json!({"epoch": get("epoch"), "tz": get("tz")}));
+    put("date_time", date_time(&get));
     put("dri_devices", json!(all("dri")));
     f
 }
