@@ -605,3 +605,54 @@ async fn setup_gathers_ansibles_date_time_facts_in_the_hosts_time_zone() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!((now - epoch).abs() < 60, "host clock {epoch} vs {now}");
 }
+
+/// The facts roles reach for besides the OS (interfaces, DNS, user, memory, processors, environment, local
+/// facts), shaped as ansible-core 2.19.14's setup shapes them on the same image, each checked against what the
+/// host says through docker exec; and used from a play as roles use them (`ansible_eth0.ipv4.address`).
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_gathers_network_user_hardware_and_local_facts_as_ansible_shapes_them() {
+    use common::apply_files;
+    use hlprov::exec::RunOptions;
+    let lab = TestLab::start(1).await;
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    sh(
+        &lab,
+        "mkdir -p /etc/ansible/facts.d && echo '{\"version\": 3}' > /etc/ansible/facts.d/app.fact && \
+         printf '[general]\\nName = lab\\n' > /etc/ansible/facts.d/site.fact && \
+         printf '#!/bin/sh\\necho {\\\\\"ran\\\\\": true}\\n' > /etc/ansible/facts.d/probe.fact && chmod +x /etc/ansible/facts.d/probe.fact && \
+         printf 'DISTRIB_ID=Demo\\nDISTRIB_RELEASE=24.04\\nDISTRIB_CODENAME=noble\\nDISTRIB_DESCRIPTION=\"Demo 24.04\"\\n' > /etc/lsb-release",
+    )
+    .await;
+    let o = ok(run_module(&conn, &env, "setup", json!({}), false, false).await);
+    let f = o.facts.expect("facts");
+    let lab = &lab;
+    let host = |cmd: &'static str| async move { sh(lab, cmd).await.trim().to_string() };
+    assert_eq!(f["eth0"]["macaddress"], host("cat /sys/class/net/eth0/address").await);
+    assert_eq!(f["eth0"]["mtu"], host("cat /sys/class/net/eth0/mtu").await.parse::<u64>().unwrap());
+    assert_eq!(f["eth0"]["ipv4"]["address"], host("ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1").await);
+    assert_eq!((f["eth0"]["type"].clone(), f["eth0"]["active"].clone(), f["lo"]["type"].clone()), (json!("ether"), json!(true), json!("loopback")));
+    assert_eq!(f["default_ipv4"]["gateway"], host("ip -4 route show default | awk '{print $3}'").await);
+    assert_eq!(f["default_ipv4"]["macaddress"], f["eth0"]["macaddress"]);
+    assert_eq!(f["default_ipv4"]["network"], host("ip -4 route show dev eth0 scope link | awk '{print $1}' | cut -d/ -f1").await);
+    assert_eq!(f["dns"]["nameservers"], json!(host("awk '/^nameserver/ {print $2}' /etc/resolv.conf").await.lines().collect::<Vec<_>>()));
+    assert_eq!((f["user_dir"].clone(), f["user_shell"].clone()), (json!("/root"), json!(host("getent passwd root | cut -d: -f7").await)));
+    assert_eq!(f["machine_id"], host("cat /etc/machine-id").await);
+    assert_eq!(f["memory_mb"]["real"]["total"], f["memtotal_mb"]);
+    assert_eq!(f["processor_nproc"], host("grep -c ^processor /proc/cpuinfo").await.parse::<u64>().unwrap());
+    assert_eq!(f["processor"].as_array().unwrap().len() % 3, 0, "index, vendor and model per processor: {}", f["processor"]);
+    assert_eq!((f["env"]["HOME"].clone(), f["env"].get("HLPROV_CMD")), (json!("/root"), None));
+    assert_eq!(f["local"], json!({"app": {"version": 3}, "site": {"general": {"name": "lab"}}, "probe": {"ran": true}}));
+    assert_eq!(f["lsb"], json!({"id": "Demo", "release": "24.04", "codename": "noble", "description": "Demo 24.04", "major_release": "24"}));
+    assert_eq!((f["apparmor"]["status"].clone(), f["selinux"]["status"].clone()), (json!("disabled"), json!("disabled")));
+    assert_eq!(f["virtualization_tech_guest"], json!(["container", "docker"]));
+    assert_eq!(f["is_chroot"], false);
+    // As roles use them.
+    let pb = "- hosts: all\n  tasks:\n    - copy:\n        dest: /tmp/facts\n        content: \"{{ ansible_eth0.ipv4.address }} {{ hostvars[inventory_hostname]['ansible_' + 'eth0'].macaddress }} {{ ansible_local.app.version }} {{ ansible_env.HOME }} {{ ansible_user_dir }}\\n\"\n";
+    let a = apply_files(&lab.inventory(""), &[("f.yml", pb)], "f.yml", RunOptions::default()).await.unwrap();
+    assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
+    assert_eq!(
+        sh(lab, "cat /tmp/facts").await,
+        format!("{} {} 3 /root /root\n", f["eth0"]["ipv4"]["address"].as_str().unwrap(), f["eth0"]["macaddress"].as_str().unwrap())
+    );
+}
