@@ -298,4 +298,10 @@ CASES = [
     ("l_lines", "{{ q('lines', 'printf \"a\\nb\\n\"') }}"),
     ("l_first_found_dict", "{{ lookup('first_found', {'files': ['nope', 'oracle.txt'], 'paths': ['files']}) | basename }}"),
     ("l_first_found_skip", "{{ q('first_found', {'files': ['nope.txt'], 'skip': True}) }}"),
+    # dates and times (fixed instants only)
+    ("d_strftime_epoch", "{{ '%Y-%m-%d %H:%M:%S %f %a %b %j %U %W' | strftime(0, utc=true) }}"),
+    ("d_strftime_string_second", "{{ '%H:%M' | strftime('3600.9', utc=true) }}"),
+    ("d_strftime_later", "{{ '%A %d %B %Y %I%p %y' | strftime(1796390256, utc=true) }}"),
+    ("d_now_fmt_length", "{{ now(fmt='%Y-%m-%dT%H') | length }}"),
+    ("d_now_year_type", "{{ now().year is integer }}"),
 ]

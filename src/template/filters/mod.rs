@@ -17,6 +17,7 @@ pub use serialize::json_of;
 mod sequences;
 mod sha512_crypt;
 mod text;
+mod time;
 pub(crate) mod url;
 
 use minijinja::value::{Rest, Value, ValueOrKwargs};
@@ -126,4 +127,5 @@ pub fn register(env: &mut Environment<'static>) {
     sequences::register(env);
     url::register(env);
     pyrandom::register(env);
+    time::register(env);
 }
