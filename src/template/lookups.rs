@@ -58,12 +58,14 @@ fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> R
                 .map_err(|e| fail(format!("lookup('first_found'): {e}")))
         }
         "varnames" => varnames(&obj, &flat),
+        "ini" => super::table_lookups::ini(&obj, &flat, &kw),
+        "csvfile" => super::table_lookups::csvfile(&obj, &flat, &kw),
         "lines" => lines(&flat),
         "items" | "list" | "dict" | "indexed_items" | "together" | "nested" | "cartesian" | "flattened" | "subelements" | "sequence"
         | "random_choice" => list_lookup(short, terms),
         other => {
             return Err(fail(format!(
-                "lookup plugin '{other}' is not available in hlprov (it has file, fileglob, first_found, env, template, pipe, vars, varnames, lines, \
+                "lookup plugin '{other}' is not available in hlprov (it has file, fileglob, first_found, env, template, pipe, vars, varnames, lines, ini, csvfile, \
                  items, list, dict, indexed_items, together, nested, cartesian, flattened, subelements, sequence, random_choice, \
                  community.sops.sops)"
             )));
@@ -238,7 +240,7 @@ fn glob_regex(pattern: &str) -> regex::Regex {
     regex::Regex::new(&re).unwrap_or_else(|_| regex::Regex::new("^$").expect("a valid regex"))
 }
 
-fn read(obj: &ScopeObject, name: &str, subdir: &str, what: &str) -> Result<(PathBuf, String), Error> {
+pub(super) fn read(obj: &ScopeObject, name: &str, subdir: &str, what: &str) -> Result<(PathBuf, String), Error> {
     let path = find(obj, name, subdir).ok_or_else(|| fail(format!("lookup('{what}'): could not find '{name}' in the search path")))?;
     let text = crate::yaml::read_text_file(&path).map_err(|m| fail(format!("lookup('{what}'): {}: {m}", path.display())))?;
     Ok((path, text))

@@ -10,6 +10,7 @@ mod error;
 mod file_syntax;
 mod file_vars;
 mod filters;
+pub mod ini_file;
 
 /// Python's `json.dumps(v)` (the `to_json` filter's output): what Ansible writes for a mapping or list.
 pub fn python_json(v: &crate::yaml::Value) -> String {
@@ -26,6 +27,7 @@ mod literal;
 mod lookups;
 mod pyformat;
 mod pymethods;
+mod table_lookups;
 mod templar;
 
 #[cfg(test)]

@@ -243,28 +243,17 @@ pub fn local_facts(raw: &Raw) -> Value {
     Value::Object(local)
 }
 
-/// A configparser-style INI file: `[section]`, `key = value` or `key: value`, `#`/`;` comments.
+/// An INI local fact: sections of options, as configparser reads it.
 fn ini(text: &str) -> Option<Value> {
-    let mut out = Map::new();
-    let mut section: Option<String> = None;
-    for line in text.lines() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
-            continue;
-        }
-        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-            out.entry(name.to_string()).or_insert_with(|| json!({}));
-            section = Some(name.to_string());
-            continue;
-        }
-        let sec = section.as_ref()?;
-        let (k, v) = match (t.find('='), t.find(':')) {
-            (Some(a), Some(b)) => t.split_at(a.min(b)),
-            (Some(a), None) | (None, Some(a)) => t.split_at(a),
-            (None, None) => return None,
-        };
-        out[sec.as_str()][k.trim().to_lowercase()] = json!(v[1..].trim());
-    }
+    let file = crate::template::ini_file::IniFile::parse(text, Default::default()).ok()?;
+    let out: Map<String, Value> = file
+        .sections
+        .iter()
+        .map(|(name, _)| {
+            let opts = file.items(name).unwrap_or_default().into_iter().map(|(k, v)| (k, json!(v))).collect::<Map<String, Value>>();
+            (name.clone(), Value::Object(opts))
+        })
+        .collect();
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
