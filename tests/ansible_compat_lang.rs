@@ -155,10 +155,13 @@ async fn rescue_sees_the_failed_task_and_loops_follow_ansible() {
 fn unknown_with_lookups_are_refused_at_load_time_naming_the_lookup() {
     let dir = tempfile::tempdir().unwrap();
     let pb = dir.path().join("site.yml");
-    std::fs::write(&pb, "- hosts: all\n  tasks:\n    - debug: var=item\n      with_ini: x section=y file=z.ini\n").unwrap();
-    let Err(err) = hlprov::playbook::load(&pb, &Default::default()) else { panic!("with_ini was accepted") };
+    std::fs::write(&pb, "- hosts: all\n  tasks:\n    - debug: var=item\n      with_inventory_hostnames: all\n").unwrap();
+    let Err(err) = hlprov::playbook::load(&pb, &Default::default()) else { panic!("with_inventory_hostnames was accepted") };
     let err = err.to_string();
-    assert!(err.contains("site.yml:4:7") && err.contains("`with_ini:` (the ini lookup as a loop) is not supported"), "{err}");
+    assert!(
+        err.contains("site.yml:4:7") && err.contains("`with_inventory_hostnames:` (the inventory_hostnames lookup as a loop) is not supported"),
+        "{err}"
+    );
 }
 
 /// Static role names from templates (`roles:`, `import_role`) are rendered when the playbook loads, with the
@@ -206,9 +209,13 @@ const WITH_LOOKUPS: &str = r#"
       with_pipe: [echo x, echo y]
     - debug: {msg: "E={{ item }}"}
       with_env: [HOME]
+    - debug: {msg: "I={{ item }}"}
+      with_ini: ["user section=db file=app.ini", "port section=web file=app.ini"]
+    - debug: {msg: "C={{ item }}"}
+      with_csvfile: ["bob file=users.csv delimiter=,"]
 "#;
 
-/// `with_lines`, `with_file`, `with_pipe`, `with_env` are the lookups of those names as loops (controller-side,
+/// `with_lines`, `with_file`, `with_pipe`, `with_env`, `with_ini`, `with_csvfile` are the lookups of those names as loops (controller-side,
 /// so the local connection is enough); the items are what ansible-core 2.19 gives for the same playbook.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_lookup_loops_run_the_lookup_of_that_name() {
@@ -217,6 +224,8 @@ async fn with_lookup_loops_run_the_lookup_of_that_name() {
     std::fs::create_dir_all(d.join("files")).unwrap();
     std::fs::write(d.join("files/a.txt"), "alpha\n").unwrap();
     std::fs::write(d.join("files/b.txt"), "beta\n").unwrap();
+    std::fs::write(d.join("files/app.ini"), "[db]\nuser = app\n[web]\nport = 80\n").unwrap();
+    std::fs::write(d.join("files/users.csv"), "alice,1\nbob,2\n").unwrap();
     std::fs::write(d.join("site.yml"), WITH_LOOKUPS).unwrap();
     std::fs::write(d.join("hosts.ini"), "probe ansible_connection=local\n").unwrap();
     let pb = hlprov::playbook::load(&d.join("site.yml"), &Default::default()).expect("loads");
@@ -226,7 +235,7 @@ async fn with_lookup_loops_run_the_lookup_of_that_name() {
     hlprov::exec::run_playbook(std::sync::Arc::new(pb), std::sync::Arc::new(inv), RunOptions::default(), reporter).await.expect("run");
     let text = format!("{:?}", collector.events.lock().unwrap());
     let home = std::env::var("HOME").unwrap_or_default();
-    for want in ["L=one", "L=two", "F=alpha", "F=beta", "P=x", "P=y", &format!("E={home}")] {
+    for want in ["L=one", "L=two", "F=alpha", "F=beta", "P=x", "P=y", &format!("E={home}"), "I=app", "I=80", "C=2"] {
         assert!(text.contains(&format!("\"{want}\"")), "{want} not among the items");
     }
 }

@@ -77,6 +77,8 @@ const TASK_OWN: &[&str] = &[
     "with_pipe",
     "with_env",
     "with_template",
+    "with_ini",
+    "with_csvfile",
     "register",
     "changed_when",
     "failed_when",
