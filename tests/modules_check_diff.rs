@@ -226,6 +226,18 @@ fn examples() -> Vec<Example> {
         ),
         ex("debconf", "selection", "true", || json!({"name": "tzdata", "question": "tzdata/Areas", "vtype": "select", "value": "Europe"})),
         ex("dpkg_selections", "selection", "true", || json!({"name": "sudo", "selection": "hold"})),
+        ex(
+            "known_hosts",
+            "add",
+            "true",
+            || json!({"name": "gitlab.com", "key": "gitlab.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAfuCHKVTjquxvt6CM6tdG4SLp1Btn/nOeHHE5UOzRdf"}),
+        ),
+        ex(
+            "known_hosts",
+            "remove",
+            "printf 'gitlab.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAfuCHKVTjquxvt6CM6tdG4SLp1Btn/nOeHHE5UOzRdf\\n' > /root/.ssh/known_hosts",
+            || json!({"name": "gitlab.com", "state": "absent"}),
+        ),
         ex("git", "clone", GIT_SOURCE, || json!({"repo": "/srv/src", "dest": "/opt/app"})),
         ex(
             "git",

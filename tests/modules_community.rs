@@ -656,3 +656,82 @@ async fn setup_gathers_network_user_hardware_and_local_facts_as_ansible_shapes_t
         format!("{} {} 3 /root /root\n", f["eth0"]["ipv4"]["address"].as_str().unwrap(), f["eth0"]["macaddress"].as_str().unwrap())
     );
 }
+
+/// known_hosts as roles use it before cloning over ssh; the host file and results are what ansible-core
+/// 2.19.14's known_hosts module made of the same playbook on the same image (side by side on 2026-12-04).
+const KNOWN_HOSTS: &str = r#"
+- hosts: all
+  gather_facts: false
+  vars:
+    ed: "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    ed2: "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHlRlfKCOmlmrsNEhaJa2QqQmq4oX7dJz6zd2NHjG6Lb"
+    rsa: "github.com ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 comment@x"
+    gl: "gitlab.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAfuCHKVTjquxvt6CM6tdG4SLp1Btn/nOeHHE5UOzRdf"
+    port: "[git.lan]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAfuCHKVTjquxvt6CM6tdG4SLp1Btn/nOeHHE5UOzRdf"
+  tasks:
+    - known_hosts: {name: github.com, key: "{{ ed }}"}
+      register: k1
+    - known_hosts: {name: github.com, key: "{{ ed }}"}
+      register: k2
+    - known_hosts: {name: github.com, key: "{{ rsa }}"}
+      register: k3
+    - known_hosts: {name: github.com, key: "{{ ed2 }}"}
+      register: k4
+    - known_hosts: {name: gitlab.com, key: "{{ gl }}", hash_host: true}
+      register: k5
+    - known_hosts: {name: gitlab.com, key: "{{ gl }}", hash_host: true}
+      register: k6
+    - known_hosts: {name: "[git.lan]:2222", key: "{{ port }}", path: /etc/ssh/ssh_known_hosts}
+      register: k10
+    - shell: sed 's/^|1|[^ ]*/HASHED/' /root/.ssh/known_hosts > /tmp/kh-mid
+    - known_hosts: {name: github.com, state: absent}
+      register: k7
+    - known_hosts: {name: github.com, state: absent}
+      register: k8
+    - known_hosts: {name: github.com, key: "{{ gl }}"}
+      register: k9
+      ignore_errors: true
+    - known_hosts: {name: gitlab.com, key: "{{ gl }}", state: absent}
+      register: k11
+    - copy:
+        dest: /tmp/kh-results
+        content: |
+          {% for r in [k1, k2, k3, k4, k5, k6, k10, k7, k8, k11] %}{{ r.changed }} {% endfor %}
+
+          {{ k9.msg }}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn known_hosts_adds_replaces_hashes_and_removes_keys_as_ansible_does() {
+    use common::apply_files;
+    use hlprov::exec::RunOptions;
+    let lab = TestLab::start(1).await;
+    sh(&lab, "rm -rf /root/.ssh/known_hosts").await;
+    let a = apply_files(&lab.inventory(""), &[("kh.yml", KNOWN_HOSTS)], "kh.yml", RunOptions::default()).await.expect("runs");
+    assert_eq!((a.summary.exit_code, a.stats("h1").ignored), (0, 1), "{:?}", a.failures());
+    assert_eq!(
+        sh(&lab, "cat /tmp/kh-mid").await,
+        "github.com ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 comment@x\n\
+         github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHlRlfKCOmlmrsNEhaJa2QqQmq4oX7dJz6zd2NHjG6Lb\n\
+         HASHED ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAfuCHKVTjquxvt6CM6tdG4SLp1Btn/nOeHHE5UOzRdf\n"
+    );
+    assert_eq!(sh(&lab, "cat /root/.ssh/known_hosts").await, "");
+    assert_eq!(
+        sh(&lab, "cat /etc/ssh/ssh_known_hosts").await,
+        "[git.lan]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAfuCHKVTjquxvt6CM6tdG4SLp1Btn/nOeHHE5UOzRdf\n"
+    );
+    assert_eq!(
+        sh(&lab, "cat /tmp/kh-results").await,
+        "True False True True True False True True False True \nHost parameter does not match hashed host field in supplied key\n"
+    );
+    // ssh itself reads the hashed line hlprov wrote: ssh-keygen finds gitlab.com in it.
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    let gl = "gitlab.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAfuCHKVTjquxvt6CM6tdG4SLp1Btn/nOeHHE5UOzRdf";
+    ok(run_module(&conn, &env, "known_hosts", json!({"name": "gitlab.com", "key": gl, "hash_host": true}), false, false).await);
+    assert!(sh(&lab, "ssh-keygen -F gitlab.com -f /root/.ssh/known_hosts").await.contains("gitlab.com found: line 1"));
+    // Check mode reports and writes nothing.
+    let o = ok(run_module(&conn, &env, "known_hosts", json!({"name": "gitlab.com", "state": "absent"}), true, true).await);
+    assert!(o.changed && o.diffs[0].after.is_empty(), "{:?}", o.diffs);
+    assert_eq!(status(&lab, "grep -c ssh-ed25519 /root/.ssh/known_hosts").await, 0);
+}

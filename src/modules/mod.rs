@@ -34,6 +34,7 @@ mod hostname;
 mod iptables;
 pub mod k8s;
 mod k8s_secret;
+mod known_hosts;
 mod lineinfile;
 mod modprobe;
 mod mount;

@@ -44,6 +44,7 @@ static MODULES: &[&dyn Module] = &[
     &super::user::User,
     &super::group::Group,
     &super::authorized_key::AuthorizedKey,
+    &super::known_hosts::KnownHosts,
     &super::hostname::Hostname,
     &super::timezone::Timezone,
     &super::cron::Cron,

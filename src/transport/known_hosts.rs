@@ -167,21 +167,36 @@ fn parse_line(line: &str) -> Option<Entry<'_>> {
 impl Entry<'_> {
     /// OpenSSH rules: any negated pattern that matches excludes the line; otherwise any positive match includes it.
     fn matches(&self, name: &str) -> bool {
-        if let Some(hashed) = self.hosts.strip_prefix("|1|") {
-            return hashed_matches(hashed, name);
-        }
-        let mut hit = false;
-        for pat in self.hosts.split(',') {
-            if let Some(neg) = pat.strip_prefix('!') {
-                if wildcard(neg, name) {
-                    return false;
-                }
-            } else if wildcard(pat, name) {
-                hit = true;
-            }
-        }
-        hit
+        host_matches(self.hosts, name)
     }
+}
+
+/// Whether a known_hosts line's host field (patterns, or a hashed `|1|salt|hash`) names `name`, by OpenSSH's
+/// rules: a matching negated pattern excludes the line; otherwise any positive match includes it.
+pub fn host_matches(hosts: &str, name: &str) -> bool {
+    if let Some(hashed) = hosts.strip_prefix("|1|") {
+        return hashed_matches(hashed, name);
+    }
+    let mut hit = false;
+    for pat in hosts.split(',') {
+        if let Some(neg) = pat.strip_prefix('!') {
+            if wildcard(neg, name) {
+                return false;
+            }
+        } else if wildcard(pat, name) {
+            hit = true;
+        }
+    }
+    hit
+}
+
+/// `name` hashed as `ssh-keygen -H` hashes it (`|1|salt|hash`, HMAC-SHA1 with a random salt).
+pub fn hash_name(name: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let salt: [u8; 20] = rand::random();
+    let mut mac = Hmac::<Sha1>::new_from_slice(&salt).expect("HMAC takes any key length");
+    mac.update(name.as_bytes());
+    format!("|1|{}|{}", b64.encode(salt), b64.encode(mac.finalize().into_bytes()))
 }
 
 fn hashed_matches(hashed: &str, name: &str) -> bool {
