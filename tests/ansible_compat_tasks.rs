@@ -561,3 +561,65 @@ fn a_missing_from_file_or_an_option_an_include_does_not_take_is_refused_with_ans
     let e = hlprov::playbook::load(&dir.path().join("site.yml"), &Default::default()).unwrap_err().to_string();
     assert!(e.contains("`vars_from: {{ x }}` of import_role must be known when the playbook is loaded") && e.contains("site.yml:3"), "{e}");
 }
+
+const DYNAMIC_INVENTORY: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - group_by: {key: "odd"}
+      when: inventory_hostname in ['h1', 'h3']
+      register: g1
+    - group_by: {key: "odd"}
+      when: inventory_hostname in ['h1', 'h3']
+      register: g2
+    - group_by: {key: "web tier", parents: [frontend]}
+      when: inventory_hostname == 'h2'
+    - add_host:
+        name: extra
+        groups: dyn,later
+        ansible_host: "{{ hostvars['h2']['ansible_host'] }}"
+        ansible_port: "{{ hostvars['h2']['ansible_port'] }}"
+        extra_var: 42
+      register: added
+    - copy: {dest: /tmp/first, content: "{{ g1.changed | default('-') }} {{ g2.changed | default('-') }} {{ added.add_host.host_name }} {{ added.add_host.groups }} {{ ansible_play_hosts_all | length }}\n"}
+- hosts: odd
+  gather_facts: false
+  tasks:
+    - copy: {dest: /tmp/odd, content: "{{ groups['odd'] }} {{ group_names }}\n"}
+- hosts: frontend
+  gather_facts: false
+  tasks:
+    - copy: {dest: /tmp/frontend, content: "{{ groups['web-tier'] }}\n"}
+- hosts: dyn
+  gather_facts: false
+  tasks:
+    - copy: {dest: /tmp/dyn, content: "{{ inventory_hostname }} {{ extra_var }} {{ from_group_vars }} {{ group_names }}\n"}
+"#;
+
+/// group_by and add_host, as Ansible documents them: later plays target the groups made at run time, a new
+/// group's group_vars apply, add_host runs once (not per host) and its host is reachable by its variables
+/// (here the address of h2, under another name).
+#[tokio::test(flavor = "multi_thread")]
+async fn group_by_and_add_host_change_the_inventory_for_later_plays() {
+    let lab = TestLab::start(3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = [("site.yml", DYNAMIC_INVENTORY), ("group_vars/dyn.yml", "from_group_vars: gv\n")];
+    let a = apply_in(dir.path(), &lab.inventory(""), &files, "site.yml", RunOptions::default()).await.expect("runs");
+    assert_eq!(a.summary.exit_code, 0, "{:?}", a.failures());
+    let read = |h: &'static str, p: &'static str| {
+        let lab = &lab;
+        async move { lab.docker_exec(h, &format!("cat {p} 2>/dev/null || echo absent")).await.1 }
+    };
+    // group_by changes the inventory once; add_host ran once for the three hosts.
+    assert_eq!(read("h1", "/tmp/first").await, "True False extra ['dyn', 'later'] 3\n");
+    assert_eq!(read("h2", "/tmp/first").await, "False False extra ['dyn', 'later'] 3\n", "skipped: changed is false");
+    assert_eq!(a.results().iter().filter(|r| r.task.contains("add_host")).count(), 1, "add_host bypasses the host loop");
+    assert_eq!(read("h1", "/tmp/odd").await, "['h1', 'h3'] ['odd']\n");
+    assert_eq!(read("h3", "/tmp/odd").await, "['h1', 'h3'] ['odd']\n");
+    assert_eq!(read("h2", "/tmp/odd").await, "absent\n");
+    // A lone expression keeps its type (a list, written as JSON) and loses the trailing newline, as in Ansible.
+    assert_eq!(read("h2", "/tmp/frontend").await, "[\"h2\"]");
+    // The added host reached h2's container under its own name, with its variables and its group's group_vars.
+    assert_eq!(read("h2", "/tmp/dyn").await, "extra 42 gv ['dyn', 'later']\n");
+    assert_eq!(read("h1", "/tmp/dyn").await, "absent\n");
+}

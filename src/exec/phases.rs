@@ -67,7 +67,7 @@ pub(crate) async fn run_all(run: Arc<Run>) -> Result<RunSummary, PreflightError>
         playbook: run.playbook.path.display().to_string(),
         check: run.opts.check,
         diff: run.opts.diff,
-        hosts: run.inventory.host_names().len(),
+        hosts: run.inventory().host_names().len(),
     });
 
     let n = graph.graph.node_count();

@@ -120,7 +120,7 @@ pub(crate) fn select_hosts(run: &Run, play: &Play, excluded: &HashSet<String>) -
     } else {
         play.hosts.clone()
     };
-    let sel = run.inventory.select_limited(&pattern, run.opts.limit.as_deref()).map_err(|e| format!("{}: {e}", play.span))?;
+    let sel = run.inventory().select_limited(&pattern, run.opts.limit.as_deref()).map_err(|e| format!("{}: {e}", play.span))?;
     for w in &sel.warnings {
         run.reporter.warn(w.clone());
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -33,14 +33,16 @@ pub(crate) struct HostKnowledge {
 pub(crate) type InvLayer = (LayerKind, Arc<str>, Arc<Vars>);
 
 pub(crate) struct Run {
-    pub inventory: Arc<Inventory>,
+    /// The inventory, as group_by and add_host leave it (replaced whole, so readers keep a consistent one).
+    inventory: RwLock<Arc<Inventory>>,
     pub playbook: Arc<Playbook>,
     pub opts: RunOptions,
     pub templar: Templar,
     pub reporter: Reporter,
     pub pool: Pool,
     pub extra_vars: Arc<Vars>,
-    pub groups: Arc<Vars>,
+    /// The `groups` magic variable of the current inventory.
+    groups: RwLock<Arc<Vars>>,
     knowledge: Mutex<HashMap<String, HostKnowledge>>,
     stats: Mutex<IndexMap<String, HostStats>>,
     inv_layers: Mutex<HashMap<String, Arc<Vec<InvLayer>>>>,
@@ -61,7 +63,7 @@ impl Run {
         let started = AtomicBool::new(opts.start_at_task.is_none());
         let extra_vars = Arc::new(opts.extra_vars.clone());
         let run = Arc::new(Run {
-            inventory,
+            inventory: RwLock::new(inventory),
             playbook,
             templar: Templar::new(),
             reporter,
@@ -69,7 +71,7 @@ impl Run {
             unknown_results: Mutex::default(),
             phases_to_apply: OnceLock::new(),
             extra_vars,
-            groups: Arc::new(groups),
+            groups: RwLock::new(Arc::new(groups)),
             knowledge: Mutex::default(),
             stats: Mutex::default(),
             inv_layers: Mutex::default(),
@@ -88,7 +90,7 @@ impl Run {
     /// that prints them (`debug: var=hostvars`) runs ahead of any connection.
     fn register_inventory_passwords(&self) {
         const NAMES: &[&str] = &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass", "ansible_password", "ansible_ssh_pass"];
-        for host in self.inventory.host_names() {
+        for host in self.inventory().host_names() {
             for (_, _, vars) in self.inventory_layers(&host).iter() {
                 for name in NAMES {
                     if let Some(Value::String(p)) = vars.get(*name) {
@@ -169,6 +171,31 @@ impl Run {
         v
     }
 
+    /// The inventory as it is now.
+    pub fn inventory(&self) -> Arc<Inventory> {
+        self.inventory.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The `groups` magic variable as it is now.
+    pub fn groups(&self) -> Arc<Vars> {
+        self.groups.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Change the inventory (group_by, add_host): `change` works on a copy, which replaces the inventory if it
+    /// says something changed; `groups` and the cached layers follow.
+    pub fn change_inventory(&self, change: impl FnOnce(&mut Inventory) -> Result<bool, String>) -> Result<bool, String> {
+        let mut slot = self.inventory.write().unwrap_or_else(|p| p.into_inner());
+        let mut inv = (**slot).clone();
+        if !change(&mut inv)? {
+            return Ok(false);
+        }
+        let groups: Vars = inv.groups().into_iter().map(|(g, hosts)| (g, Value::from(hosts))).collect();
+        *self.groups.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(groups);
+        *slot = Arc::new(inv);
+        self.inv_layers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        Ok(true)
+    }
+
     /// The host's inventory layers, computed once.
     pub fn inventory_layers(&self, host: &str) -> Arc<Vec<InvLayer>> {
         let mut cache = self.inv_layers.lock().unwrap_or_else(|p| p.into_inner());
@@ -176,7 +203,7 @@ impl Run {
             .entry(host.to_string())
             .or_insert_with(|| {
                 Arc::new(
-                    self.inventory
+                    self.inventory()
                         .host_var_layers(host)
                         .into_iter()
                         .map(|l| {
@@ -220,8 +247,8 @@ impl Run {
         s.push(LayerKind::SetFact, "set_fact", k.set_facts);
         s.push(LayerKind::Registered, "registered", k.registered);
         s.push(LayerKind::ExtraVars, "extra vars", self.extra_vars.clone());
-        let mut magic = self.inventory.magic_vars(host);
-        magic.insert("groups".into(), Value::Object((*self.groups).clone()));
+        let mut magic = self.inventory().magic_vars(host);
+        magic.insert("groups".into(), Value::Object((*self.groups()).clone()));
         magic.insert("playbook_dir".into(), Value::from(self.playbook.dir.display().to_string()));
         s.push(LayerKind::Magic, "magic", Arc::new(magic));
         s.set_hostvars(self.hostvars());
@@ -234,9 +261,10 @@ struct RunHostVars(Weak<Run>);
 impl HostVarsSource for RunHostVars {
     fn host_scope(&self, host: &str) -> Option<VarScope> {
         let run = self.0.upgrade()?;
-        (run.inventory.has_host(host) || run.inventory.is_implicit_localhost(host)).then(|| run.host_scope(host))
+        let inv = run.inventory();
+        (inv.has_host(host) || inv.is_implicit_localhost(host)).then(|| run.host_scope(host))
     }
     fn hosts(&self) -> Vec<String> {
-        self.0.upgrade().map(|r| r.inventory.host_names()).unwrap_or_default()
+        self.0.upgrade().map(|r| r.inventory().host_names()).unwrap_or_default()
     }
 }

@@ -106,8 +106,8 @@ fn magic(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited) -> Vars {
     let batch = pc.batch.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let m = Magic {
         inventory_hostname: host.to_string(),
-        group_names: run.inventory.group_names(host),
-        groups: (*run.groups).clone(),
+        group_names: run.inventory().group_names(host),
+        groups: (*run.groups()).clone(),
         play_hosts: batch.iter().filter(|h| pc.is_active(h)).cloned().collect(),
         play_hosts_all: pc.hosts_all.clone(),
         play_batch: batch,
@@ -121,7 +121,7 @@ fn magic(run: &Run, pc: &PlayCtx, host: &str, inh: &Inherited) -> Vars {
         play_name: Some(pc.play.name.clone()),
     };
     let mut vars = m.to_vars();
-    for (k, v) in run.inventory.magic_vars(host) {
+    for (k, v) in run.inventory().magic_vars(host) {
         if k == "inventory_file" || k == "inventory_dir" {
             vars.insert(k, v);
         }

@@ -112,6 +112,10 @@ fn truthy_opt(run: &Run, v: &Option<Value>, scope: &VarScope, span: &Span) -> Re
 /// Whether `run_once` holds for the task, rendered (when it is a template) with the first host's variables.
 /// A template that cannot be rendered counts as false: the task runs on every host.
 pub(crate) fn run_once(run: &Run, pc: &PlayCtx, t: &Task, host: &str, eff: &Inherited) -> bool {
+    // add_host acts on the inventory, not on a host: once per task, as Ansible's BYPASS_HOST_LOOP.
+    if matches!(t.action, Action::AddHost) {
+        return true;
+    }
     if eff.run_once.is_none() {
         return false;
     }
@@ -583,6 +587,65 @@ fn include_vars(run: &Run, t: &Task, args: &Map<String, Value>) -> TaskOutcome {
     o
 }
 
+/// A list argument given as a list or as names separated by commas.
+fn names(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect(),
+        Some(Value::String(s)) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `group_by`: the host joins the group (spaces in names become `-`, as Ansible makes them).
+fn group_by(run: &Run, host: &str, args: &Map<String, Value>) -> TaskOutcome {
+    let Some(key) = args.get("key").map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string)) else {
+        return TaskOutcome::failed("the 'key' param is required when using group_by");
+    };
+    let group = key.replace(' ', "-");
+    let parents: Vec<String> = match names(args.get("parents")) {
+        p if p.is_empty() => vec!["all".into()],
+        p => p.iter().map(|n| n.replace(' ', "-")).collect(),
+    };
+    match run.change_inventory(|inv| inv.group_by(host, &group, &parents)) {
+        Ok(changed) => {
+            let mut o = TaskOutcome::done(changed);
+            o.data.insert("add_group".into(), Value::from(group));
+            o.data.insert("parent_groups".into(), Value::from(parents));
+            o
+        }
+        Err(e) => TaskOutcome::failed(format!("group_by: {e}")),
+    }
+}
+
+/// `add_host`: the host, with every other argument as its variable, joins the inventory and its groups.
+fn add_host(run: &Run, args: &Map<String, Value>) -> TaskOutcome {
+    let Some(given) = ["name", "hostname", "host"].iter().find_map(|k| args.get(*k)).and_then(Value::as_str) else {
+        return TaskOutcome::failed("add_host: name, host or hostname needs to be provided");
+    };
+    let groups = names(["groupname", "groups", "group"].iter().find_map(|k| args.get(*k)));
+    let mut vars: Map<String, Value> = args
+        .iter()
+        .filter(|(k, _)| !["name", "hostname", "host", "groupname", "groups", "group"].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // `name:port` sets the port, as Ansible's parse_address does.
+    let name = match given.rsplit_once(':') {
+        Some((n, port)) if !n.contains(':') && port.parse::<u16>().is_ok() => {
+            vars.insert("ansible_ssh_port".into(), Value::from(port.parse::<u16>().unwrap_or(22)));
+            n.to_string()
+        }
+        _ => given.to_string(),
+    };
+    match run.change_inventory(|inv| inv.add_host(&name, &groups, &vars)) {
+        Ok(changed) => {
+            let mut o = TaskOutcome::done(changed);
+            o.data.insert("add_host".into(), serde_json::json!({"host_name": name, "groups": groups, "host_vars": vars}));
+            o
+        }
+        Err(e) => TaskOutcome::failed(format!("add_host: {e}")),
+    }
+}
+
 /// The action a templated module name (`action: "{{ pkg_mgr }} name=x"`) stands for on this host, with its
 /// arguments parsed as that module's (still to be rendered).
 fn templated_action(run: &Run, t: &Task, name: &str, scope: &VarScope) -> Result<(Action, Map<String, Value>), TaskError> {
@@ -654,6 +717,8 @@ async fn run_item(run: &Arc<Run>, t: &Arc<Task>, host: &str, eff: &Inherited, sc
             return o;
         }
         Action::IncludeVars => return include_vars(run, t, &rendered),
+        Action::GroupBy => return group_by(run, host, &rendered),
+        Action::AddHost => return add_host(run, &rendered),
         Action::Meta(m) => {
             let mut o = TaskOutcome::done(false);
             o.control = Some(*m);

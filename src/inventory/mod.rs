@@ -17,6 +17,7 @@ mod output;
 mod pattern;
 mod py_literal;
 mod py_repr;
+mod runtime;
 mod shlex;
 mod sources;
 mod vars_dirs;
@@ -36,11 +37,15 @@ use graph::{Graph, LOCALHOST_NAMES};
 use vars_dirs::{Loader, VarsRoot};
 
 /// A loaded inventory: hosts and groups in definition order, and every variable layer Ansible would apply.
+#[derive(Clone)]
 pub struct Inventory {
     graph: Graph,
     sources: Vec<PathBuf>,
     inventory_roots: Vec<VarsRoot>,
     playbook_roots: Vec<VarsRoot>,
+    /// The folders `inventory_roots` and `playbook_roots` were read from (to read a name added at run time).
+    inventory_dirs: Vec<PathBuf>,
+    playbook_dirs: Vec<PathBuf>,
     loader: Loader,
     warnings: Vec<String>,
 }
@@ -63,6 +68,8 @@ impl Inventory {
             sources: sources.to_vec(),
             inventory_roots: Vec::new(),
             playbook_roots: Vec::new(),
+            inventory_dirs: Vec::new(),
+            playbook_dirs: Vec::new(),
             loader: Loader::default(),
         };
         if sources.is_empty() {
@@ -72,6 +79,7 @@ impl Inventory {
             if let Some(dir) = sources::vars_dir(s) {
                 let root = inv.load_root(&dir)?;
                 inv.inventory_roots.push(root);
+                inv.inventory_dirs.push(dir);
             }
         }
         Ok(inv)
@@ -82,6 +90,7 @@ impl Inventory {
     pub fn add_playbook_vars_dir(&mut self, playbook_dir: &Path) -> Result<(), InventoryError> {
         let root = self.load_root(playbook_dir)?;
         self.playbook_roots.push(root);
+        self.playbook_dirs.push(playbook_dir.to_path_buf());
         Ok(())
     }
 

@@ -29,7 +29,7 @@ pub struct VarsRoot {
 }
 
 /// Reads vars roots, parsing each file once even when several sources share a directory.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Loader {
     cache: HashMap<PathBuf, Option<Arc<LoadedFile>>>,
 }

@@ -20,6 +20,11 @@ pub enum Action {
     IncludeVars,
     /// `meta`: act on the run.
     Meta(MetaAction),
+    /// `group_by`: put the host in a group (made if new) for the rest of the run.
+    GroupBy,
+    /// `add_host`: add a host (with variables and groups) to the inventory for the rest of the run; runs once
+    /// per task (or loop item), not once per host, as in Ansible.
+    AddHost,
     /// `action: "{{ pkg_mgr }} name=x"`: the module is named by a template, resolved when the task runs;
     /// its arguments are kept as written (a `k=v` string under `_raw_params`, or a mapping).
     Templated(std::sync::Arc<str>),
@@ -33,6 +38,8 @@ impl Action {
             Action::SetFact => "set_fact",
             Action::IncludeVars => "include_vars",
             Action::Meta(_) => "meta",
+            Action::GroupBy => "group_by",
+            Action::AddHost => "add_host",
             Action::Templated(name) => name,
         }
     }
@@ -90,6 +97,27 @@ static INCLUDE_VARS_SPEC: ModuleSpec = ModuleSpec::new(&[
 ])
 .free_form("file");
 
+static GROUP_BY_SPEC: ModuleSpec = ModuleSpec::new(&[
+    ArgSpec::new("key", ArgKind::Str).required().help("The group to put the host in (made if new; spaces become `-`)."),
+    ArgSpec::new("parents", ArgKind::Raw).default("all").help("The groups the new group goes under (a name or a list)."),
+]);
+
+/// add_host's own arguments; any other argument is a variable of the new host.
+static ADD_HOST_SPEC: ModuleSpec = ModuleSpec::new(&[
+    ArgSpec::new("name", ArgKind::Str).required().aliases(&["host", "hostname"]).help("The host (`name:port` sets its port)."),
+    ArgSpec::new("groups", ArgKind::Raw).aliases(&["group", "groupname"]).help("Its groups: a list, or names separated by commas."),
+]);
+
+/// The arguments `group_by` takes.
+pub fn group_by_spec() -> &'static ModuleSpec {
+    &GROUP_BY_SPEC
+}
+
+/// add_host's own arguments (the others are host variables).
+pub fn add_host_spec() -> &'static ModuleSpec {
+    &ADD_HOST_SPEC
+}
+
 /// The arguments `include_vars` takes (its free-form file name).
 pub fn include_vars_spec() -> &'static ModuleSpec {
     &INCLUDE_VARS_SPEC
@@ -117,8 +145,20 @@ pub static ENGINE_ACTIONS: &[EngineAction] = &[
     EngineAction {
         name: "meta",
         summary: "Act on the run itself: flush handlers, end the play or a host, clear facts",
-        notes: "refresh_inventory and reset_connection do nothing (hlprov reads the inventory once and keeps one connection per host).",
+        notes: "refresh_inventory and reset_connection do nothing (hlprov reads the inventory files once, changed during the run only by group_by and add_host, and keeps one connection per host).",
         spec: &META_SPEC,
+    },
+    EngineAction {
+        name: "group_by",
+        summary: "Put the host in a group, made if new, for the rest of the run (later plays can target it)",
+        notes: "The group's group_vars files are read as for a group of the inventory. `changed` is true when the inventory changed (Ansible's inventory manager decides the same).",
+        spec: &GROUP_BY_SPEC,
+    },
+    EngineAction {
+        name: "add_host",
+        summary: "Add a host, with variables and groups, to the inventory for the rest of the run",
+        notes: "Runs once per task (or loop item), not per host, as in Ansible. Every argument but name and groups is a variable of the host. The host joins later plays, not the running one.",
+        spec: &ADD_HOST_SPEC,
     },
 ];
 
@@ -141,6 +181,13 @@ pub fn resolve(name: &str, args: &Map<String, Value>) -> Result<Option<Action>, 
             Ok(Some(Action::SetFact))
         }
         "include_vars" => Ok(Some(Action::IncludeVars)),
+        "group_by" => Ok(Some(Action::GroupBy)),
+        "add_host" => {
+            if !["name", "host", "hostname"].iter().any(|k| args.contains_key(*k)) {
+                return Err("add_host: name, host or hostname needs to be provided".into());
+            }
+            Ok(Some(Action::AddHost))
+        }
         "meta" => {
             let word = args.get("action").and_then(Value::as_str).unwrap_or_default();
             match MetaAction::parse(word.trim()) {

@@ -124,6 +124,7 @@ impl Loader {
         let spec = module.map(|m| m.spec()).or_else(|| match registry::short_name(&module_name) {
             "meta" => Some(action::meta_spec()),
             "include_vars" => Some(action::include_vars_spec()),
+            "group_by" => Some(action::group_by_spec()),
             _ => None,
         });
         if key != "action" && key != "local_action" {
