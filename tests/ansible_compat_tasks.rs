@@ -594,6 +594,9 @@ const DYNAMIC_INVENTORY: &str = r#"
   gather_facts: false
   tasks:
     - copy: {dest: /tmp/dyn, content: "{{ inventory_hostname }} {{ extra_var }} {{ from_group_vars }} {{ group_names }}\n"}
+    - copy: {dest: /tmp/patterns, content: "{{ lookup('inventory_hostnames', 'odd:dyn') }} {{ query('inventory_hostnames', 'all:!odd') }}\n"}
+    - shell: echo {{ item }} >> /tmp/loop
+      with_inventory_hostnames: ["odd", "frontend"]
 "#;
 
 /// group_by and add_host, as Ansible documents them: later plays target the groups made at run time, a new
@@ -622,4 +625,6 @@ async fn group_by_and_add_host_change_the_inventory_for_later_plays() {
     // The added host reached h2's container under its own name, with its variables and its group's group_vars.
     assert_eq!(read("h2", "/tmp/dyn").await, "extra 42 gv ['dyn', 'later']\n");
     assert_eq!(read("h1", "/tmp/dyn").await, "absent\n");
+    assert_eq!(read("h2", "/tmp/patterns").await, "h1,h3,extra ['h2', 'extra']\n");
+    assert_eq!(read("h2", "/tmp/loop").await, "h1\nh3\nh2\n");
 }

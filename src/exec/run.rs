@@ -267,4 +267,8 @@ impl HostVarsSource for RunHostVars {
     fn hosts(&self) -> Vec<String> {
         self.0.upgrade().map(|r| r.inventory().host_names()).unwrap_or_default()
     }
+    fn select(&self, pattern: &str) -> Result<Vec<String>, String> {
+        let run = self.0.upgrade().ok_or("the run has ended")?;
+        run.inventory().select(pattern).map(|s| s.hosts).map_err(|e| e.to_string())
+    }
 }

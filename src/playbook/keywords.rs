@@ -79,6 +79,7 @@ const TASK_OWN: &[&str] = &[
     "with_template",
     "with_ini",
     "with_csvfile",
+    "with_inventory_hostnames",
     "register",
     "changed_when",
     "failed_when",

@@ -489,6 +489,7 @@ pub(crate) fn parse_loop(node: &yaml::Node) -> Result<(Option<Loop>, LoopControl
         ("with_template", LoopKind::WithLookup("template")),
         ("with_ini", LoopKind::WithLookup("ini")),
         ("with_csvfile", LoopKind::WithLookup("csvfile")),
+        ("with_inventory_hostnames", LoopKind::WithLookup("inventory_hostnames")),
     ];
     let found: Vec<(&str, LoopKind, &yaml::Node)> = KINDS.iter().filter_map(|(k, kind)| node.get(k).map(|n| (*k, *kind, n))).collect();
     let loop_ = match found.as_slice() {

@@ -58,6 +58,7 @@ fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> R
                 .map_err(|e| fail(format!("lookup('first_found'): {e}")))
         }
         "varnames" => varnames(&obj, &flat),
+        "inventory_hostnames" => inventory_hostnames(&obj, &flat),
         "ini" => super::table_lookups::ini(&obj, &flat, &kw),
         "csvfile" => super::table_lookups::csvfile(&obj, &flat, &kw),
         "lines" => lines(&flat),
@@ -65,7 +66,7 @@ fn run(state: &State, name: &str, terms: &[Value], kw: Kwargs, query: bool) -> R
         | "random_choice" => list_lookup(short, terms),
         other => {
             return Err(fail(format!(
-                "lookup plugin '{other}' is not available in hlprov (it has file, fileglob, first_found, env, template, pipe, vars, varnames, lines, ini, csvfile, \
+                "lookup plugin '{other}' is not available in hlprov (it has file, fileglob, first_found, env, template, pipe, vars, varnames, lines, ini, csvfile, inventory_hostnames, \
                  items, list, dict, indexed_items, together, nested, cartesian, flattened, subelements, sequence, random_choice, \
                  community.sops.sops)"
             )));
@@ -135,6 +136,15 @@ fn vars(state: &State, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error
             }
         })
         .collect()
+}
+
+/// `lookup('inventory_hostnames', pattern, …)`: the hosts each Ansible host pattern selects (terms joined
+/// with `:` as Ansible joins them), each once, in inventory order.
+fn inventory_hostnames(obj: &ScopeObject, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let patterns: Vec<String> = terms.iter().map(text_of).collect::<Result<_, _>>()?;
+    let source = obj.scope.hostvars().ok_or_else(|| fail("lookup('inventory_hostnames'): there is no inventory here"))?;
+    let hosts = source.select(&patterns.join(":")).map_err(|e| fail(format!("lookup('inventory_hostnames'): {e}")))?;
+    Ok(hosts.into_iter().map(Value::from).collect())
 }
 
 /// `lookup('varnames', regex, …)`: the names of the variables matching each (Python `re.search`) pattern.

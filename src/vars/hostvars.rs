@@ -9,4 +9,9 @@ pub trait HostVarsSource: Send + Sync {
     fn host_scope(&self, host: &str) -> Option<VarScope>;
     /// Every host name, in inventory order.
     fn hosts(&self) -> Vec<String>;
+    /// The hosts an Ansible host pattern selects, in inventory order (the `inventory_hostnames` lookup).
+    fn select(&self, pattern: &str) -> Result<Vec<String>, String> {
+        let _ = pattern;
+        Err("no inventory here to select hosts from".into())
+    }
 }
