@@ -504,6 +504,12 @@ const GIT_PLAYBOOK: &str = r#"
     - git: {repo: /srv/nosuch, dest: /opt/nosuch}
       register: r16
       ignore_errors: true
+    - git: {repo: /srv/gone.git, dest: /opt/app, update: false}
+      register: r17
+    - git: {repo: /srv/src, dest: /opt/bare2.git, bare: true, version: dev}
+      register: r18
+    - git: {repo: /srv/src, dest: /opt/bare2.git, bare: true, version: dev}
+      register: r19
     - copy:
         dest: /tmp/git-results
         content: |
@@ -524,6 +530,7 @@ const GIT_PLAYBOOK: &str = r#"
           r14 {{ r14.changed }}
           r15 {{ r15.changed }}
           r16 {{ r16.failed }}
+          r17 {{ r17.changed }} r18 {{ r18.changed }} r19 {{ r19.changed }}
 "#;
 
 const GIT_SOURCE: &str = "git config --global user.email t@example.org; git config --global user.name t; git config --global init.defaultBranch main; git config --global advice.detachedHead false && mkdir -p /srv/src && cd /srv/src && git init -q && echo 1 > f && git add f && git commit -qm one && git tag -a v1 -m v1 && git checkout -qb dev && echo dev > d && git add d && git commit -qm dev && git checkout -q main && echo 2 > f && git commit -qam two";
@@ -541,7 +548,7 @@ async fn git_clones_updates_switches_versions_and_refuses_local_changes_as_ansib
         sh(&lab, "cat /tmp/git-results").await,
         "r1 True  True\nr2 False True True False\nr3c True True True 2\nr3 True True True\nr4 True True\nr5 False\nr6 True True\n\
          r7 True Local modifications exist in the destination: /opt/app (force=no).\nr8 True True\nr9 False False\nr10 True True True\n\
-         r11 False True True\nr12 True True 1\nr13 True True\nr14 False\nr15 False\nr16 True\n"
+         r11 False True True\nr12 True True 1\nr13 True True\nr14 False\nr15 False\nr16 True\nr17 False r18 True r19 False\n"
     );
     // What the results say is on the host: the untracked file survived the forced reset; the remote moved.
     assert_eq!(

@@ -372,7 +372,8 @@ impl Module for Cron {
                 plan = plan.with("warnings", vec![w]);
             }
         }
-        let removes_file = file && changed && args.str("state") == Some("absent") && tab.is_empty();
+        // Ansible deletes an emptied cron file after removing a job, not after removing a variable.
+        let removes_file = file && changed && args.str("state") == Some("absent") && !args.bool("env") && tab.is_empty();
         if removes_file {
             plan = plan.with("state", "absent");
         } else {

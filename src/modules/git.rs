@@ -108,7 +108,8 @@ fn env_prelude(args: &Args) -> Result<String, ModuleError> {
         cmd.push(' ');
         cmd.push_str(opts);
     }
-    let mut s = format!("export GIT_TERMINAL_PROMPT=0 LC_ALL=C GIT_SSH_COMMAND={}; ", quote(&cmd));
+    // GIT_OPTIONAL_LOCKS=0: `git status` in a probe must not refresh (write) the index.
+    let mut s = format!("export GIT_TERMINAL_PROMPT=0 GIT_OPTIONAL_LOCKS=0 LC_ALL=C GIT_SSH_COMMAND={}; ", quote(&cmd));
     if let Some(u) = args.str("umask") {
         if u.is_empty() || u.len() > 4 || !u.chars().all(|c| ('0'..='7').contains(&c)) {
             return Err(ModuleError::Args(format!("umask must be an octal integer, not '{u}'")));
@@ -122,18 +123,20 @@ fn git_bin(args: &Args) -> String {
     quote(args.str("executable").unwrap_or("git"))
 }
 
+/// A password or token in a URL (`https://user:TOKEN@host/…`) is a secret: it never reaches output. A user
+/// name alone is not one.
+fn register_url_secret(url: &str) {
+    let Some((_, rest)) = url.split_once("://") else { return };
+    let Some((userinfo, _)) = rest.split('/').next().unwrap_or_default().rsplit_once('@') else { return };
+    if let Some((_, secret)) = userinfo.split_once(':').filter(|(_, p)| !p.is_empty()) {
+        crate::redact::register(secret);
+    }
+}
+
 /// The repository URL as git is given it (a path on the host becomes a file:// URL, as in Ansible).
 fn repo_url(args: &Args) -> Result<String, ModuleError> {
     let repo = args.req("repo")?;
-    // A token in the URL (https://user:TOKEN@host/…) is a secret: it never reaches output.
-    if let Some((_, rest)) = repo.split_once("://") {
-        if let Some((userinfo, _)) = rest.split('/').next().unwrap_or_default().rsplit_once('@') {
-            let secret = userinfo.split_once(':').map_or(userinfo, |(_, pw)| pw);
-            if !secret.is_empty() {
-                crate::redact::register(secret);
-            }
-        }
-    }
+    register_url_secret(repo);
     Ok(if repo.starts_with('/') { format!("file://{repo}") } else { repo.to_string() })
 }
 
@@ -178,7 +181,9 @@ impl Module for Git {
             rs = remote.replace(['#', '\'', '\\'], ""),
             v = quote(&format!("{version}^{{commit}}")),
         ));
-        p.add(format!("{g} ls-remote {} 2>&1", quote(&repo)));
+        // With update: no, an existing checkout is left as it is: the remote is not asked (it may be offline).
+        let skip_remote = if args.bool("update") { String::new() } else { format!("[ -f {} ] && exit 0; ", quote(&config)) };
+        p.add(format!("{skip_remote}{g} ls-remote {} 2>&1", quote(&repo)));
         let s = p.run_input(ctx, &env_prelude(args)?, None).await?;
         if !s[0].ok() {
             return Err(ModuleError::failed(format!("Failed to find required executable \"{}\" in paths", args.str("executable").unwrap_or("git"))));
@@ -195,8 +200,10 @@ impl Module for Git {
             rc => return Err(ModuleError::failed(format!("cannot read the checkout at {dest} (rc={rc}): {}", s[1].trimmed()))),
         };
         let update = args.bool("update");
-        let needs_remote = checkout.is_none() || update;
-        if needs_remote && !s[2].ok() {
+        if let (Some(co), false) = (&checkout, update) {
+            return Ok(Plan::unchanged().with("before", co.head.as_str()).with("after", co.head.as_str()));
+        }
+        if !s[2].ok() {
             return Err(ModuleError::failed(format!("Failed to read the remote's refs ({repo}): {}", s[2].trimmed())).with("rc", s[2].rc));
         }
         let refs = parse_refs(&s[2].out);
@@ -214,8 +221,9 @@ impl Module for Git {
             return Ok(plan.with("before", ()).with("after", target).change(Change::new("clone", d, Step::Module)).keep(work));
         };
         plan = plan.with("before", co.head.as_str());
-        if !update {
-            return Ok(plan.with("after", co.head.as_str()));
+        // The old URL's token stays out of the diff too.
+        if let Some(old) = &co.remote_url {
+            register_url_secret(old);
         }
         if co.modified && !args.bool("force") {
             return Err(
@@ -224,10 +232,12 @@ impl Module for Git {
         }
         let url_changed = co.remote_url.as_deref().is_some_and(|u| !same_url(u, &repo));
         plan = plan.with("remote_url_changed", url_changed).with("after", target.as_str());
-        if co.head == target && !url_changed && !co.modified {
+        // A bare repository's HEAD does not follow the version: its own ref of the version is what moves.
+        let current = if bare { co.local_commit.clone().unwrap_or_default() } else { co.head.clone() };
+        if current == target && !url_changed && !co.modified {
             return Ok(plan);
         }
-        let mut before = vec![("HEAD", co.head.clone())];
+        let mut before = vec![("HEAD", current.clone())];
         let mut after = vec![("HEAD", target.clone())];
         if url_changed {
             before.push(("remote", co.remote_url.clone().unwrap_or_default()));
@@ -321,9 +331,10 @@ impl Module for Git {
                      run \"checkout branch $b\" {g} -C {d} checkout --force \"$b\"; run \"checkout branch $b\" {g} -C {d} reset --hard {r}/\"$b\" --; "
                 ),
                 Version::Branch => format!(
-                    "if {g} -C {d} show-ref --verify -q refs/heads/{v0}; then run 'checkout branch {v0}' {g} -C {d} checkout --force {v}; \
+                    "if {g} -C {d} show-ref --verify -q {rh}; then run 'checkout branch {v0}' {g} -C {d} checkout --force {v}; \
                      run 'checkout {v0}' {g} -C {d} reset --hard {rv}; else run 'checkout {v0}' {g} -C {d} checkout --track -b {v} {rv}; fi; ",
                     v0 = version.replace(['\'', '"', '\\', '$', '`'], ""),
+                    rh = quote(&format!("refs/heads/{version}")),
                     rv = quote(&format!("{remote}/{version}")),
                 ),
                 _ => format!("run 'checkout {v0}' {g} -C {d} checkout --force {v}; ", v0 = version.replace(['\'', '"', '\\', '$', '`'], "")),

@@ -67,9 +67,10 @@ fn search(lines: &[&str], name: &str, wanted: Option<&KeyLine>) -> (bool, bool, 
     (found, found, None)
 }
 
-/// Every line but those naming `name` (comments and others kept).
+/// Every line but the plain key lines naming `name`, as `ssh-keygen -R` removes them (comments, other hosts,
+/// and @cert-authority / @revoked lines kept: removing a revocation would trust a revoked key again).
 fn without_host(lines: &[&str], name: &str) -> Vec<String> {
-    let names_it = |l: &str| !l.trim_start().starts_with('#') && split(l).is_some_and(|k| host_matches(&k.host, name));
+    let names_it = |l: &str| !l.trim_start().starts_with('#') && split(l).is_some_and(|k| k.marker.is_none() && host_matches(&k.host, name));
     lines.iter().filter(|l| !names_it(l)).map(|l| l.to_string()).collect()
 }
 
@@ -178,6 +179,15 @@ mod tests {
     use super::*;
 
     const GH: &str = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+    #[test]
+    fn removing_a_host_keeps_revocations_and_certificate_authorities() {
+        let lines = ["@revoked github.com ssh-rsa AAAAbad", "@cert-authority *.com ssh-ed25519 AAAAca", GH, "other ssh-rsa AAAA"];
+        assert_eq!(
+            without_host(&lines, "github.com"),
+            ["@revoked github.com ssh-rsa AAAAbad", "@cert-authority *.com ssh-ed25519 AAAAca", "other ssh-rsa AAAA"]
+        );
+    }
 
     #[test]
     fn the_same_key_is_found_another_of_its_type_replaced_and_a_new_type_added() {

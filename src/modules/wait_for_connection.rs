@@ -43,7 +43,9 @@ impl Module for WaitForConnection {
         let quick = ctx.with_timeout(Some(try_limit));
         let mut last = String::from("no try was made");
         while Instant::now() < end {
-            match tokio::time::timeout(try_limit, quick.read("echo pong")).await {
+            // Each try's command has `try_limit` as its own time limit (the connection cleans up after it);
+            // this outer limit only guards connecting, which has a limit of its own too.
+            match tokio::time::timeout(try_limit + Duration::from_secs(15), quick.read("echo pong")).await {
                 Ok(Ok(out)) if out.stdout_text().trim() == "pong" => return Ok(Outcome::ok().with("elapsed", start.elapsed().as_secs())),
                 Ok(Ok(out)) => last = format!("the test command failed (rc={}): {}", out.rc(), out.stderr_text().trim()),
                 Ok(Err(e)) => last = e.to_string(),

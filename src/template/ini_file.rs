@@ -86,6 +86,39 @@ impl IniFile {
         Ok(file)
     }
 
+    /// `value` of `section` as configparser's BasicInterpolation gives it: `%%` is `%`, `%(name)s` the value of
+    /// option `name` of the section (or DEFAULT), itself interpolated; any other `%` is an error.
+    pub fn interpolate(&self, section: &str, value: &str) -> Result<String, String> {
+        self.interpolate_depth(section, value, 0)
+    }
+
+    fn interpolate_depth(&self, section: &str, value: &str, depth: usize) -> Result<String, String> {
+        if depth > 10 {
+            return Err(format!("interpolation too deep in section '{section}' (a loop of %(…)s references?)"));
+        }
+        let mut out = String::new();
+        let mut rest = value;
+        while let Some(at) = rest.find('%') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            if let Some(r) = after.strip_prefix('%') {
+                out.push('%');
+                rest = r;
+            } else if let Some((name, r)) = after.strip_prefix('(').and_then(|a| a.split_once(")s")) {
+                let items = self.items(section).unwrap_or_else(|| self.defaults.clone());
+                let key = name.to_lowercase();
+                let v = items.iter().find(|(k, _)| k.to_lowercase() == key).and_then(|(_, v)| v.clone());
+                let v = v.ok_or_else(|| format!("bad interpolation: option '{name}' in section '{section}' is not there"))?;
+                out.push_str(&self.interpolate_depth(section, &v, depth + 1)?);
+                rest = r;
+            } else {
+                return Err(format!("'%' must be followed by '%' or '(', found: '%{after}'"));
+            }
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
     /// A section's options with the DEFAULT ones it does not override (configparser's `items(section)`).
     pub fn items(&self, section: &str) -> Option<Section> {
         let own = &self.sections.iter().find(|(n, _)| n == section)?.1;
@@ -109,6 +142,15 @@ mod tests {
         assert!(f.items("nope").is_none());
         let cs = IniFile::parse("[s]\nKey = 1\n", Options { case_sensitive: true, ..Default::default() }).unwrap();
         assert_eq!(cs.items("s").unwrap()[0].0, "Key");
+    }
+
+    #[test]
+    fn values_are_interpolated_as_basic_interpolation_does() {
+        let f = IniFile::parse("[DEFAULT]\nbase = /srv\n[app]\ndir = %(base)s/app\npct = 50%%\nbad = 5%\n", Options::default()).unwrap();
+        assert_eq!(f.interpolate("app", "%(dir)s/data").unwrap(), "/srv/app/data");
+        assert_eq!(f.interpolate("app", "50%%").unwrap(), "50%");
+        assert!(f.interpolate("app", "5%").unwrap_err().contains("'%' must be followed"));
+        assert!(f.interpolate("app", "%(nope)s").is_err());
     }
 
     #[test]

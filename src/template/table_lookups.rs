@@ -34,25 +34,36 @@ impl Params {
         Ok(Params { values, lookup })
     }
 
-    /// The key a term names, with its inline options applied to a copy of these.
+    /// The key a term names, with its inline options applied to a copy of these. Words are split on blanks
+    /// (quotes are literal, as in Ansible); a word `name=value` for a known option sets it, and the words
+    /// after it continue its value (`section=my section`) for ini, as Ansible's `_parse_params` does; other
+    /// words make the key (`New York`).
     fn for_term(&self, term: &str) -> Result<(String, Params), Error> {
         let mut values = self.values.clone();
-        let words = crate::modules::args::shell_words(term).map_err(|e| fail(format!("lookup('{}'): {e}", self.lookup)))?;
-        let mut key = None;
-        for w in &words {
-            match w.split_once('=') {
+        let mut key: Vec<&str> = Vec::new();
+        let mut current: Option<&'static str> = None;
+        for word in term.split_whitespace() {
+            match word.split_once('=') {
                 Some((name, v)) => {
                     let Some((k, _)) = self.values.get_key_value(name) else {
                         return Err(fail(format!("lookup('{}'): '{name}' is not a valid option.", self.lookup)));
                     };
                     values.insert(k, Value::from(v));
+                    current = Some(k);
                 }
-                None if key.is_none() => key = Some(w.clone()),
-                None => {}
+                None => match current.filter(|_| self.lookup == "ini") {
+                    Some(k) => {
+                        let joined = format!("{} {word}", values.get(k).and_then(Value::as_str).unwrap_or_default());
+                        values.insert(k, Value::from(joined));
+                    }
+                    None => key.push(word),
+                },
             }
         }
-        let key = key.ok_or_else(|| fail(format!("lookup('{}'): No key to look up was provided in '{term}'", self.lookup)))?;
-        Ok((key, Params { values, lookup: self.lookup }))
+        if key.is_empty() {
+            return Err(fail(format!("lookup('{}'): No key to look up was provided in '{term}'", self.lookup)));
+        }
+        Ok((key.join(" "), Params { values, lookup: self.lookup }))
     }
 
     fn text(&self, name: &str) -> String {
@@ -81,7 +92,7 @@ pub fn ini(obj: &ScopeObject, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>
         ("encoding", Value::from("utf-8")),
         ("case_sensitive", Value::from(false)),
         ("allow_no_value", Value::from(false)),
-        ("interpolation", Value::from(false)),
+        ("interpolation", Value::from(true)),
     ];
     let base = Params::new("ini", &defaults, kw)?;
     let mut out = Vec::new();
@@ -98,12 +109,23 @@ pub fn ini(obj: &ScopeObject, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>
         let parsed = IniFile::parse(&text, opts).map_err(|e| fail(format!("lookup('ini'): {}: {e}", path.display())))?;
         let items = parsed.items(&section).ok_or_else(|| fail(format!("lookup('ini'): No section '{section}' in '{file}'.")))?;
         let wanted = if opts.case_sensitive { key.clone() } else { key.to_lowercase() };
+        let value = |v: &str| -> Result<Value, Error> {
+            if !p.flag("interpolation") {
+                return Ok(Value::from(v));
+            }
+            parsed.interpolate(&section, v).map(Value::from).map_err(|e| fail(format!("lookup('ini'): {file}: {e}")))
+        };
         if p.flag("re") {
             let re = super::filters::compile_regex(&format!("^(?:{key})"), false, false)?;
-            out.extend(items.iter().filter(|(k, _)| re.is_match(k)).map(|(_, v)| v.as_deref().map_or(Value::from(()), Value::from)));
+            for (_, v) in items.iter().filter(|(k, _)| re.is_match(k)) {
+                out.push(match v {
+                    Some(v) => value(v)?,
+                    None => Value::from(()),
+                });
+            }
         } else {
             match items.iter().find(|(k, _)| *k == wanted) {
-                Some((_, Some(v))) => out.push(Value::from(v.as_str())),
+                Some((_, Some(v))) => out.push(value(v)?),
                 // A key without a value is None, which Ansible leaves out.
                 Some((_, None)) => {}
                 None => out.push(p.values.get("default").cloned().unwrap_or_default()),
@@ -176,6 +198,16 @@ pub fn csvfile(obj: &ScopeObject, terms: &[Value], kw: &Kwargs) -> Result<Vec<Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terms_split_on_blanks_with_literal_quotes_and_multi_word_values() {
+        let p = Params { values: [("section", Value::from("global")), ("file", Value::from("a.ini"))].into_iter().collect(), lookup: "ini" };
+        let (key, q) = p.for_term("user name section=my section file=x.ini").unwrap();
+        assert_eq!((key.as_str(), q.text("section").as_str(), q.text("file").as_str()), ("user name", "my section", "x.ini"));
+        let c = Params { values: [("file", Value::from("a.csv"))].into_iter().collect(), lookup: "csvfile" };
+        assert_eq!(c.for_term("O'Brien file=x.csv").unwrap().0, "O'Brien");
+        assert!(c.for_term("k bogus=1").is_err());
+    }
 
     #[test]
     fn csv_records_split_as_pythons_excel_dialect() {

@@ -320,4 +320,8 @@ CASES = [
     ("l_csv_missing", "{{ lookup('csvfile', 'zed', file='oracle.csv', delimiter=',', default='none') }}"),
     ("l_csv_missing_no_default", "{{ q('csvfile', 'zed', file='oracle.csv', delimiter=',') }}"),
     ("l_csv_inline", "{{ lookup('csvfile', 'bob file=oracle.csv delimiter=,') }}"),
+    ("l_ini_interpolation", "{{ lookup('ini', 'pct', section='web', file='oracle.ini') }} {{ lookup('ini', 'path', section='web', file='oracle.ini') }}"),
+    ("l_ini_no_interpolation", "{{ lookup('ini', 'pct', section='web', file='oracle.ini', interpolation=false) }}"),
+    ("l_ini_multi_word_option", "{{ lookup('ini', 'user section=db file=oracle.ini') }}"),
+    ("d_strftime_locale_forms", "{{ '%c|%x|%X|%r|%%f' | strftime(1796390256, utc=true) }}"),
 ]

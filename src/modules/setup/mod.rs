@@ -56,7 +56,7 @@ echo "virt=$virt"; echo "virt_role=$role"
 if [ -d /run/systemd/system ]; then echo service_mgr=systemd; else echo "service_mgr=$(cat /proc/1/comm 2>/dev/null)"; fi
 for m in apt-get dnf yum apk pacman zypper; do if command -v $m >/dev/null 2>&1; then echo "pkg_mgr=$m"; break; fi; done
 u=$(id -un); echo "user_id=$u"
-while IFS=: read -r n _ _ _ gecos dir shell; do if [ "$n" = "$u" ]; then echo "user_gecos=$gecos"; echo "user_dir=$dir"; echo "user_shell=$shell"; break; fi; done < /etc/passwd
+getent passwd "$u" | { IFS=: read -r n _ _ _ gecos dir shell && echo "user_gecos=$gecos" && echo "user_dir=$dir" && echo "user_shell=$shell"; }
 while read -r k r e _; do case "$k" in Uid:) echo "uid=$r $e";; Gid:) echo "gid=$r $e";; esac; done < /proc/self/status
 LC_ALL=C date '+epoch=%s%nnanos=%N%nlocal=%Y %m %d %H %M %S%nweekday=%A%nweekday_number=%w%nweeknumber=%W%ntz=%Z%ntz_offset=%z'
 if [ -r /etc/timezone ]; then read -r zone < /etc/timezone; echo "zone=$zone"; fi
@@ -192,7 +192,7 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     for (k, v) in system::memory(&raw).into_iter().chain(system::processors(&raw, &arch)).chain(system::dmi(&raw)) {
         put(&k, v);
     }
-    // Interfaces, each also a fact of its own (`eth0`; an alias's `:` made `_`, as Ansible names them).
+    // Interfaces, each also a fact of its own (`eth0`; `:` and `-` made `_`, as Ansible's fact names are).
     let ifaces = network::interfaces(&raw);
     let (v4, v6) = network::all_addresses(&ifaces);
     put("default_ipv4", network::default_route(&ifaces, &get("interface"), &get("gateway"), None, false));
@@ -201,7 +201,7 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     put("all_ipv6_addresses", json!(v6));
     put("interfaces", json!(ifaces.iter().filter(|(_, f)| f.contains_key("device")).map(|(n, _)| n.replace(':', "_")).collect::<Vec<_>>()));
     for (name, fact) in &ifaces {
-        put(&name.replace(':', "_"), Value::Object(fact.clone()));
+        put(&name.replace([':', '-'], "_"), Value::Object(fact.clone()));
     }
     put("dns", network::dns(&raw));
     put("mounts", Value::Array(mounts));

@@ -54,9 +54,10 @@ pub fn processors(raw: &Raw, arch: &str) -> Map<String, Value> {
     }
     let count = if sockets.is_empty() { i as u64 } else { sockets.len() as u64 };
     let per_socket = sockets.first().map(|s| s.1).filter(|c| *c > 0).unwrap_or(1);
+    // Python's round() rounds halves to even.
     let threads = match cores.first() {
-        Some((_, siblings)) => (*siblings as f64 / per_socket as f64).round() as u64,
-        None => (1.0 / per_socket as f64).round() as u64,
+        Some((_, siblings)) => (*siblings as f64 / per_socket as f64).round_ties_even() as u64,
+        None => (1.0 / per_socket as f64).round_ties_even() as u64,
     };
     let mut f = Map::new();
     f.insert("processor".into(), Value::Array(processor));
@@ -246,15 +247,20 @@ pub fn local_facts(raw: &Raw) -> Value {
 /// An INI local fact: sections of options, as configparser reads it.
 fn ini(text: &str) -> Option<Value> {
     let file = crate::template::ini_file::IniFile::parse(text, Default::default()).ok()?;
-    let out: Map<String, Value> = file
-        .sections
-        .iter()
-        .map(|(name, _)| {
-            let opts = file.items(name).unwrap_or_default().into_iter().map(|(k, v)| (k, json!(v))).collect::<Map<String, Value>>();
-            (name.clone(), Value::Object(opts))
-        })
-        .collect();
-    (!out.is_empty()).then_some(Value::Object(out))
+    let mut out = Map::new();
+    for (name, _) in &file.sections {
+        let mut opts = Map::new();
+        for (k, v) in file.items(name).unwrap_or_default() {
+            // configparser's `get` interpolates (%(x)s, %%), as Ansible reads local facts.
+            let v = match v {
+                Some(v) => json!(file.interpolate(name, &v).ok()?),
+                None => Value::Null,
+            };
+            opts.insert(k, v);
+        }
+        out.insert(name.clone(), Value::Object(opts));
+    }
+    Some(Value::Object(out))
 }
 
 /// Ansible's `date_time` facts from one `date` on the host: its local fields as the host prints them, the UTC

@@ -11,10 +11,32 @@ use super::fail;
 /// Python `strftime` on a time: `%f` is the microseconds, which `time.strftime` leaves as it is (`micros`
 /// None) and `datetime.strftime` fills in.
 fn format(t: &jiff::ZonedDateTime, fmt: &str, micros: Option<u32>) -> Result<String, Error> {
-    let fmt = match micros {
-        Some(us) => fmt.replace("%f", &format!("{us:06}")),
-        None => fmt.replace("%f", "%%f"),
-    };
+    // Directive by directive: `%%` stays itself; `%f`, and the C locale's `%c`, `%x`, `%X`, `%r` (which jiff
+    // spells otherwise) become what Python prints.
+    let mut out = String::new();
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') => match micros {
+                Some(us) => out.push_str(&format!("{us:06}")),
+                None => out.push_str("%%f"),
+            },
+            Some('c') => out.push_str("%a %b %e %H:%M:%S %Y"),
+            Some('x') => out.push_str("%m/%d/%y"),
+            Some('X') => out.push_str("%H:%M:%S"),
+            Some('r') => out.push_str("%I:%M:%S %p"),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    let fmt = out;
     jiff::fmt::strtime::format(&fmt, t).map_err(|e| fail(format!("strftime: cannot format with '{fmt}': {e}")))
 }
 
