@@ -227,6 +227,18 @@ fn examples() -> Vec<Example> {
         ex("debconf", "selection", "true", || json!({"name": "tzdata", "question": "tzdata/Areas", "vtype": "select", "value": "Europe"})),
         ex("dpkg_selections", "selection", "true", || json!({"name": "sudo", "selection": "hold"})),
         ex(
+            "assemble",
+            "content",
+            "mkdir -p /etc/demo.d && printf 'a\\n' > /etc/demo.d/10-a && printf 'b\\n' > /etc/demo.d/20-b",
+            || json!({"src": "/etc/demo.d", "dest": "/etc/demo.conf"}),
+        ),
+        ex(
+            "assemble",
+            "attributes",
+            "mkdir -p /etc/demo.d && printf 'a\\n' > /etc/demo.d/10-a && printf 'a\\n' > /etc/demo.conf && chmod 0644 /etc/demo.conf",
+            || json!({"src": "/etc/demo.d", "dest": "/etc/demo.conf", "mode": "0600"}),
+        ),
+        ex(
             "known_hosts",
             "add",
             "true",

@@ -742,3 +742,72 @@ async fn known_hosts_adds_replaces_hashes_and_removes_keys_as_ansible_does() {
     assert!(o.changed && o.diffs[0].after.is_empty(), "{:?}", o.diffs);
     assert_eq!(status(&lab, "grep -c ssh-ed25519 /root/.ssh/known_hosts").await, 0);
 }
+
+/// assemble as config.d roles use it; the files and results are what ansible-core 2.19.14's assemble made of
+/// the same playbook on the same image (side by side on 2026-12-04).
+const ASSEMBLE: &str = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - shell: |
+        mkdir -p /etc/demo.d && cd /etc/demo.d && printf 'global\n' > 00-global && printf 'backend a' > 20-backend
+        printf 'frontend\n' > 10-frontend && printf 'secret\n' > .hidden && mkdir -p sub && printf 'x\n' > sub/ignored
+        printf 'old\n' > /etc/demo.conf
+    - assemble: {src: /etc/demo.d, dest: /etc/demo.conf}
+      register: a1
+    - assemble: {src: /etc/demo.d, dest: /etc/demo.conf}
+      register: a2
+    - assemble: {src: /etc/demo.d, dest: /etc/demo2.conf, delimiter: '### fragment', ignore_hidden: true, mode: "0600", backup: true}
+      register: a3
+    - assemble: {src: /etc/demo.d, dest: /etc/demo3.conf, regexp: '^[0-9]+-(global|backend)'}
+      register: a4
+    - assemble: {src: /etc/demo.d, dest: /etc/demo3.conf, regexp: '^[0-9]+-(global|backend)', mode: "0640"}
+      register: a5
+    - assemble: {src: /etc/nosuch.d, dest: /etc/x.conf}
+      register: a6
+      ignore_errors: true
+    - assemble: {src: /etc/demo.d, dest: /etc/demo4.conf, validate: "grep -q nothing-like-this %s"}
+      register: a7
+      ignore_errors: true
+    - copy:
+        dest: /tmp/asm-results
+        content: |
+          a1 {{ a1.changed }} {{ a1.checksum }} {{ a1.msg }}
+          a2 {{ a2.changed }}
+          a3 {{ a3.changed }} {{ a3.mode | default('-') }}
+          a4 {{ a4.changed }}
+          a5 {{ a5.changed }}
+          a6 {{ a6.failed }} {{ a6.msg }}
+          a7 {{ a7.failed }}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn assemble_joins_fragments_in_name_order_as_ansible_does_and_a_second_run_changes_nothing() {
+    use common::apply_files;
+    use hlprov::exec::RunOptions;
+    let lab = TestLab::start(1).await;
+    let a = apply_files(&lab.inventory(""), &[("asm.yml", ASSEMBLE)], "asm.yml", RunOptions::default()).await.expect("runs");
+    assert_eq!((a.summary.exit_code, a.stats("h1").ignored), (0, 2), "{:?}", a.failures());
+    let files = sh(&lab, "for f in /etc/demo.conf /etc/demo2.conf /etc/demo3.conf; do echo \"== $f $(stat -c %a $f)\"; cat $f; echo '<EOF>'; done; ls /etc/demo4.conf 2>&1 || true").await;
+    assert_eq!(
+        files,
+        "== /etc/demo.conf 644\nsecret\nglobal\nfrontend\nbackend a<EOF>\n\
+         == /etc/demo2.conf 600\nglobal\n### fragment\nfrontend\n### fragment\nbackend a<EOF>\n\
+         == /etc/demo3.conf 640\nglobal\nbackend a<EOF>\n\
+         ls: cannot access '/etc/demo4.conf': No such file or directory\n"
+    );
+    assert_eq!(
+        sh(&lab, "cat /tmp/asm-results").await,
+        "a1 True c09968d933ef68600a9169d9c675f28f29e6332b OK\na2 False\na3 True 0600\na4 True\na5 True\n\
+         a6 True Source (/etc/nosuch.d) does not exist\na7 True\n"
+    );
+    // A fragment changed behind its back: check mode reports it and writes nothing.
+    let conn = lab.connection("h1");
+    let (_d, env) = env();
+    sh(&lab, "printf 'frontend 2\\n' > /etc/demo.d/10-frontend").await;
+    let o = ok(run_module(&conn, &env, "assemble", json!({"src": "/etc/demo.d", "dest": "/etc/demo.conf"}), true, true).await);
+    assert!(o.changed && o.diffs[0].after.contains("frontend 2\n"), "{:?}", o.diffs);
+    assert!(!sh(&lab, "cat /etc/demo.conf").await.contains("frontend 2"));
+    let o = run_module(&conn, &env, "assemble", json!({"src": "/etc/demo.d", "dest": "/etc/x", "remote_src": false}), false, false).await;
+    assert!(failure(o).contains("remote_src: no"));
+}

@@ -11,6 +11,7 @@ mod alternatives;
 mod apt;
 mod apt_repository;
 pub mod args;
+mod assemble;
 mod async_status;
 mod authorized_key;
 mod blockinfile;

@@ -18,6 +18,7 @@ static MODULES: &[&dyn Module] = &[
     &super::async_status::AsyncStatus,
     &super::file::File,
     &super::copy::Copy,
+    &super::assemble::Assemble,
     &super::template::Template,
     &super::fetch::Fetch,
     &super::stat::Stat,
